@@ -1,0 +1,1 @@
+"""Pulumi components of the GKE microservice platform."""

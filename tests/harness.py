@@ -1,0 +1,365 @@
+"""Runs the real `__main__.py` under Pulumi mocks for one stack and records what it registered.
+
+Built to avoid the known mock pitfalls:
+- `set_mocks` is called before the program runs, with a fresh event loop and `ROOT` reset per run,
+  so exports and resources never leak between stacks;
+- `additionalSecretOutputs` are honoured (stock mocks ignore them), so `RandomPassword.result`
+  and Kubernetes Secret data are secret exactly as under the real engine;
+- `preview=False`, and computed outputs (cluster endpoint, masterAuth, node pool names, random
+  results, addresses) are returned, so apply callbacks really run;
+- every registration is recorded with its parent, provider, protect flag and dependencies, and
+  URNs are checked for uniqueness, which mocks do not enforce;
+- config is fed exactly as the engine does: structured values JSON-encoded, secrets marked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import os
+import runpy
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.stack import wait_for_rpcs
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
+PROJECT = "platform"
+SECRET_SIG = rpc._special_sig_key
+SECRET_VALUE = rpc._special_secret_sig
+
+
+# --------------------------------------------------------------------------- config files
+
+
+def _project_config(project_file: Path) -> dict[str, Any]:
+    """Project-level values from a Pulumi.yaml: `value`, else `default`, else the plain value."""
+    document = yaml.safe_load(project_file.read_text())
+    values: dict[str, Any] = {}
+    for key, declaration in (document.get("config") or {}).items():
+        full_key = key if ":" in key else f"{document['name']}:{key}"
+        if isinstance(declaration, dict) and (
+            "value" in declaration or "default" in declaration or "type" in declaration
+        ):
+            if "value" in declaration:
+                values[full_key] = declaration["value"]
+            elif "default" in declaration:
+                values[full_key] = declaration["default"]
+        else:
+            values[full_key] = declaration
+    return values
+
+
+def stack_config(stack: str, config_dir: Path = ROOT_DIR) -> dict[str, Any]:
+    """The merged project + stack config as the engine would hand it over (values not encoded)."""
+    values = _project_config(config_dir / "Pulumi.yaml")
+    stack_file = config_dir / f"Pulumi.{stack}.yaml"
+    if stack_file.exists():
+        document = yaml.safe_load(stack_file.read_text()) or {}
+        values.update(document.get("config") or {})
+    return values
+
+
+def encode_config(values: dict[str, Any]) -> dict[str, str]:
+    """The engine passes every config value as a string; structured ones as JSON."""
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
+
+
+# --------------------------------------------------------------------------- secrets in recorded values
+
+
+def is_secret_value(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE
+
+
+def unwrap(value: Any) -> Any:
+    """Strip secret markers, recursively, to get the plain manifest the engine would send."""
+    if is_secret_value(value):
+        return unwrap(value["value"])
+    if isinstance(value, dict):
+        return {key: unwrap(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unwrap(item) for item in value]
+    return value
+
+
+def plain_strings(value: Any) -> list[str]:
+    """Every string in `value` that is *not* inside a secret marker."""
+    if is_secret_value(value):
+        return []
+    if isinstance(value, dict):
+        return [s for key, item in value.items() for s in [key, *plain_strings(item)]]
+    if isinstance(value, list):
+        return [s for item in value for s in plain_strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+# --------------------------------------------------------------------------- mocks
+
+
+def _fake_hex(seed: str, length: int) -> str:
+    digest = b""
+    counter = 0
+    while len(digest) * 2 < length:
+        digest += hashlib.sha256(f"{seed}:{counter}".encode()).digest()
+        counter += 1
+    return digest.hex()[:length]
+
+
+class PlatformMocks(pulumi.runtime.Mocks):
+    """Computed outputs for the resource types the platform creates; deterministic per name."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        typ, name = args.typ, args.name
+        seed = f"{typ}:{name}:{json.dumps(inputs.get('keepers'), sort_keys=True, default=str)}"
+        outputs = dict(inputs)
+        if typ == "gcp:container/cluster:Cluster":
+            outputs.update(
+                name=inputs.get("name", name),
+                endpoint="203.0.113.10",
+                masterAuth={
+                    "clusterCaCertificate": base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMOCK\n").decode(),
+                    "clientCertificateConfig": {"issueClientCertificate": False},
+                },
+                selfLink=f"https://container.googleapis.com/v1/projects/mock/locations/x/clusters/{name}",
+            )
+        elif typ == "gcp:container/nodePool:NodePool":
+            outputs["name"] = inputs.get("name") or f"{inputs.get('namePrefix', name)}{_fake_hex(seed, 8)}"
+        elif typ == "gcp:serviceaccount/account:Account":
+            project = inputs.get("project", "mock-project")
+            outputs["email"] = f"{inputs['accountId']}@{project}.iam.gserviceaccount.com"
+            outputs["name"] = f"projects/{project}/serviceAccounts/{outputs['email']}"
+            outputs["member"] = f"serviceAccount:{outputs['email']}"
+        elif typ == "gcp:compute/address:Address":
+            outputs["address"] = "203.0.113.20"
+        elif typ in ("gcp:compute/network:Network", "gcp:compute/subnetwork:Subnetwork"):
+            outputs.setdefault("name", name)
+            outputs["selfLink"] = f"https://compute.googleapis.com/v1/projects/mock/{typ.split(':')[-1].lower()}/{name}"
+        elif typ == "random:index/randomPassword:RandomPassword":
+            outputs["result"] = ("P" + _fake_hex(seed, 255))[: int(inputs.get("length", 16))]
+            outputs["bcryptHash"] = "$2a$10$" + _fake_hex(seed + "b", 53)
+        elif typ == "random:index/randomBytes:RandomBytes":
+            raw = bytes.fromhex(_fake_hex(seed, int(inputs["length"]) * 2))
+            outputs["hex"] = raw.hex()
+            outputs["base64"] = base64.b64encode(raw).decode()
+        elif typ == "random:index/randomId:RandomId":
+            raw = bytes.fromhex(_fake_hex(seed, int(inputs["byteLength"]) * 2))
+            outputs["hex"] = raw.hex()
+            outputs["b64Std"] = base64.b64encode(raw).decode()
+            outputs["b64Url"] = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+            outputs["dec"] = str(int.from_bytes(raw, "big"))
+        elif typ == "random:index/randomUuid:RandomUuid":
+            h = _fake_hex(seed, 32)
+            outputs["result"] = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
+        elif typ.startswith("kubernetes:helm.sh/v3:Release"):
+            outputs["status"] = {
+                "name": inputs.get("name", name),
+                "namespace": inputs.get("namespace"),
+                "status": "deployed",
+            }
+        return f"{name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "gcp:organizations/getProject:getProject":
+            return {"projectId": args.args.get("projectId", "mock-project"), "number": "123456789012"}
+        if args.token == "gcp:organizations/getClientConfig:getClientConfig":
+            return {"project": "mock-project", "region": "europe-west1", "accessToken": "mock"}
+        return {}
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One resource the program registered, with the options that matter for review."""
+
+    type: str
+    name: str
+    urn: str
+    inputs: dict[str, Any]
+    parent: str
+    provider: str
+    protect: bool
+    retain_on_delete: bool
+    delete_before_replace: bool
+    dependencies: tuple[str, ...]
+    additional_secret_outputs: tuple[str, ...]
+    ignore_changes: tuple[str, ...]
+    replace_on_changes: tuple[str, ...]
+    custom: bool
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """A Kubernetes object's manifest as it would be sent to the API server."""
+        return unwrap(self.inputs)
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """A mock monitor that honours additionalSecretOutputs and records registration options."""
+
+    def __init__(self, mocks_: PlatformMocks):
+        super().__init__(mocks_)
+        self.lock = threading.Lock()
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)
+        secret_outputs = tuple(request.additionalSecretOutputs)
+        original = self.mocks.new_resource
+
+        def new_resource(args: Any) -> tuple[str, dict[str, Any]]:
+            id_, state = original(args)
+            state = {
+                k: ({SECRET_SIG: SECRET_VALUE, "value": v} if k in secret_outputs else v) for k, v in state.items()
+            }
+            return id_, state
+
+        with self.lock:
+            # new_resource is called on several threads; swap the hook and register atomically.
+            self.mocks.new_resource = new_resource  # type: ignore[method-assign]
+            try:
+                response = super().RegisterResource(request)
+            finally:
+                self.mocks.new_resource = original  # type: ignore[method-assign]
+            self.registrations.append(
+                Registration(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    inputs=_deserialize(request.object),
+                    parent=request.parent,
+                    provider=request.provider,
+                    protect=bool(request.protect),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
+                    dependencies=tuple(request.dependencies),
+                    additional_secret_outputs=secret_outputs,
+                    ignore_changes=tuple(request.ignoreChanges),
+                    replace_on_changes=tuple(request.replaceOnChanges),
+                    custom=bool(request.custom),
+                )
+            )
+        return response
+
+
+def _deserialize(struct: Any) -> dict[str, Any]:
+    """Inputs with secrets kept as their marker dicts, so tests can see what is secret."""
+    from google.protobuf import json_format
+
+    return json_format.MessageToDict(struct)
+
+
+# --------------------------------------------------------------------------- running the program
+
+
+@dataclass
+class ProgramRun:
+    stack: str
+    resources: list[Registration]
+    outputs: dict[str, Any]
+    secret_outputs: set[str]
+    logs: list[tuple[str, str]] = field(default_factory=list)
+
+    def of_type(self, typ: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == typ]
+
+    def one(self, typ: str, name: str | None = None) -> Registration:
+        found = [r for r in self.of_type(typ) if name is None or r.name == name]
+        assert len(found) == 1, f"expected one {typ} named {name!r}, found {[r.name for r in found]}"
+        return found[0]
+
+    def k8s(self, kind: str, name: str | None = None, namespace: str | None = None) -> list[Registration]:
+        """Kubernetes objects by kind, optionally by metadata.name and metadata.namespace."""
+        found = []
+        for r in self.resources:
+            if (
+                not r.type.startswith("kubernetes:")
+                or r.type.startswith("kubernetes:helm")
+                or r.type == "pulumi:providers:kubernetes"
+            ):
+                continue
+            manifest = r.manifest
+            if manifest.get("kind") != kind:
+                continue
+            meta = manifest.get("metadata", {})
+            if name is not None and meta.get("name") != name:
+                continue
+            if namespace is not None and meta.get("namespace") != namespace:
+                continue
+            found.append(r)
+        return found
+
+    def by_urn(self, urn: str) -> Registration:
+        return next(r for r in self.resources if r.urn == urn)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [message for level, message in self.logs if level == "WARNING"]
+
+
+class _LogCapture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.levelname, record.getMessage()))
+
+
+def run_program(
+    stack: str,
+    config: dict[str, Any] | None = None,
+    secret_keys: list[str] | None = None,
+    program_dir: Path = ROOT_DIR,
+) -> ProgramRun:
+    """Run `program_dir/__main__.py` as `stack` with `config` (default: the repo's stack files)."""
+    values = stack_config(stack) if config is None else config
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    settings.ROOT.set(None)
+    capture = _LogCapture()
+    logger = logging.getLogger(f"pulumi-mock-{stack}-{id(capture)}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(capture)
+    platform_mocks = PlatformMocks()
+    monitor = RecordingMonitor(platform_mocks)
+    pulumi.runtime.set_mocks(
+        platform_mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor
+    )
+    pulumi.runtime.set_all_config(encode_config(values), secret_keys or [])
+    root = settings.get_root_resource()
+    assert root is not None
+    if str(program_dir) not in sys.path:
+        sys.path.insert(0, str(program_dir))
+    cwd = os.getcwd()
+    try:
+        os.chdir(program_dir)
+        runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__")
+        loop.run_until_complete(wait_for_rpcs())
+        outputs: dict[str, Any] = {}
+        secret_outputs: set[str] = set()
+        for key, value in root.outputs.items():  # type: ignore[attr-defined]
+            output = pulumi.Output.from_input(value)
+            outputs[key] = loop.run_until_complete(output.future())
+            if loop.run_until_complete(output.is_secret()):
+                secret_outputs.add(key)
+    finally:
+        os.chdir(cwd)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        asyncio.set_event_loop(None)
+    registrations = list(monitor.registrations)
+    urns = [r.urn for r in registrations]
+    duplicates = sorted({u for u in urns if urns.count(u) > 1})
+    assert not duplicates, f"duplicate URNs, which the real engine rejects: {duplicates}"
+    return ProgramRun(stack, registrations, outputs, secret_outputs, capture.records)
