@@ -319,10 +319,37 @@ def run_program(
     stack: str,
     config: dict[str, Any] | None = None,
     secret_keys: list[str] | None = None,
-    program_dir: Path = ROOT_DIR,
+    config_dir: Path = ROOT_DIR,
 ) -> ProgramRun:
-    """Run `program_dir/__main__.py` as `stack` with `config` (default: the repo's stack files)."""
-    values = stack_config(stack) if config is None else config
+    """Run the repo's `__main__.py` as `stack` with `config` (default: the stack files in `config_dir`)."""
+    run, error = _execute(stack, config, secret_keys, config_dir)
+    if error is not None:
+        raise error
+    return run
+
+
+def rejected(
+    stack: str,
+    config: dict[str, Any],
+    secret_keys: list[str] | None = None,
+    config_dir: Path = ROOT_DIR,
+) -> tuple[str, int]:
+    """Run a config the program must refuse: returns the ConfigError message and the number of
+    resources registered before it stopped (which must be 0)."""
+    from components.config import ConfigError
+
+    run, error = _execute(stack, config, secret_keys, config_dir)
+    assert isinstance(error, ConfigError), f"expected a ConfigError, got {error!r}"
+    return str(error), len(run.resources)
+
+
+def _execute(
+    stack: str,
+    config: dict[str, Any] | None,
+    secret_keys: list[str] | None,
+    config_dir: Path,
+) -> tuple[ProgramRun, BaseException | None]:
+    values = stack_config(stack, config_dir) if config is None else config
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     settings.ROOT.set(None)
@@ -339,20 +366,23 @@ def run_program(
     pulumi.runtime.set_all_config(encode_config(values), secret_keys or [])
     root = settings.get_root_resource()
     assert root is not None
-    if str(program_dir) not in sys.path:
-        sys.path.insert(0, str(program_dir))
+    if str(ROOT_DIR) not in sys.path:
+        sys.path.insert(0, str(ROOT_DIR))
+    outputs: dict[str, Any] = {}
+    secret_outputs: set[str] = set()
+    error: BaseException | None = None
     cwd = os.getcwd()
     try:
-        os.chdir(program_dir)
-        runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__")
+        os.chdir(config_dir)
+        runpy.run_path(str(ROOT_DIR / "__main__.py"), run_name="__main__")
         loop.run_until_complete(wait_for_rpcs())
-        outputs: dict[str, Any] = {}
-        secret_outputs: set[str] = set()
         for key, value in root.outputs.items():  # type: ignore[attr-defined]
             output = pulumi.Output.from_input(value)
             outputs[key] = loop.run_until_complete(output.future())
             if loop.run_until_complete(output.is_secret()):
                 secret_outputs.add(key)
+    except Exception as exc:  # noqa: BLE001 - handed to the caller, who decides
+        error = exc
     finally:
         os.chdir(cwd)
         loop.run_until_complete(loop.shutdown_asyncgens())
@@ -362,4 +392,4 @@ def run_program(
     urns = [r.urn for r in registrations]
     duplicates = sorted({u for u in urns if urns.count(u) > 1})
     assert not duplicates, f"duplicate URNs, which the real engine rejects: {duplicates}"
-    return ProgramRun(stack, registrations, outputs, secret_outputs, capture.records)
+    return ProgramRun(stack, registrations, outputs, secret_outputs, capture.records), error

@@ -22,3 +22,16 @@ def test_every_resource_is_parented_inside_the_platform(run: ProgramRun) -> None
     assert platform.parent.endswith(f"pulumi:pulumi:Stack::platform-{run.stack}")
     orphans = [r.urn for r in run.resources if r is not platform and r.parent not in urns]
     assert orphans == []
+
+
+def test_bad_config_stops_before_any_resource_is_registered() -> None:
+    from harness import rejected, stack_config
+
+    config = stack_config("production")
+    config["platform:servics"] = []
+    message, registered = rejected("production", config)
+    assert message == (
+        "stack 'production': platform:servics: unknown key; allowed: environment, app, domain, cluster, network, "
+        "nodePools, namespaces, configMaps, secrets, services, ingress, addons, overrides or a key named by a 'config' secret"
+    )
+    assert registered == 0
