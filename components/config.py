@@ -318,6 +318,8 @@ class NodePoolConfig(Model):
     max_nodes: int = Field(3, ge=1, le=1000)
     # BALANCED spreads nodes evenly over zones; ANY favours zones with free (spot) capacity.
     location_policy: Literal["BALANCED", "ANY"] | None = None
+    # Zones for the pool's nodes; empty means the cluster's zone, or GKE's default three for a region.
+    node_locations: list[str] = []
     labels: Labels = {}
     taints: list[Taint] = []
 
@@ -702,7 +704,9 @@ class ServiceConfig(Model):
     enabled: bool = True
     namespace: DnsLabel
     image: Image
-    image_pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
+    # Always re-checks registry credentials on every start, so a cached private image is never
+    # reused by a pod that could not pull it (CKV_K8S_15); with pinned tags it costs one HEAD request.
+    image_pull_policy: Literal["IfNotPresent", "Always", "Never"] = "Always"
     command: list[str] | None = None
     args: list[str] | None = None
     ports: list[PortConfig] = Field(min_length=1)
