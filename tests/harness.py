@@ -385,6 +385,11 @@ def _execute(
         error = exc
     finally:
         os.chdir(cwd)
+        # A run that stopped early (a ConfigError, a failing component) leaves RPCs pending.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
         asyncio.set_event_loop(None)
