@@ -363,6 +363,9 @@ def _execute(
     pulumi.runtime.set_mocks(
         platform_mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor
     )
+    # set_mocks makes a new RPC manager but keeps the tracked outputs; a run that stopped early
+    # leaves futures of its closed loop there, which the next run's wait_for_rpcs would await forever.
+    settings.SETTINGS.outputs.clear()
     pulumi.runtime.set_all_config(encode_config(values), secret_keys or [])
     root = settings.get_root_resource()
     assert root is not None
