@@ -203,6 +203,12 @@ def _duration(value: str) -> str:
     return value
 
 
+def _label_value(value: str) -> str:
+    if not _LABEL_VALUE.match(value):
+        raise ValueError(f"'{value}' is not a valid label value: at most 63 characters of [A-Za-z0-9-_.]")
+    return value
+
+
 def _labels(value: dict[str, str]) -> dict[str, str]:
     for key, item in value.items():
         if not _LABEL_KEY.match(key):
@@ -226,6 +232,7 @@ Host = Annotated[str, AfterValidator(_host)]
 HttpPath = Annotated[str, AfterValidator(_path)]
 Duration = Annotated[str, AfterValidator(_duration)]
 Labels = Annotated[dict[str, str], AfterValidator(_labels)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
@@ -360,9 +367,10 @@ class NamespaceConfig(Model):
     name: DnsLabel
     enabled: bool = True
     # Overrides the `environment` label, e.g. "shared" for a monitoring namespace (seed 001).
-    environment: str | None = None
+    environment: LabelValue | None = None
     pod_security: Literal["restricted", "baseline", "privileged"] = "restricted"
-    # strict: egress only to `egress`; relaxed: egress anywhere;
+    # strict: egress only to `egress`; relaxed: egress anywhere (`egress.namespaces` still makes
+    # those namespaces admit it, seed 004's experimental track reaching its data namespace);
     # read-only: ingress only from the ingress controller, egress only to `egress.namespaces`.
     policy: Literal["strict", "relaxed", "read-only"] = "strict"
     egress: EgressTargets = EgressTargets()
@@ -399,11 +407,24 @@ class ConfigKey(Model):
     key: Annotated[str, Field(pattern=r"^[a-zA-Z][a-zA-Z0-9]*$")]
 
 
+# A format key's reference to another key of its secret: '{password}'.
+_TEMPLATE_REF = re.compile(r"\{([^{}]*)\}")
+
+
 class FormatKey(Model):
     """Built from other keys of the same secret: 'postgresql://app:{password}@db:5432/app'."""
 
     type: Literal["format"]
     template: str
+
+    @property
+    def references(self) -> list[str]:
+        """The keys the template names, in order: '{password}' -> 'password'."""
+        return _TEMPLATE_REF.findall(self.template)
+
+    def render(self, values: Mapping[str, str]) -> str:
+        """The template with every '{key}' replaced by its value (no str.format: keys may hold '.')."""
+        return _TEMPLATE_REF.sub(lambda match: values[match.group(1)], self.template)
 
 
 GENERATORS = ("password", "token", "uuid", "config", "format")
@@ -805,7 +826,8 @@ class ResourceSpec(Model):
 class IngressNginxConfig(Model):
     enabled: bool = True
     namespace: DnsLabel = "ingress-nginx"
-    chart_version: str = "4.13.3"
+    # The last upstream release: the project was retired (repository archived 2026-03-24), so no fixes follow.
+    chart_version: str = "4.15.1"
     replicas: int = Field(2, ge=1)
     # LoadBalancer on a reserved static IP in GKE; NodePort suits kind and minikube.
     service_type: Literal["LoadBalancer", "NodePort"] = "LoadBalancer"
@@ -820,7 +842,7 @@ class IngressNginxConfig(Model):
 class CertManagerConfig(Model):
     enabled: bool = True
     namespace: DnsLabel = "cert-manager"
-    chart_version: str = "v1.19.1"
+    chart_version: str = "v1.21.2"
     email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
     # Which Let's Encrypt issuer the Ingresses use; defaults to production only in production.
     issuer: Literal["staging", "production"] | None = None
@@ -829,10 +851,18 @@ class CertManagerConfig(Model):
 class MonitoringConfig(Model):
     enabled: bool = True
     namespace: DnsLabel = "monitoring"
-    chart_version: str = "79.5.0"
+    chart_version: str = "92.3.0"
     retention: Duration = "15d"
+    # Cloud Logging's retention for the project's _Default log bucket (gke mode), in whole days.
     log_retention: Duration = "30d"
     storage_size: Memory = "50Gi"
+
+    @property
+    def log_retention_days(self) -> int | None:
+        """The log retention in days, or None when it is not a whole number of days."""
+        days_per_unit = {"d": 1, "w": 7, "y": 365}
+        unit = self.log_retention[-1]
+        return int(self.log_retention[:-1]) * days_per_unit[unit] if unit in days_per_unit else None
 
 
 class AddonsConfig(Model):
@@ -859,7 +889,7 @@ class PlatformConfig(Model):
     services: list[ServiceConfig] = []
     ingress: IngressConfig = IngressConfig()
     addons: AddonsConfig = AddonsConfig()
-    # Secret values read from `platform:<key>` for `type: config` secret keys.
+    # The `type: config` secret keys whose `platform:<key>` value is set (read as secrets by the program).
     supplied_secret_keys: tuple[str, ...] = ()
 
     @property
@@ -1076,7 +1106,7 @@ def parse(stack: str, raw_values: Mapping[str, Any], project: str | None = None)
                 ]
             )
         document = {key: value for key, value in raw.items() if key in TOP_LEVEL_KEYS}
-        document.update(stack=stack, project=project, suppliedSecretKeys=tuple(supplied))
+        document.update(stack=stack, project=project, suppliedSecretKeys=tuple(k for k in supplied if k in raw))
         document.setdefault("environment", "dev")
         try:
             config = PlatformConfig.model_validate(document)
@@ -1161,6 +1191,8 @@ def _check_cluster(config: PlatformConfig) -> Iterator[tuple[str, str]]:
         yield "cluster.mode", "production must create its GKE cluster: set mode to 'gke'"
     if cluster.mode == "gke" and not config.project:
         yield "cluster.mode", "mode 'gke' needs a GCP project: run `pulumi config set gcp:project <project-id>`"
+    if cluster.mode == "gke" and len(cluster.name) > 40:
+        yield "cluster.name", f"'{cluster.name}' has {len(cluster.name)} characters; GKE cluster names have at most 40"
 
 
 def _check_network(config: PlatformConfig) -> Iterator[tuple[str, str]]:
@@ -1194,6 +1226,12 @@ def _check_node_pools(config: PlatformConfig) -> Iterator[tuple[str, str]]:
                 f"{path}.name",
                 "at most 30 characters: GKE appends a random suffix to keep replacements create-before-delete",
             )
+        for z_index, zone in enumerate(pool.node_locations):
+            if not re.fullmatch(rf"{re.escape(config.cluster.region)}-[a-z]", zone):
+                yield (
+                    f"{path}.nodeLocations[{z_index}]",
+                    f"'{zone}' is not a zone of the cluster's region '{config.cluster.region}'",
+                )
         for t_index, taint in enumerate(pool.taints):
             if taint.key == "cloud.google.com/gke-spot":
                 yield (
@@ -1216,10 +1254,10 @@ def _check_namespaces(config: PlatformConfig) -> Iterator[tuple[str, str]]:
     declared = {ns.name for ns in config.namespaces}
     for index, ns in enumerate(config.namespaces):
         path = f"namespaces[{index}]"
-        if ns.policy == "relaxed" and (ns.egress.namespaces or ns.egress.cidrs):
+        if ns.policy == "relaxed" and ns.egress.cidrs:
             yield (
-                f"{path}.egress",
-                "a 'relaxed' namespace already allows all egress; remove egress or use policy 'strict'",
+                f"{path}.egress.cidrs",
+                "a 'relaxed' namespace already allows egress to every address; remove cidrs or use policy 'strict'",
             )
         if ns.policy == "read-only" and ns.egress.cidrs:
             yield f"{path}.egress.cidrs", "a 'read-only' namespace may reach only data namespaces, not CIDRs"
@@ -1272,8 +1310,13 @@ def _check_secrets(config: PlatformConfig) -> Iterator[tuple[str, str]]:
                     f"{path}.length",
                     f"{spec.length} is too short; generated passwords must be at least 16 characters",
                 )
+            if isinstance(spec, ConfigKey) and spec.key not in config.supplied_secret_keys:
+                yield (
+                    f"{path}.key",
+                    f"'{spec.key}' is not set; run `pulumi config set --secret {NAMESPACE}:{spec.key} <value>`",
+                )
             if isinstance(spec, FormatKey):
-                for ref in re.findall(r"\{([^{}]*)\}", spec.template):
+                for ref in spec.references:
                     target = secret.keys.get(ref)
                     if target is None:
                         yield (
@@ -1299,11 +1342,18 @@ def _check_service(config: PlatformConfig, path: str, svc: ServiceConfig) -> Ite
 
     names = [p.name for p in svc.ports]
     numbers = [p.container_port for p in svc.ports]
+    service_ports = [p.effective_service_port for p in svc.ports]
     for i, port in enumerate(svc.ports):
         if names.index(port.name) != i:
             yield f"{path}.ports[{i}].name", f"port name '{port.name}' is used twice"
         if numbers.index(port.container_port) != i:
             yield f"{path}.ports[{i}].containerPort", f"container port {port.container_port} is used twice"
+        elif service_ports.index(port.effective_service_port) != i:
+            # `http` defaults to 80, so another port on 80 would clash in the Service.
+            yield (
+                f"{path}.ports[{i}].servicePort",
+                f"service port {port.effective_service_port} is used twice; set a distinct servicePort",
+            )
 
     if svc.resources is not None and svc.size is not None:
         yield f"{path}.size", "set either size (a preset) or resources, not both"
@@ -1385,7 +1435,11 @@ def _check_scaling(config: PlatformConfig, path: str, svc: ServiceConfig) -> Ite
             )
         if hpa.cpu_utilization is None and hpa.memory_utilization is None and not hpa.pods_metrics:
             yield f"{path}.autoscaling", "declare at least one metric: cpuUtilization, memoryUtilization or podsMetrics"
-    if config.is_production and svc.user_facing and svc.min_replicas < 3:
+    namespace = config.namespace(svc.namespace)
+    # A namespace labelled for another environment (seed 004's experimental and quarantine tracks)
+    # holds no production traffic, even in the production stack.
+    serves_production = config.is_production and (namespace is None or namespace.environment in (None, "production"))
+    if serves_production and svc.user_facing and svc.min_replicas < 3:
         field = "autoscaling.minReplicas" if hpa is not None else "replicas"
         yield f"{path}.{field}", f"user-facing services need at least 3 replicas in production, got {svc.min_replicas}"
     budget = svc.disruption_budget
@@ -1538,3 +1592,17 @@ def _check_addons(config: PlatformConfig) -> Iterator[tuple[str, str]]:
             "addons.ingressNginx.staticIp",
             "a static IP belongs to a LoadBalancer Service; set serviceType to LoadBalancer",
         )
+    monitoring = addons.monitoring
+    days = monitoring.log_retention_days
+    if monitoring.enabled and (days is None or not 1 <= days <= 3650):
+        yield (
+            "addons.monitoring.logRetention",
+            f"'{monitoring.log_retention}' must be whole days (d, w or y) from 1 to 3650; Cloud Logging keeps logs per day",
+        )
+    for index, ns in enumerate(config.namespaces):
+        if monitoring.enabled and ns.enabled and ns.name == monitoring.namespace and ns.pod_security != "privileged":
+            yield (
+                f"namespaces[{index}].podSecurity",
+                f"'{ns.pod_security}' would block the monitoring add-on in '{ns.name}': node-exporter needs "
+                "hostNetwork, hostPID and hostPath; set privileged",
+            )

@@ -384,7 +384,7 @@ def _execute(
             outputs[key] = loop.run_until_complete(output.future())
             if loop.run_until_complete(output.is_secret()):
                 secret_outputs.add(key)
-    except Exception as exc:  # noqa: BLE001 - handed to the caller, who decides
+    except Exception as exc:  # handed to the caller, who decides
         error = exc
     finally:
         os.chdir(cwd)
