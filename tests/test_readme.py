@@ -50,6 +50,11 @@ def test_readme_test_command_is_the_one_ci_runs() -> None:
 
 
 def test_readme_gives_the_deploy_commands() -> None:
-    for command in ("pulumi login --local", "pulumi stack init", "pulumi config set gcp:project", "pulumi preview --stack dev"):
+    for command in (
+        "pulumi login --local",
+        "pulumi stack init",
+        "pulumi config set gcp:project",
+        "pulumi preview --stack dev",
+    ):
         assert command in README, command
     assert "pulumi up --stack production" in README

@@ -1,0 +1,128 @@
+"""The monitoring stack: kube-prometheus-stack, Grafana's generated admin password, log retention.
+
+kube-prometheus-stack (Prometheus Operator with its CRDs, Prometheus, Alertmanager, Grafana,
+kube-state-metrics, node-exporter) runs pinned in the monitoring namespace, which enforces the
+`privileged` Pod Security level because node-exporter needs hostNetwork, hostPID and hostPath.
+Prometheus keeps metrics for `retention` on a `storageSize` volume and selects every
+ServiceMonitor, PodMonitor, Probe and PrometheusRule in the cluster, not only the chart's own, so
+the services' ServiceMonitors are scraped. Grafana's admin password is a `RandomPassword` kept in a
+Kubernetes Secret that the chart references (`grafana.admin.existingSecret`); it never appears
+in the Helm values. On GKE, logs go to Cloud Logging: the project's `_Default` log bucket keeps
+them for `logRetention` (seed 004: 30 days), and the control-plane scrapes GKE does not expose
+are off.
+
+Deliberately out of scope: Grafana's exposure (port-forward, or an Ingress in the catalog),
+Alertmanager receivers, Loki and Tempo, and log buckets other than `_Default`. Removing this from
+the program leaves `_Default` at its last retention (its config is only dropped from the state).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+import pulumi_random
+
+from components.config import PlatformConfig
+from components.helm_addon import AddonArgs, HelmChart, addon_namespace, helm_release
+
+REPO = "https://prometheus-community.github.io/helm-charts"
+RELEASE = "kube-prometheus-stack"
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+GRAFANA_ADMIN_USER = "admin"
+GRAFANA_PASSWORD_LENGTH = 32
+
+
+class Monitoring(pulumi.ComponentResource):
+    release: k8s.helm.v3.Release
+
+    def __init__(self, name: str, args: AddonArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:addons:Monitoring", name, None, opts)
+        config = args.config
+        monitoring = config.addons.monitoring
+        namespace = addon_namespace(self, name, args, monitoring.namespace, "privileged")
+        grafana_admin = self._grafana_admin(name, args, namespace)
+        self.release = helm_release(
+            self,
+            name,
+            args,
+            HelmChart(release=RELEASE, chart="kube-prometheus-stack", repo=REPO, version=monitoring.chart_version),
+            namespace,
+            _values(config),
+            depends_on=[grafana_admin],
+        )
+        if config.creates_cluster:
+            self._retain_logs(name, config)
+        self.register_outputs({"grafanaAdminSecret": GRAFANA_ADMIN_SECRET})
+
+    def _grafana_admin(self, name: str, args: AddonArgs, namespace: k8s.core.v1.Namespace) -> k8s.core.v1.Secret:
+        password = pulumi_random.RandomPassword(
+            f"{name}-grafana-password",
+            length=GRAFANA_PASSWORD_LENGTH,
+            # Letters and digits only: easy to paste into a login form, still ~190 bits.
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return k8s.core.v1.Secret(
+            f"{name}-grafana-admin",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=GRAFANA_ADMIN_SECRET,
+                namespace=namespace.metadata.name,
+                labels={"app.kubernetes.io/part-of": args.config.app, "app.kubernetes.io/managed-by": "pulumi"},
+            ),
+            type="Opaque",
+            string_data=pulumi.Output.secret({"admin-user": GRAFANA_ADMIN_USER, "admin-password": password.result}),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+        )
+
+    def _retain_logs(self, name: str, config: PlatformConfig) -> gcp.logging.ProjectBucketConfig:
+        days = config.addons.monitoring.log_retention_days
+        assert days is not None  # validated on load
+        return gcp.logging.ProjectBucketConfig(
+            f"{name}-log-retention",
+            project=config.project,
+            location="global",
+            # The bucket every project log lands in by default, the cluster's included.
+            bucket_id="_Default",
+            retention_days=days,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+def _values(config: PlatformConfig) -> dict[str, Any]:
+    monitoring = config.addons.monitoring
+    values: dict[str, Any] = {
+        "crds": {"enabled": True},
+        "grafana": {
+            "admin": {
+                "existingSecret": GRAFANA_ADMIN_SECRET,
+                "userKey": "admin-user",
+                "passwordKey": "admin-password",
+            }
+        },
+        "prometheus": {
+            "prometheusSpec": {
+                "retention": monitoring.retention,
+                # Select every monitor and rule in the cluster, not only those labelled for this release.
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "probeSelectorNilUsesHelmValues": False,
+                "ruleSelectorNilUsesHelmValues": False,
+                "storageSpec": {
+                    "volumeClaimTemplate": {
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": monitoring.storage_size}},
+                        }
+                    }
+                },
+            }
+        },
+    }
+    if config.creates_cluster:
+        # GKE manages the control plane and Dataplane V2 replaces kube-proxy: nothing there to scrape.
+        for component in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):
+            values[component] = {"enabled": False}
+    return values

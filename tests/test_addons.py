@@ -1,0 +1,375 @@
+"""The cluster add-ons: ingress-nginx on a reserved IP, cert-manager and its issuers, monitoring.
+
+Values are read from the registered Helm releases and objects; custom configs run the whole
+program only where a stack file cannot show the behaviour.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from harness import ProgramRun, Registration, is_secret_value, plain_strings, rejected, run_program, stack_config
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+ADDRESS = "gcp:compute/address:Address"
+NODE_POOL = "gcp:container/nodePool:NodePool"
+CLUSTER_ISSUER = "kubernetes:cert-manager.io/v1:ClusterIssuer"
+
+PINNED = {
+    "ingress-nginx": ("https://kubernetes.github.io/ingress-nginx", "4.15.1", "ingress-nginx"),
+    "cert-manager": ("https://charts.jetstack.io", "v1.21.2", "cert-manager"),
+    "kube-prometheus-stack": ("https://prometheus-community.github.io/helm-charts", "92.3.0", "monitoring"),
+}
+ACME = {
+    "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+    "letsencrypt-production": "https://acme-v02.api.letsencrypt.org/directory",
+}
+# Per stack file: ingress-nginx replicas, Prometheus retention and volume size.
+STACK_SETTINGS = {"staging": (2, "7d", "20Gi"), "production": (3, "30d", "100Gi")}
+
+
+def _release(run: ProgramRun, chart: str) -> Registration:
+    found = [r for r in run.of_type(RELEASE) if r.inputs["chart"] == chart]
+    assert len(found) == 1, f"expected one {chart} release, found {len(found)}"
+    return found[0]
+
+
+def _values(run: ProgramRun, chart: str) -> dict[str, Any]:
+    values: dict[str, Any] = _release(run, chart).manifest["values"]
+    return values
+
+
+def _node_pool_urns(run: ProgramRun) -> set[str]:
+    urns = {r.urn for r in run.of_type(NODE_POOL)}
+    assert urns, "a gke stack registers node pools"
+    return urns
+
+
+def _assert_rejected(stack: str, config: dict[str, Any], expected: str) -> None:
+    message, registered = rejected(stack, config)
+    assert message == expected
+    assert registered == 0
+
+
+# --------------------------------------------------------------------------- the releases
+
+
+def test_gke_stacks_release_the_three_charts_pinned(gke_run: ProgramRun) -> None:
+    releases = {r.inputs["chart"]: r.inputs for r in gke_run.of_type(RELEASE)}
+    assert set(releases) == set(PINNED)
+    for chart, (repo, version, namespace) in PINNED.items():
+        inputs = releases[chart]
+        assert (inputs["repositoryOpts"]["repo"], inputs["version"], inputs["namespace"]) == (repo, version, namespace)
+        # A fixed release name keeps the chart's object names stable; Helm must not create namespaces.
+        assert inputs["name"] == chart
+        assert (inputs["atomic"], inputs["cleanupOnFail"], inputs["createNamespace"]) == (True, True, False)
+        assert inputs["timeout"] == 600
+
+
+def test_releases_use_the_platform_provider_and_wait_for_the_node_pools(gke_run: ProgramRun) -> None:
+    provider = gke_run.one("pulumi:providers:kubernetes")
+    pools = _node_pool_urns(gke_run)
+    for release in gke_run.of_type(RELEASE):
+        assert release.provider.startswith(f"{provider.urn}::")
+        assert pools <= set(release.dependencies)
+
+
+def test_charts_with_service_monitors_wait_for_the_monitoring_release(gke_run: ProgramRun) -> None:
+    # Their ServiceMonitors need the CRDs kube-prometheus-stack installs.
+    monitoring = _release(gke_run, "kube-prometheus-stack").urn
+    assert monitoring in _release(gke_run, "ingress-nginx").dependencies
+    assert monitoring in _release(gke_run, "cert-manager").dependencies
+    assert _values(gke_run, "ingress-nginx")["controller"]["metrics"] == {
+        "enabled": True,
+        "serviceMonitor": {"enabled": True},
+    }
+    assert _values(gke_run, "cert-manager")["prometheus"] == {"enabled": True, "servicemonitor": {"enabled": True}}
+
+
+def test_addon_namespaces_carry_platform_labels_and_pod_security(gke_run: ProgramRun) -> None:
+    pools = _node_pool_urns(gke_run)
+    expected = {"ingress-nginx": "restricted", "cert-manager": "restricted", "monitoring": "privileged"}
+    for namespace, level in expected.items():
+        [registration] = gke_run.k8s("Namespace", name=namespace)
+        assert registration.manifest["metadata"]["labels"] == {
+            "environment": gke_run.stack,
+            "app.kubernetes.io/part-of": "shop",
+            "app.kubernetes.io/managed-by": "pulumi",
+            "pod-security.kubernetes.io/enforce": level,
+            "pod-security.kubernetes.io/audit": "restricted",
+            "pod-security.kubernetes.io/warn": "restricted",
+        }
+        assert pools <= set(registration.dependencies)
+
+
+# --------------------------------------------------------------------------- ingress-nginx
+
+
+def test_ingress_controller_values(gke_run: ProgramRun) -> None:
+    replicas = STACK_SETTINGS[gke_run.stack][0]
+    controller = _values(gke_run, "ingress-nginx")["controller"]
+    assert controller["replicaCount"] == replicas
+    # The chart's PodDisruptionBudget lets one replica go at a time.
+    assert controller["maxUnavailable"] == 1
+    assert controller["resources"] == {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"cpu": "1", "memory": "512Mi"},
+    }
+    assert controller["ingressClassResource"] == {"name": "nginx", "enabled": True, "default": False}
+    assert controller["admissionWebhooks"] == {"port": 10250}
+    assert [(c["topologyKey"], c["maxSkew"]) for c in controller["topologySpreadConstraints"]] == [
+        ("topology.kubernetes.io/zone", 1),
+        ("kubernetes.io/hostname", 1),
+    ]
+    assert all(
+        c["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "controller"
+        for c in controller["topologySpreadConstraints"]
+    )
+
+
+def test_controller_service_takes_the_reserved_address(gke_run: ProgramRun) -> None:
+    address_name = f"shop-{gke_run.stack}-ingress"
+    service = _values(gke_run, "ingress-nginx")["controller"]["service"]
+    assert service["type"] == "LoadBalancer"
+    assert service["externalTrafficPolicy"] == "Local"
+    assert service["annotations"] == {
+        "networking.gke.io/load-balancer-ip-addresses": address_name,
+        "cloud.google.com/l4-rbs": "enabled",
+    }
+    assert "loadBalancerIP" not in service
+    assert _release(gke_run, "ingress-nginx").dependencies.count(gke_run.one(ADDRESS).urn) == 1
+
+
+def test_static_ip_is_regional_external_and_named(gke_run: ProgramRun) -> None:
+    address = gke_run.one(ADDRESS)
+    assert address.inputs["name"] == f"shop-{gke_run.stack}-ingress"
+    assert address.inputs["region"] == "europe-west1"
+    assert address.inputs["addressType"] == "EXTERNAL"
+    assert address.inputs["project"] == f"acme-shop-{'prod' if gke_run.stack == 'production' else 'staging'}"
+    assert gke_run.outputs["ingressIp"] == "203.0.113.20"
+
+
+def test_static_ip_is_protected_in_production_only(staging: ProgramRun, production: ProgramRun) -> None:
+    assert production.one(ADDRESS).protect is True
+    assert staging.one(ADDRESS).protect is False
+
+
+def test_controller_annotations_resources_and_replicas_come_from_config() -> None:
+    config = copy.deepcopy(stack_config("staging"))
+    nginx = config["platform:addons"]["ingressNginx"]
+    nginx.update(
+        replicas=4,
+        annotations={"example.com/owner": "platform"},
+        resources={"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}},
+    )
+    controller = _values(run_program("staging", config), "ingress-nginx")["controller"]
+    assert controller["replicaCount"] == 4
+    assert controller["resources"] == {
+        "requests": {"cpu": "200m", "memory": "256Mi"},
+        "limits": {"cpu": "2", "memory": "1Gi"},
+    }
+    assert controller["service"]["annotations"] == {
+        "example.com/owner": "platform",
+        "networking.gke.io/load-balancer-ip-addresses": "shop-staging-ingress",
+        "cloud.google.com/l4-rbs": "enabled",
+    }
+
+
+# --------------------------------------------------------------------------- cert-manager
+
+
+def test_cert_manager_installs_its_crds(gke_run: ProgramRun) -> None:
+    values = _values(gke_run, "cert-manager")
+    assert values["crds"] == {"enabled": True, "keep": True}
+    assert "installCRDs" not in values
+
+
+def test_cert_manager_is_highly_available_in_production_only(staging: ProgramRun, production: ProgramRun) -> None:
+    for run, replicas, budget in ((staging, 1, False), (production, 2, True)):
+        values = _values(run, "cert-manager")
+        for component in (values, values["webhook"], values["cainjector"]):
+            assert component["replicaCount"] == replicas
+            assert component["podDisruptionBudget"] == {"enabled": budget, "maxUnavailable": 1}
+
+
+def test_both_cluster_issuers_solve_http01_through_nginx(gke_run: ProgramRun) -> None:
+    release = _release(gke_run, "cert-manager").urn
+    provider = gke_run.one("pulumi:providers:kubernetes")
+    for name, server in ACME.items():
+        [issuer] = gke_run.k8s("ClusterIssuer", name=name)
+        assert issuer.type == CLUSTER_ISSUER
+        assert issuer.manifest["apiVersion"] == "cert-manager.io/v1"
+        assert issuer.manifest["spec"] == {
+            "acme": {
+                "server": server,
+                "email": "platform-team@example.com",
+                "privateKeySecretRef": {"name": f"{name}-account-key"},
+                "solvers": [{"http01": {"ingress": {"ingressClassName": "nginx"}}}],
+            }
+        }
+        # Created only once the release has installed the CRD and its webhook is up.
+        assert release in issuer.dependencies
+        assert issuer.provider.startswith(f"{provider.urn}::")
+
+
+def test_each_stack_exports_its_issuer(run: ProgramRun) -> None:
+    expected = "letsencrypt-production" if run.stack == "production" else "letsencrypt-staging"
+    assert run.outputs["issuer"] == expected
+
+
+# --------------------------------------------------------------------------- monitoring
+
+
+def test_prometheus_retention_storage_and_selection(gke_run: ProgramRun) -> None:
+    _, retention, storage = STACK_SETTINGS[gke_run.stack]
+    values = _values(gke_run, "kube-prometheus-stack")
+    spec = values["prometheus"]["prometheusSpec"]
+    assert spec["retention"] == retention
+    assert spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"] == {"requests": {"storage": storage}}
+    for selector in ("serviceMonitor", "podMonitor", "probe", "rule"):
+        assert spec[f"{selector}SelectorNilUsesHelmValues"] is False
+    assert values["crds"] == {"enabled": True}
+    # GKE's managed control plane and Dataplane V2 expose nothing for these scrapes.
+    for component in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):
+        assert values[component] == {"enabled": False}
+
+
+def test_grafana_admin_password_is_generated_and_only_ever_secret(gke_run: ProgramRun) -> None:
+    password = gke_run.one("random:index/randomPassword:RandomPassword", "shop-addons-monitoring-grafana-password")
+    assert (password.inputs["length"], password.inputs["special"]) == (32, False)
+    assert "result" in password.additional_secret_outputs
+
+    [secret] = gke_run.k8s("Secret", name="grafana-admin", namespace="monitoring")
+    assert is_secret_value(secret.inputs["stringData"])
+    data = secret.manifest["stringData"]
+    assert data["admin-user"] == "admin"
+    assert len(data["admin-password"]) == 32
+    assert all(data["admin-password"] not in plain_strings(r.inputs) for r in gke_run.resources)
+
+    release = _release(gke_run, "kube-prometheus-stack")
+    grafana = release.manifest["values"]["grafana"]
+    assert grafana == {
+        "admin": {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"}
+    }
+    assert secret.urn in release.dependencies
+
+
+def test_gke_log_bucket_keeps_logs_thirty_days(gke_run: ProgramRun) -> None:
+    bucket = gke_run.one("gcp:logging/projectBucketConfig:ProjectBucketConfig")
+    assert bucket.inputs["bucketId"] == "_Default"
+    assert bucket.inputs["location"] == "global"
+    assert bucket.inputs["retentionDays"] == 30
+    assert bucket.inputs["project"] == gke_run.one(ADDRESS).inputs["project"]
+
+
+def test_monitoring_off_removes_the_stack_and_the_charts_service_monitors() -> None:
+    config = copy.deepcopy(stack_config("staging"))
+    config["platform:addons"]["monitoring"] = {"enabled": False}
+    run = run_program("staging", config)
+    assert {r.inputs["chart"] for r in run.of_type(RELEASE)} == {"ingress-nginx", "cert-manager"}
+    assert run.k8s("Namespace", name="monitoring") == []
+    assert run.of_type("gcp:logging/projectBucketConfig:ProjectBucketConfig") == []
+    assert _values(run, "ingress-nginx")["controller"]["metrics"]["serviceMonitor"] == {"enabled": False}
+    assert _values(run, "cert-manager")["prometheus"]["servicemonitor"] == {"enabled": False}
+
+
+def test_a_namespace_declared_in_the_catalog_is_used_rather_than_created() -> None:
+    config = copy.deepcopy(stack_config("staging"))
+    config["platform:namespaces"].append(
+        {"name": "monitoring", "environment": "shared", "podSecurity": "privileged", "policy": "relaxed"}
+    )
+    run = run_program("staging", config)
+    [namespace] = run.k8s("Namespace", name="monitoring")
+    assert namespace.type == "kubernetes:core/v1:Namespace"
+    assert "platform:namespaces:Namespaces" in namespace.parent
+    release = _release(run, "kube-prometheus-stack")
+    assert release.inputs["namespace"] == "monitoring"
+    assert namespace.urn in release.dependencies
+
+
+# --------------------------------------------------------------------------- dev
+
+
+def test_dev_runs_ingress_nginx_alone_on_a_node_port(dev: ProgramRun) -> None:
+    assert [r.inputs["chart"] for r in dev.of_type(RELEASE)] == ["ingress-nginx"]
+    controller = _values(dev, "ingress-nginx")["controller"]
+    assert controller["replicaCount"] == 1
+    assert controller["service"] == {"type": "NodePort", "externalTrafficPolicy": "Local", "annotations": {}}
+    assert controller["metrics"]["serviceMonitor"] == {"enabled": False}
+    assert dev.k8s("ClusterIssuer") == []
+    assert "ingressIp" not in dev.outputs
+
+
+def test_dev_creates_nothing_in_gcp(dev: ProgramRun) -> None:
+    assert [r.type for r in dev.resources if r.type.startswith("gcp:")] == []
+
+
+# --------------------------------------------------------------------------- rejected add-on config
+
+
+def test_missing_acme_email_with_tls_is_rejected() -> None:
+    config = copy.deepcopy(stack_config("staging"))
+    del config["platform:addons"]["certManager"]["email"]
+    _assert_rejected(
+        "staging",
+        config,
+        "stack 'staging': platform:addons.certManager.email: Let's Encrypt needs an ACME account email "
+        "when ingress.tls is on",
+    )
+
+
+def test_unknown_addon_is_rejected_with_the_known_ones() -> None:
+    config = copy.deepcopy(stack_config("staging"))
+    config["platform:addons"]["traefik"] = {"enabled": True}
+    _assert_rejected(
+        "staging",
+        config,
+        "stack 'staging': platform:addons.traefik: unknown key; allowed: certManager, ingressNginx, monitoring",
+    )
+
+
+def test_single_ingress_replica_in_production_is_rejected() -> None:
+    config = copy.deepcopy(stack_config("production"))
+    config["platform:addons"]["ingressNginx"]["replicas"] = 1
+    _assert_rejected(
+        "production",
+        config,
+        "stack 'production': platform:addons.ingressNginx.replicas: production runs at least 2 ingress "
+        "controller replicas",
+    )
+
+
+def test_static_ip_on_an_existing_cluster_is_rejected() -> None:
+    config = copy.deepcopy(stack_config("dev"))
+    config["platform:addons"]["ingressNginx"].update(serviceType="LoadBalancer", staticIp=True)
+    _assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:addons.ingressNginx.staticIp: a reserved static IP needs cluster.mode 'gke'; "
+        "leave it unset on an existing cluster",
+    )
+
+
+@pytest.mark.parametrize("retention", ["12h", "0d", "11y"])
+def test_log_retention_that_is_not_whole_days_in_range_is_rejected(retention: str) -> None:
+    config = copy.deepcopy(stack_config("staging"))
+    config["platform:addons"]["monitoring"]["logRetention"] = retention
+    _assert_rejected(
+        "staging",
+        config,
+        f"stack 'staging': platform:addons.monitoring.logRetention: '{retention}' must be whole days (d, w or y) "
+        "from 1 to 3650; Cloud Logging keeps logs per day",
+    )
+
+
+def test_a_catalog_monitoring_namespace_below_privileged_is_rejected() -> None:
+    config = copy.deepcopy(stack_config("staging"))
+    config["platform:namespaces"].append({"name": "monitoring", "policy": "relaxed"})
+    _assert_rejected(
+        "staging",
+        config,
+        "stack 'staging': platform:namespaces[3].podSecurity: 'restricted' would block the monitoring add-on "
+        "in 'monitoring': node-exporter needs hostNetwork, hostPID and hostPath; set privileged",
+    )
