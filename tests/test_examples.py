@@ -1,0 +1,847 @@
+"""The five seed systems in examples/, each run as a whole program per stack under mocks.
+
+Every example stack must run, fit its node pools, pass the strict-schema and Checkov gates the
+main stacks pass, and reproduce its seed's key values: counts and names, replicas and HPA bounds,
+probe timings, resource quantities, paths and hosts, and network-policy modes.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+import pytest
+import yaml
+from gates import (
+    CRD_KINDS,
+    CheckovReport,
+    Manifest,
+    api_version_failures,
+    judge_checkov,
+    manifests,
+    run_checkov,
+    schema_failures,
+    unvalidated_kinds,
+)
+from harness import ROOT_DIR, ProgramRun, plain_strings, rejected, run_program, stack_config
+
+from components.config import NAMESPACE, PlatformConfig, parse
+
+EXAMPLES = ROOT_DIR / "examples"
+STACKS: dict[str, tuple[str, ...]] = {
+    "streaming": ("dev", "staging", "production"),
+    "learning": ("dev", "staging", "production"),
+    "single-service": ("dev", "staging", "production"),
+    "projections": ("dev", "staging", "production"),
+    # No dev: ai-orchestrator needs a node labelled workload-type=compute, which only GKE stacks create.
+    "code-review": ("staging", "production"),
+}
+# What an operator sets with `pulumi config set --secret` before the first `up`; stand-ins here.
+SUPPLIED: dict[str, dict[str, str]] = {
+    "streaming": {"platform:hfApiToken": "hf_mockHuggingFaceToken0123456789"},
+    "learning": {"platform:databasePassword": "mock-database-password-0123456789"},
+    "single-service": {"platform:databaseUrl": "postgresql+asyncpg://app:mock-pw@10.203.0.5:5432/app"},
+    "projections": {"platform:databaseUrl": "postgres://projections:mock-pw@10.204.0.5:5432/events?sslmode=require"},
+    "code-review": {
+        "platform:databaseUrl": "postgresql://coderev:mock-pw@postgres.platform-infrastructure:5432/coderev",
+        "platform:readonlyDatabaseUrl": "postgresql://reader:mock-pw@postgres.platform-infrastructure:5432/coderev",
+    },
+}
+EXAMPLE_STACKS = [(example, stack) for example, stacks in STACKS.items() for stack in stacks]
+SPOT = "cloud.google.com/gke-spot"
+
+
+# --------------------------------------------------------------------------- running an example
+
+
+def example_config(example: str, stack: str) -> dict[str, Any]:
+    """The example's project and stack files merged, plus the secrets an operator supplies."""
+    return {**stack_config(stack, EXAMPLES / example), **SUPPLIED[example]}
+
+
+def run_example(example: str, stack: str, config: dict[str, Any] | None = None) -> ProgramRun:
+    values = example_config(example, stack) if config is None else config
+    return run_program(stack, values, secret_keys=list(SUPPLIED[example]), config_dir=EXAMPLES / example)
+
+
+@functools.cache
+def example_run(example: str, stack: str) -> ProgramRun:
+    return run_example(example, stack)
+
+
+@functools.cache
+def example_platform(example: str, stack: str) -> PlatformConfig:
+    """The validated config the program read for this example stack."""
+    values = example_config(example, stack)
+    prefix = NAMESPACE + ":"
+    raw = {key[len(prefix) :]: value for key, value in values.items() if key.startswith(prefix)}
+    return parse(stack, raw, values.get("gcp:project"))
+
+
+@pytest.fixture(params=EXAMPLE_STACKS, ids=[f"{e}-{s}" for e, s in EXAMPLE_STACKS])
+def example_stack(request: pytest.FixtureRequest) -> tuple[str, str]:
+    example, stack = request.param
+    return example, stack
+
+
+# --------------------------------------------------------------------------- reading what was registered
+
+
+def one(run: ProgramRun, kind: str, name: str) -> dict[str, Any]:
+    found = run.k8s(kind, name=name)
+    assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"
+    return found[0].manifest
+
+
+def names(run: ProgramRun, kind: str, namespace: str | None = None) -> set[str]:
+    return {r.manifest["metadata"]["name"] for r in run.k8s(kind, namespace=namespace)}
+
+
+def container(run: ProgramRun, deployment: str) -> dict[str, Any]:
+    containers = one(run, "Deployment", deployment)["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return dict(containers[0])
+
+
+def pod_spec(run: ProgramRun, deployment: str) -> dict[str, Any]:
+    return dict(one(run, "Deployment", deployment)["spec"]["template"]["spec"])
+
+
+def resources(run: ProgramRun, deployment: str) -> tuple[dict[str, str], dict[str, str]]:
+    values = container(run, deployment)["resources"]
+    return values["requests"], values["limits"]
+
+
+def probe(run: ProgramRun, deployment: str, kind: str) -> dict[str, Any]:
+    """A probe's handler path and port with its timings, numbers as ints."""
+    found = container(run, deployment)[f"{kind}Probe"]
+    timings = ("initialDelaySeconds", "periodSeconds", "timeoutSeconds", "successThreshold", "failureThreshold")
+    return {
+        "path": found["httpGet"]["path"],
+        "port": found["httpGet"]["port"],
+        **{key: int(found[key]) for key in timings},
+    }
+
+
+def hpa(run: ProgramRun, name: str) -> dict[str, Any]:
+    return dict(one(run, "HorizontalPodAutoscaler", name)["spec"])
+
+
+def bounds(run: ProgramRun, name: str) -> tuple[int, int]:
+    spec = hpa(run, name)
+    return int(spec["minReplicas"]), int(spec["maxReplicas"])
+
+
+def metric_targets(run: ProgramRun, name: str) -> dict[str, Any]:
+    """{'cpu': 70, 'memory': 80, 'http_requests_per_second': '1000'} from the HPA's metrics."""
+    targets: dict[str, Any] = {}
+    for metric in hpa(run, name)["metrics"]:
+        if metric["type"] == "Resource":
+            targets[metric["resource"]["name"]] = int(metric["resource"]["target"]["averageUtilization"])
+        else:
+            assert metric["type"] == "Pods" and metric["pods"]["target"]["type"] == "AverageValue"
+            targets[metric["pods"]["metric"]["name"]] = metric["pods"]["target"]["averageValue"]
+    return targets
+
+
+def scaling(run: ProgramRun, name: str, direction: str) -> tuple[int, str, list[tuple[str, int, int]]]:
+    """(stabilizationWindowSeconds, selectPolicy, [(type, value, periodSeconds)]) of scaleUp or scaleDown."""
+    rules = hpa(run, name)["behavior"][direction]
+    policies = [(p["type"], int(p["value"]), int(p["periodSeconds"])) for p in rules["policies"]]
+    return int(rules["stabilizationWindowSeconds"]), rules["selectPolicy"], policies
+
+
+def pdb(run: ProgramRun, name: str) -> dict[str, int]:
+    spec = one(run, "PodDisruptionBudget", name)["spec"]
+    return {key: int(spec[key]) for key in ("minAvailable", "maxUnavailable") if key in spec}
+
+
+def env(run: ProgramRun, deployment: str) -> dict[str, Any]:
+    """Each env var's value, or its valueFrom source."""
+    return {var["name"]: var.get("value", var.get("valueFrom")) for var in container(run, deployment).get("env", [])}
+
+
+def ingress_routes(run: ProgramRun) -> dict[tuple[str, str], dict[str, tuple[str, int]]]:
+    """{(namespace, host): {path: (service, port)}} over every Ingress."""
+    routes: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
+    for resource in run.k8s("Ingress"):
+        manifest = resource.manifest
+        for rule in manifest["spec"]["rules"]:
+            paths = routes.setdefault((manifest["metadata"]["namespace"], rule["host"]), {})
+            for item in rule["http"]["paths"]:
+                assert item["pathType"] == "Prefix"
+                backend = item["backend"]["service"]
+                paths[item["path"]] = (backend["name"], int(backend["port"]["number"]))
+    return routes
+
+
+def ingress_for(run: ProgramRun, host: str) -> dict[str, Any]:
+    found = [
+        r.manifest for r in run.k8s("Ingress") if any(rule["host"] == host for rule in r.manifest["spec"]["rules"])
+    ]
+    assert len(found) == 1, f"expected one Ingress for {host}, found {len(found)}"
+    return found[0]
+
+
+def network_policies(run: ProgramRun, namespace: str) -> dict[str, dict[str, Any]]:
+    return {r.manifest["metadata"]["name"]: r.manifest["spec"] for r in run.k8s("NetworkPolicy", namespace=namespace)}
+
+
+def selected_namespaces(peer: dict[str, Any]) -> list[str]:
+    selector = peer["namespaceSelector"]
+    if "matchLabels" in selector:
+        return [selector["matchLabels"]["kubernetes.io/metadata.name"]]
+    (expression,) = selector["matchExpressions"]
+    assert expression["key"] == "kubernetes.io/metadata.name" and expression["operator"] == "In"
+    return list(expression["values"])
+
+
+def namespace_label(run: ProgramRun, namespace: str, label: str) -> str:
+    return str(one(run, "Namespace", namespace)["metadata"]["labels"][label])
+
+
+def domain(example: str, stack: str) -> str:
+    return str(example_config(example, stack)["platform:domain"])
+
+
+# --------------------------------------------------------------------------- every example stack
+
+
+def test_the_project_files_run_the_repos_program_from_the_example_directory(example_stack: tuple[str, str]) -> None:
+    # Pulumi resolves `main` and `virtualenv` relative to the directory holding Pulumi.yaml.
+    example_dir = EXAMPLES / example_stack[0]
+    project = yaml.safe_load((example_dir / "Pulumi.yaml").read_text())
+    assert project["name"] == "platform"
+    assert project["main"] == "../../"
+    assert project["runtime"] == {
+        "name": "python",
+        "options": {"toolchain": "pip", "virtualenv": "../../venv"},
+    }
+    assert (example_dir / project["main"]).resolve() == ROOT_DIR
+    assert (example_dir / project["runtime"]["options"]["virtualenv"]).resolve() == ROOT_DIR / "venv"
+
+
+def test_every_example_stack_runs_as_its_environment(example_stack: tuple[str, str]) -> None:
+    run = example_run(*example_stack)
+    assert run.outputs["environment"] == example_stack[1]
+
+
+def test_every_example_fits_its_node_pools_without_warnings(example_stack: tuple[str, str]) -> None:
+    run = example_run(*example_stack)
+    capacity = run.outputs["capacity"]
+    assert capacity["checked"] is (example_stack[1] != "dev")
+    assert run.warnings == []
+
+
+def test_every_example_passes_the_strict_schema_gate(example_stack: tuple[str, str]) -> None:
+    run = example_run(*example_stack)
+    assert schema_failures(run) == []
+    assert set(unvalidated_kinds(run)) <= {f"{version} {kind}" for kind, version in CRD_KINDS.items()}
+    assert api_version_failures(run) == []
+
+
+@functools.cache
+def _checkov_problems() -> dict[tuple[str, str], list[str]]:
+    """One Checkov run over every example stack's objects, judged per stack against its own config."""
+    by_stack = {key: manifests(example_run(*key)) for key in EXAMPLE_STACKS}
+    owner = {id(item): key for key, items in by_stack.items() for item in items}
+    report = run_checkov([item for items in by_stack.values() for item in items])
+
+    def own(key: tuple[str, str], items: list[Manifest]) -> list[Manifest]:
+        return [item for item in items if owner[id(item)] == key]
+
+    problems = {}
+    for key in EXAMPLE_STACKS:
+        mine = CheckovReport(
+            failed=[f for f in report.failed if owner[id(f.manifest)] == key],
+            skipped=[f for f in report.skipped if owner[id(f.manifest)] == key],
+            parsing_errors=own(key, report.parsing_errors),
+            unscanned=own(key, report.unscanned),
+        )
+        problems[key] = judge_checkov(mine, example_platform(*key))
+    return problems
+
+
+def test_every_example_passes_the_checkov_gate(example_stack: tuple[str, str]) -> None:
+    assert _checkov_problems()[example_stack] == []
+
+
+def test_supplied_secrets_never_appear_in_plain_text(example_stack: tuple[str, str]) -> None:
+    run = example_run(*example_stack)
+    leaked = [
+        (resource.type, resource.name)
+        for resource in run.resources
+        for value in SUPPLIED[example_stack[0]].values()
+        if any(value in text for text in plain_strings(resource.inputs))
+    ]
+    assert leaked == []
+
+
+def test_every_image_is_pinned_to_a_version(example_stack: tuple[str, str]) -> None:
+    run = example_run(*example_stack)
+    images = {c["image"] for r in run.k8s("Deployment") for c in r.manifest["spec"]["template"]["spec"]["containers"]}
+    assert images and all(re.search(r":v?\d+\.\d+\.\d+$", image) for image in images), images
+
+
+def test_no_app_gets_its_own_load_balancer(example_stack: tuple[str, str]) -> None:
+    # The seeds' LoadBalancer Services are replaced by the shared ingress; app namespaces allow none.
+    run = example_run(*example_stack)
+    assert {r.manifest["spec"]["type"] for r in run.k8s("Service")} == {"ClusterIP"}
+    quotas = [r.manifest["spec"]["hard"]["services.loadbalancers"] for r in run.k8s("ResourceQuota")]
+    assert quotas and set(quotas) == {"0"}
+
+
+@pytest.mark.parametrize(
+    ("example", "key"),
+    [(example, key) for example, supplied in SUPPLIED.items() for key in supplied],
+)
+def test_a_missing_supplied_secret_is_refused(example: str, key: str) -> None:
+    config = example_config(example, "production")
+    del config[key]
+    message, registered = rejected("production", config, config_dir=EXAMPLES / example)
+    secret_key = key.split(":", 1)[1]
+    index = next(
+        f"secrets[{i}].keys.{name}"
+        for i, secret in enumerate(config["platform:secrets"])
+        for name, spec in secret["keys"].items()
+        if spec.get("key") == secret_key
+    )
+    assert message == (
+        f"stack 'production': platform:{index}.key: '{secret_key}' is not set; "
+        f"run `pulumi config set --secret platform:{secret_key} <value>`"
+    )
+    assert registered == 0
+
+
+# --------------------------------------------------------------------------- seed 000: streaming
+
+
+@pytest.mark.parametrize("stack", STACKS["streaming"])
+def test_streaming_namespace_secret_and_service_urls(stack: str) -> None:
+    run = example_run("streaming", stack)
+    assert names(run, "Namespace") >= {"deltastream"}
+    assert names(run, "Deployment", "deltastream") == {"api-gateway", "worker-enricher", "socket-gateway"}
+
+    secret = one(run, "Secret", "deltastream-secrets")
+    assert secret["metadata"]["namespace"] == "deltastream"
+    data = secret["stringData"]
+    # Generated like `openssl rand -hex 32`; the Hugging Face token as the operator supplied it.
+    assert re.fullmatch(r"[0-9a-f]{64}", data["JWT_SECRET"])
+    assert data["HUGGINGFACE_API_TOKEN"] == SUPPLIED["streaming"]["platform:hfApiToken"]
+
+    assert one(run, "ConfigMap", "api-gateway-config")["data"] == {
+        "AUTH_SERVICE_URL": "http://auth:8001",
+        "STORAGE_SERVICE_URL": "http://storage:8003",
+        "ANALYTICS_SERVICE_URL": "http://analytics:8004",
+    }
+    assert container(run, "api-gateway")["envFrom"] == [{"configMapRef": {"name": "api-gateway-config"}}]
+    assert env(run, "api-gateway")["JWT_SECRET"] == {
+        "secretKeyRef": {"name": "deltastream-secrets", "key": "JWT_SECRET"}
+    }
+    assert env(run, "worker-enricher")["HUGGINGFACE_API_TOKEN"] == {
+        "secretKeyRef": {"name": "deltastream-secrets", "key": "HUGGINGFACE_API_TOKEN"}
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS["streaming"])
+def test_streaming_api_gateway_sizing_probes_and_hpa(stack: str) -> None:
+    run = example_run("streaming", stack)
+    assert resources(run, "api-gateway") == ({"cpu": "100m", "memory": "128Mi"}, {"cpu": "200m", "memory": "256Mi"})
+    assert [int(p["containerPort"]) for p in container(run, "api-gateway")["ports"]] == [8000]
+    timings = {"timeoutSeconds": 3, "successThreshold": 1, "failureThreshold": 3}
+    assert probe(run, "api-gateway", "liveness") == {
+        "path": "/health",
+        "port": "http",
+        "initialDelaySeconds": 10,
+        "periodSeconds": 30,
+        **timings,
+    }
+    assert probe(run, "api-gateway", "readiness") == {
+        "path": "/health",
+        "port": "http",
+        "initialDelaySeconds": 5,
+        "periodSeconds": 10,
+        **timings,
+    }
+    # The seed's 3 instances are the production floor; elsewhere its HPA's 2-10.
+    assert bounds(run, "api-gateway") == ((3, 10) if stack == "production" else (2, 10))
+    assert metric_targets(run, "api-gateway") == {"cpu": 70}
+    assert "replicas" not in one(run, "Deployment", "api-gateway")["spec"]
+
+
+@pytest.mark.parametrize("stack", STACKS["streaming"])
+def test_streaming_gateways_are_routed_through_the_shared_ingress(stack: str) -> None:
+    run = example_run("streaming", stack)
+    zone = domain("streaming", stack)
+    assert ingress_routes(run) == {
+        ("deltastream", f"api.{zone}"): {"/": ("api-gateway", 8000)},
+        ("deltastream", f"ws.{zone}"): {"/": ("socket-gateway", 8002)},
+    }
+    assert int(pod_spec(run, "socket-gateway")["terminationGracePeriodSeconds"]) == 60
+    assert bounds(run, "worker-enricher") == (2, 8)
+
+
+# --------------------------------------------------------------------------- seed 001: learning
+
+LEARNING_SERVICES = {
+    "assessment-service",
+    "content-service",
+    "analytics-service",
+    "ai-tutor-service",
+    "user-service",
+    "auth-service",
+    "payment-service",
+}
+
+
+@pytest.mark.parametrize("stack", STACKS["learning"])
+def test_learning_runs_seven_services_in_its_environment_namespace(stack: str) -> None:
+    run = example_run("learning", stack)
+    namespace = f"dreamseed-{stack}"
+    assert names(run, "Deployment") == LEARNING_SERVICES
+    assert names(run, "Deployment", namespace) == LEARNING_SERVICES
+    assert namespace_label(run, namespace, "environment") == stack
+    if stack == "dev":
+        assert "dreamseed-monitoring" not in names(run, "Namespace")
+    else:
+        assert namespace_label(run, "dreamseed-monitoring", "environment") == "shared"
+        assert namespace_label(run, "dreamseed-monitoring", "pod-security.kubernetes.io/enforce") == "privileged"
+
+
+@pytest.mark.parametrize("stack", STACKS["learning"])
+def test_learning_env_comes_from_the_secret_and_the_config_map(stack: str) -> None:
+    run = example_run("learning", stack)
+    assert env(run, "assessment-service") == {
+        "DATABASE_URL": {"secretKeyRef": {"name": "database-secrets", "key": "url"}},
+        "REDIS_URL": {"configMapKeyRef": {"name": "app-config", "key": "redis_url"}},
+        "KAFKA_BOOTSTRAP_SERVERS": {"configMapKeyRef": {"name": "app-config", "key": "kafka_bootstrap_servers"}},
+    }
+    config_map = one(run, "ConfigMap", "app-config")
+    assert config_map["metadata"]["namespace"] == f"dreamseed-{stack}"
+    assert config_map["data"]["ENVIRONMENT"] == stack
+    assert config_map["data"]["LOG_LEVEL"] == ("DEBUG" if stack == "dev" else "INFO")
+    secret = one(run, "Secret", "database-secrets")["stringData"]
+    password = SUPPLIED["learning"]["platform:databasePassword"]
+    assert secret == {
+        "username": "dreamseed",
+        "password": password,
+        "url": f"postgresql://dreamseed:{password}@postgres.dreamseed.internal:5432/dreamseed?sslmode=require",
+    }
+    assert resources(run, "assessment-service") == (
+        {"cpu": "250m", "memory": "512Mi"},
+        {"cpu": "500m", "memory": "1Gi"},
+    )
+
+
+@pytest.mark.parametrize("stack", STACKS["learning"])
+def test_learning_services_probe_health_and_ready(stack: str) -> None:
+    run = example_run("learning", stack)
+    for service in LEARNING_SERVICES:
+        liveness, readiness = probe(run, service, "liveness"), probe(run, service, "readiness")
+        assert (liveness["path"], liveness["initialDelaySeconds"], liveness["periodSeconds"]) == ("/health", 30, 10)
+        assert (readiness["path"], readiness["initialDelaySeconds"], readiness["periodSeconds"]) == ("/ready", 5, 5)
+
+
+@pytest.mark.parametrize("stack", STACKS["learning"])
+def test_learning_api_host_routes_paths_with_tls_and_a_rate_limit(stack: str) -> None:
+    run = example_run("learning", stack)
+    host = f"api.{domain('learning', stack)}"
+    assert ingress_routes(run) == {
+        (f"dreamseed-{stack}", host): {
+            "/api/assessments": ("assessment-service", 80),
+            "/api/content": ("content-service", 80),
+            "/api/auth": ("auth-service", 80),
+        }
+    }
+    ingress = ingress_for(run, host)
+    annotations = ingress["metadata"]["annotations"]
+    # The seed's `rate-limit` annotation does not exist in ingress-nginx; limit-rps is the real one.
+    assert annotations["nginx.ingress.kubernetes.io/limit-rps"] == "100"
+    if stack == "dev":
+        assert "tls" not in ingress["spec"]
+    else:
+        assert ingress["spec"]["tls"] == [{"hosts": [host], "secretName": f"{host.replace('.', '-')}-tls"}]
+        assert annotations["nginx.ingress.kubernetes.io/ssl-redirect"] == "true"
+        assert annotations["cert-manager.io/cluster-issuer"] == f"letsencrypt-{stack}"
+
+
+@pytest.mark.parametrize("stack", STACKS["learning"])
+def test_learning_assessment_hpa_is_the_seeds_with_a_production_floor_of_five(stack: str) -> None:
+    run = example_run("learning", stack)
+    assert bounds(run, "assessment-service") == ((5, 20) if stack == "production" else (3, 20))
+    assert metric_targets(run, "assessment-service") == {"cpu": 70, "memory": 80, "http_requests_per_second": "1000"}
+    assert scaling(run, "assessment-service", "scaleUp") == (0, "Max", [("Percent", 100, 15)])
+    assert scaling(run, "assessment-service", "scaleDown") == (300, "Max", [("Percent", 50, 60)])
+    assert bounds(run, "content-service")[0] == (3 if stack == "production" else 2)
+    assert pdb(run, "assessment-service") == {"minAvailable": 2}
+
+
+@pytest.mark.parametrize("stack", STACKS["learning"])
+def test_learning_migration_job_runs_alembic_with_the_database_url(stack: str) -> None:
+    run = example_run("learning", stack)
+    job = one(run, "Job", "assessment-service-migrate-1-0-0")
+    assert int(job["spec"]["backoffLimit"]) == 3
+    assert int(job["spec"]["activeDeadlineSeconds"]) == 300
+    (migrate,) = job["spec"]["template"]["spec"]["containers"]
+    assert migrate["command"] == ["alembic", "upgrade", "head"]
+    assert migrate["image"] == container(run, "assessment-service")["image"]
+    assert {
+        "name": "DATABASE_URL",
+        "valueFrom": {"secretKeyRef": {"name": "database-secrets", "key": "url"}},
+    } in migrate["env"]
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_learning_places_tolerant_services_on_spot(stack: str) -> None:
+    run = example_run("learning", stack)
+    analytics = pod_spec(run, "analytics-service")
+    (term,) = analytics["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"
+    ]
+    assert term["matchExpressions"] == [{"key": SPOT, "operator": "In", "values": ["true"]}]
+    tutor = pod_spec(run, "ai-tutor-service")
+    assert "requiredDuringSchedulingIgnoredDuringExecution" not in tutor["affinity"]["nodeAffinity"]
+    (preferred,) = tutor["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert preferred["preference"]["matchExpressions"] == [{"key": SPOT, "operator": "In", "values": ["true"]}]
+    for service in ("analytics-service", "ai-tutor-service"):
+        assert {t["key"] for t in pod_spec(run, service)["tolerations"]} == {SPOT}
+    for service in LEARNING_SERVICES - {"analytics-service", "ai-tutor-service"}:
+        assert "tolerations" not in pod_spec(run, service)
+    pools = run.of_type("gcp:container/nodePool:NodePool")
+    assert sorted(bool(pool.inputs["nodeConfig"].get("spot")) for pool in pools) == [False, True]
+
+
+# --------------------------------------------------------------------------- seed 002: single-service
+
+
+@pytest.mark.parametrize("stack", STACKS["single-service"])
+def test_single_service_probes_have_the_seeds_exact_timings(stack: str) -> None:
+    run = example_run("single-service", stack)
+    assert probe(run, "example-service", "startup") == {
+        "path": "/api/v1/health/startup",
+        "port": "http",
+        "initialDelaySeconds": 0,
+        "periodSeconds": 5,
+        "timeoutSeconds": 3,
+        "successThreshold": 1,
+        "failureThreshold": 30,
+    }
+    assert probe(run, "example-service", "liveness") == {
+        "path": "/api/v1/health/live",
+        "port": "http",
+        "initialDelaySeconds": 0,
+        "periodSeconds": 10,
+        "timeoutSeconds": 3,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    }
+    assert probe(run, "example-service", "readiness") == {
+        "path": "/api/v1/health/ready",
+        "port": "http",
+        "initialDelaySeconds": 0,
+        "periodSeconds": 5,
+        "timeoutSeconds": 3,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS["single-service"])
+def test_single_service_shuts_down_gracefully_under_a_restricted_context(stack: str) -> None:
+    run = example_run("single-service", stack)
+    app, pod = container(run, "example-service"), pod_spec(run, "example-service")
+    assert app["lifecycle"] == {"preStop": {"sleep": {"seconds": 15.0}}}
+    assert int(pod["terminationGracePeriodSeconds"]) == 30
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    # The seed's UID 1000 raised to 10001, clear of the node's own users.
+    assert int(pod["securityContext"]["runAsUser"]) == 10001
+    assert app["securityContext"]["readOnlyRootFilesystem"] is True
+    assert app["securityContext"]["allowPrivilegeEscalation"] is False
+    assert app["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert namespace_label(run, "example-service", "pod-security.kubernetes.io/enforce") == "restricted"
+
+
+@pytest.mark.parametrize("stack", STACKS["single-service"])
+def test_single_service_scales_3_to_10_on_cpu_and_memory_with_the_seeds_sizes(stack: str) -> None:
+    run = example_run("single-service", stack)
+    assert bounds(run, "example-service") == (3, 10)
+    assert metric_targets(run, "example-service") == {"cpu": 70, "memory": 80}
+    assert resources(run, "example-service") == ({"cpu": "250m", "memory": "256Mi"}, {"cpu": "500m", "memory": "512Mi"})
+    # The seed's production checklist: a PodDisruptionBudget and a default-deny namespace.
+    assert pdb(run, "example-service") == {"maxUnavailable": 1}
+    assert "default-deny-all" in network_policies(run, "example-service")
+    assert one(run, "ConfigMap", "example-service-config")["data"] == {
+        "REDIS_URL": "redis://redis.example-service.internal:6379/0",
+        "LOG_LEVEL": "INFO",
+        "ENABLE_METRICS": "true",
+    }
+    assert env(run, "example-service") == {
+        "DATABASE_URL": {"secretKeyRef": {"name": "example-service-secrets", "key": "database-url"}},
+        "JWT_SECRET": {"secretKeyRef": {"name": "example-service-secrets", "key": "jwt-secret"}},
+    }
+
+
+# --------------------------------------------------------------------------- seed 003: projections
+
+PROJECTIONS_CONFIG = {
+    "REPLICA_SET": "main-projections",
+    "HEARTBEAT_INTERVAL": "5s",
+    "STALE_WORKER_TIMEOUT": "30s",
+    "COORDINATION_TIMEOUT": "60s",
+    "BATCH_SIZE": "100",
+    "LOG_LEVEL": "info",
+}
+
+
+@pytest.mark.parametrize("stack", STACKS["projections"])
+def test_projections_has_no_public_http(stack: str) -> None:
+    run = example_run("projections", stack)
+    assert run.k8s("Ingress") == []
+    charts = {r.inputs["chart"] for r in run.of_type("kubernetes:helm.sh/v3:Release")}
+    assert "ingress-nginx" not in charts
+    assert run.of_type("gcp:compute/address:Address") == []
+
+
+@pytest.mark.parametrize("stack", STACKS["projections"])
+def test_projections_ports_env_and_config(stack: str) -> None:
+    run = example_run("projections", stack)
+    worker = container(run, "projections")
+    assert {p["name"]: int(p["containerPort"]) for p in worker["ports"]} == {"metrics": 9090, "health": 8080}
+    assert worker["envFrom"] == [{"configMapRef": {"name": "projections-config"}}]
+    assert one(run, "ConfigMap", "projections-config")["data"] == PROJECTIONS_CONFIG
+    assert env(run, "projections") == {
+        "DATABASE_URL": {"secretKeyRef": {"name": "database-credentials", "key": "url"}},
+        "POD_NAME": {"fieldRef": {"fieldPath": "metadata.name"}},
+        "POD_NAMESPACE": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+    }
+    assert resources(run, "projections") == ({"cpu": "500m", "memory": "512Mi"}, {"cpu": "1000m", "memory": "1Gi"})
+
+
+@pytest.mark.parametrize("stack", STACKS["projections"])
+def test_projections_probes_shutdown_and_rollout(stack: str) -> None:
+    run = example_run("projections", stack)
+    liveness, readiness = probe(run, "projections", "liveness"), probe(run, "projections", "readiness")
+    assert liveness == {
+        "path": "/health",
+        "port": "health",
+        "initialDelaySeconds": 30,
+        "periodSeconds": 10,
+        "timeoutSeconds": 5,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    }
+    assert readiness == {
+        "path": "/ready",
+        "port": "health",
+        "initialDelaySeconds": 10,
+        "periodSeconds": 5,
+        "timeoutSeconds": 3,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    }
+    deployment = one(run, "Deployment", "projections")
+    assert int(deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]) == 60
+    # The app drains itself on SIGTERM; no preStop sleep eats into the 60 s.
+    assert "lifecycle" not in container(run, "projections")
+    strategy = deployment["spec"]["strategy"]
+    assert strategy["type"] == "RollingUpdate"
+    assert {key: int(value) for key, value in strategy["rollingUpdate"].items()} == {"maxSurge": 1, "maxUnavailable": 0}
+    security = deployment["spec"]["template"]["spec"]["securityContext"]
+    assert (security["runAsNonRoot"], int(security["runAsUser"]), int(security["fsGroup"])) == (True, 10001, 10001)
+
+
+@pytest.mark.parametrize("stack", STACKS["projections"])
+def test_projections_hpa_is_the_seeds_conservative_one(stack: str) -> None:
+    run = example_run("projections", stack)
+    assert bounds(run, "projections") == (2, 10)
+    assert metric_targets(run, "projections") == {"cpu": 70}
+    assert scaling(run, "projections", "scaleUp") == (300, "Min", [("Pods", 1, 60)])
+    assert scaling(run, "projections", "scaleDown") == (600, "Min", [("Pods", 1, 180)])
+
+
+@pytest.mark.parametrize("stack", STACKS["projections"])
+def test_projections_are_scraped_by_a_service_monitor_where_monitoring_runs(stack: str) -> None:
+    run = example_run("projections", stack)
+    monitors = run.k8s("ServiceMonitor", namespace="projections")
+    if stack == "dev":
+        assert monitors == []
+        return
+    (monitor,) = monitors
+    assert monitor.manifest["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
+    annotations = one(run, "Deployment", "projections")["spec"]["template"]["metadata"]["annotations"]
+    assert (annotations["prometheus.io/port"], annotations["prometheus.io/path"]) == ("9090", "/metrics")
+
+
+def _readme_block(example: str, heading: str) -> dict[str, Any]:
+    """The first ```yaml block after `heading` in the example's README."""
+    readme = (EXAMPLES / example / "README.md").read_text()
+    section = readme[readme.index(heading) :]
+    match = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
+    assert match is not None
+    block: dict[str, Any] = yaml.safe_load(match.group(1))
+    return block
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_projections_custom_metric_variant_from_the_readme(stack: str) -> None:
+    config = {**example_config("projections", stack), **_readme_block("projections", "## The custom-metric HPA")}
+    run = run_example("projections", stack, config)
+    assert bounds(run, "projections") == (2, 10)
+    assert metric_targets(run, "projections") == {"projection_lag_events": "10000"}
+    assert scaling(run, "projections", "scaleUp") == (300, "Max", [("Pods", 2, 120)])
+    assert scaling(run, "projections", "scaleDown") == (900, "Max", [("Pods", 1, 300)])
+
+
+# --------------------------------------------------------------------------- seed 004: code-review
+
+TRACKS = {
+    "platform-v2-stable": None,
+    "platform-v1-exp": "experimental",
+    "platform-v3-quarantine": "quarantine",
+    "platform-infrastructure": None,
+    "platform-monitoring": None,
+}
+
+
+@pytest.mark.parametrize("stack", STACKS["code-review"])
+def test_code_review_has_the_five_namespaces(stack: str) -> None:
+    run = example_run("code-review", stack)
+    assert names(run, "Namespace") >= set(TRACKS)
+    for namespace, environment in TRACKS.items():
+        assert namespace_label(run, namespace, "environment") == (environment or stack)
+    assert (
+        one(run, "Namespace", "platform-infrastructure")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+        == "baseline"
+    )
+    infrastructure = run.one("kubernetes:core/v1:Namespace", "coderev-namespaces-platform-infrastructure")
+    assert (infrastructure.protect, infrastructure.retain_on_delete) == (True, True)
+
+
+@pytest.mark.parametrize("stack", STACKS["code-review"])
+def test_code_review_network_policy_modes(stack: str) -> None:
+    run = example_run("code-review", stack)
+    stable = network_policies(run, "platform-v2-stable")
+    experimental = network_policies(run, "platform-v1-exp")
+    quarantine = network_policies(run, "platform-v3-quarantine")
+    infrastructure = network_policies(run, "platform-infrastructure")
+    monitoring = network_policies(run, "platform-monitoring")
+    for policies in (stable, experimental, quarantine, infrastructure, monitoring):
+        assert policies["default-deny-all"]["policyTypes"] == ["Ingress", "Egress"]
+
+    def egress_namespaces(policies: dict[str, dict[str, Any]]) -> list[str]:
+        (rule,) = policies["allow-declared-egress"]["egress"]
+        return [name for peer in rule["to"] for name in selected_namespaces(peer)]
+
+    # V2 stable, strict: egress only to the data namespace.
+    assert egress_namespaces(stable) == ["platform-infrastructure"]
+    # V1 experimentation, relaxed: one empty rule, egress anywhere.
+    assert experimental["allow-declared-egress"]["egress"] == [{}]
+    assert monitoring["allow-declared-egress"]["egress"] == [{}]
+    # V3 quarantine, read-only: no traffic even within the namespace; egress to the data namespace.
+    assert "allow-same-namespace" not in quarantine
+    assert egress_namespaces(quarantine) == ["platform-infrastructure"]
+    # Every track reaches the data namespace because each declares it; nothing else does.
+    (rule,) = infrastructure["allow-from-declared-clients"]["ingress"]
+    assert [name for peer in rule["from"] for name in selected_namespaces(peer)] == [
+        "platform-v1-exp",
+        "platform-v2-stable",
+        "platform-v3-quarantine",
+    ]
+    # Ingress to the tracks comes from ingress-nginx.
+    for policies in (stable, experimental, quarantine):
+        (rule,) = policies["allow-from-ingress-controller"]["ingress"]
+        assert [name for peer in rule["from"] for name in selected_namespaces(peer)] == ["ingress-nginx"]
+
+
+@pytest.mark.parametrize("stack", STACKS["code-review"])
+def test_code_review_services_are_sized_as_the_seed_says(stack: str) -> None:
+    run = example_run("code-review", stack)
+    assert names(run, "Deployment", "platform-v2-stable") == {"auth-service", "analysis-service", "ai-orchestrator"}
+    assert names(run, "Deployment", "platform-v1-exp") == {"v1-api"}
+    assert names(run, "Deployment", "platform-v3-quarantine") == {"v3-api"}
+    assert resources(run, "auth-service") == ({"cpu": "250m", "memory": "512Mi"}, {"cpu": "1000m", "memory": "2Gi"})
+    assert resources(run, "analysis-service") == ({"cpu": "500m", "memory": "1Gi"}, {"cpu": "2000m", "memory": "4Gi"})
+    assert resources(run, "ai-orchestrator") == ({"cpu": "1000m", "memory": "2Gi"}, {"cpu": "4000m", "memory": "8Gi"})
+    assert pod_spec(run, "ai-orchestrator")["nodeSelector"] == {"workload-type": "compute"}
+    for service in ("auth-service", "analysis-service", "ai-orchestrator", "v1-api", "v3-api"):
+        assert probe(run, service, "liveness")["initialDelaySeconds"] == 30
+        assert probe(run, service, "readiness")["initialDelaySeconds"] == 10
+    pools = {
+        r.inputs["nodeConfig"].get("labels", {}).get("workload-type")
+        for r in run.of_type("gcp:container/nodePool:NodePool")
+    }
+    assert "compute" in pools
+
+
+@pytest.mark.parametrize("stack", STACKS["code-review"])
+def test_code_review_hpas(stack: str) -> None:
+    run = example_run("code-review", stack)
+    assert bounds(run, "auth-service") == (3, 20)
+    assert bounds(run, "analysis-service") == (3, 50)
+    # A routed production service keeps 3 replicas; staging keeps the seed's floor of 2.
+    assert bounds(run, "ai-orchestrator") == ((3, 30) if stack == "production" else (2, 30))
+    assert metric_targets(run, "auth-service") == {"cpu": 70, "memory": 80}
+    assert metric_targets(run, "analysis-service") == {"cpu": 70, "memory": 80}
+    assert metric_targets(run, "ai-orchestrator") == {"cpu": 75, "memory": 80}
+    assert scaling(run, "auth-service", "scaleUp") == (0, "Max", [("Percent", 100, 15)])
+    assert scaling(run, "analysis-service", "scaleUp") == (0, "Max", [("Percent", 100, 15), ("Pods", 4, 15)])
+    assert scaling(run, "ai-orchestrator", "scaleUp") == (0, "Max", [("Percent", 100, 15), ("Pods", 2, 15)])
+    for service in ("auth-service", "analysis-service", "ai-orchestrator"):
+        assert scaling(run, service, "scaleDown") == (300, "Max", [("Percent", 50, 60)])
+    # The tracks' own replica counts: 1-2 for the experiment, 1 for the archive.
+    assert bounds(run, "v1-api") == (1, 2)
+    assert int(one(run, "Deployment", "v3-api")["spec"]["replicas"]) == 1
+    assert pdb(run, "auth-service") == {"minAvailable": 2}
+    assert pdb(run, "analysis-service") == {"minAvailable": 2}
+    assert pdb(run, "ai-orchestrator") == {"maxUnavailable": 1}
+    assert names(run, "PodDisruptionBudget") == {"auth-service", "analysis-service", "ai-orchestrator"}
+
+
+@pytest.mark.parametrize("stack", STACKS["code-review"])
+def test_code_review_ingress_host_per_track_with_tls_and_rate_limit(stack: str) -> None:
+    run = example_run("code-review", stack)
+    zone = domain("code-review", stack)
+    assert ingress_routes(run) == {
+        ("platform-v2-stable", f"api.{zone}"): {
+            "/api/auth": ("auth-service", 80),
+            "/health": ("auth-service", 80),
+            "/api/analyze": ("analysis-service", 80),
+            "/api/orchestrate": ("ai-orchestrator", 80),
+        },
+        ("platform-v1-exp", f"v1.{zone}"): {"/": ("v1-api", 80)},
+        ("platform-v3-quarantine", f"v3.{zone}"): {"/": ("v3-api", 80)},
+    }
+    for host in (f"api.{zone}", f"v1.{zone}", f"v3.{zone}"):
+        ingress = ingress_for(run, host)
+        assert [tls["hosts"] for tls in ingress["spec"]["tls"]] == [[host]]
+        assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/limit-rps"] == "100"
+        assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == f"letsencrypt-{stack}"
+
+
+# --------------------------------------------------------------------------- the model changes the seeds needed
+
+
+def test_a_routed_service_in_a_production_namespace_still_needs_three_replicas() -> None:
+    config = example_config("code-review", "production")
+    config["platform:overrides"]["services"]["auth-service"] = {
+        "autoscaling": {"minReplicas": 2},
+        "disruptionBudget": {"minAvailable": 1},
+    }
+    message, registered = rejected("production", config, config_dir=EXAMPLES / "code-review")
+    assert message == (
+        "stack 'production': platform:services[0].autoscaling.minReplicas: user-facing services need at least "
+        "3 replicas in production, got 2"
+    )
+    assert registered == 0
+
+
+def test_a_relaxed_namespace_still_refuses_egress_cidrs() -> None:
+    config = example_config("code-review", "production")
+    config["platform:namespaces"][1]["egress"]["cidrs"] = ["10.0.0.0/8"]
+    message, registered = rejected("production", config, config_dir=EXAMPLES / "code-review")
+    assert message == (
+        "stack 'production': platform:namespaces[1].egress.cidrs: a 'relaxed' namespace already allows egress to "
+        "every address; remove cidrs or use policy 'strict'"
+    )
+    assert registered == 0
