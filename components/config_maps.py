@@ -1,7 +1,10 @@
-"""STUB - replaced by the secrets work (issue 4). Contract:
+"""Shared ConfigMaps declared in config: one per target namespace, with a stable `metadata.name`.
 
-ConfigMaps(name, config, provider, namespaces, opts) -> .checksums {"configmap/<name>": Output[str]},
-.resources.
+`checksums["configmap/<name>"]` is the sha256 of the data (the same function the secrets use),
+for workloads to put in a pod-template annotation so that a change rolls them.
+
+Deliberately left out: a service's own `<service>-config` map (the microservice component builds it)
+and anything secret, which belongs in `platform:secrets`.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import PlatformConfig
+from components.namespaces import object_metadata
+from components.secrets import content_checksum
 
 
 class ConfigMaps(pulumi.ComponentResource):
@@ -27,4 +32,16 @@ class ConfigMaps(pulumi.ComponentResource):
         super().__init__("platform:config:ConfigMaps", name, None, opts)
         self.checksums = {}
         self.resources = []
-        self.register_outputs({})
+        for config_map in config.config_maps:
+            self.checksums[f"configmap/{config_map.name}"] = pulumi.Output.from_input(content_checksum(config_map.data))
+            for namespace in config_map.namespaces:
+                # '/' joins two user-chosen names and neither may contain it, so URNs never collide.
+                self.resources.append(
+                    k8s.core.v1.ConfigMap(
+                        f"{name}-{namespace}/{config_map.name}",
+                        metadata=object_metadata(config, config_map.name, namespaces[namespace]),
+                        data=config_map.data,
+                        opts=pulumi.ResourceOptions(parent=self, provider=provider),
+                    )
+                )
+        self.register_outputs({"checksums": self.checksums})

@@ -1,15 +1,53 @@
-"""STUB - replaced by the secrets work (issue 4). Contract:
+"""Secrets declared in config, generated with pulumi-random and delivered as Kubernetes Secrets.
 
-Secrets(name, config, provider, namespaces, opts) -> .checksums {"secret/<name>": Output[str]},
-.resources (the Kubernetes Secrets, for workloads to depend on).
+Each key of a secret is one of:
+- `password`: a RandomPassword (length, special characters);
+- `token`: RandomBytes, hex-encoded (`openssl rand -hex <bytes>`);
+- `uuid`: a RandomUuid;
+- `config`: a value the operator sets with `pulumi config set --secret platform:<key> <value>`;
+- `format`: a template over the secret's other keys ('postgresql://app:{password}@db/app').
+
+The random resources exist once per secret, so every namespace receives the same values; each
+target namespace then gets one Opaque Secret with a stable `metadata.name` (the secret's name).
+
+Rotation: every random resource carries `keepers={"rotation": "<n>"}`. Bump `rotation` for a secret
+in config (e.g. `platform:overrides.secrets.<name>.rotation: 2`) and run `pulumi up`: its values are
+regenerated, the Secrets updated, and the checksum below changes, which rolls the pods using it.
+
+Never plaintext: every value is wrapped with `Output.secret` whatever the provider schema says, and
+so is the Secret's `stringData`. `checksums["secret/<name>"]` is the sha256 of the secret's content,
+deliberately unsecret so that workloads can put it in a pod-template annotation.
+
+Deliberately left out: external secret stores (Secret Manager, CSI driver) and `kubernetes.io/*`
+typed secrets (TLS secrets belong to cert-manager).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
+
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
-from components.config import PlatformConfig
+from components.config import (
+    NAMESPACE,
+    ConfigKey,
+    FormatKey,
+    PasswordKey,
+    PlatformConfig,
+    SecretConfig,
+    TokenKey,
+    UuidKey,
+)
+from components.namespaces import object_metadata
+
+
+def content_checksum(data: Mapping[str, str]) -> str:
+    """sha256 (hex) of a Secret's or ConfigMap's data, as canonical JSON so key order never matters."""
+    return hashlib.sha256(json.dumps(dict(data), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 class Secrets(pulumi.ComponentResource):
@@ -25,6 +63,48 @@ class Secrets(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("platform:secrets:Secrets", name, None, opts)
+        self._name = name
         self.checksums = {}
         self.resources = []
-        self.register_outputs({})
+        for secret in config.secrets:
+            content = self._content(secret)
+            self.checksums[f"secret/{secret.name}"] = pulumi.Output.unsecret(content.apply(content_checksum))
+            for namespace in secret.namespaces:
+                # '/' joins two user-chosen names and neither may contain it, so URNs never collide.
+                self.resources.append(
+                    k8s.core.v1.Secret(
+                        f"{name}-{namespace}/{secret.name}",
+                        metadata=object_metadata(config, secret.name, namespaces[namespace]),
+                        type="Opaque",
+                        string_data=content,
+                        opts=pulumi.ResourceOptions(parent=self, provider=provider),
+                    )
+                )
+        self.register_outputs({"checksums": self.checksums})
+
+    def _content(self, secret: SecretConfig) -> pulumi.Output[dict[str, str]]:
+        """The secret's keys and values, each a secret Output."""
+        keepers = {"rotation": str(secret.rotation)}
+        child = pulumi.ResourceOptions(parent=self)
+        values: dict[str, pulumi.Output[str]] = {}
+        for key, spec in secret.keys.items():
+            role = f"{self._name}-{secret.name}/{key}"
+            if isinstance(spec, PasswordKey):
+                password = random.RandomPassword(
+                    role, length=spec.length, special=spec.special, keepers=keepers, opts=child
+                )
+                values[key] = pulumi.Output.secret(password.result)
+            elif isinstance(spec, TokenKey):
+                token = random.RandomBytes(role, length=spec.bytes, keepers=keepers, opts=child)
+                values[key] = pulumi.Output.secret(token.hex)
+            elif isinstance(spec, UuidKey):
+                values[key] = pulumi.Output.secret(random.RandomUuid(role, keepers=keepers, opts=child).result)
+            elif isinstance(spec, ConfigKey):
+                values[key] = pulumi.Config(NAMESPACE).require_secret(spec.key)
+        # Format keys reference only the keys above (validated), never each other.
+        for key, spec in secret.keys.items():
+            if isinstance(spec, FormatKey):
+                parts = pulumi.Output.all(**{ref: values[ref] for ref in spec.references})
+                values[key] = pulumi.Output.secret(parts.apply(spec.render))
+        # Every value is secret, so the whole content is too.
+        return pulumi.Output.all(**{key: values[key] for key in secret.keys})

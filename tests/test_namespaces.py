@@ -1,0 +1,330 @@
+"""Namespaces: labels, Pod Security Admission, quota, container defaults, network isolation, protection."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from harness import ProgramRun, rejected, run_program, stack_config
+
+from components.config import PlatformConfig, parse
+
+COMPONENT = "platform:namespaces:Namespaces"
+DENY_ALL = {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+DNS = {
+    "podSelector": {},
+    "policyTypes": ["Egress"],
+    "egress": [
+        {
+            "to": [
+                {
+                    "namespaceSelector": {
+                        "matchExpressions": [
+                            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["kube-system"]}
+                        ]
+                    },
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                }
+            ],
+            "ports": [{"protocol": "UDP", "port": 53.0}, {"protocol": "TCP", "port": 53.0}],
+        }
+    ],
+}
+SAME_NAMESPACE = {
+    "podSelector": {},
+    "policyTypes": ["Ingress", "Egress"],
+    "ingress": [{"from": [{"podSelector": {}}]}],
+    "egress": [{"to": [{"podSelector": {}}]}],
+}
+
+
+def named(*names: str) -> dict[str, Any]:
+    """A namespaceSelector on the API server's own name label."""
+    return {
+        "namespaceSelector": {
+            "matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(names)}]
+        }
+    }
+
+
+def ingress_from(*names: str, ports: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    rule: dict[str, Any] = {"from": [named(*names)]}
+    if ports is not None:
+        rule["ports"] = ports
+    return {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [rule]}
+
+
+def platform_config(stack: str, config: dict[str, Any] | None = None) -> PlatformConfig:
+    values = stack_config(stack) if config is None else config
+    raw = {key.split(":", 1)[1]: value for key, value in values.items() if key.startswith("platform:")}
+    return parse(stack, raw, values.get("gcp:project"))
+
+
+def policies(run: ProgramRun, namespace: str) -> dict[str, dict[str, Any]]:
+    """The NetworkPolicies this component put in `namespace`, by name -> spec."""
+    component = run.one(COMPONENT).urn
+    return {
+        r.manifest["metadata"]["name"]: r.manifest["spec"]
+        for r in run.k8s("NetworkPolicy", namespace=namespace)
+        if r.parent == component
+    }
+
+
+# --------------------------------------------------------------------------- every stack, as shipped
+
+
+def test_every_declared_namespace_is_created_with_its_labels(run: ProgramRun) -> None:
+    config = platform_config(run.stack)
+    assert [ns.name for ns in config.namespaces] == ["shop", "shop-workers", "shop-data"]
+    for ns in config.namespaces:
+        (namespace,) = run.k8s("Namespace", ns.name)
+        assert namespace.manifest["metadata"]["labels"] == {
+            "environment": run.stack,
+            "app.kubernetes.io/part-of": "shop",
+            "app.kubernetes.io/managed-by": "pulumi",
+            "pod-security.kubernetes.io/enforce": ns.pod_security,
+            "pod-security.kubernetes.io/audit": "restricted",
+            "pod-security.kubernetes.io/warn": "restricted",
+        }
+
+
+def test_pod_security_enforces_restricted_unless_relaxed_in_config(run: ProgramRun) -> None:
+    enforced = {
+        name: run.k8s("Namespace", name)[0].manifest["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+        for name in ("shop", "shop-workers", "shop-data")
+    }
+    assert enforced == {"shop": "restricted", "shop-workers": "restricted", "shop-data": "baseline"}
+
+
+def test_each_namespace_has_the_quota_from_config(run: ProgramRun) -> None:
+    for ns in platform_config(run.stack).namespaces:
+        (quota,) = run.k8s("ResourceQuota", "namespace-quota", ns.name)
+        assert quota.manifest["spec"]["hard"] == {
+            "requests.cpu": ns.quota.requests_cpu,
+            "requests.memory": ns.quota.requests_memory,
+            "limits.cpu": ns.quota.limits_cpu,
+            "limits.memory": ns.quota.limits_memory,
+            "pods": str(ns.quota.pods),
+            "services.loadbalancers": "0",
+        }
+
+
+def test_quotas_are_sized_per_stack() -> None:
+    from conftest import stack_run
+
+    def hard(stack: str) -> dict[str, str]:
+        (quota,) = stack_run(stack).k8s("ResourceQuota", "namespace-quota", "shop")
+        return dict(quota.manifest["spec"]["hard"])
+
+    assert hard("staging") == {
+        "requests.cpu": "4",
+        "requests.memory": "8Gi",
+        "limits.cpu": "8",
+        "limits.memory": "16Gi",
+        "pods": "50",
+        "services.loadbalancers": "0",
+    }
+    assert hard("production") == {
+        "requests.cpu": "16",
+        "requests.memory": "32Gi",
+        "limits.cpu": "32",
+        "limits.memory": "64Gi",
+        "pods": "200",
+        "services.loadbalancers": "0",
+    }
+
+
+def test_each_namespace_has_default_container_requests_and_limits(run: ProgramRun) -> None:
+    for name in ("shop", "shop-workers", "shop-data"):
+        (limit_range,) = run.k8s("LimitRange", "container-defaults", name)
+        assert limit_range.manifest["spec"] == {
+            "limits": [
+                {
+                    "type": "Container",
+                    "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+                    "default": {"cpu": "500m", "memory": "512Mi"},
+                }
+            ]
+        }
+
+
+def test_each_namespace_denies_all_traffic_by_default_then_allows_dns_ingress_and_scraping(run: ProgramRun) -> None:
+    for name in ("shop", "shop-workers", "shop-data"):
+        found = policies(run, name)
+        assert found["default-deny-all"] == DENY_ALL
+        assert found["allow-dns"] == DNS
+        assert found["allow-from-ingress-controller"] == ingress_from("ingress-nginx")
+        assert found["allow-metrics-scraping"] == ingress_from(
+            "monitoring", ports=[{"protocol": "TCP", "port": "metrics"}]
+        )
+
+
+def test_shipped_namespaces_get_the_policies_of_their_mode(run: ProgramRun) -> None:
+    shop, workers, data = (policies(run, name) for name in ("shop", "shop-workers", "shop-data"))
+    # strict: within the namespace, plus egress to what it declares and ingress from who declares it.
+    assert shop["allow-same-namespace"] == SAME_NAMESPACE
+    assert shop["allow-declared-egress"] == {
+        "podSelector": {},
+        "policyTypes": ["Egress"],
+        "egress": [{"to": [named("shop-data")]}],
+    }
+    assert shop["allow-from-declared-clients"] == ingress_from("shop-workers")
+    assert workers["allow-declared-egress"]["egress"] == [{"to": [named("shop", "shop-data")]}]
+    assert "allow-from-declared-clients" not in workers
+    # read-only: nothing within the namespace and no egress beyond DNS; its declared clients get in.
+    assert sorted(data) == [
+        "allow-dns",
+        "allow-from-declared-clients",
+        "allow-from-ingress-controller",
+        "allow-metrics-scraping",
+        "default-deny-all",
+    ]
+    assert data["allow-from-declared-clients"] == ingress_from("shop", "shop-workers")
+
+
+def test_namespaces_wait_for_the_node_pools(gke_run: ProgramRun) -> None:
+    # Pulumi does not pass a component's depends_on to its children: the Namespaces carry it.
+    pools = {r.urn for r in gke_run.of_type("gcp:container/nodePool:NodePool")}
+    assert len(pools) == 2
+    for name in ("shop", "shop-workers", "shop-data"):
+        (namespace,) = gke_run.k8s("Namespace", name)
+        assert pools <= set(namespace.dependencies)
+
+
+def test_objects_in_a_namespace_are_ordered_after_it_and_use_the_cluster_provider(run: ProgramRun) -> None:
+    component = run.one(COMPONENT).urn
+    namespaces = {r.manifest["metadata"]["name"]: r.urn for r in run.of_type("kubernetes:core/v1:Namespace")}
+    providers = {r.urn for r in run.of_type("pulumi:providers:kubernetes")}
+    children = [r for r in run.resources if r.parent == component]
+    assert len(children) == 3 * 3 + sum(len(policies(run, name)) for name in ("shop", "shop-workers", "shop-data"))
+    for child in children:
+        assert child.provider.rsplit("::", 1)[0] in providers
+        if child.manifest["kind"] != "Namespace":
+            assert namespaces[child.manifest["metadata"]["namespace"]] in child.dependencies
+
+
+def test_only_production_data_namespace_is_protected_and_retained(run: ProgramRun) -> None:
+    flags = {
+        r.manifest["metadata"]["name"]: (r.protect, r.retain_on_delete)
+        for r in run.of_type("kubernetes:core/v1:Namespace")
+        if r.parent == run.one(COMPONENT).urn
+    }
+    protected = run.stack == "production"
+    assert flags == {"shop": (False, False), "shop-workers": (False, False), "shop-data": (protected, protected)}
+
+
+# --------------------------------------------------------------------------- policy modes (seed 004)
+
+
+@pytest.fixture(scope="module")
+def tracks() -> ProgramRun:
+    """Staging plus seed 004's tracks: stable (strict), experimental (relaxed), quarantine (read-only)."""
+    config = copy.deepcopy(stack_config("staging"))
+    config["platform:namespaces"] += [
+        {
+            "name": "coderev-stable",
+            "policy": "strict",
+            "egress": {"namespaces": ["shop-data"], "cidrs": ["10.50.0.0/16", "203.0.113.0/24"]},
+        },
+        {"name": "coderev-exp", "environment": "experimental", "policy": "relaxed"},
+        {"name": "coderev-quarantine", "policy": "read-only", "egress": {"namespaces": ["shop-data"]}},
+    ]
+    config["platform:overrides"]["services"]["checkout"]["serviceAccount"] = {
+        "workloadIdentity": {"roles": ["roles/cloudsql.client"]}
+    }
+    config["platform:overrides"]["services"]["storefront"]["metrics"] = {"port": "http"}
+    return run_program("staging", config)
+
+
+def test_strict_egress_goes_only_to_declared_namespaces_and_cidrs(tracks: ProgramRun) -> None:
+    stable = policies(tracks, "coderev-stable")
+    assert stable["allow-declared-egress"] == {
+        "podSelector": {},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {"to": [named("shop-data"), {"ipBlock": {"cidr": "10.50.0.0/16"}}, {"ipBlock": {"cidr": "203.0.113.0/24"}}]}
+        ],
+    }
+    assert stable["allow-same-namespace"] == SAME_NAMESPACE
+    assert stable["default-deny-all"] == DENY_ALL
+
+
+def test_relaxed_egress_goes_anywhere(tracks: ProgramRun) -> None:
+    experimental = policies(tracks, "coderev-exp")
+    # An empty rule matches every destination, pods included (ipBlock 0.0.0.0/0 would not under Cilium).
+    assert experimental["allow-declared-egress"] == {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]}
+    assert experimental["allow-same-namespace"] == SAME_NAMESPACE
+    assert experimental["allow-from-ingress-controller"] == ingress_from("ingress-nginx")
+    (namespace,) = tracks.k8s("Namespace", "coderev-exp")
+    assert namespace.manifest["metadata"]["labels"]["environment"] == "experimental"
+
+
+def test_read_only_admits_only_the_ingress_controller_and_reaches_only_its_data_namespaces(tracks: ProgramRun) -> None:
+    quarantine = policies(tracks, "coderev-quarantine")
+    assert quarantine == {
+        "default-deny-all": DENY_ALL,
+        "allow-dns": DNS,
+        "allow-from-ingress-controller": ingress_from("ingress-nginx"),
+        "allow-metrics-scraping": ingress_from("monitoring", ports=[{"protocol": "TCP", "port": "metrics"}]),
+        "allow-declared-egress": {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [named("shop-data")]}],
+        },
+    }
+
+
+def test_a_data_namespace_admits_every_namespace_that_declares_egress_to_it(tracks: ProgramRun) -> None:
+    assert policies(tracks, "shop-data")["allow-from-declared-clients"] == ingress_from(
+        "coderev-quarantine", "coderev-stable", "shop", "shop-workers"
+    )
+    assert "allow-from-declared-clients" not in policies(tracks, "coderev-exp")
+
+
+def test_a_namespace_running_workload_identity_may_reach_the_gke_metadata_server(tracks: ProgramRun) -> None:
+    assert policies(tracks, "shop")["allow-gke-metadata-server"] == {
+        "podSelector": {},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {
+                "to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}],
+                "ports": [{"protocol": "TCP", "port": 80.0}, {"protocol": "TCP", "port": 8080.0}],
+            },
+            {
+                "to": [{"ipBlock": {"cidr": "169.254.169.252/32"}}],
+                "ports": [{"protocol": "TCP", "port": 987.0}, {"protocol": "TCP", "port": 988.0}],
+            },
+        ],
+    }
+    assert "allow-gke-metadata-server" not in policies(tracks, "shop-workers")
+
+
+def test_monitoring_may_scrape_a_metrics_port_a_service_names_differently(tracks: ProgramRun) -> None:
+    assert policies(tracks, "shop")["allow-metrics-scraping"] == ingress_from(
+        "monitoring", ports=[{"protocol": "TCP", "port": "http"}, {"protocol": "TCP", "port": "metrics"}]
+    )
+
+
+# --------------------------------------------------------------------------- rejected config
+
+
+def test_an_unknown_policy_mode_is_rejected() -> None:
+    config = stack_config("staging")
+    config["platform:namespaces"][0]["policy"] = "open"
+    message, registered = rejected("staging", config)
+    assert message == (
+        "stack 'staging': platform:namespaces[0].policy: input should be 'strict', 'relaxed' or 'read-only' (got \"open\")"
+    )
+    assert registered == 0
+
+
+def test_an_environment_label_that_is_not_a_label_value_is_rejected() -> None:
+    config = stack_config("staging")
+    config["platform:namespaces"][0]["environment"] = "shared env"
+    message, registered = rejected("staging", config)
+    assert message == (
+        "stack 'staging': platform:namespaces[0].environment: "
+        "'shared env' is not a valid label value: at most 63 characters of [A-Za-z0-9-_.]"
+    )
+    assert registered == 0
