@@ -1,4 +1,14 @@
-"""STUB - replaced by the microservice work (issue 5)."""
+"""The public entry points: one networking.k8s.io/v1 Ingress per (namespace, host).
+
+Each Ingress aggregates the routes of every service in that namespace that is routed under the
+host (seeds 001 and 004: `/api/auth` -> auth, `/api/content` -> content on one host), with
+`pathType: Prefix`, the stack's ingress class, TLS through cert-manager's cluster issuer when
+`ingress.tls` is on, and the shared nginx annotations (rate limit, ssl-redirect, body size).
+Services without routes (seed 003 workers) get no Ingress.
+
+Deliberately left out: the ingress controller and the cert-manager issuers (add-ons), the
+Services the backends name (microservice.py) and any DNS records for the hosts.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +18,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import PlatformConfig
+from components.namespaces import platform_labels
+
+
+def host_slug(host: str) -> str:
+    """'api.shop.example.com' -> 'api-shop-example-com' (a wildcard becomes 'wildcard')."""
+    return host.replace("*", "wildcard").replace(".", "-")
 
 
 class Ingresses(pulumi.ComponentResource):
@@ -23,5 +39,70 @@ class Ingresses(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("platform:workloads:Ingresses", name, None, opts)
-        self.urls = []
-        self.register_outputs({})
+        self._config = config
+        self._issuer = issuer
+        routes = self._routes_by_namespace_and_host()
+        for (namespace, host), paths in routes.items():
+            k8s.networking.v1.Ingress(
+                f"{name}-{namespace}-{host_slug(host)}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=host_slug(host),
+                    namespace=namespace,
+                    labels=platform_labels(config),
+                    annotations=self._annotations(),
+                ),
+                spec=self._build_spec(host, paths),
+                # Namespaces, Services, the controller and the issuers all exist first.
+                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on)),
+            )
+        scheme = "https" if config.ingress.tls else "http"
+        self.urls = sorted({f"{scheme}://{host}" for _, host in routes})
+        self.register_outputs({"urls": self.urls})
+
+    def _routes_by_namespace_and_host(self) -> dict[tuple[str, str], list[k8s.networking.v1.HTTPIngressPathArgs]]:
+        grouped: dict[tuple[str, str], list[k8s.networking.v1.HTTPIngressPathArgs]] = {}
+        for svc in self._config.services:
+            for route in svc.routes:
+                port = svc.port(route.port)
+                assert port is not None  # validated on load: routes name declared ports
+                grouped.setdefault((svc.namespace, route.host), []).append(
+                    k8s.networking.v1.HTTPIngressPathArgs(
+                        path=route.path,
+                        path_type="Prefix",
+                        backend=k8s.networking.v1.IngressBackendArgs(
+                            service=k8s.networking.v1.IngressServiceBackendArgs(
+                                name=svc.name,
+                                port=k8s.networking.v1.ServiceBackendPortArgs(number=port.effective_service_port),
+                            )
+                        ),
+                    )
+                )
+        return grouped
+
+    def _annotations(self) -> dict[str, str]:
+        ingress = self._config.ingress
+        annotations = {
+            "nginx.ingress.kubernetes.io/ssl-redirect": str(ingress.ssl_redirect).lower(),
+            "nginx.ingress.kubernetes.io/proxy-body-size": ingress.proxy_body_size,
+        }
+        if ingress.rate_limit_rps is not None:
+            annotations["nginx.ingress.kubernetes.io/limit-rps"] = str(ingress.rate_limit_rps)
+        if ingress.tls:
+            annotations["cert-manager.io/cluster-issuer"] = self._issuer
+        return annotations
+
+    def _build_spec(
+        self, host: str, paths: list[k8s.networking.v1.HTTPIngressPathArgs]
+    ) -> k8s.networking.v1.IngressSpecArgs:
+        tls = None
+        if self._config.ingress.tls:
+            tls = [k8s.networking.v1.IngressTLSArgs(hosts=[host], secret_name=f"{host_slug(host)}-tls")]
+        return k8s.networking.v1.IngressSpecArgs(
+            ingress_class_name=self._config.ingress.class_name,
+            tls=tls,
+            rules=[
+                k8s.networking.v1.IngressRuleArgs(
+                    host=host, http=k8s.networking.v1.HTTPIngressRuleValueArgs(paths=paths)
+                )
+            ],
+        )
