@@ -901,6 +901,17 @@ class PlatformConfig(Model):
         return self.cluster.mode == "gke"
 
     @property
+    def addon_namespaces(self) -> dict[str, str]:
+        """Namespace -> the enabled add-on installed there."""
+        addons = self.addons
+        enabled: list[tuple[IngressNginxConfig | CertManagerConfig | MonitoringConfig, str]] = [
+            (addons.ingress_nginx, "the ingress controller"),
+            (addons.cert_manager, "cert-manager"),
+            (addons.monitoring, "the monitoring stack"),
+        ]
+        return {addon.namespace: label for addon, label in enabled if addon.enabled}
+
+    @property
     def uses_static_ip(self) -> bool:
         nginx = self.addons.ingress_nginx
         wanted = nginx.static_ip if nginx.static_ip is not None else self.creates_cluster
@@ -1254,6 +1265,15 @@ def _check_namespaces(config: PlatformConfig) -> Iterator[tuple[str, str]]:
     declared = {ns.name for ns in config.namespaces}
     for index, ns in enumerate(config.namespaces):
         path = f"namespaces[{index}]"
+        addon = config.addon_namespaces.get(ns.name)
+        if addon is not None and ns.policy != "relaxed":
+            yield (
+                f"{path}.policy",
+                (
+                    f"'{ns.name}' hosts {addon}, whose charts need the API server, node kubelets and the internet; "
+                    "use policy 'relaxed'"
+                ),
+            )
         if ns.policy == "relaxed" and ns.egress.cidrs:
             yield (
                 f"{path}.egress.cidrs",

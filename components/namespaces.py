@@ -16,8 +16,11 @@ For every namespace declared in config this registers:
   Cross-namespace traffic is declared once, on the caller (`egress.namespaces`): the target admits
   ingress from every namespace that declares it, so the two ends of a flow never disagree.
   Namespaces running a Workload Identity service may also reach the GKE metadata server.
+  A catalog-declared add-on namespace (ingress controller, cert-manager, monitoring) must be
+  `relaxed`, admits the control plane's admission-webhook calls, and, for the ingress controller,
+  public traffic on its http and https ports.
 
-Deliberately left out: the add-ons' own namespaces (the add-on components create them),
+Deliberately left out: add-on namespaces the catalog does not declare (the add-ons create them),
 per-service policies (the microservice component's `allowFrom`), and RBAC.
 """
 
@@ -120,6 +123,8 @@ def network_policies(config: PlatformConfig, ns: NamespaceConfig) -> dict[str, k
             peers.insert(0, net.NetworkPolicyPeerArgs(namespace_selector=namespaces_named(*ns.egress.namespaces)))
         if peers:
             policies["allow-declared-egress"] = _egress(net.NetworkPolicyEgressRuleArgs(to=peers))
+    if ns.name in config.addon_namespaces:
+        policies.update(_addon_policies(config, ns))
     if any(svc.service_account.workload_identity is not None for svc in services):
         policies["allow-gke-metadata-server"] = _egress(
             *(
@@ -129,6 +134,36 @@ def network_policies(config: PlatformConfig, ns: NamespaceConfig) -> dict[str, k
                 )
                 for cidr, ports in METADATA_SERVER.items()
             )
+        )
+    return policies
+
+
+def _addon_policies(config: PlatformConfig, ns: NamespaceConfig) -> dict[str, k8s.networking.v1.NetworkPolicySpecArgs]:
+    """What an add-on's charts need in a catalog-declared namespace (validation keeps it `relaxed`)."""
+    net = k8s.networking.v1
+    policies = {}
+    if config.creates_cluster:
+        # Admission webhooks (ingress-nginx, cert-manager, prometheus-operator) are called by the
+        # private control plane, from its /28.
+        policies["allow-from-control-plane"] = net.NetworkPolicySpecArgs(
+            pod_selector=ALL_PODS,
+            policy_types=["Ingress"],
+            ingress=[
+                net.NetworkPolicyIngressRuleArgs(
+                    from_=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=config.cluster.master_ipv4_cidr))]
+                )
+            ],
+        )
+    if ns.name == config.addons.ingress_nginx.namespace:
+        # The controller is the platform's front door: clients anywhere reach its http and https ports.
+        policies["allow-public-ingress"] = net.NetworkPolicySpecArgs(
+            pod_selector=ALL_PODS,
+            policy_types=["Ingress"],
+            ingress=[
+                net.NetworkPolicyIngressRuleArgs(
+                    ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=port) for port in ("http", "https")]
+                )
+            ],
         )
     return policies
 

@@ -172,12 +172,13 @@ def test_shipped_namespaces_get_the_policies_of_their_mode(run: ProgramRun) -> N
     assert shop["allow-from-declared-clients"] == ingress_from("shop-workers")
     assert workers["allow-declared-egress"]["egress"] == [{"to": [named("shop", "shop-data")]}]
     assert "allow-from-declared-clients" not in workers
-    # read-only: nothing within the namespace and no egress beyond DNS; its declared clients get in.
+    # strict with no egress declared: its own pods and its declared clients, and nothing out but DNS.
     assert sorted(data) == [
         "allow-dns",
         "allow-from-declared-clients",
         "allow-from-ingress-controller",
         "allow-metrics-scraping",
+        "allow-same-namespace",
         "default-deny-all",
     ]
     assert data["allow-from-declared-clients"] == ingress_from("shop", "shop-workers")
@@ -328,3 +329,51 @@ def test_an_environment_label_that_is_not_a_label_value_is_rejected() -> None:
         "'shared env' is not a valid label value: at most 63 characters of [A-Za-z0-9-_.]"
     )
     assert registered == 0
+
+
+# --------------------------------------------------------------------------- add-on namespaces in the catalog
+
+
+def _with_addon_namespaces(policy: str) -> dict[str, Any]:
+    config = copy.deepcopy(stack_config("staging"))
+    config["platform:namespaces"] = [
+        *config["platform:namespaces"],
+        {"name": "ingress-nginx", "podSecurity": "baseline", "policy": policy},
+        {"name": "monitoring", "podSecurity": "privileged", "policy": policy},
+    ]
+    return config
+
+
+@pytest.fixture(scope="module")
+def addon_namespaces() -> ProgramRun:
+    return run_program("staging", _with_addon_namespaces("relaxed"))
+
+
+def test_an_addon_namespace_in_the_catalog_must_be_relaxed() -> None:
+    message, registered = rejected("staging", _with_addon_namespaces("strict"))
+    assert message.splitlines()[0] == (
+        "stack 'staging': platform:namespaces[3].policy: 'ingress-nginx' hosts the ingress controller, whose charts "
+        "need the API server, node kubelets and the internet; use policy 'relaxed'"
+    )
+    assert registered == 0
+
+
+def test_addon_namespaces_admit_admission_webhook_calls_from_the_control_plane(addon_namespaces: ProgramRun) -> None:
+    for name in ("ingress-nginx", "monitoring"):
+        assert policies(addon_namespaces, name)["allow-from-control-plane"] == {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"ipBlock": {"cidr": "172.16.0.16/28"}}]}],
+        }
+    assert "allow-from-control-plane" not in policies(addon_namespaces, "shop")
+
+
+def test_the_ingress_controller_namespace_admits_public_traffic_on_http_and_https(
+    addon_namespaces: ProgramRun,
+) -> None:
+    assert policies(addon_namespaces, "ingress-nginx")["allow-public-ingress"] == {
+        "podSelector": {},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"ports": [{"protocol": "TCP", "port": "http"}, {"protocol": "TCP", "port": "https"}]}],
+    }
+    assert "allow-public-ingress" not in policies(addon_namespaces, "monitoring")
