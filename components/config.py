@@ -852,6 +852,8 @@ class MonitoringConfig(Model):
     enabled: bool = True
     namespace: DnsLabel = "monitoring"
     chart_version: str = "92.3.0"
+    # prometheus-adapter serves the services' custom Pods metrics (custom.metrics.k8s.io) to HPAs.
+    adapter_chart_version: str = "5.3.0"
     retention: Duration = "15d"
     # Cloud Logging's retention for the project's _Default log bucket (gke mode), in whole days.
     log_retention: Duration = "30d"

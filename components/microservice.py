@@ -614,6 +614,16 @@ class Microservice(pulumi.ComponentResource):
             )
             for metric in hpa.pods_metrics
         ]
+        if hpa.pods_metrics and not self._args.platform.addons.monitoring.enabled:
+            # prometheus-adapter (monitoring add-on) serves custom.metrics.k8s.io; without it the HPA
+            # sees these metrics as missing and, by design, never scales down.
+            names = ", ".join(metric.name for metric in hpa.pods_metrics)
+            pulumi.log.warn(
+                f"{self._svc.name}: the HPA's Pods metrics ({names}) need the monitoring add-on's "
+                "prometheus-adapter, which is off in this stack; the HPA scales on its resource metrics only "
+                "while they are missing and never scales down",
+                resource=self,
+            )
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{self._name}-hpa",
             metadata=self._metadata(self._svc.name),

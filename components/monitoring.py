@@ -1,11 +1,12 @@
-"""The monitoring stack: kube-prometheus-stack, Grafana's generated admin password, log retention.
+"""The monitoring stack: kube-prometheus-stack, prometheus-adapter, Grafana's admin password, log retention.
 
 kube-prometheus-stack (Prometheus Operator with its CRDs, Prometheus, Alertmanager, Grafana,
 kube-state-metrics, node-exporter) runs pinned in the monitoring namespace, which enforces the
 `privileged` Pod Security level because node-exporter needs hostNetwork, hostPID and hostPath.
 Prometheus keeps metrics for `retention` on a `storageSize` volume and selects every
 ServiceMonitor, PodMonitor, Probe and PrometheusRule in the cluster, not only the chart's own, so
-the services' ServiceMonitors are scraped. Grafana's admin password is a `RandomPassword` kept in a
+the services' ServiceMonitors are scraped. prometheus-adapter (pinned, after the stack) reads that
+Prometheus and serves the services' custom Pods metrics to their HPAs. Grafana's admin password is a `RandomPassword` kept in a
 Kubernetes Secret that the chart references (`grafana.admin.existingSecret`); it never appears
 in the Helm values. On GKE, logs go to Cloud Logging: the project's `_Default` log bucket keeps
 them for `logRetention` (seed 004: 30 days), and the control-plane scrapes GKE does not expose
@@ -30,6 +31,12 @@ from components.helm_addon import AddonArgs, HelmChart, addon_namespace, helm_re
 
 REPO = "https://prometheus-community.github.io/helm-charts"
 RELEASE = "kube-prometheus-stack"
+ADAPTER_RELEASE = "prometheus-adapter"
+# The chart names Prometheus's Service `<release>-prometheus` when the release is named after the chart.
+PROMETHEUS_SERVICE = f"{RELEASE}-prometheus"
+PROMETHEUS_PORT = 9090
+# GKE's private control plane reaches nodes only on 443 and 10250; the aggregated API must listen there.
+ADAPTER_LISTEN_PORT = 10250
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 GRAFANA_ADMIN_USER = "admin"
 GRAFANA_PASSWORD_LENGTH = 32
@@ -37,6 +44,7 @@ GRAFANA_PASSWORD_LENGTH = 32
 
 class Monitoring(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
+    adapter: k8s.helm.v3.Release
 
     def __init__(self, name: str, args: AddonArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:addons:Monitoring", name, None, opts)
@@ -52,6 +60,17 @@ class Monitoring(pulumi.ComponentResource):
             namespace,
             _values(config),
             depends_on=[grafana_admin],
+        )
+        self.adapter = helm_release(
+            self,
+            f"{name}-adapter",
+            args,
+            HelmChart(
+                release=ADAPTER_RELEASE, chart="prometheus-adapter", repo=REPO, version=monitoring.adapter_chart_version
+            ),
+            namespace,
+            _adapter_values(config),
+            depends_on=[self.release],
         )
         if config.creates_cluster:
             self._retain_logs(name, config)
@@ -89,6 +108,25 @@ class Monitoring(pulumi.ComponentResource):
             retention_days=days,
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+
+def _adapter_values(config: PlatformConfig) -> dict[str, Any]:
+    """prometheus-adapter: the chart's default rules expose every per-pod series, counters as
+    `<name>_per_second` rates (seed 001's http_requests_per_second) and gauges as they are
+    (seed 003's projection_lag_events). It serves custom.metrics.k8s.io only, never
+    metrics.k8s.io, which stays GKE's metrics-server."""
+    replicas = 2 if config.is_production else 1
+    return {
+        "prometheus": {
+            "url": f"http://{PROMETHEUS_SERVICE}.{config.addons.monitoring.namespace}.svc",
+            "port": PROMETHEUS_PORT,
+        },
+        "rules": {"default": True},
+        "listenPort": ADAPTER_LISTEN_PORT,
+        "replicas": replicas,
+        "podDisruptionBudget": {"enabled": replicas > 1, "maxUnavailable": 1},
+        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}},
+    }
 
 
 def _values(config: PlatformConfig) -> dict[str, Any]:

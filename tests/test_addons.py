@@ -21,6 +21,7 @@ PINNED = {
     "ingress-nginx": ("https://kubernetes.github.io/ingress-nginx", "4.15.1", "ingress-nginx"),
     "cert-manager": ("https://charts.jetstack.io", "v1.21.2", "cert-manager"),
     "kube-prometheus-stack": ("https://prometheus-community.github.io/helm-charts", "92.3.0", "monitoring"),
+    "prometheus-adapter": ("https://prometheus-community.github.io/helm-charts", "5.3.0", "monitoring"),
 }
 ACME = {
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
@@ -56,7 +57,7 @@ def _assert_rejected(stack: str, config: dict[str, Any], expected: str) -> None:
 # --------------------------------------------------------------------------- the releases
 
 
-def test_gke_stacks_release_the_three_charts_pinned(gke_run: ProgramRun) -> None:
+def test_gke_stacks_release_the_four_charts_pinned(gke_run: ProgramRun) -> None:
     releases = {r.inputs["chart"]: r.inputs for r in gke_run.of_type(RELEASE)}
     assert set(releases) == set(PINNED)
     for chart, (repo, version, namespace) in PINNED.items():
@@ -373,3 +374,33 @@ def test_a_catalog_monitoring_namespace_below_privileged_is_rejected() -> None:
         "stack 'staging': platform:namespaces[3].podSecurity: 'restricted' would block the monitoring add-on "
         "in 'monitoring': node-exporter needs hostNetwork, hostPID and hostPath; set privileged",
     )
+
+
+# --------------------------------------------------------------------------- custom metrics
+
+
+def test_prometheus_adapter_serves_custom_metrics_from_the_stacks_prometheus(gke_run: ProgramRun) -> None:
+    adapter = _release(gke_run, "prometheus-adapter")
+    assert _release(gke_run, "kube-prometheus-stack").urn in adapter.dependencies
+    values = _values(gke_run, "prometheus-adapter")
+    assert values["prometheus"] == {"url": "http://kube-prometheus-stack-prometheus.monitoring.svc", "port": 9090}
+    assert values["rules"] == {"default": True}
+    # The private control plane calls the aggregated API; only 443 and 10250 reach the nodes.
+    assert values["listenPort"] == 10250
+
+
+def test_prometheus_adapter_is_highly_available_in_production_only(staging: ProgramRun, production: ProgramRun) -> None:
+    assert _values(staging, "prometheus-adapter")["replicas"] == 1
+    assert _values(production, "prometheus-adapter")["replicas"] == 2
+    assert _values(production, "prometheus-adapter")["podDisruptionBudget"] == {"enabled": True, "maxUnavailable": 1}
+
+
+def test_pods_metrics_without_monitoring_are_warned_about(dev: ProgramRun, staging: ProgramRun) -> None:
+    # dev runs without monitoring, yet checkout's HPA scales on http_requests_per_second.
+    assert not [r for r in dev.of_type(RELEASE) if r.inputs["chart"] == "prometheus-adapter"]
+    assert any(
+        "checkout: the HPA's Pods metrics (http_requests_per_second) need the monitoring add-on's prometheus-adapter"
+        in warning
+        for warning in dev.warnings
+    )
+    assert not [w for w in staging.warnings if "prometheus-adapter" in w]

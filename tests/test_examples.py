@@ -402,11 +402,9 @@ def test_learning_runs_seven_services_in_its_environment_namespace(stack: str) -
     assert names(run, "Deployment") == LEARNING_SERVICES
     assert names(run, "Deployment", namespace) == LEARNING_SERVICES
     assert namespace_label(run, namespace, "environment") == stack
-    if stack == "dev":
-        assert "dreamseed-monitoring" not in names(run, "Namespace")
-    else:
-        assert namespace_label(run, "dreamseed-monitoring", "environment") == "shared"
-        assert namespace_label(run, "dreamseed-monitoring", "pod-security.kubernetes.io/enforce") == "privileged"
+    # Monitoring runs in every stack: the assessment HPA's custom metric needs prometheus-adapter.
+    assert namespace_label(run, "dreamseed-monitoring", "environment") == "shared"
+    assert namespace_label(run, "dreamseed-monitoring", "pod-security.kubernetes.io/enforce") == "privileged"
 
 
 @pytest.mark.parametrize("stack", STACKS["learning"])
