@@ -1,18 +1,489 @@
-"""STUB - replaced by the capacity work (issue 8)."""
+"""Capacity fit check: can the node pools hold what the stack declares, at the HPA minimum and maximum?
+
+Runs in every preview, before any resource is registered (platform.py calls it first):
+- each pool's allocatable CPU and memory per node, from GKE's documented reservation formula and a
+  table of machine types, less a per-node allowance for GKE's own DaemonSets;
+- the pods' requests: every service's replicas x its requests, plus the ingress-nginx replicas;
+- where each workload may run: spot-only services on spot pools, regular-only services and the
+  ingress controller on regular pools, prefer-spot on any pool; a `nodeSelector` narrows that to
+  the pools whose labels (declared, plus the node labels Kubernetes and GKE set: os, arch, instance
+  type, machine family, gke-spot) carry every selected label. Pools with a NoSchedule or NoExecute
+  taint of their own host none of them: services declare no tolerations beyond the platform's spot one;
+- the check, at the maximum (HPA maxReplicas, pool maxNodes) and at the minimum (minReplicas,
+  minNodes): for every set of pools that some workloads are confined to (and every union of such
+  sets), the requests of the workloads confined to it must not exceed its allocatable capacity.
+
+Too little room at the maximum is a ConfigError naming the workloads and the shortfall; at the
+minimum it is a warning, because the cluster autoscaler adds nodes (pods wait Pending meanwhile).
+A pod larger than any single node it may use is an error too.
+
+The simplification, stated: requests are summed per set of pools and compared with the summed
+allocatable of those pools ("fluid" packing), so per-node fragmentation, topology spread, the extra
+pod of a rolling update (maxSurge), the surge node of a pool upgrade and migration Jobs are not
+modelled; the check proves that a stack cannot fit, not that it will.
+
+Deliberately left out: the cert-manager and monitoring add-ons and GKE's own Deployments (kube-dns,
+konnectivity, metrics-server), whose requests the config does not state; shared-core machine
+types (e2-micro, e2-small, e2-medium), whose CPU GKE allocates differently. In `existing` mode the
+node pools are not known to the program, so the check is skipped and the summary says so.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from components.config import PlatformConfig
+import pulumi
+
+from components.config import (
+    NAMESPACE,
+    ConfigError,
+    NodePoolConfig,
+    PlatformConfig,
+    cpu_millicores,
+    memory_bytes,
+)
+
+MIB = 2**20
+GIB_IN_MIB = 1024
+
+
+@dataclass(frozen=True)
+class MachineType:
+    vcpus: int
+    # Compute Engine's "GB" of memory is a GiB (2^30 bytes).
+    memory_gib: float
+
+
+# Predefined machine types: family -> (GiB of memory per vCPU, the vCPU counts it comes in).
+# Source: https://cloud.google.com/compute/docs/general-purpose-machines (standard, highmem, highcpu shapes).
+_FAMILIES: dict[str, tuple[float, tuple[int, ...]]] = {
+    "e2-standard": (4, (2, 4, 8, 16, 32)),
+    "e2-highmem": (8, (2, 4, 8, 16)),
+    "e2-highcpu": (1, (2, 4, 8, 16, 32)),
+    "n1-standard": (3.75, (1, 2, 4, 8, 16, 32, 64, 96)),
+    "n2-standard": (4, (2, 4, 8, 16, 32, 48, 64, 80, 96, 128)),
+    "n2-highmem": (8, (2, 4, 8, 16, 32, 48, 64, 80, 96)),
+    "n2-highcpu": (1, (2, 4, 8, 16, 32, 48, 64, 80, 96)),
+    "n2d-standard": (4, (2, 4, 8, 16, 32, 48, 64, 80, 96, 128, 224)),
+    "n2d-highmem": (8, (2, 4, 8, 16, 32, 48, 64, 80, 96)),
+    "n2d-highcpu": (1, (2, 4, 8, 16, 32, 48, 64, 80, 96, 128, 224)),
+    "c3-standard": (4, (4, 8, 22, 44, 88, 176)),
+    "c3-highmem": (8, (4, 8, 22, 44, 88, 176)),
+    "c3-highcpu": (2, (4, 8, 22, 44, 88, 176)),
+    "t2d-standard": (4, (1, 2, 4, 8, 16, 32, 48, 60)),
+}
+MACHINE_TYPES: dict[str, MachineType] = {
+    f"{family}-{vcpus}": MachineType(vcpus, ratio * vcpus)
+    for family, (ratio, sizes) in _FAMILIES.items()
+    for vcpus in sizes
+}
+
+# Per node, for GKE's own DaemonSets. Measured on a GKE 1.29 node (github.com/cryptnono/cryptnono/issues/34):
+# fluentbit-gke 105m/230Mi + gke-metadata-server 100m/100Mi + ip-masq-agent 10m/16Mi = 215m/346Mi; rounded up
+# for kube-proxy or anetd, gke-metrics-agent, pdcsi-node, netd and the monitoring add-on's node-exporter.
+DAEMONSET_CPU_MILLICORES = 400
+DAEMONSET_MEMORY_MIB = 600
+# A regional pool without nodeLocations gets nodes in three of the region's zones.
+REGIONAL_DEFAULT_ZONES = 3
+# Names listed in one message before "and N more".
+_MAX_NAMES = 10
+
+
+# --------------------------------------------------------------------------- GKE's reservation formula
+# https://cloud.google.com/kubernetes-engine/docs/concepts/plan-node-sizes#memory_and_cpu_reservations
+# Memory: 255 MiB below 1 GiB, else 25% of the first 4 GiB, 20% of the next 4, 10% of the next 8,
+# 6% of the next 112 and 2% above 128 GiB; plus a 100 MiB eviction threshold.
+# CPU: 6% of the first core, 1% of the next, 0.5% of the next 2, 0.25% of every core above 4.
+_MEMORY_TIERS_MIB = ((4 * 1024, 0.25), (4 * 1024, 0.20), (8 * 1024, 0.10), (112 * 1024, 0.06), (math.inf, 0.02))
+_CPU_TIERS_CORES = ((1, 0.06), (1, 0.01), (2, 0.005), (math.inf, 0.0025))
+EVICTION_THRESHOLD_MIB = 100
+SMALL_MACHINE_RESERVED_MIB = 255
+
+
+def _tiered(total: float, tiers: Iterable[tuple[float, float]]) -> float:
+    reserved, floor = 0.0, 0.0
+    for size, rate in tiers:
+        reserved += rate * max(0.0, min(total, floor + size) - floor)
+        floor += size
+    return reserved
+
+
+def reserved_memory_mib(memory_mib: float) -> float:
+    """Memory GKE reserves for the kubelet and the OS, excluding the eviction threshold."""
+    if memory_mib < GIB_IN_MIB:
+        return SMALL_MACHINE_RESERVED_MIB
+    return _tiered(memory_mib, _MEMORY_TIERS_MIB)
+
+
+def reserved_cpu_millicores(vcpus: float) -> float:
+    return _tiered(vcpus, _CPU_TIERS_CORES) * 1000
+
+
+@dataclass(frozen=True)
+class CpuMemory:
+    """An amount of CPU (millicores) and memory (MiB)."""
+
+    cpu: float = 0.0
+    memory: float = 0.0
+
+    def __add__(self, other: CpuMemory) -> CpuMemory:
+        return CpuMemory(self.cpu + other.cpu, self.memory + other.memory)
+
+    def __sub__(self, other: CpuMemory) -> CpuMemory:
+        return CpuMemory(self.cpu - other.cpu, self.memory - other.memory)
+
+    def __mul__(self, count: int) -> CpuMemory:
+        return CpuMemory(self.cpu * count, self.memory * count)
+
+    def fits_in(self, other: CpuMemory) -> bool:
+        return self.cpu <= other.cpu and self.memory <= other.memory
+
+    def as_dict(self) -> dict[str, int]:
+        return {"cpuMillicores": round(self.cpu), "memoryMiB": round(self.memory)}
+
+    def describe(self) -> str:
+        return f"{self.cpu / 1000:.1f} CPU / {self.memory / GIB_IN_MIB:.1f} GiB"
+
+    def describe_shortfall(self) -> str:
+        # Rounded up so a real shortfall never reads as 0.0.
+        parts = []
+        if self.cpu > 0:
+            parts.append(f"{math.ceil(self.cpu / 100) / 10:.1f} CPU")
+        if self.memory > 0:
+            parts.append(f"{math.ceil(self.memory / GIB_IN_MIB * 10) / 10:.1f} GiB")
+        return " / ".join(parts)
+
+
+def node_allocatable(machine: MachineType) -> CpuMemory:
+    """What the kubelet offers pods on one node of this machine type (GKE's `allocatable`)."""
+    memory_mib = machine.memory_gib * GIB_IN_MIB
+    return CpuMemory(
+        cpu=machine.vcpus * 1000 - reserved_cpu_millicores(machine.vcpus),
+        memory=memory_mib - reserved_memory_mib(memory_mib) - EVICTION_THRESHOLD_MIB,
+    )
+
+
+DAEMONSETS = CpuMemory(DAEMONSET_CPU_MILLICORES, DAEMONSET_MEMORY_MIB)
+
+
+# --------------------------------------------------------------------------- pools and workloads
+
+
+def machine_type(config: PlatformConfig, index: int) -> MachineType:
+    """The machine type of `nodePools[index]`; a ConfigError if the table does not know it."""
+    name = config.node_pools[index].machine_type
+    machine = MACHINE_TYPES.get(name)
+    if machine is None:
+        known = ", ".join(f"{family}-{{{','.join(map(str, sizes))}}}" for family, (_, sizes) in _FAMILIES.items())
+        raise ConfigError(
+            f"stack '{config.stack}': {NAMESPACE}:nodePools[{index}].machineType: '{name}' is not a machine type "
+            f"the capacity check knows; known: {known}"
+        )
+    return machine
+
+
+def pool_zones(config: PlatformConfig, pool: NodePoolConfig) -> int:
+    """How many zones the pool's per-zone node counts apply to."""
+    if pool.node_locations:
+        return len(pool.node_locations)
+    return REGIONAL_DEFAULT_ZONES if config.cluster.regional else 1
+
+
+def pool_node_counts(config: PlatformConfig, pool: NodePoolConfig) -> tuple[int, int]:
+    """The pool's (minimum, maximum) nodes across its zones."""
+    zones = pool_zones(config, pool)
+    return pool.min_nodes * zones, pool.max_nodes * zones
+
+
+@dataclass(frozen=True)
+class Pool:
+    name: str
+    spot: bool
+    machine_type: str
+    zones: int
+    min_nodes: int
+    max_nodes: int
+    # Per node, after GKE's reservation and the DaemonSets.
+    per_node: CpuMemory
+    labels: dict[str, str]
+    # A declared NoSchedule/NoExecute taint, which no platform workload tolerates.
+    tainted: bool
+
+    def nodes(self, at_max: bool) -> int:
+        return self.max_nodes if at_max else self.min_nodes
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    is_service: bool
+    placement: str
+    node_selector: dict[str, str]
+    per_pod: CpuMemory
+    min_pods: int
+    max_pods: int
+    pools: frozenset[str]
+
+    def pods(self, at_max: bool) -> int:
+        return self.max_pods if at_max else self.min_pods
+
+
+def _node_labels(pool: NodePoolConfig) -> dict[str, str]:
+    """Labels Kubernetes and GKE put on every node of the pool, which a nodeSelector may name."""
+    labels = {
+        "kubernetes.io/os": "linux",
+        # Every family in the machine table is x86.
+        "kubernetes.io/arch": "amd64",
+        "node.kubernetes.io/instance-type": pool.machine_type,
+        "cloud.google.com/machine-family": pool.machine_type.split("-", 1)[0],
+    }
+    if pool.spot:
+        labels["cloud.google.com/gke-spot"] = "true"
+    return labels
+
+
+def _pools(config: PlatformConfig) -> list[Pool]:
+    pools = []
+    for index, pool in enumerate(config.node_pools):
+        machine = machine_type(config, index)
+        min_nodes, max_nodes = pool_node_counts(config, pool)
+        pools.append(
+            Pool(
+                name=pool.name,
+                spot=pool.spot,
+                machine_type=pool.machine_type,
+                zones=pool_zones(config, pool),
+                min_nodes=min_nodes,
+                max_nodes=max_nodes,
+                per_node=node_allocatable(machine) - DAEMONSETS,
+                labels={**_node_labels(pool), **pool.labels},
+                tainted=any(t.effect != "PREFER_NO_SCHEDULE" for t in pool.taints),
+            )
+        )
+    return pools
+
+
+def _eligible(pools: list[Pool], placement: str, selector: dict[str, str]) -> frozenset[str]:
+    return frozenset(
+        pool.name
+        for pool in pools
+        if (placement != "spot" or pool.spot)
+        and (placement != "regular" or not pool.spot)
+        and all(pool.labels.get(key) == value for key, value in selector.items())
+        and not pool.tainted
+    )
+
+
+def _request(cpu: str, memory: str) -> CpuMemory:
+    return CpuMemory(cpu_millicores(cpu), memory_bytes(memory) / MIB)
+
+
+def _workloads(config: PlatformConfig, pools: list[Pool]) -> list[Workload]:
+    workloads = []
+    for svc in config.services:
+        requests = svc.effective_resources.requests
+        workloads.append(
+            Workload(
+                name=svc.name,
+                is_service=True,
+                placement=svc.placement,
+                node_selector=dict(svc.node_selector),
+                per_pod=_request(requests.cpu, requests.memory),
+                min_pods=svc.min_replicas,
+                max_pods=svc.max_replicas,
+                pools=_eligible(pools, svc.placement, svc.node_selector),
+            )
+        )
+    nginx = config.addons.ingress_nginx
+    if nginx.enabled:
+        requests = nginx.resources.requests
+        workloads.append(
+            Workload(
+                name="ingress-nginx",
+                is_service=False,
+                placement="regular",
+                node_selector={},
+                per_pod=_request(requests.cpu, requests.memory),
+                min_pods=nginx.replicas,
+                max_pods=nginx.replicas,
+                pools=_eligible(pools, "regular", {}),
+            )
+        )
+    return workloads
+
+
+# --------------------------------------------------------------------------- the check
+
+_PLACEMENT_WORDS = {"spot": "spot-only", "regular": "regular-only", "prefer-spot": "prefer-spot"}
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:_MAX_NAMES])
+    return shown if len(names) <= _MAX_NAMES else f"{shown} and {len(names) - _MAX_NAMES} more"
+
+
+def _describe_workloads(workloads: list[Workload]) -> str:
+    services = [w for w in workloads if w.is_service]
+    addons = [w for w in workloads if not w.is_service]
+    parts = []
+    if services:
+        placements = {w.placement for w in services}
+        adjective = _PLACEMENT_WORDS[placements.pop()] + " " if len(placements) == 1 else ""
+        parts.append(f"{adjective}services ({_names(sorted(w.name for w in services))})")
+    if addons:
+        parts.append(" and ".join(f"{w.name} ({w.max_pods} replicas)" for w in addons))
+    return " and ".join(parts)
+
+
+def _describe_pools(pools: list[Pool]) -> str:
+    kinds = {pool.spot for pool in pools}
+    kind = ("spot" if kinds == {True} else "regular") if len(kinds) == 1 else "spot and regular"
+    return f"{kind} pools ({', '.join(pool.name for pool in pools)})"
+
+
+def _min_max(measure: Callable[[bool], CpuMemory]) -> dict[str, dict[str, int]]:
+    return {"min": measure(False).as_dict(), "max": measure(True).as_dict()}
+
+
+@dataclass(frozen=True)
+class PoolSet:
+    """A set of pools some workloads are confined to, with those workloads' demand and its capacity."""
+
+    pools: list[Pool]
+    workloads: list[Workload]
+
+    def requested(self, at_max: bool) -> CpuMemory:
+        return sum((w.per_pod * w.pods(at_max) for w in self.workloads), CpuMemory())
+
+    def allocatable(self, at_max: bool) -> CpuMemory:
+        return sum((p.per_node * p.nodes(at_max) for p in self.pools), CpuMemory())
+
+    def shortfall(self, at_max: bool) -> CpuMemory:
+        gap = self.requested(at_max) - self.allocatable(at_max)
+        return CpuMemory(max(gap.cpu, 0.0), max(gap.memory, 0.0))
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "pools": [p.name for p in self.pools],
+            "workloads": sorted(w.name for w in self.workloads),
+            "requested": _min_max(self.requested),
+            "allocatable": _min_max(self.allocatable),
+        }
+
+
+def _pool_sets(pools: list[Pool], workloads: list[Workload]) -> list[PoolSet]:
+    """Every distinct set of eligible pools, and every union of them (Hall's condition, per resource)."""
+    closure: set[frozenset[str]] = set()
+    for eligible in {w.pools for w in workloads if w.pools}:
+        closure |= {eligible | known for known in closure} | {eligible}
+    order = {pool.name: i for i, pool in enumerate(pools)}
+    sets = []
+    for names in sorted(closure, key=lambda s: (len(s), sorted(order[n] for n in s))):
+        confined = [w for w in workloads if w.pools and w.pools <= names and w.pods(True) > 0]
+        if confined:
+            sets.append(PoolSet([p for p in pools if p.name in names], confined))
+    return sets
+
+
+def _failing(pool_sets: list[PoolSet], at_max: bool) -> Iterator[PoolSet]:
+    """Sets that are short, except those whose shortfall the short sets inside them already account for."""
+    short = [s for s in pool_sets if s.shortfall(at_max) != CpuMemory()]
+    for candidate in short:
+        names = {p.name for p in candidate.pools}
+        inside = [s.shortfall(at_max) for s in short if {p.name for p in s.pools} < names]
+        if not inside or not candidate.shortfall(at_max).fits_in(sum(inside, CpuMemory())):
+            yield candidate
+
+
+def _fit_message(stack: str, pool_set: PoolSet, at_max: bool) -> str:
+    allocatable = pool_set.allocatable(at_max).describe()
+    offer = f"at most {allocatable}" if at_max else f"only {allocatable} at their minimum nodes"
+    message = (
+        f"stack '{stack}': {NAMESPACE}:nodePools: at HPA {'maximum' if at_max else 'minimum'}, "
+        f"{_describe_workloads(pool_set.workloads)} request {pool_set.requested(at_max).describe()} but "
+        f"{_describe_pools(pool_set.pools)} allocate {offer}: short {pool_set.shortfall(at_max).describe_shortfall()}"
+    )
+    return message if at_max else f"{message}; their pods stay Pending until the cluster autoscaler adds nodes"
+
+
+def _placement_problems(config: PlatformConfig, pools: list[Pool], workloads: list[Workload]) -> Iterator[str]:
+    prefix = f"stack '{config.stack}': {NAMESPACE}:nodePools"
+    by_name = {pool.name: pool for pool in pools}
+    for workload in workloads:
+        kind = {"spot": "spot ", "regular": "regular "}.get(workload.placement, "")
+        who = f"{_PLACEMENT_WORDS[workload.placement]} {'service' if workload.is_service else 'add-on'}"
+        if not workload.pools:
+            selector = ", ".join(f"{k}={v}" for k, v in sorted(workload.node_selector.items()))
+            tainted = [p.name for p in pools if p.tainted]
+            why = (
+                f"; pools with a NoSchedule/NoExecute taint ({', '.join(tainted)}) host no workload" if tainted else ""
+            )
+            if selector:
+                yield f"{prefix}: {who} '{workload.name}' selects {selector}, which no schedulable {kind}node pool carries{why}"
+            else:
+                yield f"{prefix}: {who} '{workload.name}' needs a schedulable {kind}node pool, and this stack declares none{why}"
+            continue
+        fitting = [name for name in workload.pools if workload.per_pod.fits_in(by_name[name].per_node)]
+        if workload.max_pods > 0 and not fitting:
+            nodes = ", ".join(f"{by_name[n].name}: {by_name[n].per_node.describe()}" for n in sorted(workload.pools))
+            yield (
+                f"{prefix}: {who} '{workload.name}' requests {workload.per_pod.describe()} per pod, more than one "
+                f"node of its pools offers after system reservations and DaemonSets ({nodes})"
+            )
+
+
+# --------------------------------------------------------------------------- the report
 
 
 @dataclass(frozen=True)
 class CapacityReport:
+    checked: bool
+    pools: list[Pool]
+    workloads: list[Workload]
+    pool_sets: list[PoolSet]
+
     def summary(self) -> dict[str, Any]:
-        return {}
+        """Requested and allocatable CPU and memory at the minimum and the maximum, in total and per set of pools."""
+        everything = PoolSet(self.pools, self.workloads)
+        if not self.checked:
+            return {
+                "checked": False,
+                "reason": "cluster.mode is 'existing': the node pools are not known to the program",
+                "requested": _min_max(everything.requested),
+            }
+        return {
+            "checked": True,
+            "daemonSetsPerNode": DAEMONSETS.as_dict(),
+            "pools": {
+                p.name: {
+                    "machineType": p.machine_type,
+                    "spot": p.spot,
+                    "zones": p.zones,
+                    "nodes": {"min": p.min_nodes, "max": p.max_nodes},
+                    "allocatablePerNode": p.per_node.as_dict(),
+                }
+                for p in self.pools
+            },
+            "requested": _min_max(everything.requested),
+            "allocatable": _min_max(everything.allocatable),
+            "poolSets": [s.summary() for s in self.pool_sets],
+        }
 
 
 def check_capacity(config: PlatformConfig) -> CapacityReport:
-    return CapacityReport()
+    """Refuse a stack whose HPA maximum cannot fit its pools' maximum; warn when the minimum does not fit the minimum."""
+    if not config.creates_cluster:
+        return CapacityReport(False, [], _workloads(config, []), [])
+    pools = _pools(config)
+    workloads = _workloads(config, pools)
+    problems = list(_placement_problems(config, pools, workloads))
+    pool_sets = _pool_sets(pools, workloads)
+    problems += [_fit_message(config.stack, s, at_max=True) for s in _failing(pool_sets, at_max=True)]
+    if problems:
+        raise ConfigError("\n".join(problems))
+    for pool_set in _failing(pool_sets, at_max=False):
+        pulumi.log.warn(_fit_message(config.stack, pool_set, at_max=False))
+    return CapacityReport(True, pools, workloads, pool_sets)

@@ -1,18 +1,185 @@
-"""STUB - replaced by the cost work (issue 8)."""
+"""Estimated monthly cost of a stack's node pools and cluster fee, at the pools' minimum and maximum nodes.
+
+For each node pool: its nodes (per zone x zones, as the capacity check counts them) x the machine
+type's hourly list price in the cluster's region x 730 hours, on-demand or spot as the pool runs;
+for each spot pool also what the same nodes would cost on-demand, so the saving is explicit. For the
+stack: the pools plus GKE's cluster management fee.
+
+Prices come from a dated price table (below) of per-vCPU and per-GiB hourly rates for each machine
+family and region: Compute Engine bills a predefined machine type as its vCPUs plus its memory at
+the family's rates, which reproduces the listed machine prices exactly. A machine family or region
+missing from the table is priced "unknown", never guessed, and so is any total that includes it.
+
+Deliberately left out: boot disks, load balancers and forwarding rules, static IPs, network egress,
+Cloud Logging and Monitoring, sustained-use and committed-use discounts, taxes. Spot prices change
+(at most once a month), so the spot figures are as of the table's date. In `existing` mode the
+program creates nothing billable and the estimate says so.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from components.config import PlatformConfig
+from components.capacity import MACHINE_TYPES, pool_node_counts
+from components.config import NodePoolConfig, PlatformConfig
+
+HOURS_PER_MONTH = 730
+UNKNOWN = "unknown"
+
+PRICE_SOURCE = (
+    "https://github.com/Cyclenerd/google-cloud-pricing-cost-calculator/blob/0166a59ebba7c36f2cc8c931d9f258dcebc44776/pricing.yml "
+    "(Cloud Billing Catalog SKUs)"
+)
+PRICE_DATE = "2025-03-06"
+# https://cloud.google.com/kubernetes-engine/pricing: $0.10 per cluster per hour; its free tier ($74.40 a month
+# per billing account) applies to zonal and Autopilot clusters only.
+CLUSTER_FEE_PER_HOUR = 0.10
+
+# USD, or None where a price is unknown.
+Money = float | None
+
+
+@dataclass(frozen=True)
+class FamilyRates:
+    """USD per vCPU-hour and per GiB-hour of memory."""
+
+    vcpu: float
+    memory_gib: float
+    spot_vcpu: float
+    spot_memory_gib: float
+
+
+# (family, region) -> rates, solved from two listed machine prices of the family and checked against a third:
+# e2 from e2-standard-4 ($0.14743092/h, spot $0.055832) and e2-highmem-4 ($0.19888836/h, spot $0.075304),
+# checked on e2-standard-8 ($0.29486184/h, spot $0.111664);
+# n2 from n2-standard-128 ($6.837376/h, spot $0.705792) and n2-highmem-96 ($6.917856/h, spot $0.714048),
+# checked on n2-highmem-80 ($5.76488/h, spot $0.59504) and n2-standard-16 ($0.854672/h, spot $0.088224).
+PRICES: dict[tuple[str, str], FamilyRates] = {
+    ("e2", "europe-west1"): FamilyRates(
+        vcpu=0.02399337, memory_gib=0.00321609, spot_vcpu=0.00909, spot_memory_gib=0.001217
+    ),
+    ("n2", "europe-west1"): FamilyRates(
+        vcpu=0.034773, memory_gib=0.004661, spot_vcpu=0.00359, spot_memory_gib=0.000481
+    ),
+}
+
+
+def hourly_price(machine_type: str, region: str, spot: bool) -> Money:
+    """The machine type's list price per hour in the region, or None when the table does not know it."""
+    machine = MACHINE_TYPES.get(machine_type)
+    rates = PRICES.get((machine_type.split("-", 1)[0], region))
+    if machine is None or rates is None:
+        return None
+    if spot:
+        return machine.vcpus * rates.spot_vcpu + machine.memory_gib * rates.spot_memory_gib
+    return machine.vcpus * rates.vcpu + machine.memory_gib * rates.memory_gib
+
+
+def _monthly(nodes: int, hourly: Money) -> Money:
+    if nodes == 0:
+        return 0.0
+    return None if hourly is None else nodes * hourly * HOURS_PER_MONTH
+
+
+def _sum(amounts: list[Money]) -> Money:
+    return None if any(a is None for a in amounts) else sum(a for a in amounts if a is not None)
+
+
+def _usd(amount: Money) -> float | str:
+    return UNKNOWN if amount is None else round(amount, 2)
+
+
+def _min_max(measure: Callable[[bool], Money]) -> dict[str, float | str]:
+    return {"min": _usd(measure(False)), "max": _usd(measure(True))}
+
+
+@dataclass(frozen=True)
+class PoolCost:
+    pool: NodePoolConfig
+    min_nodes: int
+    max_nodes: int
+    hourly: Money
+    on_demand_hourly: Money
+
+    def monthly(self, at_max: bool) -> Money:
+        return _monthly(self.max_nodes if at_max else self.min_nodes, self.hourly)
+
+    def on_demand_monthly(self, at_max: bool) -> Money:
+        return _monthly(self.max_nodes if at_max else self.min_nodes, self.on_demand_hourly)
+
+    def summary(self) -> dict[str, Any]:
+        summary: dict[str, Any] = {
+            "machineType": self.pool.machine_type,
+            "spot": self.pool.spot,
+            "nodes": {"min": self.min_nodes, "max": self.max_nodes},
+            "hourlyUsdPerNode": UNKNOWN if self.hourly is None else round(self.hourly, 6),
+            "monthlyUsd": _min_max(self.monthly),
+        }
+        if self.pool.spot:
+            summary["onDemandMonthlyUsd"] = _min_max(self.on_demand_monthly)
+        return summary
 
 
 @dataclass(frozen=True)
 class CostEstimate:
+    estimated: bool
+    region: str
+    regional: bool
+    pools: list[PoolCost]
+
+    @property
+    def cluster_fee(self) -> float:
+        return CLUSTER_FEE_PER_HOUR * HOURS_PER_MONTH
+
+    def total(self, at_max: bool) -> Money:
+        return _sum([*(p.monthly(at_max) for p in self.pools), self.cluster_fee])
+
+    def all_on_demand(self, at_max: bool) -> Money:
+        return _sum([*(p.on_demand_monthly(at_max) for p in self.pools), self.cluster_fee])
+
+    def spot_saving(self, at_max: bool) -> Money:
+        total, on_demand = self.total(at_max), self.all_on_demand(at_max)
+        return None if total is None or on_demand is None else on_demand - total
+
     def summary(self) -> dict[str, Any]:
-        return {}
+        if not self.estimated:
+            return {"estimated": False, "reason": "cluster.mode is 'existing': the program creates no billable nodes"}
+        return {
+            "estimated": True,
+            "currency": "USD",
+            "hoursPerMonth": HOURS_PER_MONTH,
+            "region": self.region,
+            "priceSource": PRICE_SOURCE,
+            "priceDate": PRICE_DATE,
+            "pools": {p.pool.name: p.summary() for p in self.pools},
+            "clusterFeeMonthlyUsd": round(self.cluster_fee, 2),
+            # The free tier's credit covers one zonal cluster per billing account, never a regional one;
+            # totals keep the fee because another cluster of the account may be using the credit.
+            "clusterFeeFreeTierEligible": not self.regional,
+            "totalMonthlyUsd": _min_max(self.total),
+            "allOnDemandMonthlyUsd": _min_max(self.all_on_demand),
+            "spotSavingMonthlyUsd": _min_max(self.spot_saving),
+            "excludes": "boot disks, load balancers, static IPs, egress, logging, sustained/committed-use discounts",
+        }
 
 
 def estimate_cost(config: PlatformConfig) -> CostEstimate:
-    return CostEstimate()
+    """The stack's estimated monthly cost at its pools' minimum and maximum node counts."""
+    region = config.cluster.region
+    if not config.creates_cluster:
+        return CostEstimate(False, region, config.cluster.regional, [])
+    pools = []
+    for pool in config.node_pools:
+        min_nodes, max_nodes = pool_node_counts(config, pool)
+        pools.append(
+            PoolCost(
+                pool=pool,
+                min_nodes=min_nodes,
+                max_nodes=max_nodes,
+                hourly=hourly_price(pool.machine_type, region, pool.spot),
+                on_demand_hourly=hourly_price(pool.machine_type, region, spot=False),
+            )
+        )
+    return CostEstimate(True, region, config.cluster.regional, pools)
