@@ -193,7 +193,7 @@ def child_case(case: str, modules: list[str], profile: bool) -> dict[str, Any]:
     urns = [r.urn for r in registrations]
     start = time.perf_counter()
     # The same uniqueness check run_program ends with, timed on its own.
-    sorted({u for u in urns if urns.count(u) > 1})
+    sorted(urn for urn, count in Counter(urns).items() if count > 1)
     harness_check = time.perf_counter() - start
     result = {
         "case": case,

@@ -41,15 +41,18 @@ ADMISSION_WEBHOOK_PORT = 10250
 
 
 class IngressController(pulumi.ComponentResource):
+    # `address` is annotated in __init__, not here: Pulumi resolves a resource class's annotations,
+    # which would import pulumi_gcp.compute (1-2 s) even on dev, where nothing in GCP is created.
     release: k8s.helm.v3.Release
-    address: gcp.compute.Address | None
 
     def __init__(self, name: str, args: AddonArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:addons:IngressController", name, None, opts)
         config = args.config
         nginx = config.addons.ingress_nginx
         namespace = addon_namespace(self, name, args, nginx.namespace, "restricted")
-        self.address = self._reserve_address(name, config) if config.uses_static_ip else None
+        self.address: gcp.compute.Address | None = (
+            self._reserve_address(name, config) if config.uses_static_ip else None
+        )
 
         annotations: dict[str, Any] = dict(nginx.annotations)
         if self.address is not None:

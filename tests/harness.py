@@ -23,6 +23,7 @@ import os
 import runpy
 import sys
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -398,6 +399,6 @@ def _execute(
         asyncio.set_event_loop(None)
     registrations = list(monitor.registrations)
     urns = [r.urn for r in registrations]
-    duplicates = sorted({u for u in urns if urns.count(u) > 1})
+    duplicates = sorted(urn for urn, count in Counter(urns).items() if count > 1)
     assert not duplicates, f"duplicate URNs, which the real engine rejects: {duplicates}"
     return ProgramRun(stack, registrations, outputs, secret_outputs, capture.records), error
