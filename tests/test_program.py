@@ -35,3 +35,33 @@ def test_bad_config_stops_before_any_resource_is_registered() -> None:
         "nodePools, namespaces, configMaps, secrets, services, ingress, addons, overrides or a key named by a 'config' secret"
     )
     assert registered == 0
+
+
+def test_every_kubernetes_object_waits_for_every_node_pool(gke_run: ProgramRun) -> None:
+    # Directly or through what it depends on (its Namespace, a Helm release): nothing is created
+    # into a cluster that has no nodes yet.
+    by_urn = {r.urn: r for r in gke_run.resources}
+    pools = {r.urn for r in gke_run.of_type("gcp:container/nodePool:NodePool")}
+    assert len(pools) == 2
+
+    def closure(urn: str, seen: set[str]) -> set[str]:
+        for dependency in by_urn[urn].dependencies:
+            if dependency not in seen and dependency in by_urn:
+                seen.add(dependency)
+                closure(dependency, seen)
+        return seen
+
+    objects = [
+        r
+        for r in gke_run.resources
+        if r.custom and r.type.startswith("kubernetes:") and not r.type.startswith("pulumi:")
+    ]
+    assert len(objects) > 50
+    early = [r.urn for r in objects if not pools <= closure(r.urn, set())]
+    assert early == []
+
+
+def test_every_kubernetes_object_uses_the_platforms_provider(run: ProgramRun) -> None:
+    (provider,) = run.of_type("pulumi:providers:kubernetes")
+    objects = [r for r in run.resources if r.custom and r.type.startswith("kubernetes:")]
+    assert {r.provider.rsplit("::", 1)[0] for r in objects} == {provider.urn}
