@@ -987,8 +987,14 @@ def _apply_overrides(raw: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(changes, dict):
             problems.append((path, "must be a mapping of item name to the keys that change"))
             continue
-        items = raw.get(catalog) or []
-        by_name = {item.get("name"): i for i, item in enumerate(items) if isinstance(item, dict)}
+        items = raw.get(catalog, [])
+        if not isinstance(items, list):
+            continue  # the catalog's own type error is reported by validation
+        by_name = {
+            item["name"]: i
+            for i, item in enumerate(items)
+            if isinstance(item, dict) and isinstance(item.get("name"), str)
+        }
         merged = list(items)
         for name, change in changes.items():
             if name not in by_name:
@@ -1101,15 +1107,7 @@ def parse(stack: str, raw_values: Mapping[str, Any], project: str | None = None)
         environment = raw.get("environment", "dev")
         substitutions = {"environment": str(environment), "domain": str(raw.get("domain") or "")}
         raw = _substitute(raw, substitutions)
-        supplied = sorted(
-            {
-                str(spec["key"])
-                for secret in raw.get("secrets") or []
-                if isinstance(secret, dict)
-                for spec in (secret.get("keys") or {}).values()
-                if isinstance(spec, dict) and spec.get("type") == "config" and isinstance(spec.get("key"), str)
-            }
-        )
+        supplied = _config_secret_keys(raw)
         unknown = [key for key in raw if key not in TOP_LEVEL_KEYS and key not in supplied]
         if unknown:
             raise _Problems(
@@ -1131,6 +1129,18 @@ def parse(stack: str, raw_values: Mapping[str, Any], project: str | None = None)
     except _Problems as found:
         raise _config_error(stack, found.problems) from None
     return _without_disabled(config)
+
+
+def _config_secret_keys(raw: Mapping[str, Any]) -> list[str]:
+    """Keys named by `type: config` secret keys. Read from config not yet validated, so any shape is possible."""
+    secrets = raw.get("secrets")
+    found: set[str] = set()
+    for secret in secrets if isinstance(secrets, list) else []:
+        keys = secret.get("keys") if isinstance(secret, dict) else None
+        for spec in keys.values() if isinstance(keys, dict) else []:
+            if isinstance(spec, dict) and spec.get("type") == "config" and isinstance(spec.get("key"), str):
+                found.add(spec["key"])
+    return sorted(found)
 
 
 def load_config() -> PlatformConfig:

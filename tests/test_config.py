@@ -270,3 +270,39 @@ def _encoded(values: dict[str, Any]) -> dict[str, Any]:
         for key, value in values.items()
         if key.startswith(prefix)
     }
+
+
+# --------------------------------------------------------------------------- any shape, never a traceback
+# Found by mutating the production config at random: overrides and supplied-secret discovery run on
+# config that is not validated yet, and once crashed on unexpected shapes.
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        (
+            "services",
+            {"storefront": {}},
+            "stack 'production': platform:services: input should be a valid list (got dict)",
+        ),
+        (
+            "services",
+            [{"name": {"nested": True}}],
+            "stack 'production': platform:services[0].name: input should be a valid string (got dict)",
+        ),
+        (
+            "secrets",
+            [{"name": "database-credentials", "namespaces": ["shop"], "keys": "password"}],
+            "stack 'production': platform:secrets[0].keys: input should be a valid dictionary (got \"password\")",
+        ),
+    ],
+)
+def test_malformed_shapes_are_config_errors(key: str, value: Any, expected: str) -> None:
+    config = _production()
+    config[f"platform:{key}"] = value
+    if isinstance(value, list):
+        # The catalog is still a list, so its overrides would apply (and be reported) first.
+        config["platform:overrides"].pop(key, None)
+    message, registered = rejected("production", config)
+    assert message.splitlines()[0] == expected
+    assert registered == 0
