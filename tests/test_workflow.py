@@ -105,3 +105,12 @@ def test_cloud_access_uses_workload_identity_federation_not_keys() -> None:
 
 def test_deployments_are_never_cancelled_midway() -> None:
     assert _workflow()["concurrency"]["cancel-in-progress"] is False
+
+
+def test_jobs_that_reach_the_cluster_can_run_inside_its_authorized_networks() -> None:
+    # The private control plane admits only cluster.masterAuthorizedNetworks; GitHub-hosted
+    # runners are not in them, so these jobs take a self-hosted runner label when one is set.
+    jobs = _workflow()["jobs"]
+    for name in ("preview", "deploy-staging", "deploy-production"):
+        assert jobs[name]["runs-on"] == "${{ vars.DEPLOY_RUNNER || 'ubuntu-latest' }}", name
+    assert jobs["test"]["runs-on"] == "ubuntu-latest"
