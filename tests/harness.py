@@ -344,6 +344,19 @@ def rejected(
     return str(error), len(run.resources)
 
 
+def assert_rejected(
+    stack: str,
+    config: dict[str, Any],
+    expected: str,
+    secret_keys: list[str] | None = None,
+    config_dir: Path = ROOT_DIR,
+) -> None:
+    """The program refuses `config` with exactly `expected`, before registering any resource."""
+    message, registered = rejected(stack, config, secret_keys, config_dir)
+    assert message == expected
+    assert registered == 0
+
+
 def _execute(
     stack: str,
     config: dict[str, Any] | None,

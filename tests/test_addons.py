@@ -10,7 +10,15 @@ import copy
 from typing import Any
 
 import pytest
-from harness import ProgramRun, Registration, is_secret_value, plain_strings, rejected, run_program, stack_config
+from harness import (
+    ProgramRun,
+    Registration,
+    assert_rejected,
+    is_secret_value,
+    plain_strings,
+    run_program,
+    stack_config,
+)
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ADDRESS = "gcp:compute/address:Address"
@@ -46,12 +54,6 @@ def _node_pool_urns(run: ProgramRun) -> set[str]:
     urns = {r.urn for r in run.of_type(NODE_POOL)}
     assert urns, "a gke stack registers node pools"
     return urns
-
-
-def _assert_rejected(stack: str, config: dict[str, Any], expected: str) -> None:
-    message, registered = rejected(stack, config)
-    assert message == expected
-    assert registered == 0
 
 
 # --------------------------------------------------------------------------- the releases
@@ -313,7 +315,7 @@ def test_dev_creates_nothing_in_gcp(dev: ProgramRun) -> None:
 def test_missing_acme_email_with_tls_is_rejected() -> None:
     config = copy.deepcopy(stack_config("staging"))
     del config["platform:addons"]["certManager"]["email"]
-    _assert_rejected(
+    assert_rejected(
         "staging",
         config,
         "stack 'staging': platform:addons.certManager.email: Let's Encrypt needs an ACME account email "
@@ -324,7 +326,7 @@ def test_missing_acme_email_with_tls_is_rejected() -> None:
 def test_unknown_addon_is_rejected_with_the_known_ones() -> None:
     config = copy.deepcopy(stack_config("staging"))
     config["platform:addons"]["traefik"] = {"enabled": True}
-    _assert_rejected(
+    assert_rejected(
         "staging",
         config,
         "stack 'staging': platform:addons.traefik: unknown key; allowed: certManager, ingressNginx, monitoring",
@@ -334,7 +336,7 @@ def test_unknown_addon_is_rejected_with_the_known_ones() -> None:
 def test_single_ingress_replica_in_production_is_rejected() -> None:
     config = copy.deepcopy(stack_config("production"))
     config["platform:addons"]["ingressNginx"]["replicas"] = 1
-    _assert_rejected(
+    assert_rejected(
         "production",
         config,
         "stack 'production': platform:addons.ingressNginx.replicas: production runs at least 2 ingress "
@@ -345,7 +347,7 @@ def test_single_ingress_replica_in_production_is_rejected() -> None:
 def test_static_ip_on_an_existing_cluster_is_rejected() -> None:
     config = copy.deepcopy(stack_config("dev"))
     config["platform:addons"]["ingressNginx"].update(serviceType="LoadBalancer", staticIp=True)
-    _assert_rejected(
+    assert_rejected(
         "dev",
         config,
         "stack 'dev': platform:addons.ingressNginx.staticIp: a reserved static IP needs cluster.mode 'gke'; "
@@ -357,7 +359,7 @@ def test_static_ip_on_an_existing_cluster_is_rejected() -> None:
 def test_log_retention_that_is_not_whole_days_in_range_is_rejected(retention: str) -> None:
     config = copy.deepcopy(stack_config("staging"))
     config["platform:addons"]["monitoring"]["logRetention"] = retention
-    _assert_rejected(
+    assert_rejected(
         "staging",
         config,
         f"stack 'staging': platform:addons.monitoring.logRetention: '{retention}' must be whole days (d, w or y) "
@@ -368,7 +370,7 @@ def test_log_retention_that_is_not_whole_days_in_range_is_rejected(retention: st
 def test_a_catalog_monitoring_namespace_below_privileged_is_rejected() -> None:
     config = copy.deepcopy(stack_config("staging"))
     config["platform:namespaces"].append({"name": "monitoring", "policy": "relaxed"})
-    _assert_rejected(
+    assert_rejected(
         "staging",
         config,
         "stack 'staging': platform:namespaces[3].podSecurity: 'restricted' would block the monitoring add-on "

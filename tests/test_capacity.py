@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import ROOT_DIR, ProgramRun, rejected, stack_config
+from harness import ROOT_DIR, ProgramRun, assert_rejected, stack_config
 
 from components.capacity import (
     MACHINE_TYPES,
@@ -47,12 +47,6 @@ def warnings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     captured: list[str] = []
     monkeypatch.setattr("components.capacity.pulumi.log.warn", captured.append)
     return captured
-
-
-def _assert_rejected(config: dict[str, Any], expected: str) -> None:
-    message, registered = rejected("production", config)
-    assert message == expected
-    assert registered == 0
 
 
 # --------------------------------------------------------------------------- GKE's allocatable formula
@@ -198,7 +192,8 @@ def test_spot_only_maximum_beyond_the_spot_pools_is_rejected() -> None:
     _override(config, "order-worker", {"placement": "spot", "autoscaling": {"minReplicas": 2, "maxReplicas": 48}})
     _pool(config, "spot")["maxNodes"] = 1
     # 48 x 250m / 256Mi against 3 spot nodes of 3520m / 13021.6 MiB: short 1.44 CPU, shown rounded up.
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:nodePools: at HPA maximum, spot-only services (order-worker) request "
         "12.0 CPU / 12.0 GiB but spot pools (spot) allocate at most 10.6 CPU / 38.1 GiB: short 1.5 CPU",
@@ -210,7 +205,8 @@ def test_regular_only_maximum_counts_the_ingress_controller_and_is_rejected() ->
     _override(config, "checkout", {"autoscaling": {"minReplicas": 3, "maxReplicas": 20}})
     _override(config, "storefront", {"autoscaling": {"minReplicas": 3, "maxReplicas": 110}})
     # (110 + 20) x 250m + 3 x 100m = 32.8 CPU against 9 base nodes of 3520m = 31.68 CPU.
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:nodePools: at HPA maximum, regular-only services (checkout, storefront) "
         "and ingress-nginx (3 replicas) request 32.8 CPU / 32.9 GiB but regular pools (base) allocate at most "
@@ -228,7 +224,8 @@ def test_pod_larger_than_any_node_of_its_pools_is_rejected() -> None:
             "autoscaling": {"minReplicas": 3, "maxReplicas": 3},
         },
     )
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:nodePools: regular-only service 'checkout' requests 4.0 CPU / 0.2 GiB per "
         "pod, more than one node of its pools offers after system reservations and DaemonSets "
@@ -239,7 +236,8 @@ def test_pod_larger_than_any_node_of_its_pools_is_rejected() -> None:
 def test_unknown_machine_type_is_rejected_with_the_known_types() -> None:
     config = _production()
     _pool(config, "spot")["machineType"] = "e2-medium"
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:nodePools[1].machineType: 'e2-medium' is not a machine type the capacity "
         "check knows; known: e2-standard-{2,4,8,16,32}, e2-highmem-{2,4,8,16}, e2-highcpu-{2,4,8,16,32}, "
@@ -258,7 +256,8 @@ def test_spot_only_service_without_a_spot_pool_is_rejected() -> None:
     config = _production()
     config["platform:nodePools"] = [_pool(config, "base")]
     _override(config, "order-worker", {"placement": "spot"})
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:services[2].placement: 'spot' needs a spot node pool, and this stack "
         "declares none",
@@ -312,7 +311,8 @@ def test_node_selector_confines_a_service_to_the_pools_carrying_its_labels(warni
 def test_node_selector_no_pool_carries_is_rejected() -> None:
     config = _production()
     _override(config, "checkout", {"nodeSelector": {"workload-type": "compute"}})
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:nodePools: regular-only service 'checkout' selects workload-type=compute, "
         "which no schedulable regular node pool carries",
@@ -323,7 +323,8 @@ def test_node_selector_pool_too_small_for_the_maximum_is_rejected() -> None:
     config = _with_compute_pool("e2-standard-2", 1)
     _override(config, "checkout", {"autoscaling": {"minReplicas": 3, "maxReplicas": 20}})
     # 20 x 250m against 3 x (1930m - 400m) = 4590m.
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:nodePools: at HPA maximum, regular-only services (checkout) request "
         "5.0 CPU / 5.0 GiB but regular pools (compute) allocate at most 4.6 CPU / 16.5 GiB: short 0.5 CPU",
@@ -333,7 +334,8 @@ def test_node_selector_pool_too_small_for_the_maximum_is_rejected() -> None:
 def test_tainted_pool_hosts_no_platform_workload() -> None:
     config = _with_compute_pool("e2-standard-8", 2)
     _pool(config, "compute")["taints"] = [{"key": "dedicated", "value": "compute", "effect": "NO_SCHEDULE"}]
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:nodePools: regular-only service 'checkout' selects workload-type=compute, "
         "which no schedulable regular node pool carries; pools with a NoSchedule/NoExecute taint (compute) host "

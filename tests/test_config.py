@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from harness import ROOT_DIR, rejected, stack_config
+from harness import ROOT_DIR, assert_rejected, rejected, stack_config
 
 from components.config import TOP_LEVEL_KEYS, ConfigError, parse
 
@@ -26,19 +26,14 @@ def _production() -> dict[str, Any]:
     return copy.deepcopy(stack_config("production"))
 
 
-def _assert_rejected(config: dict[str, Any], expected: str, stack: str = "production") -> None:
-    message, registered = rejected(stack, config)
-    assert message == expected
-    assert registered == 0
-
-
 # --------------------------------------------------------------------------- the six
 
 
 def test_wrong_type_is_rejected() -> None:
     config = _production()
     _service(config, "checkout")["autoscaling"]["cpuUtilization"] = "high"
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:services[1].autoscaling.cpuUtilization: input should be a valid integer, "
         'unable to parse string as an integer (got "high")',
@@ -48,7 +43,8 @@ def test_wrong_type_is_rejected() -> None:
 def test_unknown_key_is_rejected_with_the_allowed_keys() -> None:
     config = _production()
     _service(config, "storefront")["autoscaling"]["maxReplica"] = 4
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:services[0].autoscaling.maxReplica: unknown key; allowed: behavior, "
         "cpuUtilization, maxReplicas, memoryUtilization, minReplicas, podsMetrics",
@@ -67,7 +63,8 @@ def test_hpa_min_above_max_is_rejected() -> None:
     config = _production()
     config["platform:services"][2]["autoscaling"].update(minReplicas=5, maxReplicas=3)
     config["platform:overrides"]["services"]["order-worker"]["autoscaling"] = {"minReplicas": 5, "maxReplicas": 3}
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:services[2].autoscaling.maxReplicas: 3 is below minReplicas (5); "
         "maxReplicas must be >= minReplicas",
@@ -77,7 +74,8 @@ def test_hpa_min_above_max_is_rejected() -> None:
 def test_cpu_limit_below_request_is_rejected() -> None:
     config = _production()
     _service(config, "checkout")["resources"]["limits"]["cpu"] = "200m"
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:services[1].resources.limits.cpu: 200m is below the request (250m); "
         "limits must be >= requests",
@@ -87,7 +85,8 @@ def test_cpu_limit_below_request_is_rejected() -> None:
 def test_latest_image_is_rejected() -> None:
     config = _production()
     _service(config, "storefront")["image"] = "europe-docker.pkg.dev/acme-shop/apps/storefront:latest"
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:services[0].image: 'europe-docker.pkg.dev/acme-shop/apps/storefront:latest' "
         "uses the 'latest' tag; pin a version tag or a sha256 digest",
@@ -97,7 +96,8 @@ def test_latest_image_is_rejected() -> None:
 def test_untagged_image_is_rejected_because_it_means_latest() -> None:
     config = _production()
     _service(config, "storefront")["image"] = "nginx"
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:services[0].image: 'nginx' has no tag, which means 'latest'; "
         "pin a version tag or a sha256 digest",
@@ -107,7 +107,8 @@ def test_untagged_image_is_rejected_because_it_means_latest() -> None:
 def test_non_dns_1123_service_name_is_rejected() -> None:
     config = _production()
     config["platform:services"].append({**_service(config, "order-worker"), "name": "Order_Worker"})
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:services[3].name: 'Order_Worker' is not a DNS-1123 label: use at most 63 "
         "lowercase letters, digits and '-', starting and ending with a letter or digit",
@@ -120,7 +121,8 @@ def test_non_dns_1123_service_name_is_rejected() -> None:
 def test_production_routed_service_needs_three_replicas() -> None:
     config = _production()
     config["platform:overrides"]["services"]["storefront"]["autoscaling"] = {"minReplicas": 2, "maxReplicas": 12}
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:services[0].autoscaling.minReplicas: user-facing services need at least "
         "3 replicas in production, got 2",
@@ -208,7 +210,8 @@ def test_placeholders_are_substituted_after_merging() -> None:
 def test_an_override_naming_no_item_is_rejected() -> None:
     config = _production()
     config["platform:overrides"]["services"]["store-front"] = {"replicas": 3}
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:overrides.services.store-front: no item named 'store-front' in "
         "platform:services; known: storefront, checkout, order-worker",
@@ -218,7 +221,8 @@ def test_an_override_naming_no_item_is_rejected() -> None:
 def test_an_override_of_an_unknown_catalog_is_rejected() -> None:
     config = _production()
     config["platform:overrides"]["service"] = {}
-    _assert_rejected(
+    assert_rejected(
+        "production",
         config,
         "stack 'production': platform:overrides.service: unknown catalog 'service'; allowed: services, "
         "namespaces, secrets, configMaps",

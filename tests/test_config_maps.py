@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from harness import ProgramRun, is_secret_value, rejected, stack_config
+from harness import ProgramRun, assert_rejected, is_secret_value, stack_config
 from test_secrets import checksums, probed_run
 
 COMPONENT = "platform:config:ConfigMaps"
@@ -60,9 +60,11 @@ def test_workloads_get_a_plain_checksum_of_the_data() -> None:
 def test_a_config_map_targeting_an_undeclared_namespace_is_rejected() -> None:
     config = stack_config("staging")
     config["platform:configMaps"][0]["namespaces"] = ["shop", "shop-workers", "shop-api"]
-    message, registered = rejected("staging", config)
-    assert message == (
-        "stack 'staging': platform:configMaps[0].namespaces[2]: "
-        "'shop-api' is not a declared namespace; declared: shop, shop-data, shop-workers"
+    assert_rejected(
+        "staging",
+        config,
+        (
+            "stack 'staging': platform:configMaps[0].namespaces[2]: "
+            "'shop-api' is not a declared namespace; declared: shop, shop-data, shop-workers"
+        ),
     )
-    assert registered == 0

@@ -24,7 +24,7 @@ from gates import (
     schema_failures,
     unvalidated_kinds,
 )
-from harness import ROOT_DIR, ProgramRun, plain_strings, rejected, run_program, stack_config
+from harness import ROOT_DIR, ProgramRun, assert_rejected, plain_strings, rejected, run_program, stack_config
 
 from components.config import NAMESPACE, PlatformConfig, parse
 
@@ -826,20 +826,26 @@ def test_a_routed_service_in_a_production_namespace_still_needs_three_replicas()
         "autoscaling": {"minReplicas": 2},
         "disruptionBudget": {"minAvailable": 1},
     }
-    message, registered = rejected("production", config, config_dir=EXAMPLES / "code-review")
-    assert message == (
-        "stack 'production': platform:services[0].autoscaling.minReplicas: user-facing services need at least "
-        "3 replicas in production, got 2"
+    assert_rejected(
+        "production",
+        config,
+        (
+            "stack 'production': platform:services[0].autoscaling.minReplicas: user-facing services need at least "
+            "3 replicas in production, got 2"
+        ),
+        config_dir=EXAMPLES / "code-review",
     )
-    assert registered == 0
 
 
 def test_a_relaxed_namespace_still_refuses_egress_cidrs() -> None:
     config = example_config("code-review", "production")
     config["platform:namespaces"][1]["egress"]["cidrs"] = ["10.0.0.0/8"]
-    message, registered = rejected("production", config, config_dir=EXAMPLES / "code-review")
-    assert message == (
-        "stack 'production': platform:namespaces[1].egress.cidrs: a 'relaxed' namespace already allows egress to "
-        "every address; remove cidrs or use policy 'strict'"
+    assert_rejected(
+        "production",
+        config,
+        (
+            "stack 'production': platform:namespaces[1].egress.cidrs: a 'relaxed' namespace already allows egress to "
+            "every address; remove cidrs or use policy 'strict'"
+        ),
+        config_dir=EXAMPLES / "code-review",
     )
-    assert registered == 0

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from harness import ProgramRun, rejected, run_program, stack_config
+from harness import ProgramRun, assert_rejected, rejected, run_program, stack_config
 
 from components.config import PlatformConfig, parse
 
@@ -313,22 +313,26 @@ def test_monitoring_may_scrape_a_metrics_port_a_service_names_differently(tracks
 def test_an_unknown_policy_mode_is_rejected() -> None:
     config = stack_config("staging")
     config["platform:namespaces"][0]["policy"] = "open"
-    message, registered = rejected("staging", config)
-    assert message == (
-        "stack 'staging': platform:namespaces[0].policy: input should be 'strict', 'relaxed' or 'read-only' (got \"open\")"
+    assert_rejected(
+        "staging",
+        config,
+        (
+            "stack 'staging': platform:namespaces[0].policy: input should be 'strict', 'relaxed' or 'read-only' (got \"open\")"
+        ),
     )
-    assert registered == 0
 
 
 def test_an_environment_label_that_is_not_a_label_value_is_rejected() -> None:
     config = stack_config("staging")
     config["platform:namespaces"][0]["environment"] = "shared env"
-    message, registered = rejected("staging", config)
-    assert message == (
-        "stack 'staging': platform:namespaces[0].environment: "
-        "'shared env' is not a valid label value: at most 63 characters of [A-Za-z0-9-_.]"
+    assert_rejected(
+        "staging",
+        config,
+        (
+            "stack 'staging': platform:namespaces[0].environment: "
+            "'shared env' is not a valid label value: at most 63 characters of [A-Za-z0-9-_.]"
+        ),
     )
-    assert registered == 0
 
 
 # --------------------------------------------------------------------------- add-on namespaces in the catalog

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness import ProgramRun
+from harness import ProgramRun, assert_rejected
 
 
 def test_every_stack_runs_and_exports_its_environment(run: ProgramRun) -> None:
@@ -25,16 +25,18 @@ def test_every_resource_is_parented_inside_the_platform(run: ProgramRun) -> None
 
 
 def test_bad_config_stops_before_any_resource_is_registered() -> None:
-    from harness import rejected, stack_config
+    from harness import stack_config
 
     config = stack_config("production")
     config["platform:servics"] = []
-    message, registered = rejected("production", config)
-    assert message == (
-        "stack 'production': platform:servics: unknown key; allowed: environment, app, domain, cluster, network, "
-        "nodePools, namespaces, configMaps, secrets, services, ingress, addons, overrides or a key named by a 'config' secret"
+    assert_rejected(
+        "production",
+        config,
+        (
+            "stack 'production': platform:servics: unknown key; allowed: environment, app, domain, cluster, network, "
+            "nodePools, namespaces, configMaps, secrets, services, ingress, addons, overrides or a key named by a 'config' secret"
+        ),
     )
-    assert registered == 0
 
 
 def test_every_kubernetes_object_waits_for_every_node_pool(gke_run: ProgramRun) -> None:

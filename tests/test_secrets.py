@@ -10,7 +10,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from harness import ProgramRun, is_secret_value, plain_strings, rejected, run_program, stack_config
+from harness import ProgramRun, assert_rejected, is_secret_value, plain_strings, run_program, stack_config
 
 COMPONENT = "platform:secrets:Secrets"
 PROBE = "test:probe:Checksums"
@@ -251,42 +251,50 @@ def test_a_secret_made_only_of_values_the_schema_leaves_plain_is_still_secret(su
 def test_an_unknown_generator_is_rejected() -> None:
     config = stack_config("staging")
     config["platform:secrets"][1]["keys"]["JWT_SECRET"] = {"type": "hex", "bytes": 32}
-    message, registered = rejected("staging", config)
-    assert message == (
-        "stack 'staging': platform:secrets[1].keys.JWT_SECRET.type: "
-        "unknown generator 'hex'; allowed: password, token, uuid, config, format"
+    assert_rejected(
+        "staging",
+        config,
+        (
+            "stack 'staging': platform:secrets[1].keys.JWT_SECRET.type: "
+            "unknown generator 'hex'; allowed: password, token, uuid, config, format"
+        ),
     )
-    assert registered == 0
 
 
 def test_a_password_shorter_than_16_characters_is_rejected() -> None:
     config = stack_config("staging")
     config["platform:secrets"][0]["keys"]["password"]["length"] = 12
-    message, registered = rejected("staging", config)
-    assert message == (
-        "stack 'staging': platform:secrets[0].keys.password.length: "
-        "12 is too short; generated passwords must be at least 16 characters"
+    assert_rejected(
+        "staging",
+        config,
+        (
+            "stack 'staging': platform:secrets[0].keys.password.length: "
+            "12 is too short; generated passwords must be at least 16 characters"
+        ),
     )
-    assert registered == 0
 
 
 def test_a_secret_targeting_an_undeclared_namespace_is_rejected() -> None:
     config = stack_config("staging")
     config["platform:secrets"][1]["namespaces"] = ["shop", "payments"]
-    message, registered = rejected("staging", config)
-    assert message == (
-        "stack 'staging': platform:secrets[1].namespaces[1]: "
-        "'payments' is not a declared namespace; declared: shop, shop-data, shop-workers"
+    assert_rejected(
+        "staging",
+        config,
+        (
+            "stack 'staging': platform:secrets[1].namespaces[1]: "
+            "'payments' is not a declared namespace; declared: shop, shop-data, shop-workers"
+        ),
     )
-    assert registered == 0
 
 
 def test_a_user_supplied_key_that_is_not_set_is_rejected() -> None:
     config = stack_config("staging")
     config["platform:secrets"][1]["keys"]["HF_TOKEN"] = {"type": "config", "key": "hfApiToken"}
-    message, registered = rejected("staging", config)
-    assert message == (
-        "stack 'staging': platform:secrets[1].keys.HF_TOKEN.key: "
-        "'hfApiToken' is not set; run `pulumi config set --secret platform:hfApiToken <value>`"
+    assert_rejected(
+        "staging",
+        config,
+        (
+            "stack 'staging': platform:secrets[1].keys.HF_TOKEN.key: "
+            "'hfApiToken' is not set; run `pulumi config set --secret platform:hfApiToken <value>`"
+        ),
     )
-    assert registered == 0
