@@ -38,12 +38,12 @@ from typing import Any
 import pulumi
 
 from components.config import (
-    NAMESPACE,
-    ConfigError,
     NodePoolConfig,
     PlatformConfig,
+    config_error,
     cpu_millicores,
     memory_bytes,
+    problem_line,
 )
 
 MIB = 2**20
@@ -178,9 +178,14 @@ def machine_type(config: PlatformConfig, index: int) -> MachineType:
     machine = MACHINE_TYPES.get(name)
     if machine is None:
         known = ", ".join(f"{family}-{{{','.join(map(str, sizes))}}}" for family, (_, sizes) in _FAMILIES.items())
-        raise ConfigError(
-            f"stack '{config.stack}': {NAMESPACE}:nodePools[{index}].machineType: '{name}' is not a machine type "
-            f"the capacity check knows; known: {known}"
+        raise config_error(
+            config.stack,
+            [
+                (
+                    f"nodePools[{index}].machineType",
+                    f"'{name}' is not a machine type the capacity check knows; known: {known}",
+                )
+            ],
         )
     return machine
 
@@ -398,19 +403,20 @@ def _failing(pool_sets: list[PoolSet], at_max: bool) -> Iterator[PoolSet]:
             yield candidate
 
 
-def _fit_message(stack: str, pool_set: PoolSet, at_max: bool) -> str:
+def _fit_message(pool_set: PoolSet, at_max: bool) -> str:
+    """Why `pool_set` is short (reported under `nodePools`)."""
     allocatable = pool_set.allocatable(at_max).describe()
     offer = f"at most {allocatable}" if at_max else f"only {allocatable} at their minimum nodes"
     message = (
-        f"stack '{stack}': {NAMESPACE}:nodePools: at HPA {'maximum' if at_max else 'minimum'}, "
+        f"at HPA {'maximum' if at_max else 'minimum'}, "
         f"{_describe_workloads(pool_set.workloads)} request {pool_set.requested(at_max).describe()} but "
         f"{_describe_pools(pool_set.pools)} allocate {offer}: short {pool_set.shortfall(at_max).describe_shortfall()}"
     )
     return message if at_max else f"{message}; their pods stay Pending until the cluster autoscaler adds nodes"
 
 
-def _placement_problems(config: PlatformConfig, pools: list[Pool], workloads: list[Workload]) -> Iterator[str]:
-    prefix = f"stack '{config.stack}': {NAMESPACE}:nodePools"
+def _placement_problems(pools: list[Pool], workloads: list[Workload]) -> Iterator[str]:
+    """What is wrong with where a workload may run, one message per workload (under `nodePools`)."""
     by_name = {pool.name: pool for pool in pools}
     for workload in workloads:
         kind = {"spot": "spot ", "regular": "regular "}.get(workload.placement, "")
@@ -422,15 +428,15 @@ def _placement_problems(config: PlatformConfig, pools: list[Pool], workloads: li
                 f"; pools with a NoSchedule/NoExecute taint ({', '.join(tainted)}) host no workload" if tainted else ""
             )
             if selector:
-                yield f"{prefix}: {who} '{workload.name}' selects {selector}, which no schedulable {kind}node pool carries{why}"
+                yield f"{who} '{workload.name}' selects {selector}, which no schedulable {kind}node pool carries{why}"
             else:
-                yield f"{prefix}: {who} '{workload.name}' needs a schedulable {kind}node pool, and this stack declares none{why}"
+                yield f"{who} '{workload.name}' needs a schedulable {kind}node pool, and this stack declares none{why}"
             continue
         fitting = [name for name in workload.pools if workload.per_pod.fits_in(by_name[name].per_node)]
         if workload.max_pods > 0 and not fitting:
             nodes = ", ".join(f"{by_name[n].name}: {by_name[n].per_node.describe()}" for n in sorted(workload.pools))
             yield (
-                f"{prefix}: {who} '{workload.name}' requests {workload.per_pod.describe()} per pod, more than one "
+                f"{who} '{workload.name}' requests {workload.per_pod.describe()} per pod, more than one "
                 f"node of its pools offers after system reservations and DaemonSets ({nodes})"
             )
 
@@ -479,11 +485,13 @@ def check_capacity(config: PlatformConfig) -> CapacityReport:
         return CapacityReport(False, [], _workloads(config, []), [])
     pools = _pools(config)
     workloads = _workloads(config, pools)
-    problems = list(_placement_problems(config, pools, workloads))
     pool_sets = _pool_sets(pools, workloads)
-    problems += [_fit_message(config.stack, s, at_max=True) for s in _failing(pool_sets, at_max=True)]
+    problems = [
+        *_placement_problems(pools, workloads),
+        *(_fit_message(s, at_max=True) for s in _failing(pool_sets, True)),
+    ]
     if problems:
-        raise ConfigError("\n".join(problems))
+        raise config_error(config.stack, [("nodePools", problem) for problem in problems])
     for pool_set in _failing(pool_sets, at_max=False):
-        pulumi.log.warn(_fit_message(config.stack, pool_set, at_max=False))
+        pulumi.log.warn(problem_line(config.stack, "nodePools", _fit_message(pool_set, at_max=False)))
     return CapacityReport(True, pools, workloads, pool_sets)

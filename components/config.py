@@ -1094,9 +1094,14 @@ def _shape_problems(exc: ValidationError) -> list[tuple[str, str]]:
     return problems
 
 
-def _config_error(stack: str, problems: list[tuple[str, str]]) -> ConfigError:
-    lines = [f"stack '{stack}': {NAMESPACE}:{path}: {message}" for path, message in problems]
-    return ConfigError("\n".join(lines))
+def problem_line(stack: str, path: str, message: str) -> str:
+    """The one format every config problem is reported in: stack, key path, what is wrong or allowed."""
+    return f"stack '{stack}': {NAMESPACE}:{path}: {message}"
+
+
+def config_error(stack: str, problems: list[tuple[str, str]]) -> ConfigError:
+    """One ConfigError with a line per (key path, message)."""
+    return ConfigError("\n".join(problem_line(stack, path, message) for path, message in problems))
 
 
 def parse(stack: str, raw_values: Mapping[str, Any], project: str | None = None) -> PlatformConfig:
@@ -1127,7 +1132,7 @@ def parse(stack: str, raw_values: Mapping[str, Any], project: str | None = None)
         if problems:
             raise _Problems(problems)
     except _Problems as found:
-        raise _config_error(stack, found.problems) from None
+        raise config_error(stack, found.problems) from None
     return _without_disabled(config)
 
 
