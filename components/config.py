@@ -37,8 +37,6 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 NAMESPACE = "platform"
-ENVIRONMENTS = ("dev", "staging", "production")
-PLACEHOLDERS = ("environment", "domain")
 
 # Top-level keys under ``platform:``; each is one Pulumi config key.
 TOP_LEVEL_KEYS = (
@@ -818,11 +816,6 @@ class IngressConfig(Model):
     proxy_body_size: Annotated[str, Field(pattern=r"^\d+[kmg]?$")] = "8m"
 
 
-class ResourceSpec(Model):
-    requests: ResourceValues
-    limits: ResourceValues
-
-
 class IngressNginxConfig(Model):
     enabled: bool = True
     namespace: DnsLabel = "ingress-nginx"
@@ -833,7 +826,7 @@ class IngressNginxConfig(Model):
     service_type: Literal["LoadBalancer", "NodePort"] = "LoadBalancer"
     # A reserved regional address for the LoadBalancer; defaults to on when the platform creates the cluster.
     static_ip: bool | None = None
-    resources: ResourceSpec = ResourceSpec(
+    resources: Resources = Resources(
         requests=ResourceValues(cpu="100m", memory="128Mi"), limits=ResourceValues(cpu="1", memory="512Mi")
     )
     annotations: dict[str, str] = {}
