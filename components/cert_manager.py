@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import PlatformConfig
 from components.helm_addon import AddonArgs, HelmChart, addon_namespace, helm_release
+from components.namespaces import platform_labels
 
 REPO = "https://charts.jetstack.io"
 RELEASE = "cert-manager"
@@ -67,7 +68,7 @@ class CertManager(pulumi.ComponentResource):
             kind="ClusterIssuer",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=issuer,
-                labels={"app.kubernetes.io/part-of": config.app, "app.kubernetes.io/managed-by": "pulumi"},
+                labels=platform_labels(config),
             ),
             spec={"acme": acme},
             # The ClusterIssuer CRD and the webhook validating it come with the release.

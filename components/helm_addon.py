@@ -20,6 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config import PlatformConfig
+from components.namespaces import namespace_labels
 
 PodSecurity = Literal["restricted", "baseline", "privileged"]
 
@@ -66,15 +67,7 @@ def addon_namespace(
         f"{name}-namespace",
         metadata=k8s.meta.v1.ObjectMetaArgs(
             name=namespace,
-            labels={
-                "environment": config.environment,
-                "app.kubernetes.io/part-of": config.app,
-                "app.kubernetes.io/managed-by": "pulumi",
-                "pod-security.kubernetes.io/enforce": pod_security,
-                # Audit and warn at the strictest level, as the platform's namespaces do, so privilege shows.
-                "pod-security.kubernetes.io/audit": "restricted",
-                "pod-security.kubernetes.io/warn": "restricted",
-            },
+            labels=namespace_labels(config, config.environment, pod_security),
         ),
         opts=pulumi.ResourceOptions(parent=parent, provider=args.provider, depends_on=list(args.node_pools)),
     )

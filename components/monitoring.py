@@ -28,6 +28,7 @@ import pulumi_random
 
 from components.config import PlatformConfig
 from components.helm_addon import AddonArgs, HelmChart, addon_namespace, helm_release
+from components.namespaces import platform_labels
 
 REPO = "https://prometheus-community.github.io/helm-charts"
 RELEASE = "kube-prometheus-stack"
@@ -89,7 +90,7 @@ class Monitoring(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=GRAFANA_ADMIN_SECRET,
                 namespace=namespace.metadata.name,
-                labels={"app.kubernetes.io/part-of": args.config.app, "app.kubernetes.io/managed-by": "pulumi"},
+                labels=platform_labels(args.config),
             ),
             type="Opaque",
             string_data=pulumi.Output.secret({"admin-user": GRAFANA_ADMIN_USER, "admin-password": password.result}),

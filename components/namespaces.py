@@ -45,6 +45,18 @@ def platform_labels(config: PlatformConfig) -> dict[str, str]:
     return {"app.kubernetes.io/part-of": config.app, "app.kubernetes.io/managed-by": "pulumi"}
 
 
+def namespace_labels(config: PlatformConfig, environment: str, pod_security: str) -> dict[str, str]:
+    """A namespace's labels: the platform's, its environment, and Pod Security enforced at `pod_security`
+    with audit and warn always at `restricted`, so what a laxer level admits still shows."""
+    return {
+        "environment": environment,
+        **platform_labels(config),
+        f"{PSA}/enforce": pod_security,
+        f"{PSA}/audit": "restricted",
+        f"{PSA}/warn": "restricted",
+    }
+
+
 def object_metadata(config: PlatformConfig, name: str, namespace: k8s.core.v1.Namespace) -> k8s.meta.v1.ObjectMetaArgs:
     """Metadata for an object in `namespace`: taking the name from the Namespace resource orders it after it."""
     return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace.metadata.name, labels=platform_labels(config))
@@ -182,13 +194,7 @@ class Namespaces(pulumi.ComponentResource):
         )
         self.namespaces = {}
         for ns in config.namespaces:
-            labels = {
-                "environment": ns.environment or config.environment,
-                **platform_labels(config),
-                f"{PSA}/enforce": ns.pod_security,
-                f"{PSA}/audit": "restricted",
-                f"{PSA}/warn": "restricted",
-            }
+            labels = namespace_labels(config, ns.environment or config.environment, ns.pod_security)
             namespace = k8s.core.v1.Namespace(
                 f"{name}-{ns.name}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=ns.name, labels=labels),
