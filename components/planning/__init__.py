@@ -1,0 +1,1 @@
+"""Planning: what the registered objects mean, computed before anything is deployed."""
