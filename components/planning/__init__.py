@@ -1,1 +1,1 @@
-"""The planning domain: what a stack needs before anything exists (capacity) and what it costs."""
+"""The planning domain: what a stack needs and means before anything exists: capacity, cost, reachability."""
