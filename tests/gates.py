@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import kubernetes_validate
 import kubernetes_validate.utils
 import yaml
-from harness import ROOT_DIR, ProgramRun, Registration, stack_config
+from harness import FIXTURE_DIR, ROOT_DIR, ProgramRun, Registration, stack_config
 
 from components.config import NAMESPACE, PlatformConfig, parse
 
@@ -195,7 +195,9 @@ def manifests(run: ProgramRun) -> list[Manifest]:
     return _once("manifests", run, build)
 
 
-def platform_config(stack: str, values: Mapping[str, Any] | None = None, config_dir: Path = ROOT_DIR) -> PlatformConfig:
+def platform_config(
+    stack: str, values: Mapping[str, Any] | None = None, config_dir: Path = FIXTURE_DIR
+) -> PlatformConfig:
     """The validated config the program reads from `values` (default: the stack's files), to judge
     Checkov's exceptions against; pass the same values you gave run_program."""
     values = stack_config(stack, config_dir) if values is None else values
