@@ -37,21 +37,40 @@ const SOURCES = {
   "@kubernetes-models/envoy-gateway": ["gateway.envoyproxy.io/v1alpha1"],
 };
 
-/** "apiVersion kind" -> the model class, whose prototype.validate() runs the compiled schema on `this`. */
-async function loadModels() {
+function packageOf(apiVersion) {
+  return Object.keys(SOURCES).find((name) => SOURCES[name].includes(apiVersion));
+}
+
+function isModel(exported) {
+  // Only models carry both; the packages also export the schemas' plain types.
+  return typeof exported === "function" && typeof exported.apiVersion === "string" && typeof exported.kind === "string";
+}
+
+/** Every model of every apiVersion here ("apiVersion kind" -> model class). */
+async function allModels() {
   const models = new Map();
-  for (const [pkg, groupVersions] of Object.entries(SOURCES)) {
-    for (const groupVersion of groupVersions) {
-      const module = await import(`${pkg}/${groupVersion}`);
-      for (const exported of Object.values(module)) {
-        // Only models carry both; the module also exports plain types' helpers.
-        if (typeof exported === "function" && typeof exported.apiVersion === "string" && typeof exported.kind === "string") {
-          models.set(`${exported.apiVersion} ${exported.kind}`, exported);
-        }
-      }
+  for (const apiVersion of Object.values(SOURCES).flat()) {
+    for (const exported of Object.values(await import(`${packageOf(apiVersion)}/${apiVersion}`))) {
+      if (isModel(exported)) models.set(`${exported.apiVersion} ${exported.kind}`, exported);
     }
   }
   return models;
+}
+
+/** The model of one apiVersion and kind, whose prototype.validate() runs the compiled schema on `this`; undefined
+ * when no package here ships it. Only that kind's module is imported: a whole apiVersion takes a second. */
+async function modelOf(apiVersion, kind) {
+  const pkg = packageOf(apiVersion);
+  if (pkg === undefined || typeof kind !== "string" || !/^[A-Z][A-Za-z0-9]*$/.test(kind)) return undefined;
+  let module;
+  try {
+    module = await import(`${pkg}/${apiVersion}/${kind}`);
+  } catch (error) {
+    if (error.code === "ERR_MODULE_NOT_FOUND" || error.code === "ERR_PACKAGE_PATH_NOT_EXPORTED") return undefined;
+    throw error;
+  }
+  const model = module[kind];
+  return isModel(model) && model.apiVersion === apiVersion && model.kind === kind ? model : undefined;
 }
 
 // --------------------------------------------------------------------------- unknown fields
@@ -121,11 +140,14 @@ function fieldPath(instancePath) {
 }
 
 function describe(error) {
-  const where = fieldPath(error.instancePath) || "(top level)";
+  const path = fieldPath(error.instancePath);
+  if (error.keyword === "required") {
+    const field = error.params.missingProperty;
+    return `${path ? `${path}.${field}` : field}: required field "${field}" is missing`;
+  }
   let message = error.message ?? error.keyword;
   if (error.keyword === "enum") message += `: ${error.params.allowedValues.map((v) => JSON.stringify(v)).join(", ")}`;
-  if (error.keyword === "additionalProperties") message = `unknown field "${error.params.additionalProperty}"`;
-  return `${where}: ${message}`;
+  return `${path || "(top level)"}: ${message}`;
 }
 
 // --------------------------------------------------------------------------- one manifest
@@ -163,14 +185,18 @@ async function readStdin() {
 }
 
 async function main() {
-  const models = await loadModels();
   if (process.argv.includes("--kinds")) {
-    const kinds = [...models.keys()].map((key) => key.split(" "));
-    process.stdout.write(JSON.stringify(kinds) + "\n");
+    const models = await allModels();
+    process.stdout.write(JSON.stringify([...models.keys()].map((key) => key.split(" "))) + "\n");
     return;
   }
   const manifests = JSON.parse(await readStdin());
   if (!Array.isArray(manifests)) throw new Error("expected a JSON array of manifests on stdin");
+  const models = new Map();
+  for (const manifest of manifests.filter(isPlainObject)) {
+    const key = `${manifest.apiVersion} ${manifest.kind}`;
+    if (!models.has(key)) models.set(key, await modelOf(manifest.apiVersion, manifest.kind));
+  }
   process.stdout.write(JSON.stringify(manifests.map((manifest) => validateOne(manifest, models))) + "\n");
 }
 
