@@ -88,7 +88,7 @@ function tracked(value, record) {
       record.looked.add(key);
       if (child === null || typeof child !== "object") return child;
       if (!record.children.has(key)) {
-        const childRecord = { looked: new Set(), children: new Map() };
+        const childRecord = newRecord();
         record.children.set(key, { record: childRecord, proxy: tracked(child, childRecord) });
       }
       return record.children.get(key).proxy;
