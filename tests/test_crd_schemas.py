@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from crd_schemas import covered_kinds, crd_failures
-from gates import manifests, unvalidated_kinds
+from gates import custom_resources
 from harness import ProgramRun
 
 Manifest = dict[str, Any]
@@ -20,19 +20,13 @@ Manifest = dict[str, Any]
 # --------------------------------------------------------------------------- the program, every stack
 
 
-def _custom_resources(run: ProgramRun) -> list[Manifest]:
-    """The objects kubernetes-validate has no built-in schema for: this gate must cover every one."""
-    without_schema = set(unvalidated_kinds(run))
-    return [item.body for item in manifests(run) if f"{item.api_version} {item.kind}" in without_schema]
-
-
 def test_every_custom_resource_passes_its_crd_schema(run: ProgramRun) -> None:
-    assert crd_failures(_custom_resources(run)) == []
+    assert crd_failures(custom_resources(run)) == []
 
 
-def test_the_crd_gate_is_handed_the_program_s_custom_resources(gke_run: ProgramRun) -> None:
+def test_the_crd_gate_is_handed_the_program_scustom_resources(gke_run: ProgramRun) -> None:
     # Guards against a gate that passes because it was handed nothing.
-    kinds = {body["kind"] for body in _custom_resources(gke_run)}
+    kinds = {body["kind"] for body in custom_resources(gke_run)}
     assert {"ClusterIssuer", "ServiceMonitor"} <= kinds
 
 
@@ -61,7 +55,7 @@ def test_every_kind_the_platform_uses_or_plans_has_a_schema() -> None:
     } <= covered_kinds()
 
 
-def test_built_in_kinds_are_not_mistaken_for_custom_resources() -> None:
+def test_built_in_kinds_are_not_mistaken_forcustom_resources() -> None:
     assert {api_version for api_version, _ in covered_kinds()} & {"v1", "apps/v1", "networking.k8s.io/v1"} == set()
 
 

@@ -2,7 +2,8 @@
 
 These tests discover the stacks that exist (dev, which needs no file, and every `Pulumi.<stack>.yaml`,
 at the root and in each example) and assert only invariants: the program runs,
-names are unique, every Kubernetes object passes the strict schemas and Checkov, nothing secret is
+names are unique, every Kubernetes object passes the strict schemas (custom resources their CRD's)
+and Checkov, nothing secret is
 plain, the capacity check ran and passed, every image is pinned, and every route has a backend.
 Adding a service, bumping a tag, changing a ConfigMap value or adding a stack file keeps them
 green; the platform's behaviour is asserted by the other test files on their own fixture catalog.
@@ -19,11 +20,13 @@ from typing import Any
 
 import pytest
 import yaml
+from crd_schemas import crd_failures
 from gates import (
     CRD_KINDS,
     CheckovReport,
     Manifest,
     api_version_failures,
+    custom_resources,
     judge_checkov,
     manifests,
     platform_config,
@@ -110,6 +113,10 @@ def test_every_object_passes_the_strict_schemas_at_current_api_versions(stack: t
     assert schema_failures(run) == []
     assert set(unvalidated_kinds(run)) <= {f"{version} {kind}" for kind, version in CRD_KINDS.items()}
     assert api_version_failures(run) == []
+
+
+def test_every_custom_resource_passes_its_crd_schema(stack: tuple[Path, str]) -> None:
+    assert crd_failures(custom_resources(stack_run(*stack))) == []
 
 
 @functools.cache
