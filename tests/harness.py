@@ -72,6 +72,21 @@ def stack_config(stack: str, config_dir: Path = FIXTURE_DIR) -> dict[str, Any]:
     return values
 
 
+# dev needs no stack file; these examples document that they have no dev stack (their READMEs say why).
+NO_DEV_STACK = {"code-review"}
+
+
+def discover_stacks() -> list[tuple[Path, str]]:
+    """(project directory, stack) for every stack that exists: dev, which needs no file, and every
+    `Pulumi.<stack>.yaml`, at the root and in each example."""
+    found = []
+    for directory in [ROOT_DIR, *sorted(p for p in (ROOT_DIR / "examples").iterdir() if p.is_dir())]:
+        if directory.name not in NO_DEV_STACK:
+            found.append((directory, "dev"))
+        found += [(directory, path.name.split(".")[1]) for path in sorted(directory.glob("Pulumi.*.yaml"))]
+    return found
+
+
 def stand_in_secrets(values: dict[str, Any]) -> dict[str, str]:
     """A stand-in for every `type: config` secret key the config names, as an operator would supply it."""
     supplied = {}

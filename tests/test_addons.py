@@ -122,6 +122,8 @@ def test_ingress_controller_values(gke_run: ProgramRun) -> None:
     }
     assert controller["ingressClassResource"] == {"name": "nginx", "enabled": True, "default": False}
     assert controller["admissionWebhooks"] == {"port": 10250}
+    # A LoadBalancer publishes its address itself.
+    assert "publishService" not in controller and "extraArgs" not in controller
     assert [(c["topologyKey"], c["maxSkew"]) for c in controller["topologySpreadConstraints"]] == [
         ("topology.kubernetes.io/zone", 1),
         ("kubernetes.io/hostname", 1),
@@ -301,6 +303,10 @@ def test_dev_runs_ingress_nginx_alone_on_a_node_port(dev: ProgramRun) -> None:
     assert controller["replicaCount"] == 1
     assert controller["service"] == {"type": "NodePort", "externalTrafficPolicy": "Local", "annotations": {}}
     assert controller["metrics"]["serviceMonitor"] == {"enabled": False}
+    # No load balancer publishes an address: the Ingress status carries the nodes' internal IPs, so
+    # Pulumi's Ingress await completes on kind.
+    assert controller["publishService"] == {"enabled": False}
+    assert controller["extraArgs"] == {"report-node-internal-ip-address": "true"}
     assert dev.k8s("ClusterIssuer") == []
     assert "ingressIp" not in dev.outputs
 

@@ -257,10 +257,22 @@ def test_checksum_annotations_never_carry_a_secret_value(staging: ProgramRun) ->
 # --------------------------------------------------------------------------- the container
 
 
-def test_container_runs_the_pinned_image_with_pull_policy_always(run: ProgramRun) -> None:
+def test_container_runs_the_pinned_image_pulling_always_outside_dev(run: ProgramRun) -> None:
     container = _container(run, "checkout")
     assert container["image"] == "europe-docker.pkg.dev/acme-shop/apps/checkout:1.9.0"
-    assert container["imagePullPolicy"] == "Always"
+    # dev pulls IfNotPresent, so images loaded with `kind load docker-image` run.
+    assert container["imagePullPolicy"] == ("IfNotPresent" if run.stack == "dev" else "Always")
+
+
+def test_the_migration_job_pulls_like_its_service(run: ProgramRun) -> None:
+    job = run.k8s("Job")[0].manifest["spec"]["template"]["spec"]["containers"][0]
+    assert job["imagePullPolicy"] == _container(run, "checkout")["imagePullPolicy"]
+
+
+def test_an_explicit_pull_policy_wins_over_the_environments_default() -> None:
+    config = stack_config("dev")
+    config["platform:overrides"] = {"services": {"checkout": {"imagePullPolicy": "Always"}}}
+    assert _container(run_program("dev", config), "checkout")["imagePullPolicy"] == "Always"
 
 
 def test_named_container_ports(run: ProgramRun) -> None:

@@ -34,24 +34,20 @@ from gates import (
     schema_failures,
     unvalidated_kinds,
 )
-from harness import ROOT_DIR, ProgramRun, is_secret_value, plain_strings, run_program, stack_config, stand_in_secrets
+from harness import (
+    ROOT_DIR,
+    ProgramRun,
+    discover_stacks,
+    is_secret_value,
+    plain_strings,
+    run_program,
+    stack_config,
+    stand_in_secrets,
+)
 
 from components.config.loader import TOP_LEVEL_KEYS
 
 CATALOGS = {"services", "namespaces", "secrets", "configMaps"}
-
-
-# dev needs no stack file; these examples document that they have no dev stack (their READMEs say why).
-NO_DEV_STACK = {"code-review"}
-
-
-def _stack_files() -> list[tuple[Path, str]]:
-    found = []
-    for directory in [ROOT_DIR, *sorted(p for p in (ROOT_DIR / "examples").iterdir() if p.is_dir())]:
-        if directory.name not in NO_DEV_STACK:
-            found.append((directory, "dev"))
-        found += [(directory, path.name.split(".")[1]) for path in sorted(directory.glob("Pulumi.*.yaml"))]
-    return found
 
 
 def _where(item: Manifest) -> tuple[str | None, str | None]:
@@ -59,7 +55,7 @@ def _where(item: Manifest) -> tuple[str | None, str | None]:
     return meta.get("namespace"), meta.get("name")
 
 
-STACKS = _stack_files()
+STACKS = discover_stacks()
 IDS = [f"{'root' if d == ROOT_DIR else d.name}-{s}" for d, s in STACKS]
 ROOT_STACK_FILES = sorted(ROOT_DIR.glob("Pulumi.*.yaml"))
 

@@ -274,9 +274,10 @@ class ServiceConfig(Model):
     enabled: bool = True
     namespace: DnsLabel
     image: Image
-    # Always re-checks registry credentials on every start, so a cached private image is never
-    # reused by a pod that could not pull it (CKV_K8S_15); with pinned tags it costs one HEAD request.
-    image_pull_policy: Literal["IfNotPresent", "Always", "Never"] = "Always"
+    # Unset: Always outside dev, which re-checks registry credentials on every start so a cached
+    # private image is never reused by a pod that could not pull it (CKV_K8S_15; with pinned tags it
+    # costs one HEAD request); IfNotPresent on dev, so images loaded with `kind load docker-image` run.
+    image_pull_policy: Literal["IfNotPresent", "Always", "Never"] | None = None
     command: list[str] | None = None
     args: list[str] | None = None
     ports: list[PortConfig] = Field(min_length=1)
@@ -306,6 +307,12 @@ class ServiceConfig(Model):
     allow_from: list[ServiceName] = []
     migration: Migration | None = None
     service_account: ServiceAccountConfig = ServiceAccountConfig()
+
+    def pull_policy(self, environment: str) -> str:
+        """The image pull policy this service gets in `environment`."""
+        if self.image_pull_policy is not None:
+            return self.image_pull_policy
+        return "IfNotPresent" if environment == "dev" else "Always"
 
     @property
     def effective_resources(self) -> Resources:

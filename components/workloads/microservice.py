@@ -79,7 +79,13 @@ class Microservice(pulumi.ComponentResource):
         # Selectors are immutable: name + instance only, never the version.
         self._selector = {"app.kubernetes.io/name": self._svc.name, "app.kubernetes.io/instance": self._svc.name}
         self._labels = self._labels_for(self._svc.name, "service")
-        self._pod = PodParts(self._svc, self._selector, args.checksums, args.context.creates_cluster)
+        self._pod = PodParts(
+            self._svc,
+            self._selector,
+            args.checksums,
+            args.context.creates_cluster,
+            self._svc.pull_policy(args.context.environment),
+        )
 
         service_account = build_identity(
             self, ServiceIdentity(name, self._svc, args.context, self._namespace, self._labels)
@@ -182,7 +188,7 @@ class Microservice(pulumi.ComponentResource):
         container = k8s.core.v1.ContainerArgs(
             name="migrate",
             image=svc.image,
-            image_pull_policy=svc.image_pull_policy,
+            image_pull_policy=svc.pull_policy(self._args.context.environment),
             command=migration.command,
             env=self._pod.env(),
             env_from=self._pod.env_from(config_map),

@@ -51,8 +51,10 @@ class PodParts:
         selector: Mapping[str, str],
         checksums: Mapping[str, pulumi.Output[str]],
         creates_cluster: bool,
+        pull_policy: str,
     ) -> None:
         self._svc = svc
+        self._pull_policy = pull_policy
         self._selector = dict(selector)
         # "secret/<name>" and "configmap/<name>" -> checksum of the content, for pod-template annotations.
         self._checksums = checksums
@@ -228,7 +230,7 @@ class PodParts:
         return k8s.core.v1.ContainerArgs(
             name=svc.name,
             image=svc.image,
-            image_pull_policy=svc.image_pull_policy,
+            image_pull_policy=self._pull_policy,
             command=svc.command,
             args=svc.args,
             ports=[
