@@ -353,7 +353,7 @@ def assert_rejected(
 ) -> None:
     """The program refuses `config` with exactly `expected`, before registering any resource."""
     message, registered = rejected(stack, config, secret_keys, config_dir)
-    assert message == expected
+    assert message == expected, f"got: {message}"
     assert registered == 0
 
 

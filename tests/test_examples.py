@@ -302,8 +302,8 @@ def test_a_missing_supplied_secret_is_refused(example: str, key: str) -> None:
     message, registered = rejected("production", config, config_dir=EXAMPLES / example)
     secret_key = key.split(":", 1)[1]
     index = next(
-        f"secrets[{i}].keys.{name}"
-        for i, secret in enumerate(config["platform:secrets"])
+        f"secrets[{secret['name']}].keys.{name}"
+        for secret in config["platform:secrets"]
         for name, spec in secret["keys"].items()
         if spec.get("key") == secret_key
     )
@@ -830,7 +830,7 @@ def test_a_routed_service_in_a_production_namespace_still_needs_three_replicas()
         "production",
         config,
         (
-            "stack 'production': platform:services[0].autoscaling.minReplicas: user-facing services need at least "
+            "stack 'production': platform:overrides.services.auth-service.autoscaling.minReplicas: user-facing services need at least "
             "3 replicas in production, got 2"
         ),
         config_dir=EXAMPLES / "code-review",
@@ -844,7 +844,7 @@ def test_a_relaxed_namespace_still_refuses_egress_cidrs() -> None:
         "production",
         config,
         (
-            "stack 'production': platform:namespaces[1].egress.cidrs: a 'relaxed' namespace already allows egress to "
+            "stack 'production': platform:namespaces[platform-v1-exp].egress.cidrs: a 'relaxed' namespace already allows egress to "
             "every address; remove cidrs or use policy 'strict'"
         ),
         config_dir=EXAMPLES / "code-review",
