@@ -8,7 +8,9 @@ probe timings, resource quantities, paths and hosts, and network-policy modes.
 from __future__ import annotations
 
 import functools
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +26,16 @@ from gates import (
     schema_failures,
     unvalidated_kinds,
 )
-from harness import ROOT_DIR, ProgramRun, assert_rejected, plain_strings, rejected, run_program, stack_config
+from harness import (
+    ROOT_DIR,
+    ProgramRun,
+    assert_rejected,
+    plain_strings,
+    project_name,
+    rejected,
+    run_program,
+    stack_config,
+)
 
 from components.config import NAMESPACE, PlatformConfig, parse
 
@@ -212,7 +223,8 @@ def test_the_project_files_run_the_repos_program_from_the_example_directory(exam
     # Pulumi resolves `main` and `virtualenv` relative to the directory holding Pulumi.yaml.
     example_dir = EXAMPLES / example_stack[0]
     project = yaml.safe_load((example_dir / "Pulumi.yaml").read_text())
-    assert project["name"] == "platform"
+    # Its own project, so its stacks are never the root project's stacks of the same name.
+    assert project["name"] == f"platform-{example_stack[0]}"
     assert project["main"] == "../../"
     assert project["runtime"] == {
         "name": "python",
@@ -225,6 +237,33 @@ def test_the_project_files_run_the_repos_program_from_the_example_directory(exam
 def test_every_example_stack_runs_as_its_environment(example_stack: tuple[str, str]) -> None:
     run = example_run(*example_stack)
     assert run.outputs["environment"] == example_stack[1]
+
+
+def test_no_two_pulumi_projects_share_a_name() -> None:
+    # Two projects with one name share their stacks: `pulumi up --stack staging` in one acts on the other's.
+    names: dict[str, list[str]] = {}
+    for directory, subdirectories, files in os.walk(ROOT_DIR):
+        subdirectories[:] = [d for d in subdirectories if not d.startswith(".") and d not in ("venv", "node_modules")]
+        if "Pulumi.yaml" in files:
+            path = Path(directory) / "Pulumi.yaml"
+            names.setdefault(project_name(path.parent), []).append(str(path.relative_to(ROOT_DIR)))
+    assert len(names) == 1 + len(STACKS), names  # the root project and one per example
+    assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}
+
+
+def test_every_example_key_resolves_to_the_platform_namespace(example_stack: tuple[str, str]) -> None:
+    # The program reads `platform:*` whatever the project is called; a bare key would become
+    # `platform-<example>:<key>` and be silently ignored.
+    example, stack = example_stack
+    project = yaml.safe_load((EXAMPLES / example / "Pulumi.yaml").read_text())
+    assert all(key.startswith("platform:") for key in project["config"]), list(project["config"])
+    run = example_run(example, stack)
+    app = project["config"]["platform:app"]["value"]
+    assert {
+        ns["metadata"]["labels"]["app.kubernetes.io/part-of"] for ns in (r.manifest for r in run.k8s("Namespace"))
+    } == {app}
+    # The engine builds every URN with the example's own project name.
+    assert {r.urn.split("::")[1] for r in run.resources} == {project["name"]}
 
 
 def test_every_example_fits_its_node_pools_without_warnings(example_stack: tuple[str, str]) -> None:
