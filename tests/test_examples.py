@@ -247,7 +247,8 @@ def test_no_two_pulumi_projects_share_a_name() -> None:
         if "Pulumi.yaml" in files:
             path = Path(directory) / "Pulumi.yaml"
             names.setdefault(project_name(path.parent), []).append(str(path.relative_to(ROOT_DIR)))
-    assert len(names) == 1 + len(STACKS), names  # the root project and one per example
+    # The walk found the root project and every example (fixture projects may add more).
+    assert {project_name(ROOT_DIR), *(project_name(EXAMPLES / example) for example in STACKS)} <= set(names)
     assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}
 
 
@@ -888,3 +889,15 @@ def test_a_relaxed_namespace_still_refuses_egress_cidrs() -> None:
         ),
         config_dir=EXAMPLES / "code-review",
     )
+
+
+@pytest.mark.parametrize(
+    "declaration",
+    [{"type": "string", "value": "shop"}, {"default": "shop"}, {"value": "shop", "default": "shop"}],
+)
+def test_the_harness_refuses_project_config_pulumi_refuses(tmp_path: Path, declaration: dict[str, str]) -> None:
+    # So the examples' Pulumi.yaml files, read by the harness, are ones a real `pulumi` loads.
+    project = {"name": "platform-fixture", "runtime": "python", "config": {"platform:app": declaration}}
+    (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(project))
+    with pytest.raises(AssertionError, match="platform:app"):
+        stack_config("dev", tmp_path)
