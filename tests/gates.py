@@ -6,14 +6,14 @@ Each gate returns human-readable problems, one line each, empty when clean:
   built-in schema, and only known CRD kinds may be there;
 - ``api_version_failures(run)``: every kind at its current apiVersion, nothing deprecated or removed;
 - ``checkov_failures(run, config)``: Checkov's Kubernetes framework reports no failed check, except
-  CKV_K8S_43 and CKV_K8S_35 where the owning service's config chooses a tag or secret env vars.
+  CKV_K8S_43 and CKV_K8S_35 where the owning service's config chooses a tag or secret env vars;
+- ``custom_resources(run)``: the objects with no built-in schema, for crd_schemas.crd_failures, which
+  checks each against its CRD's OpenAPI schema (tests/crd, pinned @kubernetes-models packages).
 
 Manifests are rebuilt from the recorded mock inputs (camelCase, with apiVersion and kind); the
 engine sends integral numbers as floats, so those become ints again first.
 
-Deliberately out of scope: objects rendered from Helm charts (the mocks never render a chart), and
-the custom resources' own schemas (no CRD schema ships in any installed package, so ClusterIssuer or
-ServiceMonitor bodies are checked only for kind and apiVersion).
+Deliberately out of scope: objects rendered from Helm charts (the mocks never render a chart).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import kubernetes_validate
 import kubernetes_validate.utils
 import yaml
-from harness import ROOT_DIR, ProgramRun, Registration, stack_config
+from harness import FIXTURE_DIR, ROOT_DIR, ProgramRun, Registration, stack_config
 
 from components.config import NAMESPACE, PlatformConfig, parse
 
@@ -195,7 +195,15 @@ def manifests(run: ProgramRun) -> list[Manifest]:
     return _once("manifests", run, build)
 
 
-def platform_config(stack: str, values: Mapping[str, Any] | None = None, config_dir: Path = ROOT_DIR) -> PlatformConfig:
+def custom_resources(run: ProgramRun) -> list[dict[str, Any]]:
+    """The objects kubernetes-validate has no built-in schema for: the CRD gate must cover every one."""
+    without_schema = set(unvalidated_kinds(run))
+    return [item.body for item in manifests(run) if f"{item.api_version} {item.kind}" in without_schema]
+
+
+def platform_config(
+    stack: str, values: Mapping[str, Any] | None = None, config_dir: Path = FIXTURE_DIR
+) -> PlatformConfig:
     """The validated config the program reads from `values` (default: the stack's files), to judge
     Checkov's exceptions against; pass the same values you gave run_program."""
     values = stack_config(stack, config_dir) if values is None else values

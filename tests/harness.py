@@ -34,6 +34,8 @@ from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import wait_for_rpcs
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
+# The platform tests' own catalog (dev, staging, production), independent of the root stack files.
+FIXTURE_DIR = ROOT_DIR / "tests" / "fixtures" / "shop"
 SECRET_SIG = rpc._special_sig_key
 SECRET_VALUE = rpc._special_secret_sig
 
@@ -85,7 +87,7 @@ def _project_config(project_file: Path) -> dict[str, Any]:
     return values
 
 
-def stack_config(stack: str, config_dir: Path = ROOT_DIR) -> dict[str, Any]:
+def stack_config(stack: str, config_dir: Path = FIXTURE_DIR) -> dict[str, Any]:
     """The merged project + stack config as the engine would hand it over (values not encoded)."""
     values = _project_config(config_dir / "Pulumi.yaml")
     stack_file = config_dir / f"Pulumi.{stack}.yaml"
@@ -93,6 +95,18 @@ def stack_config(stack: str, config_dir: Path = ROOT_DIR) -> dict[str, Any]:
         document = yaml.safe_load(stack_file.read_text()) or {}
         values.update(document.get("config") or {})
     return values
+
+
+def stand_in_secrets(values: dict[str, Any]) -> dict[str, str]:
+    """A stand-in for every `type: config` secret key the config names, as an operator would supply it."""
+    supplied = {}
+    secrets = values.get("platform:secrets")
+    for secret in secrets if isinstance(secrets, list) else []:
+        keys = secret.get("keys") if isinstance(secret, dict) else None
+        for spec in keys.values() if isinstance(keys, dict) else []:
+            if isinstance(spec, dict) and spec.get("type") == "config":
+                supplied[f"platform:{spec['key']}"] = f"stand-in-for-{spec['key']}-0123456789"
+    return supplied
 
 
 def encode_config(values: dict[str, Any]) -> dict[str, str]:
@@ -345,7 +359,7 @@ def run_program(
     stack: str,
     config: dict[str, Any] | None = None,
     secret_keys: list[str] | None = None,
-    config_dir: Path = ROOT_DIR,
+    config_dir: Path = FIXTURE_DIR,
 ) -> ProgramRun:
     """Run the repo's `__main__.py` as `stack` with `config` (default: the stack files in `config_dir`)."""
     run, error = _execute(stack, config, secret_keys, config_dir)
@@ -358,7 +372,7 @@ def rejected(
     stack: str,
     config: dict[str, Any],
     secret_keys: list[str] | None = None,
-    config_dir: Path = ROOT_DIR,
+    config_dir: Path = FIXTURE_DIR,
 ) -> tuple[str, int]:
     """Run a config the program must refuse: returns the ConfigError message and the number of
     resources registered before it stopped (which must be 0)."""
@@ -374,7 +388,7 @@ def assert_rejected(
     config: dict[str, Any],
     expected: str,
     secret_keys: list[str] | None = None,
-    config_dir: Path = ROOT_DIR,
+    config_dir: Path = FIXTURE_DIR,
 ) -> None:
     """The program refuses `config` with exactly `expected`, before registering any resource."""
     message, registered = rejected(stack, config, secret_keys, config_dir)

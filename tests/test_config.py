@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from harness import ROOT_DIR, assert_rejected, rejected, stack_config
+from harness import FIXTURE_DIR, assert_rejected, rejected, stack_config
 
 from components.config import ConfigError, parse
-from components.config.loader import TOP_LEVEL_KEYS
 
 
 def _service(config: dict[str, Any], name: str) -> dict[str, Any]:
@@ -233,39 +231,11 @@ def test_an_override_of_an_unknown_catalog_is_rejected() -> None:
     )
 
 
-# --------------------------------------------------------------------------- the project file
-
-
-def test_pulumi_yaml_declares_every_key_the_program_reads() -> None:
-    document = yaml.safe_load((ROOT_DIR / "Pulumi.yaml").read_text())
-    declared = document["config"]
-    assert set(TOP_LEVEL_KEYS) <= set(declared)
-    for key in TOP_LEVEL_KEYS:
-        declaration = declared[key]
-        assert declaration.get("description"), f"{key} has no description"
-        # Pulumi's project schema: a scalar has a type; a structured value is a `value`.
-        assert "type" in declaration or "value" in declaration, key
-
-
-def test_pulumi_yaml_runs_python_from_its_virtualenv() -> None:
-    document = yaml.safe_load((ROOT_DIR / "Pulumi.yaml").read_text())
-    assert document["name"] == "platform"
-    assert document["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
-
-
-@pytest.mark.parametrize("stack", ["staging", "production"])
-def test_stack_files_hold_only_platform_and_provider_keys(stack: str) -> None:
-    document = yaml.safe_load((ROOT_DIR / f"Pulumi.{stack}.yaml").read_text())
-    keys = set(document["config"])
-    platform_keys = {k.split(":", 1)[1] for k in keys if k.startswith("platform:")}
-    assert platform_keys <= set(TOP_LEVEL_KEYS)
-    # The catalogs are shared: stack files change them only through overrides.
-    assert not platform_keys & {"services", "namespaces", "secrets", "configMaps"}
-    assert {k for k in keys if not k.startswith("platform:")} <= {"gcp:project", "gcp:region"}
+# --------------------------------------------------------------------------- the fixture's project file
 
 
 def test_dev_needs_no_stack_file() -> None:
-    assert not Path(ROOT_DIR / "Pulumi.dev.yaml").exists()
+    assert not Path(FIXTURE_DIR / "Pulumi.dev.yaml").exists()
     config = parse("dev", _encoded(stack_config("dev")))
     assert config.environment == "dev"
     assert config.cluster.mode == "existing"
