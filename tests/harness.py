@@ -36,7 +36,6 @@ from pulumi.runtime.stack import wait_for_rpcs
 ROOT_DIR = Path(__file__).resolve().parent.parent
 # The platform tests' own catalog (dev, staging, production), independent of the root stack files.
 FIXTURE_DIR = ROOT_DIR / "tests" / "fixtures" / "shop"
-PROJECT = "platform"
 SECRET_SIG = rpc._special_sig_key
 SECRET_VALUE = rpc._special_secret_sig
 
@@ -44,15 +43,41 @@ SECRET_VALUE = rpc._special_secret_sig
 # --------------------------------------------------------------------------- config files
 
 
+def project_name(config_dir: Path = ROOT_DIR) -> str:
+    """The project name in `config_dir`'s Pulumi.yaml: the engine namespaces bare config keys and
+    builds every URN with it."""
+    name: str = yaml.safe_load((config_dir / "Pulumi.yaml").read_text())["name"]
+    return name
+
+
+# The root project's name (the examples each have their own; see `project_name`).
+PROJECT = project_name()
+
+
 def _project_config(project_file: Path) -> dict[str, Any]:
-    """Project-level values from a Pulumi.yaml: `value`, else `default`, else the plain value."""
+    """Project-level values from a Pulumi.yaml: `value`, else `default`, else the plain value.
+
+    Keeps the engine's own rules for the file (pulumi/sdk/go/common/workspace/project.go,
+    `Project.Validate`), so a file these tests accept is one a real `pulumi` loads: a bare key is
+    the project's own (`<project>:key`); a key in another namespace (`platform:app` in an
+    example's project) takes only a `value`, never a `type` or a `default`; no key has both."""
     document = yaml.safe_load(project_file.read_text())
+    project = document["name"]
     values: dict[str, Any] = {}
     for key, declaration in (document.get("config") or {}).items():
-        full_key = key if ":" in key else f"{document['name']}:{key}"
+        own = ":" not in key or key.startswith(f"{project}:")
+        full_key = f"{project}:{key}" if ":" not in key else key
         if isinstance(declaration, dict) and (
             "value" in declaration or "default" in declaration or "type" in declaration
         ):
+            assert not ("value" in declaration and "default" in declaration), (
+                f"{project_file}: project config '{key}' cannot have both a 'default' and 'value' attribute"
+            )
+            if not own:
+                assert "type" not in declaration and "default" not in declaration, (
+                    f"{project_file}: configuration key '{key}' is not namespaced by the project "
+                    "and should not define a type or a default"
+                )
             if "value" in declaration:
                 values[full_key] = declaration["value"]
             elif "default" in declaration:
@@ -382,7 +407,7 @@ def assert_rejected(
 ) -> None:
     """The program refuses `config` with exactly `expected`, before registering any resource."""
     message, registered = rejected(stack, config, secret_keys, config_dir)
-    assert message == expected
+    assert message == expected, f"got: {message}"
     assert registered == 0
 
 
@@ -404,7 +429,7 @@ def _execute(
     platform_mocks = PlatformMocks()
     monitor = RecordingMonitor(platform_mocks)
     pulumi.runtime.set_mocks(
-        platform_mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor
+        platform_mocks, project=project_name(config_dir), stack=stack, preview=False, logger=logger, monitor=monitor
     )
     # set_mocks makes a new RPC manager but keeps the tracked outputs; a run that stopped early
     # leaves futures of its closed loop there, which the next run's wait_for_rpcs would await forever.

@@ -379,7 +379,7 @@ def test_a_catalog_monitoring_namespace_below_privileged_is_rejected() -> None:
     assert_rejected(
         "staging",
         config,
-        "stack 'staging': platform:namespaces[3].podSecurity: 'restricted' would block the monitoring add-on "
+        "stack 'staging': platform:namespaces[monitoring].podSecurity: 'restricted' would block the monitoring add-on "
         "in 'monitoring': node-exporter needs hostNetwork, hostPID and hostPath; set privileged",
     )
 

@@ -265,7 +265,7 @@ def test_spot_only_service_without_a_spot_pool_is_rejected() -> None:
     assert_rejected(
         "production",
         config,
-        "stack 'production': platform:services[2].placement: 'spot' needs a spot node pool, and this stack "
+        "stack 'production': platform:overrides.services.order-worker.placement: 'spot' needs a spot node pool, and this stack "
         "declares none",
     )
 

@@ -9,12 +9,14 @@ routes with backends) are test_stacks.py's, for examples and root alike.
 from __future__ import annotations
 
 import functools
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from harness import ROOT_DIR, ProgramRun, assert_rejected, rejected, run_program, stack_config
+from harness import ROOT_DIR, ProgramRun, assert_rejected, project_name, rejected, run_program, stack_config
 
 from components.config import NAMESPACE, PlatformConfig, parse
 
@@ -202,7 +204,8 @@ def test_the_project_files_run_the_repos_program_from_the_example_directory(exam
     # Pulumi resolves `main` and `virtualenv` relative to the directory holding Pulumi.yaml.
     example_dir = EXAMPLES / example_stack[0]
     project = yaml.safe_load((example_dir / "Pulumi.yaml").read_text())
-    assert project["name"] == "platform"
+    # Its own project, so its stacks are never the root project's stacks of the same name.
+    assert project["name"] == f"platform-{example_stack[0]}"
     assert project["main"] == "../../"
     assert project["runtime"] == {
         "name": "python",
@@ -210,6 +213,34 @@ def test_the_project_files_run_the_repos_program_from_the_example_directory(exam
     }
     assert (example_dir / project["main"]).resolve() == ROOT_DIR
     assert (example_dir / project["runtime"]["options"]["virtualenv"]).resolve() == ROOT_DIR / "venv"
+
+
+def test_no_two_pulumi_projects_share_a_name() -> None:
+    # Two projects with one name share their stacks: `pulumi up --stack staging` in one acts on the other's.
+    names: dict[str, list[str]] = {}
+    for directory, subdirectories, files in os.walk(ROOT_DIR):
+        subdirectories[:] = [d for d in subdirectories if not d.startswith(".") and d not in ("venv", "node_modules")]
+        if "Pulumi.yaml" in files:
+            path = Path(directory) / "Pulumi.yaml"
+            names.setdefault(project_name(path.parent), []).append(str(path.relative_to(ROOT_DIR)))
+    # The walk found the root project and every example (fixture projects may add more).
+    assert {project_name(ROOT_DIR), *(project_name(EXAMPLES / example) for example in STACKS)} <= set(names)
+    assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}
+
+
+def test_every_example_key_resolves_to_the_platform_namespace(example_stack: tuple[str, str]) -> None:
+    # The program reads `platform:*` whatever the project is called; a bare key would become
+    # `platform-<example>:<key>` and be silently ignored.
+    example, stack = example_stack
+    project = yaml.safe_load((EXAMPLES / example / "Pulumi.yaml").read_text())
+    assert all(key.startswith("platform:") for key in project["config"]), list(project["config"])
+    run = example_run(example, stack)
+    app = project["config"]["platform:app"]["value"]
+    assert {
+        ns["metadata"]["labels"]["app.kubernetes.io/part-of"] for ns in (r.manifest for r in run.k8s("Namespace"))
+    } == {app}
+    # The engine builds every URN with the example's own project name.
+    assert {r.urn.split("::")[1] for r in run.resources} == {project["name"]}
 
 
 def test_every_example_fits_its_node_pools_without_warnings(example_stack: tuple[str, str]) -> None:
@@ -237,8 +268,8 @@ def test_a_missing_supplied_secret_is_refused(example: str, key: str) -> None:
     message, registered = rejected("production", config, config_dir=EXAMPLES / example)
     secret_key = key.split(":", 1)[1]
     index = next(
-        f"secrets[{i}].keys.{name}"
-        for i, secret in enumerate(config["platform:secrets"])
+        f"secrets[{secret['name']}].keys.{name}"
+        for secret in config["platform:secrets"]
         for name, spec in secret["keys"].items()
         if spec.get("key") == secret_key
     )
@@ -765,7 +796,7 @@ def test_a_routed_service_in_a_production_namespace_still_needs_three_replicas()
         "production",
         config,
         (
-            "stack 'production': platform:services[0].autoscaling.minReplicas: user-facing services need at least "
+            "stack 'production': platform:overrides.services.auth-service.autoscaling.minReplicas: user-facing services need at least "
             "3 replicas in production, got 2"
         ),
         config_dir=EXAMPLES / "code-review",
@@ -779,8 +810,20 @@ def test_a_relaxed_namespace_still_refuses_egress_cidrs() -> None:
         "production",
         config,
         (
-            "stack 'production': platform:namespaces[1].egress.cidrs: a 'relaxed' namespace already allows egress to "
+            "stack 'production': platform:namespaces[platform-v1-exp].egress.cidrs: a 'relaxed' namespace already allows egress to "
             "every address; remove cidrs or use policy 'strict'"
         ),
         config_dir=EXAMPLES / "code-review",
     )
+
+
+@pytest.mark.parametrize(
+    "declaration",
+    [{"type": "string", "value": "shop"}, {"default": "shop"}, {"value": "shop", "default": "shop"}],
+)
+def test_the_harness_refuses_project_config_pulumi_refuses(tmp_path: Path, declaration: dict[str, str]) -> None:
+    # So the examples' Pulumi.yaml files, read by the harness, are ones a real `pulumi` loads.
+    project = {"name": "platform-fixture", "runtime": "python", "config": {"platform:app": declaration}}
+    (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(project))
+    with pytest.raises(AssertionError, match="platform:app"):
+        stack_config("dev", tmp_path)

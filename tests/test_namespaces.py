@@ -317,7 +317,7 @@ def test_an_unknown_policy_mode_is_rejected() -> None:
         "staging",
         config,
         (
-            "stack 'staging': platform:namespaces[0].policy: input should be 'strict', 'relaxed' or 'read-only' (got \"open\")"
+            "stack 'staging': platform:namespaces[shop].policy: input should be 'strict', 'relaxed' or 'read-only' (got \"open\")"
         ),
     )
 
@@ -329,7 +329,7 @@ def test_an_environment_label_that_is_not_a_label_value_is_rejected() -> None:
         "staging",
         config,
         (
-            "stack 'staging': platform:namespaces[0].environment: "
+            "stack 'staging': platform:namespaces[shop].environment: "
             "'shared env' is not a valid label value: at most 63 characters of [A-Za-z0-9-_.]"
         ),
     )
@@ -356,7 +356,7 @@ def addon_namespaces() -> ProgramRun:
 def test_an_addon_namespace_in_the_catalog_must_be_relaxed() -> None:
     message, registered = rejected("staging", _with_addon_namespaces("strict"))
     assert message.splitlines()[0] == (
-        "stack 'staging': platform:namespaces[3].policy: 'ingress-nginx' hosts the ingress controller, whose charts "
+        "stack 'staging': platform:namespaces[ingress-nginx].policy: 'ingress-nginx' hosts the ingress controller, whose charts "
         "need the API server, node kubelets and the internet; use policy 'relaxed'"
     )
     assert registered == 0

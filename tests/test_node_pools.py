@@ -228,7 +228,7 @@ def _with_base_pool(stack: str, **changes: Any) -> dict[str, Any]:
 def test_a_pool_whose_minimum_exceeds_its_maximum_is_rejected() -> None:
     error, registered = rejected("staging", _with_base_pool("staging", minNodes=3, maxNodes=2))
     assert error == (
-        "stack 'staging': platform:nodePools[0].maxNodes: 2 is below minNodes (3); maxNodes must be >= minNodes"
+        "stack 'staging': platform:nodePools[base].maxNodes: 2 is below minNodes (3); maxNodes must be >= minNodes"
     )
     assert registered == 0
 
@@ -237,7 +237,7 @@ def test_an_unknown_taint_effect_is_rejected() -> None:
     taints = [{"key": "dedicated", "value": "batch", "effect": "NoSchedule"}]
     error, registered = rejected("staging", _with_base_pool("staging", taints=taints))
     assert error == (
-        "stack 'staging': platform:nodePools[0].taints[0].effect: "
+        "stack 'staging': platform:nodePools[base].taints[0].effect: "
         "input should be 'NO_SCHEDULE', 'PREFER_NO_SCHEDULE' or 'NO_EXECUTE' (got \"NoSchedule\")"
     )
     assert registered == 0
@@ -247,7 +247,7 @@ def test_an_unknown_taint_effect_is_rejected() -> None:
 def test_a_pool_zone_outside_the_cluster_region_is_rejected(zone: str) -> None:
     error, registered = rejected("production", _with_base_pool("production", nodeLocations=["europe-west1-b", zone]))
     assert error == (
-        f"stack 'production': platform:nodePools[0].nodeLocations[1]: "
+        f"stack 'production': platform:nodePools[base].nodeLocations[1]: "
         f"'{zone}' is not a zone of the cluster's region 'europe-west1'"
     )
     assert registered == 0

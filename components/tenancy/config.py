@@ -54,8 +54,22 @@ class EgressTargets(Model):
     cidrs: list[Cidr] = []
 
 
+# Namespaces Kubernetes or GKE create and manage: the platform never declares (and so never takes
+# over, labels, quotas or deletes) one of them. Egress *to* them stays possible.
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def not_system_namespace(name: str) -> str:
+    if name in SYSTEM_NAMESPACES or name.startswith("gke-"):
+        raise ValueError(
+            f"'{name}' is a system namespace, managed by Kubernetes or GKE "
+            f"({', '.join(SYSTEM_NAMESPACES)}, gke-*); declare a namespace of your own"
+        )
+    return name
+
+
 class NamespaceConfig(Model):
-    name: DnsLabel
+    name: Annotated[DnsLabel, AfterValidator(not_system_namespace)]
     enabled: bool = True
     # Overrides the `environment` label, e.g. "shared" for a monitoring namespace (seed 001).
     environment: LabelValue | None = None
