@@ -62,12 +62,12 @@ def test_plan_out_writes_every_object_as_schema_valid_yaml_with_secrets_redacted
 def test_plan_refuses_a_bad_config_with_the_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     document = yaml.safe_load((FIXTURE_DIR / "Pulumi.yaml").read_text())
     broken = copy.deepcopy(document)
-    broken["config"]["services"]["value"][0]["autoscaling"]["maxReplicas"] = 0
+    broken["config"]["platform:services"]["value"][0]["autoscaling"]["maxReplicas"] = 0
     (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(broken))
     assert stack_config("dev", tmp_path)
     assert plan.main(["--stack", "dev", "--dir", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines() == [
-        "stack 'dev': platform:services[0].autoscaling.maxReplicas: input should be greater than or equal to 1 (got 0)"
+        "stack 'dev': platform:services[storefront].autoscaling.maxReplicas: input should be greater than or equal to 1 (got 0)"
     ]
     assert "Traceback" not in captured.err and captured.out == ""

@@ -14,6 +14,7 @@ from pydantic.fields import FieldInfo
 
 from components.config import PlatformConfig
 from components.tenancy.config import UnknownGenerator
+from components.workloads.config import ServiceConfig
 
 README = (ROOT_DIR / "README.md").read_text()
 TEST_COMMAND = "python3 -m venv venv && venv/bin/pip install -r requirements.txt && venv/bin/python -m pytest"
@@ -129,6 +130,15 @@ def _project_defaults() -> dict[str, Any]:
     return {key: spec["default"] for key, spec in declared.items() if isinstance(spec, dict) and "default" in spec}
 
 
+def _pull_policy_default() -> str:
+    service = ServiceConfig.model_construct(image_pull_policy=None)
+    return f"`{service.pull_policy('dev')}` on dev, `{service.pull_policy('production')}` elsewhere"
+
+
+# Unset (None) means "derived": the table states what the program derives, computed here from the code.
+DERIVED_DEFAULTS = {"services.imagePullPolicy": _pull_policy_default}
+
+
 def test_readme_defaults_are_the_real_defaults() -> None:
     """Each documented default is the value a stack gets when it leaves the key out.
 
@@ -143,7 +153,9 @@ def test_readme_defaults_are_the_real_defaults() -> None:
     project = _project_defaults()
     expected = {}
     for path, field in _fields():
-        if path in project:
+        if path in DERIVED_DEFAULTS:
+            expected[path] = DERIVED_DEFAULTS[path]()
+        elif path in project:
             expected[path] = _cell(project[path])
         elif field.is_required():
             expected[path] = "required"
