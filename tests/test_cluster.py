@@ -81,7 +81,9 @@ def ip_only_run() -> ProgramRun:
     """Staging reached only over its public IP endpoint, from the office network: no DNS endpoint."""
     return run_program(
         "staging",
-        staging_with(controlPlane={"dnsEndpoint": False, "ipEndpoint": "public"}, masterAuthorizedNetworks=[OFFICE_VPN]),
+        staging_with(
+            controlPlane={"dnsEndpoint": False, "ipEndpoint": "public"}, masterAuthorizedNetworks=[OFFICE_VPN]
+        ),
     )
 
 
@@ -149,7 +151,11 @@ def test_nodes_are_private_and_the_ip_endpoint_is_private_by_default(gke_run: Pr
 
 def test_the_dns_endpoint_is_on_and_admits_only_google_identities(gke_run: ProgramRun) -> None:
     assert cluster(gke_run).inputs["controlPlaneEndpointsConfig"] == {
-        "dnsEndpointConfig": {"allowExternalTraffic": True, "enableK8sTokensViaDns": False, "enableK8sCertsViaDns": False},
+        "dnsEndpointConfig": {
+            "allowExternalTraffic": True,
+            "enableK8sTokensViaDns": False,
+            "enableK8sCertsViaDns": False,
+        },
         "ipEndpointsConfig": {"enabled": True},
     }
 
@@ -410,7 +416,10 @@ def test_fqdn_network_policies_without_dataplane_v2_are_rejected() -> None:
 def test_the_replaced_private_endpoint_key_says_where_it_went() -> None:
     assert_rejected(
         "production",
-        {**stack_config("production"), "platform:cluster": {**stack_config("production")["platform:cluster"], "privateEndpoint": True}},
+        {
+            **stack_config("production"),
+            "platform:cluster": {**stack_config("production")["platform:cluster"], "privateEndpoint": True},
+        },
         "stack 'production': platform:cluster: privateEndpoint was replaced by controlPlane.ipEndpoint: write "
         "'controlPlane: {ipEndpoint: private}' (privateEndpoint: true) or "
         "'controlPlane: {ipEndpoint: public}' (privateEndpoint: false)",
