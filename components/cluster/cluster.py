@@ -142,7 +142,11 @@ class Cluster(pulumi.ComponentResource):
         def endpoint(config: Any) -> str:
             dns = config.dns_endpoint_config if config is not None else None
             if dns is None or not dns.endpoint:
-                raise ValueError("GKE reported no DNS endpoint although controlPlane.dnsEndpoint is on")
+                # GKE reports one for every cluster; its absence means stale state, and the IP endpoint may be private.
+                raise ValueError(
+                    "GKE reported no DNS endpoint although cluster.controlPlane.dnsEndpoint is on; "
+                    "run `pulumi refresh` and try again"
+                )
             return str(dns.endpoint)
 
         return cluster.control_plane_endpoints_config.apply(endpoint)
