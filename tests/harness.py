@@ -5,7 +5,7 @@ Built to avoid the known mock pitfalls:
   so exports and resources never leak between stacks;
 - `additionalSecretOutputs` are honoured (stock mocks ignore them), so `RandomPassword.result`
   and Kubernetes Secret data are secret exactly as under the real engine;
-- `preview=False`, and computed outputs (cluster endpoint, masterAuth, node pool names, random
+- `preview=False`, and computed outputs (cluster IP and DNS endpoints, masterAuth, node pool names, random
   results, addresses) are returned, so apply callbacks really run;
 - every registration is recorded with its parent, provider, protect flag and dependencies, and
   URNs are checked for uniqueness, which mocks do not enforce;
@@ -179,9 +179,18 @@ class PlatformMocks(pulumi.runtime.Mocks):
         seed = f"{typ}:{name}:{json.dumps(inputs.get('keepers'), sort_keys=True, default=str)}"
         outputs = dict(inputs)
         if typ == "gcp:container/cluster:Cluster":
+            # GKE gives every cluster a DNS endpoint (gke-<id>.<region>.gke.goog), used or not.
+            endpoints = dict(inputs.get("controlPlaneEndpointsConfig") or {})
+            region = str(inputs.get("location", "europe-west1"))
+            region = region if region.count("-") == 1 else region.rsplit("-", 1)[0]
+            endpoints["dnsEndpointConfig"] = {
+                **(endpoints.get("dnsEndpointConfig") or {}),
+                "endpoint": f"gke-{_fake_hex(seed, 32)}.{region}.gke.goog",
+            }
             outputs.update(
                 name=inputs.get("name", name),
                 endpoint="203.0.113.10",
+                controlPlaneEndpointsConfig=endpoints,
                 masterAuth={
                     "clusterCaCertificate": base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMOCK\n").decode(),
                     "clientCertificateConfig": {"issueClientCertificate": False},

@@ -48,7 +48,7 @@ def node_email(run: ProgramRun) -> str:
 
 @functools.cache
 def customised_run() -> ProgramRun:
-    """Staging with a long cluster name and pools that set labels, taints, zones and sizes."""
+    """Staging with a long cluster name and pools that set labels, taints, zones, sizes and the kubelet port."""
     config = stack_config("staging")
     config["platform:cluster"] = {**config["platform:cluster"], "name": "shop-staging-with-a-long-cluster-name"}
     base, spot = config["platform:nodePools"]
@@ -65,6 +65,7 @@ def customised_run() -> ProgramRun:
         {
             **spot,
             "locationPolicy": "BALANCED",
+            "kubeletReadOnlyPort": True,
             "labels": {"workload-type": "batch"},
             "taints": [{"key": "dedicated", "value": "batch", "effect": "PREFER_NO_SCHEDULE"}],
         },
@@ -138,6 +139,14 @@ def test_every_pool_runs_hardened_nodes_as_the_node_service_account(gke_run: Pro
         assert node_config["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
         assert node_config["serviceAccount"] == node_email(gke_run)
         assert node_config["oauthScopes"] == ["https://www.googleapis.com/auth/cloud-platform"]
+        # The kubelet's unauthenticated read-only port (10255) is closed.
+        assert node_config["kubeletConfig"] == {"insecureKubeletReadonlyPortEnabled": "FALSE"}
+
+
+def test_a_pool_can_open_the_kubelet_read_only_port_for_itself_only() -> None:
+    run = customised_run()
+    assert pool(run, "spot").inputs["nodeConfig"]["kubeletConfig"] == {"insecureKubeletReadonlyPortEnabled": "TRUE"}
+    assert pool(run, "base").inputs["nodeConfig"]["kubeletConfig"] == {"insecureKubeletReadonlyPortEnabled": "FALSE"}
 
 
 def test_machine_type_and_disk_defaults(gke_run: ProgramRun) -> None:
