@@ -4,7 +4,8 @@
       -> tenancy (namespaces, then secrets and config maps)
       -> add-ons (observability's monitoring first: its CRDs back every ServiceMonitor;
                   then traffic's ingress controller and cert-manager)
-      -> workloads (one Microservice per service)
+      -> workloads (one Microservice per service, then one per data store: a StatefulSet whose
+                    clients are its allowFrom) and, in gke mode, the data namespaces' BackupPlan
       -> traffic (the per-host Ingresses, after the services and add-ons)
 
 Every component gets its own config slice and a `Context` (environment, app and labels, GCP project,
@@ -23,6 +24,8 @@ import pulumi
 from components.cluster.cluster import Cluster, ClusterArgs
 from components.config.root import AddonsConfig, PlatformConfig
 from components.context import Context
+from components.data.backup import DataBackup
+from components.data.history import OUTPUT as DEPLOYED_OUTPUT
 from components.helm import AddonArgs
 from components.observability.monitoring import Monitoring
 from components.planning.capacity import check_capacity
@@ -41,8 +44,9 @@ class Platform(pulumi.ComponentResource):
 
     def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         # Refuse a stack whose HPA maxima cannot fit its node pools before anything is registered.
+        workloads = config.workloads
         capacity = check_capacity(
-            config.stack, config.cluster, config.node_pools, config.services, config.addons.ingress_nginx
+            config.stack, config.cluster, config.node_pools, workloads, config.addons.ingress_nginx
         )
         super().__init__("platform:index:Platform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -53,9 +57,11 @@ class Platform(pulumi.ComponentResource):
             creates_cluster=config.creates_cluster,
         )
 
+        data_namespaces = config.data_namespaces
+        backs_up = config.creates_cluster and config.backup.enabled and bool(data_namespaces)
         cluster = Cluster(
             f"{name}-cluster",
-            ClusterArgs(config.cluster, config.network, config.node_pools, context),
+            ClusterArgs(config.cluster, config.network, config.node_pools, context, backup_agent=backs_up),
             opts=child,
         )
         context = context.on_cluster(cluster.provider, cluster.ready)
@@ -68,7 +74,13 @@ class Platform(pulumi.ComponentResource):
         namespaces = Namespaces(
             f"{name}-namespaces",
             NamespacesArgs(
-                namespaces=config.namespaces,
+                # Production data namespaces are protected whatever their own `protect` says.
+                namespaces=[
+                    ns.model_copy(update={"protect": True})
+                    if config.is_production and ns.name in data_namespaces
+                    else ns
+                    for ns in config.namespaces
+                ],
                 context=context,
                 edge_namespace=edge_namespace,
                 scrape_namespace=scrape_namespace,
@@ -84,7 +96,9 @@ class Platform(pulumi.ComponentResource):
             ),
             opts=on_nodes,
         )
-        secrets = Secrets(f"{name}-secrets", config.secrets, context, namespaces.namespaces, opts=on_nodes)
+        secrets = Secrets(
+            f"{name}-secrets", [*config.secrets, *config.data_secrets], context, namespaces.namespaces, opts=on_nodes
+        )
         config_maps = ConfigMaps(
             f"{name}-config-maps", config.config_maps, context, namespaces.namespaces, opts=on_nodes
         )
@@ -102,8 +116,9 @@ class Platform(pulumi.ComponentResource):
         )
 
         checksums = {**secrets.checksums, **config_maps.checksums}
+        stores = {store.name for store in config.data_services}
         services = {}
-        for service in config.services:
+        for service in workloads:
             services[service.name] = Microservice(
                 service.name,
                 MicroserviceArgs(
@@ -112,11 +127,24 @@ class Platform(pulumi.ComponentResource):
                     namespace=namespaces.namespaces[service.namespace],
                     edge_namespace=edge_namespace,
                     scrape_namespace=scrape_namespace,
-                    callers=[(s.name, s.namespace) for s in config.services if s.name in service.allow_from],
+                    callers=[(s.name, s.namespace) for s in workloads if s.name in service.allow_from],
                     checksums=checksums,
                     monitoring=edge.monitoring_release,
                     depends_on=[*secrets.resources, *config_maps.resources],
+                    protect=config.is_production and service.name in stores,
                 ),
+                opts=on_nodes,
+            )
+        if backs_up:
+            assert cluster.cluster_id is not None  # gke mode
+            DataBackup(
+                f"{name}-backup",
+                config.backup,
+                context,
+                cluster_id=cluster.cluster_id,
+                cluster_name=config.cluster.name,
+                region=config.cluster.region,
+                namespaces=data_namespaces,
                 opts=on_nodes,
             )
         ingresses = Ingresses(
@@ -135,9 +163,14 @@ class Platform(pulumi.ComponentResource):
             **edge.outputs,
             "urls": ingresses.urls,
             "namespaces": sorted(namespaces.namespaces),
-            "services": sorted(services),
+            "services": sorted(s.name for s in config.services),
+            # Read back on the next run (data/history.py): versions and sizes the engines cannot undo.
+            DEPLOYED_OUTPUT: {
+                store.name: {"type": store.type, "version": store.effective_version, "storage": store.storage_size}
+                for store in config.data_services
+            },
             "capacity": capacity.summary(),
-            "cost": estimate_cost(config.cluster, config.node_pools).summary(),
+            "cost": estimate_cost(config.cluster, config.node_pools, workloads).summary(),
         }
         self.register_outputs({})
 
