@@ -414,3 +414,17 @@ def test_a_store_in_a_namespace_stricter_than_its_engine_needs_is_rejected(monke
         "stack 'dev': platform:dataServices[sessions].namespace: 'shop' enforces Pod Security 'restricted', but "
         "Redis needs 'baseline'; set the namespace's podSecurity to 'baseline' or place the store elsewhere",
     )
+
+
+# --------------------------------------------------------------------------- gates
+
+
+@pytest.mark.parametrize("stack", ["dev", "production"])
+def test_data_stores_pass_the_schema_and_checkov_gates(stack: str) -> None:
+    from crd_schemas import crd_failures
+    from gates import checkov_failures, custom_resources, platform_config, schema_failures
+
+    run = data_run(stack)
+    assert schema_failures(run) == []
+    assert crd_failures(custom_resources(run)) == []
+    assert checkov_failures(run, platform_config(stack, with_stores(stack))) == []
