@@ -4,8 +4,9 @@
       -> tenancy (namespaces, then secrets and config maps)
       -> add-ons (observability's monitoring first: its CRDs back every ServiceMonitor;
                   then traffic's ingress controller and cert-manager)
-      -> workloads (one Microservice per service, then one per data store: a StatefulSet whose
-                    clients are its allowFrom) and, in gke mode, the data namespaces' BackupPlan
+      -> workloads (one Microservice per data store first: a StatefulSet whose clients are its
+                    allowFrom; then one per service, rolled out once its stores are) and, in gke
+                    mode, the data namespaces' BackupPlan
       -> traffic (the per-host Ingresses, after the services and add-ons)
 
 Every component gets its own config slice and a `Context` (environment, app and labels, GCP project,
@@ -117,8 +118,10 @@ class Platform(pulumi.ComponentResource):
 
         checksums = {**secrets.checksums, **config_maps.checksums}
         stores = {store.name for store in config.data_services}
-        services = {}
-        for service in workloads:
+        services: dict[str, Microservice] = {}
+        # Stores first: a client (and its migration Job) waits until its stores are rolled out.
+        for service in [*config.stores, *config.services]:
+            its_stores = [services[s.name] for s in config.data_services if service.name in s.clients]
             services[service.name] = Microservice(
                 service.name,
                 MicroserviceArgs(
@@ -130,7 +133,7 @@ class Platform(pulumi.ComponentResource):
                     callers=[(s.name, s.namespace) for s in workloads if s.name in service.allow_from],
                     checksums=checksums,
                     monitoring=edge.monitoring_release,
-                    depends_on=[*secrets.resources, *config_maps.resources],
+                    depends_on=[*secrets.resources, *config_maps.resources, *its_stores],
                     protect=config.is_production and service.name in stores,
                 ),
                 opts=on_nodes,

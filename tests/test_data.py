@@ -428,3 +428,13 @@ def test_data_stores_pass_the_schema_and_checkov_gates(stack: str) -> None:
     assert schema_failures(run) == []
     assert crd_failures(custom_resources(run)) == []
     assert checkov_failures(run, platform_config(stack, with_stores(stack))) == []
+
+
+def test_a_client_rolls_out_after_its_stores() -> None:
+    run = data_run("dev")
+    orders_db = run.one("platform:workloads:Microservice", "orders-db").urn
+    events = run.one("platform:workloads:Microservice", "events").urn
+    (worker,) = run.k8s("Deployment", "order-worker")
+    assert {orders_db, events} <= set(worker.dependencies)
+    (storefront,) = run.k8s("Deployment", "storefront")
+    assert orders_db not in storefront.dependencies

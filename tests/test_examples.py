@@ -32,7 +32,7 @@ STACKS: dict[str, tuple[str, ...]] = {
 # What an operator sets with `pulumi config set --secret` before the first `up`; stand-ins here.
 SUPPLIED: dict[str, dict[str, str]] = {
     "streaming": {"platform:hfApiToken": "hf_mockHuggingFaceToken0123456789"},
-    "learning": {"platform:databasePassword": "mock-database-password-0123456789"},
+    "learning": {},
     "single-service": {"platform:databaseUrl": "postgresql+asyncpg://app:mock-pw@10.203.0.5:5432/app"},
     "projections": {"platform:databaseUrl": "postgres://projections:mock-pw@10.204.0.5:5432/events?sslmode=require"},
     "code-review": {
@@ -374,24 +374,20 @@ def test_learning_runs_seven_services_in_its_environment_namespace(stack: str) -
 
 
 @pytest.mark.parametrize("stack", STACKS["learning"])
-def test_learning_env_comes_from_the_secret_and_the_config_map(stack: str) -> None:
+def test_learning_env_comes_from_the_stores_secrets_and_the_config_map(stack: str) -> None:
     run = example_run("learning", stack)
     assert env(run, "assessment-service") == {
-        "DATABASE_URL": {"secretKeyRef": {"name": "database-secrets", "key": "url"}},
-        "REDIS_URL": {"configMapKeyRef": {"name": "app-config", "key": "redis_url"}},
-        "KAFKA_BOOTSTRAP_SERVERS": {"configMapKeyRef": {"name": "app-config", "key": "kafka_bootstrap_servers"}},
+        "DATABASE_URL": {"secretKeyRef": {"name": "postgres-credentials", "key": "url"}},
+        "REDIS_URL": {"secretKeyRef": {"name": "redis-credentials", "key": "url"}},
+        "KAFKA_BOOTSTRAP_SERVERS": {"secretKeyRef": {"name": "kafka-credentials", "key": "url"}},
     }
     config_map = one(run, "ConfigMap", "app-config")
     assert config_map["metadata"]["namespace"] == f"dreamseed-{stack}"
     assert config_map["data"]["ENVIRONMENT"] == stack
     assert config_map["data"]["LOG_LEVEL"] == ("DEBUG" if stack == "dev" else "INFO")
-    secret = one(run, "Secret", "database-secrets")["stringData"]
-    password = SUPPLIED["learning"]["platform:databasePassword"]
-    assert secret == {
-        "username": "dreamseed",
-        "password": password,
-        "url": f"postgresql://dreamseed:{password}@postgres.dreamseed.internal:5432/dreamseed?sslmode=require",
-    }
+    secret = one(run, "Secret", "postgres-credentials")["stringData"]
+    host = f"postgres.dreamseed-{stack}.svc.cluster.local"
+    assert secret["url"] == f"postgresql://app:{secret['password']}@{host}:5432/dreamseed?sslmode=disable"
     assert resources(run, "assessment-service") == (
         {"cpu": "250m", "memory": "512Mi"},
         {"cpu": "500m", "memory": "1Gi"},
@@ -452,7 +448,7 @@ def test_learning_migration_job_runs_alembic_with_the_database_url(stack: str) -
     assert migrate["image"] == container(run, "assessment-service")["image"]
     assert {
         "name": "DATABASE_URL",
-        "valueFrom": {"secretKeyRef": {"name": "database-secrets", "key": "url"}},
+        "valueFrom": {"secretKeyRef": {"name": "postgres-credentials", "key": "url"}},
     } in migrate["env"]
 
 

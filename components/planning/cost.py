@@ -69,10 +69,16 @@ PRICES: dict[tuple[str, str], FamilyRates] = {
 
 # USD per GiB-month of the persistent disk behind each GKE storage class (same price table:
 # compute.storage.balanced / ssd / hdd). Snapshots taken by Backup for GKE are not included.
+_DISK_RATES = {  # region: (pd-balanced, pd-ssd, pd-standard)
+    "europe-west1": (0.10, 0.17, 0.04),
+    "europe-west4": (0.11, 0.187, 0.044),
+    "us-central1": (0.10, 0.17, 0.04),
+    "us-east1": (0.10, 0.17, 0.04),
+}
 DISK_PRICES: dict[tuple[str, str], float] = {
-    ("standard-rwo", "europe-west1"): 0.10,  # pd-balanced
-    ("premium-rwo", "europe-west1"): 0.17,  # pd-ssd
-    ("standard", "europe-west1"): 0.04,  # pd-standard
+    (storage_class, region): rate
+    for region, rates in _DISK_RATES.items()
+    for storage_class, rate in zip(("standard-rwo", "premium-rwo", "standard"), rates, strict=True)
 }
 
 

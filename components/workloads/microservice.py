@@ -253,6 +253,7 @@ class Microservice(pulumi.ComponentResource):
             f"{self._name}-headless",
             metadata=self._metadata(self._svc.headless_service_name),
             spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
                 cluster_ip="None",
                 selector=self._selector,
                 # Peers must resolve each other before they are Ready (a quorum forming).
