@@ -432,8 +432,9 @@ def test_data_stores_pass_the_schema_and_checkov_gates(stack: str) -> None:
 
 def test_a_client_rolls_out_after_its_stores() -> None:
     run = data_run("dev")
-    orders_db = run.one("platform:workloads:Microservice", "orders-db").urn
-    events = run.one("platform:workloads:Microservice", "events").urn
+    # A dependency on a component reaches the engine as its children: here the StatefulSets.
+    (orders_db,) = (r.urn for r in run.k8s("StatefulSet", "orders-db"))
+    (events,) = (r.urn for r in run.k8s("StatefulSet", "events"))
     (worker,) = run.k8s("Deployment", "order-worker")
     assert {orders_db, events} <= set(worker.dependencies)
     (storefront,) = run.k8s("Deployment", "storefront")
