@@ -173,9 +173,11 @@ def test_shipped_namespaces_get_the_policies_of_their_mode(run: ProgramRun) -> N
     assert shop["allow-declared-egress"] == to_data
     assert sorted(workers) == ["allow-declared-egress", "allow-dns", "default-deny-all"]
     assert workers["allow-declared-egress"] == to_data
-    # The data namespace admits exactly the namespaces that declare it, and reaches nothing but DNS.
-    assert sorted(data) == ["allow-dns", "allow-from-declared-clients", "default-deny-all"]
-    assert data["allow-from-declared-clients"] == ingress_from("shop", "shop-workers")
+    # The data namespace admits exactly the namespaces that declare it, itself included (its replicas),
+    # and reaches nothing but DNS and itself.
+    assert sorted(data) == ["allow-declared-egress", "allow-dns", "allow-from-declared-clients", "default-deny-all"]
+    assert data["allow-declared-egress"] == to_data
+    assert data["allow-from-declared-clients"] == ingress_from("shop", "shop-data", "shop-workers")
 
 
 def test_namespaces_wait_for_the_node_pools(gke_run: ProgramRun) -> None:
@@ -297,7 +299,7 @@ def test_read_only_reaches_only_its_data_namespaces_and_admits_nothing_namespace
 
 def test_a_data_namespace_admits_every_namespace_that_declares_egress_to_it(tracks: ProgramRun) -> None:
     assert policies(tracks, "shop-data")["allow-from-declared-clients"] == ingress_from(
-        "coderev-quarantine", "coderev-stable", "shop", "shop-workers"
+        "coderev-quarantine", "coderev-stable", "shop", "shop-data", "shop-workers"
     )
     assert "allow-from-declared-clients" not in policies(tracks, "coderev-exp")
 
