@@ -27,7 +27,7 @@ from harness import ProgramRun, assert_rejected, run_program, stack_config
 from test_examples import EXAMPLE_STACKS, example_platform, example_run
 
 from components.config import PlatformConfig
-from components.kube import SERVICE_NAME_LABEL
+from components.kube import SERVICE_NAME_LABEL, Edge, PodPeer
 from components.planning.reachability import (
     Endpoint,
     Evaluator,
@@ -101,23 +101,21 @@ def manifests(example: str, stack: str) -> list[dict[str, Any]]:
     return _registered(stack_run(stack) if example == "root" else example_run(example, stack))
 
 
-_KEYS: dict[int, tuple[str, str]] = {}
-
-
-def stack_key(config: PlatformConfig) -> tuple[str, str]:
-    return _KEYS[id(config)]
-
-
 @functools.cache
 def subject(example: str, stack: str) -> tuple[PlatformConfig, Evaluator]:
     config = platform_config(stack) if example == "root" else example_platform(example, stack)
-    _KEYS[id(config)] = (example, stack)
     return config, Evaluator(manifests(example, stack), extra_endpoints(config))
 
 
 @pytest.fixture(params=ALL_STACKS, ids=[f"{e}-{s}" for e, s in ALL_STACKS])
-def stack(request: pytest.FixtureRequest) -> tuple[PlatformConfig, Evaluator]:
-    return subject(*request.param)
+def stack_key(request: pytest.FixtureRequest) -> tuple[str, str]:
+    example, stack = request.param
+    return example, stack
+
+
+@pytest.fixture
+def stack(stack_key: tuple[str, str]) -> tuple[PlatformConfig, Evaluator]:
+    return subject(*stack_key)
 
 
 # --------------------------------------------------------------------------- the declared matrix
@@ -130,9 +128,7 @@ def _ports(service: ServiceConfig, names: list[str]) -> set[int]:
 def _caller_ports(service: ServiceConfig) -> set[int]:
     """All ports but a dedicated metrics port; a service whose only port serves /metrics keeps it."""
     metrics = service.metrics.port if service.metrics is not None else None
-    return {p.container_port for p in service.ports if p.name != metrics} or _ports(
-        service, [p.name for p in service.ports]
-    )
+    return {p.container_port for p in service.ports if p.name != metrics} or {p.container_port for p in service.ports}
 
 
 def declared_matrix(config: PlatformConfig, evaluator: Evaluator) -> set[tuple[str, str, int]]:
@@ -162,9 +158,9 @@ def declared_matrix(config: PlatformConfig, evaluator: Evaluator) -> set[tuple[s
                     ports |= _ports(callee, [callee.metrics.port])
                 if caller is not None and caller.name in callee.allow_from:
                     ports |= _caller_ports(callee)
-            elif dst.name == outside_name(dst.namespace or "") and src_ns is not None:
-                if dst.namespace in src_ns.egress.namespaces:
-                    ports |= all_ports
+            elif src_ns is not None and dst.namespace in src_ns.egress.namespaces:
+                # A pod outside the catalog in a namespace the source's namespace declares.
+                ports |= all_ports
             # A migration Job is its service's pod without a listening port.
             expected |= {(src.name, dst.name, port) for port in ports & all_ports}
     return expected
@@ -179,9 +175,9 @@ def test_reachability_matrix_equals_the_declared_one(stack: tuple[PlatformConfig
     assert sorted(expected - computed) == [], "declared but not reachable"
 
 
-def test_the_plan_table_is_the_evaluators_matrix_in_order(stack: tuple[PlatformConfig, Evaluator]) -> None:
-    config, evaluator = stack
-    table = reachability_table(manifests(*stack_key(config)), extra_endpoints(config))
+def test_the_plan_table_is_the_evaluators_matrix_in_order(stack_key: tuple[str, str]) -> None:
+    config, evaluator = subject(*stack_key)
+    table = reachability_table(manifests(*stack_key), extra_endpoints(config))
     assert table == sorted(evaluator.matrix())
     assert len(table) == len(set(table)) > 0
 
@@ -240,6 +236,22 @@ def test_the_platforms_edge_input_names_the_controller_pods(stack: tuple[Platfor
         return
     (controller,) = endpoints
     assert (controller.namespace, dict(controller.labels)) == (config.addons.ingress_nginx.namespace, CONTROLLER_LABELS)
+
+
+def test_a_gateway_edge_plugs_in_as_proxies_and_google_front_end_ranges() -> None:
+    """What the Gateway API work will hand in instead of the controller: proxy pods and GFE ranges."""
+    proxies = PodPeer("gateway", {"gateway.networking.k8s.io/gateway-name": "public"})
+    edge = Edge(pods=[proxies], cidrs=["35.191.0.0/16", "130.211.0.0/22"])
+    pods, *ranges = edge.peers()
+    assert pods.namespace_selector.match_expressions[0].values == ["gateway"]
+    assert pods.pod_selector.match_labels == {"gateway.networking.k8s.io/gateway-name": "public"}
+    assert [peer.ip_block.cidr for peer in ranges] == ["35.191.0.0/16", "130.211.0.0/22"]
+    assert [(e.name, e.ip) for e in edge_endpoints(edge)] == [
+        ("gateway/edge-0", None),
+        ("edge-35.191.0.0/16", "35.191.0.1"),
+        ("edge-130.211.0.0/22", "130.211.0.1"),
+    ]
+    assert Edge().peers() == []
 
 
 # --------------------------------------------------------------------------- egress
