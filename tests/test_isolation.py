@@ -1,6 +1,7 @@
 """Network isolation as behaviour: what every stack's NetworkPolicies allow, evaluated as Kubernetes does.
 
-For dev, staging, production and every example stack, the registered manifests go through the
+For every stack that exists (the root's dev, staging and production, every example's, found as
+tests/test_stacks.py finds them) and the tests' own fixture catalog, the registered manifests go through the
 reachability evaluator (components/planning/reachability.py) with the pods the platform does not
 template itself: the ingress controller's, Prometheus's, and one pod outside the catalog (a database
 a data team runs) in every managed namespace. The computed (source -> destination, port) matrix must
@@ -11,20 +12,20 @@ equal the one derived from the parsed config, in both directions:
 - the pods of a `relaxed` namespace reach one another on every port;
 - a namespace reaches the pods outside the catalog of each namespace its `egress.namespaces` names.
 Nothing else. Expectations come from the config, so they hold for any catalog; pointed checks on the
-shipped catalog follow.
+fixture catalog (the sample shop: storefront, checkout, order-worker) follow.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import stack_run
 from gates import platform_config
-from harness import ProgramRun, assert_rejected, run_program, stack_config
-from test_examples import EXAMPLE_STACKS, example_platform, example_run
+from harness import FIXTURE_DIR, ROOT_DIR, ProgramRun, assert_rejected, run_program, stack_config
+from test_stacks import STACKS, stack_run, values_of
 
 from components.config import PlatformConfig
 from components.kube import SERVICE_NAME_LABEL, Edge, PodPeer
@@ -39,8 +40,9 @@ from components.platform import ingress_edge
 from components.traffic.ingress_controller import CONTROLLER_LABELS
 from components.workloads.config import ServiceConfig
 
-ROOT_STACKS = [("root", stack) for stack in ("dev", "staging", "production")]
-ALL_STACKS = [*ROOT_STACKS, *EXAMPLE_STACKS]
+FIXTURE_STACKS = [(FIXTURE_DIR, stack) for stack in ("dev", "staging", "production")]
+ALL_STACKS = [*STACKS, *FIXTURE_STACKS]
+IDS = [f"{'root' if d == ROOT_DIR else 'fixture' if d == FIXTURE_DIR else d.name}-{s}" for d, s in ALL_STACKS]
 # A pod the platform does not run, e.g. a PostgreSQL the data team deploys into a managed namespace.
 OUTSIDE_LABELS = {SERVICE_NAME_LABEL: "outside-catalog-database"}
 OUTSIDE_PORT = 5432
@@ -97,24 +99,24 @@ def extra_endpoints(config: PlatformConfig) -> list[Endpoint]:
     ]
 
 
-def manifests(example: str, stack: str) -> list[dict[str, Any]]:
-    return _registered(stack_run(stack) if example == "root" else example_run(example, stack))
+def manifests(directory: Path, stack: str) -> list[dict[str, Any]]:
+    return _registered(stack_run(directory, stack))
 
 
 @functools.cache
-def subject(example: str, stack: str) -> tuple[PlatformConfig, Evaluator]:
-    config = platform_config(stack) if example == "root" else example_platform(example, stack)
-    return config, Evaluator(manifests(example, stack), extra_endpoints(config))
+def subject(directory: Path, stack: str) -> tuple[PlatformConfig, Evaluator]:
+    config = platform_config(stack, values_of(directory, stack), directory)
+    return config, Evaluator(manifests(directory, stack), extra_endpoints(config))
 
 
-@pytest.fixture(params=ALL_STACKS, ids=[f"{e}-{s}" for e, s in ALL_STACKS])
-def stack_key(request: pytest.FixtureRequest) -> tuple[str, str]:
-    example, stack = request.param
-    return example, stack
+@pytest.fixture(params=ALL_STACKS, ids=IDS)
+def stack_key(request: pytest.FixtureRequest) -> tuple[Path, str]:
+    directory, stack = request.param
+    return directory, stack
 
 
 @pytest.fixture
-def stack(stack_key: tuple[str, str]) -> tuple[PlatformConfig, Evaluator]:
+def stack(stack_key: tuple[Path, str]) -> tuple[PlatformConfig, Evaluator]:
     return subject(*stack_key)
 
 
@@ -175,7 +177,7 @@ def test_reachability_matrix_equals_the_declared_one(stack: tuple[PlatformConfig
     assert sorted(expected - computed) == [], "declared but not reachable"
 
 
-def test_the_plan_table_is_the_evaluators_matrix_in_order(stack_key: tuple[str, str]) -> None:
+def test_the_plan_table_is_the_evaluators_matrix_in_order(stack_key: tuple[Path, str]) -> None:
     config, evaluator = subject(*stack_key)
     table = reachability_table(manifests(*stack_key), extra_endpoints(config))
     assert table == sorted(evaluator.matrix())
@@ -281,17 +283,16 @@ def test_only_relaxed_namespaces_reach_undeclared_addresses(stack: tuple[Platfor
     assert checked
 
 
-# --------------------------------------------------------------------------- the shipped catalog
+# --------------------------------------------------------------------------- the fixture catalog (the sample shop)
 
 
-@functools.cache
-def root(stack: str) -> Evaluator:
-    return subject("root", stack)[1]
+def shop(stack: str) -> Evaluator:
+    return subject(FIXTURE_DIR, stack)[1]
 
 
 @pytest.mark.parametrize("stack_name", ["dev", "staging", "production"])
 def test_order_worker_reaches_no_storefront_or_checkout_port(stack_name: str) -> None:
-    evaluator = root(stack_name)
+    evaluator = shop(stack_name)
     for port in (8000, 9090):
         assert not evaluator.allowed("shop-workers/order-worker", "shop/checkout", port)
     for port in (8080, 9090):
@@ -301,7 +302,7 @@ def test_order_worker_reaches_no_storefront_or_checkout_port(stack_name: str) ->
 
 @pytest.mark.parametrize("stack_name", ["dev", "staging", "production"])
 def test_the_edge_reaches_storefront_and_checkout_http_only(stack_name: str) -> None:
-    evaluator = root(stack_name)
+    evaluator = shop(stack_name)
     edge = "ingress-nginx/ingress-nginx-controller"
     assert evaluator.allowed(edge, "shop/storefront", 8080)
     assert evaluator.allowed(edge, "shop/checkout", 8000)
@@ -315,7 +316,7 @@ def test_the_edge_reaches_storefront_and_checkout_http_only(stack_name: str) -> 
 
 @pytest.mark.parametrize("stack_name", ["dev", "staging", "production"])
 def test_storefront_and_checkout_call_each_other_on_http_only(stack_name: str) -> None:
-    evaluator = root(stack_name)
+    evaluator = shop(stack_name)
     assert evaluator.allowed("shop/storefront", "shop/checkout", 8000)
     assert evaluator.allowed("shop/checkout", "shop/storefront", 8080)
     assert not evaluator.allowed("shop/storefront", "shop/checkout", 9090)
@@ -330,7 +331,7 @@ def test_storefront_and_checkout_call_each_other_on_http_only(stack_name: str) -
 
 @pytest.mark.parametrize("stack_name", ["staging", "production"])
 def test_monitoring_reaches_metrics_ports_only(stack_name: str) -> None:
-    evaluator = root(stack_name)
+    evaluator = shop(stack_name)
     prometheus = "monitoring/prometheus"
     assert evaluator.allowed(prometheus, "shop-workers/order-worker", 9090)
     assert not evaluator.allowed(prometheus, "shop-workers/order-worker", 8080)
