@@ -249,7 +249,7 @@ def test_a_gateway_edge_plugs_in_as_proxies_and_google_front_end_ranges() -> Non
     assert pods.pod_selector.match_labels == {"gateway.networking.k8s.io/gateway-name": "public"}
     assert [peer.ip_block.cidr for peer in ranges] == ["35.191.0.0/16", "130.211.0.0/22"]
     assert [(e.name, e.ip) for e in edge_endpoints(edge)] == [
-        ("gateway/edge-0", None),
+        ("gateway/edge", None),
         ("edge-35.191.0.0/16", "35.191.0.1"),
         ("edge-130.211.0.0/22", "130.211.0.1"),
     ]

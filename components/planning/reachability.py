@@ -265,11 +265,20 @@ def _port_matches(rule: _Rule, destination: Endpoint, port: int, protocol: str) 
 
 
 def edge_endpoints(edge: Edge) -> list[Endpoint]:
-    """The platform's ingress data plane as source endpoints: one per pod set ("<namespace>/edge-<n>")
-    and one per front-end range, at the range's first address ("edge-<cidr>")."""
-    pods = [Endpoint(f"{pod.namespace}/edge-{n}", pod.namespace, dict(pod.labels)) for n, pod in enumerate(edge.pods)]
+    """The platform's ingress data plane as source endpoints: its pods ("<namespace>/edge", numbered when
+    there are several pod sets) and one per front-end range, at the range's first address ("edge-<cidr>")."""
+    numbered = len(edge.pods) > 1
+    pods = [
+        Endpoint(f"{pod.namespace}/edge{f'-{n}' if numbered else ''}", pod.namespace, dict(pod.labels))
+        for n, pod in enumerate(edge.pods)
+    ]
     ranges = [Endpoint(f"edge-{cidr}", ip=str(ipaddress.ip_network(cidr)[1])) for cidr in edge.cidrs]
     return [*pods, *ranges]
+
+
+def monitoring_endpoint(namespace: str) -> Endpoint:
+    """Prometheus, standing for every scraper in the monitoring namespace (policies admit it by namespace)."""
+    return Endpoint(f"{namespace}/prometheus", namespace, {"app.kubernetes.io/name": "prometheus"})
 
 
 def reachability_table(
