@@ -377,7 +377,7 @@ def test_an_egress_namespace_that_is_not_a_dns_label_is_rejected() -> None:
         "dev",
         _with_namespaces(shop={"namespaces": ["Shop_Data"]}),
         (
-            "stack 'dev': platform:namespaces[0].egress.namespaces[0]: 'Shop_Data' is not a DNS-1123 label: use at "
+            "stack 'dev': platform:namespaces[shop].egress.namespaces[0]: 'Shop_Data' is not a DNS-1123 label: use at "
             "most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
         ),
     )
@@ -401,7 +401,7 @@ def test_a_read_only_service_cannot_be_named_as_a_caller() -> None:
         "dev",
         config,
         (
-            "stack 'dev': platform:services[1].allowFrom[1]: 'order-worker' runs in read-only namespace "
+            "stack 'dev': platform:services[checkout].allowFrom[1]: 'order-worker' runs in read-only namespace "
             "'shop-workers', whose pods may open connections only to its egress namespaces"
         ),
     )
@@ -414,7 +414,7 @@ def test_a_service_in_a_read_only_namespace_cannot_admit_callers() -> None:
         "dev",
         config,
         (
-            "stack 'dev': platform:services[2].allowFrom: 'shop-workers' is read-only: its services admit only "
+            "stack 'dev': platform:services[order-worker].allowFrom: 'shop-workers' is read-only: its services admit only "
             "the edge; remove allowFrom or use policy 'strict'"
         ),
     )
