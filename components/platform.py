@@ -83,6 +83,12 @@ class Platform(pulumi.ComponentResource):
                 workload_identity_namespaces=frozenset(
                     s.namespace for s in config.services if s.service_account.workload_identity is not None
                 ),
+                edge=edge_peers,
+                acme_solver_namespaces=frozenset(
+                    s.namespace
+                    for s in config.services
+                    if s.routes and config.ingress.tls and addons.cert_manager.enabled
+                ),
             ),
             opts=on_nodes,
         )

@@ -340,6 +340,22 @@ def test_monitoring_reaches_metrics_ports_only(stack_name: str) -> None:
     assert not evaluator.allowed(prometheus, outside_name("shop-data"), OUTSIDE_PORT)
 
 
+@pytest.mark.parametrize("stack_name", ["dev", "staging", "production"])
+def test_only_the_edge_reaches_acme_solver_pods_and_only_where_certificates_are_issued(stack_name: str) -> None:
+    """cert-manager answers HTTP-01 challenges from solver pods in the Ingress's namespace: with TLS on,
+    the controller reaches them on 8089 (nothing else does); dev has no TLS, and no such opening."""
+    config, _ = subject(FIXTURE_DIR, stack_name)
+    solver = Endpoint(
+        "shop/cm-acme-http-solver", "shop", {"acme.cert-manager.io/http01-solver": "true"}, ports=(PortSpec(8089),)
+    )
+    evaluator = Evaluator(manifests(FIXTURE_DIR, stack_name), [*extra_endpoints(config), solver])
+    issued = config.ingress.tls and config.addons.cert_manager.enabled
+    assert issued is (stack_name != "dev")
+    assert evaluator.matrix(destinations=[solver.name]) == (
+        {(controller_name(config), solver.name, 8089)} if issued else set()
+    )
+
+
 # --------------------------------------------------------------------------- egress to places outside the catalog
 
 

@@ -169,7 +169,8 @@ def test_shipped_namespaces_get_the_policies_of_their_mode(run: ProgramRun) -> N
         "policyTypes": ["Egress"],
         "egress": [{"to": [{**named("shop-data"), "podSelector": {}}]}],
     }
-    assert sorted(shop) == ["allow-declared-egress", "allow-dns", "default-deny-all"]
+    solver = ["allow-acme-http01-solver"] if run.stack != "dev" else []  # see the ACME test below
+    assert sorted(shop) == [*solver, "allow-declared-egress", "allow-dns", "default-deny-all"]
     assert shop["allow-declared-egress"] == to_data
     assert sorted(workers) == ["allow-declared-egress", "allow-dns", "default-deny-all"]
     assert workers["allow-declared-egress"] == to_data
@@ -178,6 +179,36 @@ def test_shipped_namespaces_get_the_policies_of_their_mode(run: ProgramRun) -> N
     assert sorted(data) == ["allow-declared-egress", "allow-dns", "allow-from-declared-clients", "default-deny-all"]
     assert data["allow-declared-egress"] == to_data
     assert data["allow-from-declared-clients"] == ingress_from("shop", "shop-data", "shop-workers")
+
+
+def test_routed_namespaces_admit_the_controller_to_acme_solver_pods_when_tls_is_on(run: ProgramRun) -> None:
+    found = policies(run, "shop")
+    if run.stack == "dev":  # no TLS, no cert-manager: nothing to validate
+        assert "allow-acme-http01-solver" not in found
+        return
+    assert found["allow-acme-http01-solver"] == {
+        "podSelector": {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {
+                "from": [
+                    {
+                        **named("ingress-nginx"),
+                        "podSelector": {
+                            "matchLabels": {
+                                "app.kubernetes.io/name": "ingress-nginx",
+                                "app.kubernetes.io/instance": "ingress-nginx",
+                                "app.kubernetes.io/component": "controller",
+                            }
+                        },
+                    }
+                ],
+                "ports": [{"protocol": "TCP", "port": 8089.0}],
+            }
+        ],
+    }
+    # order-worker has no route: its namespace holds no Ingress and needs no solver.
+    assert "allow-acme-http01-solver" not in policies(run, "shop-workers")
 
 
 def test_namespaces_wait_for_the_node_pools(gke_run: ProgramRun) -> None:

@@ -19,6 +19,8 @@ For every namespace declared in config this registers:
   catalog services (a database the data team runs in `shop-data`), and that namespace admits the
   declaring namespaces to those pods alone. A catalog service is reached only through its `allowFrom`.
   Namespaces running a Workload Identity service may also reach the GKE metadata server.
+  Namespaces whose Ingresses get certificates over ACME HTTP-01 admit the edge to cert-manager's
+  short-lived solver pods (only those, on their port 8089), so Let's Encrypt can validate the host.
   A catalog-declared add-on namespace (ingress controller, cert-manager, monitoring) must be
   `relaxed`, admits the control plane's admission-webhook calls and metrics scraping on `metrics`
   ports, and, for the ingress controller, public traffic on its http and https ports.
@@ -36,13 +38,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.context import Context
-from components.kube import SERVICE_NAME_LABEL, namespaces_named
+from components.kube import SERVICE_NAME_LABEL, Edge, namespaces_named
 from components.tenancy.config import NamespaceConfig
 
 ALL_PODS = k8s.meta.v1.LabelSelectorArgs()
 # The GKE metadata server answers Workload Identity token requests: Dataplane V2 serves it on
 # 169.254.169.254:80/8080, the legacy (Calico) dataplane on 169.254.169.252:987/988.
 METADATA_SERVER = {"169.254.169.254/32": [80, 8080], "169.254.169.252/32": [987, 988]}
+# cert-manager labels the pods that answer ACME HTTP-01 challenges, and serves them on 8089.
+ACME_SOLVER_LABELS = {"acme.cert-manager.io/http01-solver": "true"}
+ACME_SOLVER_PORT = 8089
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,10 @@ class NamespacesArgs:
     catalog_services: Mapping[str, Sequence[str]] = field(default_factory=dict)
     # Namespaces running a service with Workload Identity, which must reach the metadata server.
     workload_identity_namespaces: frozenset[str] = frozenset()
+    # The ingress data plane (traffic domain), admitted to ACME solver pods in `acme_solver_namespaces`.
+    edge: Edge = field(default_factory=Edge)
+    # Namespaces whose Ingresses cert-manager validates over HTTP-01 (traffic domain).
+    acme_solver_namespaces: frozenset[str] = frozenset()
 
 
 def _ingress_from(
@@ -141,6 +150,17 @@ def network_policies(args: NamespacesArgs, ns: NamespaceConfig) -> dict[str, k8s
             policies["allow-declared-egress"] = _egress(net.NetworkPolicyEgressRuleArgs(to=peers))
     if ns.name in args.addon_namespaces:
         policies.update(_addon_policies(args, ns))
+    edge = args.edge.peers()
+    if ns.name in args.acme_solver_namespaces and edge:
+        policies["allow-acme-http01-solver"] = net.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=ACME_SOLVER_LABELS),
+            policy_types=["Ingress"],
+            ingress=[
+                net.NetworkPolicyIngressRuleArgs(
+                    from_=edge, ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=ACME_SOLVER_PORT)]
+                )
+            ],
+        )
     if ns.name in args.workload_identity_namespaces:
         policies["allow-gke-metadata-server"] = _egress(
             *(
