@@ -170,7 +170,9 @@ def test_a_kafka_store_runs_a_kraft_quorum_in_parallel() -> None:
     voters = env["KAFKA_CONTROLLER_QUORUM_VOTERS"]["value"].split(",")
     assert voters[0] == "0@events-0.events-headless.shop-data.svc.cluster.local:9093"
     assert len(voters) == 3
-    assert env["KAFKA_NODE_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.labels['apps.kubernetes.io/pod-index']"
+    assert (
+        env["KAFKA_NODE_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.labels['apps.kubernetes.io/pod-index']"
+    )
     # $(POD_NAME) expands only if POD_NAME comes first.
     names = [e["name"] for e in spec["template"]["spec"]["containers"][0]["env"]]
     assert names.index("POD_NAME") < names.index("KAFKA_ADVERTISED_LISTENERS")
@@ -215,7 +217,10 @@ def test_the_client_url_is_ready_to_use_per_engine() -> None:
     [("mongodb", "mongodb://root:"), ("object-store", "http://"), ("neo4j", "neo4j://")],
 )
 def test_the_other_engines_urls(engine: str, scheme: str) -> None:
-    run = run_program("dev", with_stores("dev", [{"name": "store", "type": engine, "namespace": "shop-data", "clients": ["checkout"]}]))
+    run = run_program(
+        "dev",
+        with_stores("dev", [{"name": "store", "type": engine, "namespace": "shop-data", "clients": ["checkout"]}]),
+    )
     data = unwrap(secret_of(run, "store-credentials", "shop"))
     assert data["url"].startswith(scheme)
     assert "store.shop-data.svc.cluster.local" in data["url"]
@@ -227,7 +232,10 @@ def test_a_store_admits_exactly_its_clients_on_its_port() -> None:
     (rule,) = policy.manifest["spec"]["ingress"]
     assert rule["ports"] == [{"port": "postgres", "protocol": "TCP"}]
     peers = {
-        (p["namespaceSelector"]["matchExpressions"][0]["values"][0], p["podSelector"]["matchLabels"]["app.kubernetes.io/name"])
+        (
+            p["namespaceSelector"]["matchExpressions"][0]["values"][0],
+            p["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+        )
         for p in rule["from"]
     }
     assert peers == {("shop", "checkout"), ("shop-workers", "order-worker")}
@@ -236,9 +244,26 @@ def test_a_store_admits_exactly_its_clients_on_its_port() -> None:
 def test_a_quorum_port_admits_only_the_stores_own_pods() -> None:
     run = data_run("dev")
     (policy,) = run.k8s("NetworkPolicy", "events", "shop-data")
-    by_port = {rule["ports"][0]["port"]: rule["from"] for rule in policy.manifest["spec"]["ingress"]}
-    assert by_port["controller"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "events"}}}]
-    assert [p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in by_port["kafka"]] == ["order-worker"]
+    rules = policy.manifest["spec"]["ingress"]
+
+    def names(rule: dict[str, Any]) -> list[str]:
+        return [peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in rule["from"]]
+
+    by_peer = {tuple(names(rule)): [port["port"] for port in rule["ports"]] for rule in rules}
+    # Clients reach the client listener only; the brokers reach each other on both listeners.
+    assert by_peer == {("order-worker",): ["kafka"], ("events",): ["kafka", "controller"]}
+    (egress,) = run.k8s("NetworkPolicy", "events-egress", "shop-data")
+    (own,) = egress.manifest["spec"]["egress"]
+    assert own["to"][0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "events"}
+    assert [port["port"] for port in own["ports"]] == [9092, 9093]
+    # The client's own egress opens the client port only.
+    (worker,) = run.k8s("NetworkPolicy", "order-worker-egress", "shop-workers")
+    to_events = [
+        rule
+        for rule in worker.manifest["spec"]["egress"]
+        if rule["to"][0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "events"}
+    ]
+    assert [[port["port"] for port in rule["ports"]] for rule in to_events] == [[9092]]
 
 
 def test_production_protects_data_and_keeps_quorum_or_the_primary() -> None:

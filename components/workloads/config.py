@@ -347,7 +347,7 @@ class ServiceConfig(Model):
     autoscaling: Autoscaling | None = None
     disruption_budget: DisruptionBudget = DisruptionBudget()
     routes: list[Route] = []
-    # Other services (by name) allowed to call this one.
+    # Other services (by name) allowed to call this one, on its caller ports.
     allow_from: list[ServiceName] = []
     migration: Migration | None = None
     service_account: ServiceAccountConfig = ServiceAccountConfig()
@@ -387,6 +387,19 @@ class ServiceConfig(Model):
         if self.autoscaling is not None:
             return self.autoscaling.max_replicas
         return self.min_replicas
+
+    @property
+    def caller_ports(self) -> list[PortConfig]:
+        """The ports `allowFrom` callers reach: every port but a dedicated metrics port. A service serving
+        /metrics on its only port (as most seeds do) keeps that port open to its callers."""
+        metrics_port = self.metrics.port if self.metrics is not None else None
+        callable_ports = [p for p in self.ports if p.name not in self.peer_ports]
+        return [p for p in callable_ports if p.name != metrics_port] or callable_ports
+
+    @property
+    def peer_ports(self) -> list[str]:
+        """Ports only a stateful service's own pods reach (a quorum's controller listener)."""
+        return list(self.stateful.peer_ports) if self.stateful is not None else []
 
     @property
     def user_facing(self) -> bool:
