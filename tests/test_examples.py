@@ -36,7 +36,6 @@ SUPPLIED: dict[str, dict[str, str]] = {
     "single-service": {"platform:databaseUrl": "postgresql+asyncpg://app:mock-pw@10.203.0.5:5432/app"},
     "projections": {"platform:databaseUrl": "postgres://projections:mock-pw@10.204.0.5:5432/events?sslmode=require"},
     "code-review": {
-        "platform:databaseUrl": "postgresql://coderev:mock-pw@postgres.platform-infrastructure:5432/coderev",
         "platform:readonlyDatabaseUrl": "postgresql://reader:mock-pw@postgres.platform-infrastructure:5432/coderev",
     },
 }
@@ -693,11 +692,15 @@ def test_code_review_network_policy_modes(stack: str) -> None:
         (rule,) = policies["allow-declared-egress"]["egress"]
         return [name for peer in rule["to"] for name in selected_namespaces(peer)]
 
-    # V2 stable, strict: egress only to the data namespace (all its pods: the catalog runs none there),
-    # and no traffic among its own pods: its services do not call one another.
+    # V2 stable, strict: egress only to the data namespace, and there only to pods the catalog does not
+    # run (its stores and OPA are reached through their clients and allowFrom), and no traffic among its
+    # own pods: its services do not call one another.
     assert egress_namespaces(stable) == ["platform-infrastructure"]
     (rule,) = stable["allow-declared-egress"]["egress"]
-    assert [peer["podSelector"] for peer in rule["to"]] == [{}]
+    catalog = ["kafka", "minio", "neo4j", "opa", "postgres", "redis"]
+    assert [peer["podSelector"] for peer in rule["to"]] == [
+        {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "NotIn", "values": catalog}]}
+    ]
     assert "allow-same-namespace" not in stable
     # V1 experimentation, relaxed: one empty rule, egress anywhere, and free traffic among its pods.
     assert experimental["allow-declared-egress"]["egress"] == [{}]
@@ -772,7 +775,13 @@ def test_code_review_hpas(stack: str) -> None:
     assert pdb(run, "auth-service") == {"minAvailable": 2}
     assert pdb(run, "analysis-service") == {"minAvailable": 2}
     assert pdb(run, "ai-orchestrator") == {"maxUnavailable": 1}
-    assert names(run, "PodDisruptionBudget") == {"auth-service", "analysis-service", "ai-orchestrator"}
+    assert pdb(run, "opa") == {"maxUnavailable": 1}
+    # Production keeps every store's primary (and Kafka's quorum) through drains; staging lets drains through.
+    stores = {"postgres", "redis", "neo4j", "minio", "kafka"} if stack == "production" else set()
+    assert names(run, "PodDisruptionBudget") == {"auth-service", "analysis-service", "ai-orchestrator", "opa"} | stores
+    if stack == "production":
+        assert pdb(run, "kafka") == {"minAvailable": 2}
+        assert pdb(run, "postgres") == {"minAvailable": 1}
 
 
 @pytest.mark.parametrize("stack", STACKS["code-review"])
@@ -840,3 +849,50 @@ def test_the_harness_refuses_project_config_pulumi_refuses(tmp_path: Path, decla
     (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(project))
     with pytest.raises(AssertionError, match="platform:app"):
         stack_config("dev", tmp_path)
+
+
+# The seeds' data stores: names and client ports as the seeds give them, run as data services.
+SEED_STORES = {
+    "streaming": {"redis": 6379, "mongodb": 27017},
+    "learning": {"postgres": 5432, "redis": 6379, "kafka": 9092, "minio": 9000},
+    "code-review": {"postgres": 5432, "redis": 6379, "neo4j": 7687, "minio": 9000, "kafka": 9092},
+}
+
+
+READ_ONLY_CLIENTS = {("code-review", "v3-api"): "database-readonly-credentials"}
+
+
+@pytest.mark.parametrize(
+    ("example", "stack"), [(example, stack) for example in SEED_STORES for stack in STACKS[example]]
+)
+def test_the_seeds_data_stores_run_on_persistent_volumes(example: str, stack: str) -> None:
+    run = example_run(example, stack)
+    for name, port in SEED_STORES[example].items():
+        (workload,) = run.k8s("StatefulSet", name)
+        spec = workload.manifest["spec"]
+        assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+        assert spec["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"].endswith("Gi")
+        (service,) = run.k8s("Service", name)
+        assert [int(p["port"]) for p in service.manifest["spec"]["ports"]][0] == port
+        assert workload.protect == (stack == "production")
+        # Every client reads the store's url from its credentials Secret.
+        (policy,) = run.k8s("NetworkPolicy", name)
+        clients = [
+            peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+            for peer in policy.manifest["spec"]["ingress"][0]["from"]
+        ]
+        for client in clients:
+            refs = {
+                value["secretKeyRef"]["name"]
+                for value in env(run, client).values()
+                if isinstance(value, dict) and "secretKeyRef" in value
+            }
+            # The quarantine track connects with the read-only role it is supplied instead.
+            expected = READ_ONLY_CLIENTS.get((example, client), f"{name}-credentials")
+            assert expected in refs, (client, name)
+
+
+def test_opa_runs_as_a_stateless_service_in_the_data_namespace() -> None:
+    run = example_run("code-review", "staging")
+    assert run.k8s("Deployment", "opa", "platform-infrastructure")
+    assert not run.k8s("StatefulSet", "opa")

@@ -139,9 +139,7 @@ def _pull_policy_default() -> str:
 
 def _per_engine(attribute: str) -> Callable[[], str]:
     def cell() -> str:
-        return "per type: " + ", ".join(
-            f"`{getattr(engine, attribute)}` {kind}" for kind, engine in ENGINES.items()
-        )
+        return "per type: " + ", ".join(f"`{getattr(engine, attribute)}` {kind}" for kind, engine in ENGINES.items())
 
     return cell
 

@@ -241,7 +241,7 @@ class DataServiceConfig(Model):
     # The services (by name) that may connect; each gets the client Secret in its namespace.
     clients: list[ServiceName] = []
     # The database PostgreSQL creates on first start; unset: the store's name.
-    database: DnsLabel | None = None
+    database: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] | None = None
 
     @property
     def engine(self) -> Engine:
