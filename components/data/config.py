@@ -147,10 +147,10 @@ ENGINES: dict[str, Engine] = {
         url="mongodb://{user}:{password}@{host}:{port}/?authSource=admin",
         max_replicas=1,
         major_fields=2,
-        one_major_at_a_time=False,
+        one_major_at_a_time=True,
         major_upgrade=(
-            "upgrade one release series at a time (7.0 -> 8.0), setting featureCompatibilityVersion "
-            "to the running series before each step, or restore a mongodump into a new store"
+            "upgrade one release series at a time (7.0 -> 8.0), after setting featureCompatibilityVersion "
+            "to the running series, or restore a mongodump into a new store"
         ),
     ),
     "kafka": Engine(
