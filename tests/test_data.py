@@ -464,3 +464,33 @@ def test_a_client_rolls_out_after_its_stores() -> None:
     assert {orders_db, events} <= set(worker.dependencies)
     (storefront,) = run.k8s("Deployment", "storefront")
     assert orders_db not in storefront.dependencies
+
+
+def test_changing_a_stores_engine_is_rejected() -> None:
+    previous = {"dataServices": {"orders-db": {"type": "mongodb", "version": "8.0.13", "storage": "20Gi"}}}
+    assert_rejected(
+        "dev",
+        with_stores("dev"),
+        "stack 'dev': platform:dataServices[orders-db].type: 'orders-db' holds mongodb data on its volumes; another "
+        "engine cannot read it: declare the new store under another name and move the data",
+        stack_outputs=previous,
+    )
+
+
+def test_a_mongodb_release_series_upgrades_one_step_at_a_time() -> None:
+    def store(version: str) -> list[dict[str, Any]]:
+        return [
+            {"name": "docs", "type": "mongodb", "version": version, "namespace": "shop-data", "clients": ["checkout"]}
+        ]
+
+    previous = {"dataServices": {"docs": {"type": "mongodb", "version": "7.0.14", "storage": "10Gi"}}}
+    assert run_program("dev", with_stores("dev", store("8.0.13")), stack_outputs=previous).k8s("StatefulSet", "docs")
+    previous = {"dataServices": {"docs": {"type": "mongodb", "version": "6.0.19", "storage": "10Gi"}}}
+    assert_rejected(
+        "dev",
+        with_stores("dev", store("8.0.13")),
+        "stack 'dev': platform:dataServices[docs].version: MongoDB 6.0.19 -> 8.0.13 is a major upgrade the engine "
+        "cannot do in place; upgrade one release series at a time (7.0 -> 8.0), after setting "
+        "featureCompatibilityVersion to the running series, or restore a mongodump into a new store",
+        stack_outputs=previous,
+    )

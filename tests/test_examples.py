@@ -873,7 +873,7 @@ def test_the_seeds_data_stores_run_on_persistent_volumes(example: str, stack: st
         assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
         assert spec["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"].endswith("Gi")
         (service,) = run.k8s("Service", name)
-        assert [int(p["port"]) for p in service.manifest["spec"]["ports"]][0] == port
+        assert int(service.manifest["spec"]["ports"][0]["port"]) == port
         assert workload.protect == (stack == "production")
         # Every client reads the store's url from its credentials Secret.
         (policy,) = run.k8s("NetworkPolicy", name)

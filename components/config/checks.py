@@ -308,7 +308,14 @@ def _check_data_service(config: PlatformConfig, path: str, store: DataServiceCon
 def _check_against_deployed(config: PlatformConfig, path: str, store: DataServiceConfig) -> Iterator[Problem]:
     """What the engine and the volumes cannot do in place, against what this stack last deployed."""
     deployed = config.deployed_data.get(store.name)
-    if not isinstance(deployed, dict) or deployed.get("type") != store.type:
+    if not isinstance(deployed, dict):
+        return
+    if deployed.get("type") != store.type:
+        yield (
+            f"{path}.type",
+            f"'{store.name}' holds {deployed.get('type')} data on its volumes; another engine cannot read it: "
+            "declare the new store under another name and move the data",
+        )
         return
     version = deployed.get("version")
     if isinstance(version, str) and version != store.effective_version:

@@ -1,6 +1,7 @@
 """Config of the workloads domain: one microservice, everything its Deployment and companions need.
 
-`ServiceConfig` is the typed slice the microservice component takes. The `check_*` functions below
+`ServiceConfig` is the typed slice the microservice component takes; `stateful` makes it a
+StatefulSet on persistent volumes (storage classes per cluster mode below). The `check_*` functions below
 are one service's own rules (ports, probes, resources, scaling, budgets); rules that reach into
 other domains (its namespace exists, the Secrets it reads hold the keys it names, its callers are
 declared) live in `config/checks.py`.

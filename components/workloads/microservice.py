@@ -18,8 +18,9 @@ A stateful service (`stateful`) runs as a StatefulSet instead: a headless Servic
 gives each pod a stable DNS name, `volumeClaimTemplates` a volume per replica (storage class by
 cluster mode), and `persistentVolumeClaimRetentionPolicy` Retain/Retain keeps every volume when the
 set is deleted or scaled down; ordered or parallel pod management, RollingUpdate with a partition.
-Its PDB, spread, security contexts and network policy are a Deployment's; its `peerPorts` admit only
-its own pods. In production (`protect`) the StatefulSet cannot be deleted or replaced by Pulumi.
+Its PDB, spread, security contexts and network policy are a Deployment's; callers are not admitted
+on its `peerPorts`, and when it has any its own pods reach each other on every port (a quorum). With
+`protect` (production data stores) Pulumi can neither delete nor replace the StatefulSet.
 
 Migration Job: named `<svc>-migrate-<tag>`, so a new image tag replaces it (and the Deployment,
 which depends on it, rolls only after it completes; the provider awaits Job completion). Any
