@@ -494,3 +494,34 @@ def test_a_mongodb_release_series_upgrades_one_step_at_a_time() -> None:
         "featureCompatibilityVersion to the running series, or restore a mongodump into a new store",
         stack_outputs=previous,
     )
+
+
+def test_production_data_services_without_backups_are_rejected() -> None:
+    config = with_stores("production")
+    config["platform:backup"] = {"enabled": False}
+    assert_rejected(
+        "production",
+        config,
+        "stack 'production': platform:backup.enabled: production data services must be backed up; keep Backup for "
+        "GKE on",
+    )
+
+
+def test_a_backend_that_cannot_read_the_previous_outputs_stops_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import PlatformMocks
+
+    original = PlatformMocks.call
+
+    def failing(self: PlatformMocks, args: Any) -> dict[str, Any]:
+        if args.token == "pulumi:pulumi:readStackOutputs":
+            raise RuntimeError("no such stack")
+        return original(self, args)
+
+    monkeypatch.setattr(PlatformMocks, "call", failing)
+    # Fail closed: skipping the checks could let a major upgrade or a shrink through.
+    assert_rejected(
+        "dev",
+        with_stores("dev"),
+        "stack 'dev': platform:dataServices: cannot read this stack's previous outputs to check data services' "
+        "versions and volumes (no such stack)",
+    )

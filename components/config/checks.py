@@ -56,6 +56,8 @@ def semantic_problems(config: PlatformConfig) -> Iterator[Problem]:
         if store.enabled:
             yield from _check_data_service(config, f"dataServices[{index}]", store)
     yield from check_retention(config.backup, "backup")
+    if config.is_production and config.creates_cluster and config.data_namespaces and not config.backup.enabled:
+        yield "backup.enabled", "production data services must be backed up; keep Backup for GKE on"
 
 
 def _check_names_unique(config: PlatformConfig) -> Iterator[Problem]:

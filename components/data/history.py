@@ -7,8 +7,9 @@ the next run reads it back with the engine's built-in `pulumi:pulumi:readStackOu
 StackReference to this same stack reads, but synchronous, so the check happens first and
 registers nothing).
 
-On the first deploy the stack has no outputs yet, and a backend that cannot read them is warned
-about: either way the checks that need the previous deploy are skipped, never guessed.
+On the first deploy the stack has no outputs yet, so the checks that need the previous deploy have
+nothing to compare. A backend that cannot read the stack's outputs stops the run (fail closed):
+skipping the checks could let a major upgrade or a shrink through.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+
+from components.config.errors import config_error
 
 READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
 OUTPUT = "dataServices"
@@ -26,15 +29,15 @@ def own_stack_name() -> str:
 
 
 def deployed_data_services() -> dict[str, Any]:
-    """{store name: {type, version, storage}} as this stack last exported it; {} when unknown."""
+    """{store name: {type, version, storage}} as this stack last exported it; {} on a first deploy."""
     try:
         result = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": own_stack_name()})
+        failures = getattr(result, "failures", None)
+        if failures:
+            raise RuntimeError("; ".join(str(failure) for failure in failures))
     except Exception as exc:  # a backend without the stack, or without the built-in provider
-        pulumi.log.warn(f"could not read this stack's previous outputs ({exc}); version and volume checks skipped")
-        return {}
-    if getattr(result, "failures", None):
-        pulumi.log.warn("could not read this stack's previous outputs; version and volume checks skipped")
-        return {}
+        problem = f"cannot read this stack's previous outputs to check data services' versions and volumes ({exc})"
+        raise config_error(pulumi.get_stack(), [("dataServices", problem)]) from None
     value = result.value if isinstance(result.value, dict) else {}
     outputs = value.get("outputs")
     deployed = outputs.get(OUTPUT) if isinstance(outputs, dict) else None
