@@ -4,9 +4,12 @@
       -> tenancy (namespaces, then secrets and config maps)
       -> add-ons (observability's monitoring first: its CRDs back every ServiceMonitor;
                   then traffic's ingress controller and cert-manager)
-      -> workloads (one Microservice per data store first: a StatefulSet whose clients are its
-                    allowFrom; then one per service, rolled out once its stores are) and, in gke
-                    mode, the data namespaces' BackupPlan
+      -> data (managed stores in gke mode: Private Service Access on the VPC, Cloud SQL, Memorystore,
+               Cloud Storage; their computed addresses and AUTH strings go into the clients' Secrets)
+      -> workloads (one Microservice per in-cluster data store first: a StatefulSet whose clients are
+                    its allowFrom; then one per service, rolled out once its stores are, with egress
+                    to its managed stores' private ranges) and, in gke mode, the data namespaces'
+                    BackupPlan; then each bucket client's Workload Identity account gets objectUser
       -> traffic (the per-host Ingresses, after the services and add-ons)
 
 Every component gets its own config slice and a `Context` (environment, app and labels, GCP project,
@@ -28,6 +31,12 @@ from components.config.root import AddonsConfig, PlatformConfig
 from components.context import Context
 from components.data.backup import DataBackup
 from components.data.history import OUTPUT as DEPLOYED_OUTPUT
+from components.data.managed import (
+    ManagedStore,
+    PrivateServiceAccess,
+    PrivateStorageAccess,
+    managed_egress,
+)
 from components.helm import AddonArgs
 from components.kube import Edge, PodPeer
 from components.observability.monitoring import Monitoring
@@ -39,6 +48,7 @@ from components.tenancy.secrets import Secrets
 from components.traffic.cert_manager import CertManager, CertManagerArgs
 from components.traffic.ingress import Ingresses
 from components.traffic.ingress_controller import CONTROLLER_LABELS, IngressController, IngressControllerArgs
+from components.workloads.config import ServiceConfig, WorkloadIdentity
 from components.workloads.microservice import Microservice, MicroserviceArgs
 
 
@@ -61,6 +71,10 @@ class Platform(pulumi.ComponentResource):
         )
 
         data_namespaces = config.data_namespaces
+        # Clients of a managed bucket authenticate with Workload Identity: the platform gives them an account.
+        bucket_clients = {
+            client for store in config.managed_data_services if store.type == "object-store" for client in store.clients
+        }
         backs_up = config.creates_cluster and config.backup.enabled and bool(data_namespaces)
         cluster = Cluster(
             f"{name}-cluster",
@@ -94,7 +108,9 @@ class Platform(pulumi.ComponentResource):
                     ns.name: [s.name for s in workloads if s.namespace == ns.name] for ns in config.namespaces
                 },
                 workload_identity_namespaces=frozenset(
-                    s.namespace for s in config.services if s.service_account.workload_identity is not None
+                    s.namespace
+                    for s in config.services
+                    if with_identity(s, bucket_clients).service_account.workload_identity is not None
                 ),
                 edge=edge_peers,
                 acme_solver_namespaces=frozenset(
@@ -105,8 +121,14 @@ class Platform(pulumi.ComponentResource):
             ),
             opts=on_nodes,
         )
+        managed = self._managed_stores(name, config, cluster, context)
         secrets = Secrets(
-            f"{name}-secrets", [*config.secrets, *config.data_secrets], context, namespaces.namespaces, opts=on_nodes
+            f"{name}-secrets",
+            [*config.secrets, *config.data_secrets],
+            context,
+            namespaces.namespaces,
+            opts=on_nodes,
+            provided={config.data_services_by_name[store].secret_name: m.values for store, m in managed.items()},
         )
         config_maps = ConfigMaps(
             f"{name}-config-maps", config.config_maps, context, namespaces.namespaces, opts=on_nodes
@@ -129,11 +151,21 @@ class Platform(pulumi.ComponentResource):
         services: dict[str, Microservice] = {}
         # Stores first: a client (and its migration Job) waits until its stores are rolled out.
         for service in [*config.stores, *config.services]:
-            its_stores = [services[s.name] for s in config.data_services if service.name in s.clients]
+            its_stores: list[pulumi.Resource] = [
+                services[s.name] if s.name in services else managed[s.name]
+                for s in config.data_services
+                if s.enabled and service.name in s.clients
+            ]
+            egress_cidrs = [
+                rule
+                for s in config.managed_data_services
+                if service.name in s.clients
+                for rule in managed_egress(s, config.network.private_services_cidr)
+            ]
             services[service.name] = Microservice(
                 service.name,
                 MicroserviceArgs(
-                    service=service,
+                    service=with_identity(service, bucket_clients),
                     context=context,
                     namespace=namespaces.namespaces[service.namespace],
                     edge=edge_peers,
@@ -144,9 +176,15 @@ class Platform(pulumi.ComponentResource):
                     monitoring=edge.monitoring_release,
                     depends_on=[*secrets.resources, *config_maps.resources, *its_stores],
                     protect=config.is_production and service.name in stores,
+                    egress_cidrs=egress_cidrs,
                 ),
                 opts=on_nodes,
             )
+        for store_name, store in managed.items():
+            for client in config.data_services_by_name[store_name].clients:
+                account = services[client].gcp_account if client in services else None
+                if account is not None:
+                    store.grant(client, account.member)
         if backs_up:
             assert cluster.cluster_id is not None  # gke mode
             DataBackup(
@@ -182,9 +220,54 @@ class Platform(pulumi.ComponentResource):
                 for store in config.data_services
             },
             "capacity": capacity.summary(),
-            "cost": estimate_cost(config.cluster, config.node_pools, workloads).summary(),
+            "cost": estimate_cost(
+                config.cluster, config.node_pools, workloads, config.managed_data_services, config.is_production
+            ).summary(),
         }
         self.register_outputs({})
+
+    def _managed_stores(
+        self, name: str, config: PlatformConfig, cluster: Cluster, context: Context
+    ) -> dict[str, ManagedStore]:
+        """The managed data stores, with the private access they need on the platform's VPC."""
+        stores = config.managed_data_services
+        if not stores:
+            return {}
+        assert cluster.network is not None  # managed stores need gke mode (validated)
+        vpc = cluster.network.vpc
+        child = pulumi.ResourceOptions(parent=self)
+        peering = None
+        if any(store.type in ("postgres", "redis") for store in stores):
+            peering = PrivateServiceAccess(
+                f"{name}-private-services",
+                context,
+                network=vpc.id,
+                network_name=f"{config.cluster.name}-vpc",
+                cidr=config.network.private_services_cidr,
+                opts=child,
+            ).connection
+        if any(store.type == "object-store" for store in stores):
+            PrivateStorageAccess(f"{name}-private-storage", context, network=vpc.id, opts=child)
+        return {
+            store.name: ManagedStore(
+                f"{name}-{store.name}",
+                store,
+                context,
+                region=config.cluster.region,
+                network=vpc.id,
+                peering=peering,
+                opts=child,
+            )
+            for store in stores
+        }
+
+
+def with_identity(service: ServiceConfig, bucket_clients: set[str]) -> ServiceConfig:
+    """A bucket client without Workload Identity gets its own GCP account (no project roles)."""
+    if service.name not in bucket_clients or service.service_account.workload_identity is not None:
+        return service
+    account = service.service_account.model_copy(update={"workload_identity": WorkloadIdentity()})
+    return service.model_copy(update={"service_account": account})
 
 
 def ingress_edge(addons: AddonsConfig) -> Edge:

@@ -6,7 +6,8 @@ Built to avoid the known mock pitfalls:
 - `additionalSecretOutputs` are honoured (stock mocks ignore them), so `RandomPassword.result`
   and Kubernetes Secret data are secret exactly as under the real engine;
 - `preview=False`, and computed outputs (cluster IP and DNS endpoints, masterAuth, node pool names, random
-  results, addresses) are returned, so apply callbacks really run;
+  results, addresses, Cloud SQL's private IP, Memorystore's host, AUTH string and CA, bucket URLs)
+  are returned, so apply callbacks really run;
 - every registration is recorded with its parent, provider, protect flag and dependencies, and
   URNs are checked for uniqueness, which mocks do not enforce;
 - config is fed exactly as the engine does: structured values JSON-encoded, secrets marked.
@@ -216,6 +217,22 @@ class PlatformMocks(pulumi.runtime.Mocks):
         elif typ in ("gcp:compute/network:Network", "gcp:compute/subnetwork:Subnetwork"):
             outputs.setdefault("name", name)
             outputs["selfLink"] = f"https://compute.googleapis.com/v1/projects/mock/{typ.split(':')[-1].lower()}/{name}"
+        elif typ == "gcp:sql/databaseInstance:DatabaseInstance":
+            # Cloud SQL takes its private address from the reserved peering range.
+            outputs["privateIpAddress"] = "10.200.0.3"
+            outputs["connectionName"] = f"mock-project:europe-west1:{inputs.get('name', name)}"
+        elif typ == "gcp:redis/instance:Instance":
+            outputs.update(
+                host="10.200.0.12",
+                port=6378,
+                authString="A" + _fake_hex(seed, 35),
+                serverCaCerts=[{"cert": "-----BEGIN CERTIFICATE-----\nMOCK-REDIS-CA\n-----END CERTIFICATE-----\n"}],
+            )
+        elif typ == "gcp:storage/bucket:Bucket":
+            outputs["url"] = f"gs://{inputs.get('name', name)}"
+            outputs["selfLink"] = f"https://www.googleapis.com/storage/v1/b/{inputs.get('name', name)}"
+        elif typ == "gcp:compute/globalAddress:GlobalAddress":
+            outputs.setdefault("name", name)
         elif typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = ("P" + _fake_hex(seed, 255))[: int(inputs.get("length", 16))]
             outputs["bcryptHash"] = "$2a$10$" + _fake_hex(seed + "b", 53)

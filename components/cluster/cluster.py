@@ -83,6 +83,8 @@ def _addons_config(dataplane_v2: bool, backup_agent: bool) -> gcp.container.Clus
 class Cluster(pulumi.ComponentResource):
     provider: k8s.Provider
     cluster_id: pulumi.Output[str] | None = None
+    # The platform's VPC and node subnet (gke mode): managed data services attach to them privately.
+    network: Network | None = None
     ready: list[pulumi.Resource]
     outputs: dict[str, Any]
 
@@ -113,6 +115,7 @@ class Cluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         network = Network(f"{name}-network", args.network, args.cluster, args.context, opts=child)
+        self.network = network
         node_identity = NodeServiceAccount(f"{name}-nodes", args.cluster.name, project, opts=child)
         cluster = self._build_cluster(name, args, project, network, node_identity)
         pools = [

@@ -92,6 +92,9 @@ class NetworkConfig(Model):
     subnet_cidr: Cidr = "10.10.0.0/20"
     pods_cidr: Cidr = "10.16.0.0/14"
     services_cidr: Cidr = "10.20.0.0/20"
+    # Reserved for Private Service Access (Cloud SQL, Memorystore): Google's producer networks take
+    # their private addresses from it, peered with the VPC. Only used when a data service is managed.
+    private_services_cidr: Cidr = "10.200.0.0/20"
     flow_log_sampling: float = Field(0.5, ge=0.0, le=1.0)
 
 
@@ -169,6 +172,7 @@ def check_network(network: NetworkConfig, cluster: ClusterConfig) -> Iterator[Pr
         ("network.subnetCidr", network.subnet_cidr),
         ("network.podsCidr", network.pods_cidr),
         ("network.servicesCidr", network.services_cidr),
+        ("network.privateServicesCidr", network.private_services_cidr),
         ("cluster.masterIpv4Cidr", cluster.master_ipv4_cidr),
     ]
     for i, (path, cidr) in enumerate(ranges):
@@ -178,6 +182,11 @@ def check_network(network: NetworkConfig, cluster: ClusterConfig) -> Iterator[Pr
                     path,
                     f"{cidr} overlaps {other_path} ({other}); the subnet, pod, service and control-plane ranges must be disjoint",
                 )
+    if ipaddress.ip_network(network.private_services_cidr).prefixlen > 24:
+        yield (
+            "network.privateServicesCidr",
+            "Private Service Access needs at least a /24 (Cloud SQL takes a /24 per region); use /24 to /16",
+        )
     if ipaddress.ip_network(cluster.master_ipv4_cidr).prefixlen != 28:
         yield "cluster.masterIpv4Cidr", "the control-plane range of a private cluster must be a /28"
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from components.cluster.config import check_cluster, check_network, check_node_pools
 from components.config.errors import Problem
 from components.config.values import ENV_NAME, storage_bytes
-from components.data.config import PSA_LEVELS, DataServiceConfig, check_data_service, check_retention
+from components.data.config import PSA_LEVELS, DataServiceConfig, check_data_service, check_managed, check_retention
 from components.tenancy.config import (
     ConfigMapConfig,
     SecretConfig,
@@ -276,6 +276,9 @@ def _check_addons(config: PlatformConfig) -> Iterator[Problem]:
 
 def _check_data_service(config: PlatformConfig, path: str, store: DataServiceConfig) -> Iterator[Problem]:
     yield from check_data_service(store, path)
+    yield from check_managed(
+        store, path, production=config.is_production, creates_cluster=config.creates_cluster, project=config.project
+    )
     engine = store.engine
     namespace = config.namespace(store.namespace)
     if namespace is None or not namespace.enabled:

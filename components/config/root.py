@@ -11,6 +11,7 @@ from typing import Any, Literal
 from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig
 from components.config.values import DnsLabel, Model
 from components.data.catalog import credentials_secret, store_service
+from components.data.managed import managed_secret
 from components.data.config import BackupConfig, DataServiceConfig
 from components.observability.config import MonitoringConfig
 from components.tenancy.config import ConfigMapConfig, NamespaceConfig, SecretConfig
@@ -81,8 +82,19 @@ class PlatformConfig(Model):
     def stores(self) -> list[ServiceConfig]:
         """The enabled data services, each as the StatefulSet service that runs it in the cluster."""
         return [
-            store_service(store, self.cluster.mode, self.is_production) for store in self.data_services if store.enabled
+            store_service(store, self.cluster.mode, self.is_production)
+            for store in self.data_services
+            if store.enabled and not store.is_managed
         ]
+
+    @property
+    def data_services_by_name(self) -> dict[str, DataServiceConfig]:
+        return {store.name: store for store in self.data_services}
+
+    @property
+    def managed_data_services(self) -> list[DataServiceConfig]:
+        """The enabled data services Google runs (`mode: managed`)."""
+        return [store for store in self.data_services if store.enabled and store.is_managed]
 
     @property
     def workloads(self) -> list[ServiceConfig]:
@@ -94,15 +106,19 @@ class PlatformConfig(Model):
         """Each enabled data service's credentials Secret, in its namespace and its clients'."""
         namespaces = {svc.name: svc.namespace for svc in self.services if svc.enabled}
         return [
-            credentials_secret(store, [namespaces[c] for c in store.clients if c in namespaces])
+            (managed_secret if store.is_managed else credentials_secret)(
+                store, [namespaces[c] for c in store.clients if c in namespaces]
+            )
             for store in self.data_services
             if store.enabled
         ]
 
     @property
     def data_namespaces(self) -> list[str]:
-        """The namespaces that hold data stores, in catalog order."""
-        return list(dict.fromkeys(store.namespace for store in self.data_services if store.enabled))
+        """The namespaces that hold in-cluster data stores, in catalog order (managed ones keep their own backups)."""
+        return list(
+            dict.fromkeys(store.namespace for store in self.data_services if store.enabled and not store.is_managed)
+        )
 
     def namespace(self, name: str) -> NamespaceConfig | None:
         return next((ns for ns in self.namespaces if ns.name == name), None)

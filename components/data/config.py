@@ -7,12 +7,18 @@ the engine makes in place, and how many replicas the image can run. The in-clust
 (catalog.py) reads only this table, so another way of running a type (a managed service, issue #16)
 is one more column, and the client Secret's keys stay the same.
 
+`mode: managed` runs a store on Google's managed service instead (gke mode only): PostgreSQL on
+Cloud SQL, Redis on Memorystore for Redis, the object store on Cloud Storage (managed.py). Its
+`managed` block sizes it; `CLOUD_SQL_TIERS` is the table of machine tiers a stack may choose.
+Clients receive the same Secret keys in either mode.
+
 Rules that need other domains (clients are declared services, the namespace's Pod Security level,
 the previous deploy's versions and sizes) live in `config/checks.py`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -220,6 +226,65 @@ ENGINES: dict[str, Engine] = {
 }
 
 
+# Cloud SQL for PostgreSQL machine tiers a stack may use: tier -> (vCPUs, memory GiB, shared core).
+# Enterprise edition (custom machine types); shared-core tiers carry no SLA, so production refuses them.
+CLOUD_SQL_TIERS: dict[str, tuple[float, float, bool]] = {
+    "db-f1-micro": (0.2, 0.6, True),
+    "db-g1-small": (0.5, 1.7, True),
+    "db-custom-1-3840": (1, 3.75, False),
+    "db-custom-2-7680": (2, 7.5, False),
+    "db-custom-4-15360": (4, 15, False),
+    "db-custom-8-30720": (8, 30, False),
+    "db-custom-16-61440": (16, 60, False),
+}
+DEFAULT_CLOUD_SQL_TIER = {"production": "db-custom-2-7680", "other": "db-custom-1-3840"}
+# Which engines have a managed service here, and what it is.
+MANAGED_SERVICES = {
+    "postgres": "Cloud SQL for PostgreSQL",
+    "redis": "Memorystore for Redis",
+    "object-store": "Cloud Storage",
+}
+# Memorystore for Redis speaks Redis 7.2 at most; its TLS port is 6378.
+MEMORYSTORE_REDIS_VERSION = "REDIS_7_2"
+# A Cloud Storage bucket name (https://cloud.google.com/storage/docs/buckets#naming), dotless form:
+# 3-63 characters of lowercase letters, digits, '-' and '_', starting and ending with a letter or digit.
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$")
+
+
+class MaintenanceWindow(Model):
+    """A weekly hour (UTC) in which Google may restart the instance for updates."""
+
+    # 1 = Monday ... 7 = Sunday.
+    day: int = Field(7, ge=1, le=7)
+    hour: int = Field(3, ge=0, le=23)
+
+
+class Lifecycle(Model):
+    # Delete objects this many days after creation; unset: never.
+    delete_after_days: int | None = Field(None, ge=1)
+    # Delete a replaced or deleted object's older versions after this many days (versioning on).
+    noncurrent_versions_days: int | None = Field(30, ge=1)
+
+
+class ManagedConfig(Model):
+    """How a `mode: managed` store is sized and kept. Unset keys take the defaults in the README."""
+
+    # Cloud SQL machine tier (CLOUD_SQL_TIERS); unset: db-custom-2-7680 in production, else db-custom-1-3840.
+    tier: str | None = None
+    # REGIONAL Cloud SQL / STANDARD_HA Memorystore; unset: on in production only.
+    high_availability: bool | None = None
+    # Cloud SQL: automated daily backups kept this many days, and point-in-time recovery over this many.
+    backup_retention_days: int = Field(14, ge=1, le=365)
+    point_in_time_recovery_days: int = Field(7, ge=1, le=7)
+    maintenance: MaintenanceWindow = MaintenanceWindow()
+    # Memorystore capacity.
+    memory_gib: int = Field(1, ge=1, le=300)
+    # Cloud Storage: bucket name (globally unique); unset: '<project>-<store name>'.
+    bucket: str | None = None
+    versioning: bool = True
+    lifecycle: Lifecycle = Lifecycle()
+
+
 class DataStorage(Model):
     # Unset: the engine's default (README, "Data services").
     size: Storage | None = None
@@ -242,6 +307,12 @@ class DataServiceConfig(Model):
     clients: list[ServiceName] = []
     # The database PostgreSQL creates on first start; unset: the store's name.
     database: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] | None = None
+    # in-cluster: a StatefulSet of the official image; managed: Google's managed service (gke mode).
+    # Never derived from the cluster mode: switching a store's mode moves it to a new, empty store.
+    mode: Literal["in-cluster", "managed"] = "in-cluster"
+    # A critical store may not run without high availability in production.
+    critical: bool = False
+    managed: ManagedConfig = ManagedConfig()
 
     @property
     def engine(self) -> Engine:
@@ -258,6 +329,20 @@ class DataServiceConfig(Model):
     @property
     def storage_size(self) -> str:
         return self.storage.size or self.engine.default_storage
+
+    @property
+    def is_managed(self) -> bool:
+        return self.mode == "managed"
+
+    def high_availability(self, production: bool) -> bool:
+        wanted = self.managed.high_availability
+        return production if wanted is None else wanted
+
+    def cloud_sql_tier(self, production: bool) -> str:
+        return self.managed.tier or DEFAULT_CLOUD_SQL_TIER["production" if production else "other"]
+
+    def bucket_name(self, project: str | None) -> str:
+        return self.managed.bucket or f"{project}-{self.name}"
 
     @property
     def secret_name(self) -> str:
@@ -294,6 +379,50 @@ def check_data_service(store: DataServiceConfig, path: str) -> Iterator[Problem]
         yield f"{path}.replicas", f"{engine.label} runs a quorum: use an odd number of replicas, got {store.replicas}"
     if store.database is not None and store.type != "postgres":
         yield f"{path}.database", "only PostgreSQL creates a named database"
+
+
+def check_managed(
+    store: DataServiceConfig, path: str, *, production: bool, creates_cluster: bool, project: str | None
+) -> Iterator[Problem]:
+    """A managed store's rules: a GKE stack, an engine with a managed service, a tier from the table,
+    HA where the store is critical, a bucket name Cloud Storage accepts."""
+    if not store.is_managed:
+        return
+    if not creates_cluster:
+        yield (
+            f"{path}.mode",
+            "managed data services need cluster.mode 'gke' (a project and the platform's VPC); "
+            "use mode 'in-cluster' on an existing cluster",
+        )
+        return
+    service = MANAGED_SERVICES.get(store.type)
+    if service is None:
+        offered = ", ".join(f"{engine} ({name})" for engine, name in MANAGED_SERVICES.items())
+        yield f"{path}.mode", f"{store.engine.label} has no managed service here; managed types: {offered}"
+        return
+    managed = store.managed
+    if store.type == "postgres":
+        tier = store.cloud_sql_tier(production)
+        if tier not in CLOUD_SQL_TIERS:
+            yield f"{path}.managed.tier", f"'{tier}' is not a Cloud SQL tier in the table; use one of {', '.join(CLOUD_SQL_TIERS)}"
+        elif production and CLOUD_SQL_TIERS[tier][2]:
+            yield f"{path}.managed.tier", f"'{tier}' is a shared-core tier without an SLA; production uses a db-custom tier"
+    elif managed.tier is not None:
+        yield f"{path}.managed.tier", f"a machine tier applies to Cloud SQL only, not {service}"
+    if production and store.critical and not store.high_availability(production) and store.type != "object-store":
+        yield (
+            f"{path}.managed.highAvailability",
+            f"'{store.name}' is critical: production runs it highly available ({'REGIONAL' if store.type == 'postgres' else 'STANDARD_HA'}); "
+            "remove highAvailability: false or the critical mark",
+        )
+    if store.type == "object-store":
+        name = store.bucket_name(project)
+        if not BUCKET_NAME.match(name) or name.startswith("goog") or "google" in name or "g00gle" in name:
+            yield (
+                f"{path}.managed.bucket",
+                f"'{name}' is not a valid Cloud Storage bucket name: 3-63 lowercase letters, digits, '-' or '_', "
+                "starting and ending with a letter or digit, not starting with 'goog' nor containing 'google'",
+            )
 
 
 def check_retention(backup: BackupConfig, path: str) -> Iterator[Problem]:

@@ -10,6 +10,10 @@ family and region: Compute Engine bills a predefined machine type as its vCPUs p
 the family's rates, which reproduces the listed machine prices exactly. A machine family or region
 missing from the table is priced "unknown", never guessed, and so is any total that includes it.
 
+Managed data services (Cloud SQL, Memorystore, Cloud Storage) are listed at their configured size
+(tier, HA, disk, memory); the dated table above holds no sourced price for them, so each is priced
+"unknown" and so is every total once a stack has one, rather than a guessed figure.
+
 Deliberately left out: boot disks, load balancers and forwarding rules, static IPs, network egress,
 Cloud Logging and Monitoring, sustained-use and committed-use discounts, taxes. Spot prices change
 (at most once a month), so the spot figures are as of the table's date. In `existing` mode the
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.cluster.config import ClusterConfig, NodePoolConfig
+from components.data.config import MANAGED_SERVICES, DataServiceConfig
 from components.planning.capacity import MACHINE_TYPES, pool_node_counts, requested_volumes
 from components.workloads.config import ServiceConfig
 
@@ -146,6 +151,11 @@ class CostEstimate:
     pools: list[PoolCost]
     # Storage class -> (GiB at min and max replicas, USD per GiB-month or None).
     volumes: dict[str, tuple[dict[str, float], Money]] = field(default_factory=dict)
+    # Managed data service name -> its configured size; every one is priced unknown (no sourced price).
+    managed: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def managed_services(self, at_max: bool) -> Money:
+        return None if self.managed else 0.0
 
     @property
     def cluster_fee(self) -> float:
@@ -159,10 +169,24 @@ class CostEstimate:
         return _sum(amounts)
 
     def total(self, at_max: bool) -> Money:
-        return _sum([*(p.monthly(at_max) for p in self.pools), self.cluster_fee, self.disks(at_max)])
+        return _sum(
+            [
+                *(p.monthly(at_max) for p in self.pools),
+                self.cluster_fee,
+                self.disks(at_max),
+                self.managed_services(at_max),
+            ]
+        )
 
     def all_on_demand(self, at_max: bool) -> Money:
-        return _sum([*(p.on_demand_monthly(at_max) for p in self.pools), self.cluster_fee, self.disks(at_max)])
+        return _sum(
+            [
+                *(p.on_demand_monthly(at_max) for p in self.pools),
+                self.cluster_fee,
+                self.disks(at_max),
+                self.managed_services(at_max),
+            ]
+        )
 
     def spot_saving(self, at_max: bool) -> Money:
         total, on_demand = self.total(at_max), self.all_on_demand(at_max)
@@ -185,6 +209,10 @@ class CostEstimate:
                 for storage_class, (gib, price) in self.volumes.items()
             },
             "persistentVolumesMonthlyUsd": _min_max(self.disks),
+            "managedDataServices": {
+                name: {**size, "monthlyUsd": UNKNOWN, "reason": "no sourced list price in the price table"}
+                for name, size in self.managed.items()
+            },
             # The free tier's credit covers one zonal cluster per billing account, never a regional one;
             # totals keep the fee because another cluster of the account may be using the credit.
             "clusterFeeFreeTierEligible": not self.regional,
@@ -195,11 +223,33 @@ class CostEstimate:
         }
 
 
+def managed_size(store: DataServiceConfig, production: bool) -> dict[str, Any]:
+    """What a managed store is billed on, as configured."""
+    size: dict[str, Any] = {"service": MANAGED_SERVICES[store.type]}
+    if store.type == "postgres":
+        size.update(
+            tier=store.cloud_sql_tier(production),
+            availability="REGIONAL" if store.high_availability(production) else "ZONAL",
+            diskGiB=store.storage_size,
+        )
+    elif store.type == "redis":
+        size.update(
+            tier="STANDARD_HA" if store.high_availability(production) else "BASIC", memoryGiB=store.managed.memory_gib
+        )
+    else:
+        size.update(storageClass="STANDARD", billedOn="GiB stored, operations and egress, not a configured size")
+    return size
+
+
 def estimate_cost(
-    cluster: ClusterConfig, node_pools: Sequence[NodePoolConfig], workloads: Sequence[ServiceConfig] = ()
+    cluster: ClusterConfig,
+    node_pools: Sequence[NodePoolConfig],
+    workloads: Sequence[ServiceConfig] = (),
+    managed: Sequence[DataServiceConfig] = (),
+    production: bool = False,
 ) -> CostEstimate:
     """The stack's estimated monthly cost at its pools' minimum and maximum node counts, plus the
-    persistent volumes of its stateful workloads."""
+    persistent volumes of its stateful workloads and its managed data services."""
     region = cluster.region
     if cluster.mode != "gke":
         return CostEstimate(False, region, cluster.regional, [])
@@ -219,4 +269,5 @@ def estimate_cost(
         storage_class: (gib, DISK_PRICES.get((storage_class, region)))
         for storage_class, gib in requested_volumes(workloads, cluster.mode).items()
     }
-    return CostEstimate(True, region, cluster.regional, pools, volumes)
+    sizes = {store.name: managed_size(store, production) for store in managed}
+    return CostEstimate(True, region, cluster.regional, pools, volumes, sizes)

@@ -136,13 +136,21 @@ class FormatKey(Model):
         return _TEMPLATE_REF.sub(lambda match: values[match.group(1)], self.template)
 
 
+class ProvidedKey(Model):
+    """A value the platform computes (a managed store's private IP or AUTH string); never user-written."""
+
+    type: Literal["provided"]
+
+
 GENERATORS = ("password", "token", "uuid", "config", "format")
+# Tags only the platform writes: accepted by the model, refused in a user's `secrets` (check_secret_keys).
+PLATFORM_GENERATORS = ("provided",)
 
 
 def _generator_tag(value: Any) -> str | None:
     if isinstance(value, Mapping):
         tag = value.get("type")
-        return tag if tag in GENERATORS else "unknown"
+        return tag if tag in GENERATORS or tag in PLATFORM_GENERATORS else "unknown"
     return None
 
 
@@ -163,6 +171,7 @@ SecretKeySpec = Annotated[
     | Annotated[UuidKey, Tag("uuid")]
     | Annotated[ConfigKey, Tag("config")]
     | Annotated[FormatKey, Tag("format")]
+    | Annotated[ProvidedKey, Tag("provided")]
     | Annotated[UnknownGenerator, Tag("unknown")],
     Discriminator(_generator_tag),
 ]
@@ -236,6 +245,8 @@ def check_secret_keys(secret: SecretConfig, path: str, supplied: tuple[str, ...]
         key_path = f"{path}.keys.{key}"
         if not ENV_NAME.match(key) and not re.fullmatch(r"[-._a-zA-Z0-9]+", key):
             yield key_path, "secret keys may contain only letters, digits, '-', '_' and '.'"
+        if isinstance(spec, ProvidedKey):
+            yield f"{key_path}.type", f"unknown generator 'provided'; allowed: {', '.join(GENERATORS)}"
         if isinstance(spec, PasswordKey) and spec.length < 16:
             yield (
                 f"{key_path}.length",

@@ -5,7 +5,9 @@ Each key of a secret is one of:
 - `token`: RandomBytes, hex-encoded (`openssl rand -hex <bytes>`);
 - `uuid`: a RandomUuid;
 - `config`: a value the operator sets with `pulumi config set --secret platform:<key> <value>`;
-- `format`: a template over the secret's other keys ('postgresql://app:{password}@db/app').
+- `format`: a template over the secret's other keys ('postgresql://app:{password}@db/app');
+- `provided` (platform-only): a value another component computed, e.g. a managed store's private IP
+  or AUTH string, handed in through `provided` and kept secret like the rest.
 
 The random resources exist once per secret, so every namespace receives the same values; each
 target namespace then gets one Opaque Secret with a stable `metadata.name` (the secret's name).
@@ -24,7 +26,7 @@ typed secrets (TLS secrets belong to cert-manager).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -33,7 +35,15 @@ import pulumi_random as random
 from components.config.errors import NAMESPACE
 from components.context import Context
 from components.kube import content_checksum
-from components.tenancy.config import ConfigKey, FormatKey, PasswordKey, SecretConfig, TokenKey, UuidKey
+from components.tenancy.config import (
+    ConfigKey,
+    FormatKey,
+    PasswordKey,
+    ProvidedKey,
+    SecretConfig,
+    TokenKey,
+    UuidKey,
+)
 
 
 class Secrets(pulumi.ComponentResource):
@@ -47,9 +57,12 @@ class Secrets(pulumi.ComponentResource):
         context: Context,
         namespaces: dict[str, k8s.core.v1.Namespace],
         opts: pulumi.ResourceOptions | None = None,
+        provided: Mapping[str, Mapping[str, pulumi.Input[str]]] | None = None,
     ) -> None:
         super().__init__("platform:secrets:Secrets", name, None, opts)
         self._name = name
+        # Secret name -> key -> value, for the `provided` keys.
+        self._provided = provided or {}
         self.checksums = {}
         self.resources = []
         for secret in secrets:
@@ -87,6 +100,8 @@ class Secrets(pulumi.ComponentResource):
                 values[key] = pulumi.Output.secret(random.RandomUuid(role, keepers=keepers, opts=child).result)
             elif isinstance(spec, ConfigKey):
                 values[key] = pulumi.Config(NAMESPACE).require_secret(spec.key)
+            elif isinstance(spec, ProvidedKey):
+                values[key] = pulumi.Output.secret(self._provided[secret.name][key])
         # Format keys reference only the keys above (validated), never each other.
         for key, spec in secret.keys.items():
             if isinstance(spec, FormatKey):

@@ -39,8 +39,10 @@ class ServiceIdentity:
     labels: Mapping[str, str]
 
 
-def build_identity(parent: pulumi.Resource, identity: ServiceIdentity) -> k8s.core.v1.ServiceAccount:
-    """The service's ServiceAccount, with its GCP service account and binding when Workload Identity is on."""
+def build_identity(
+    parent: pulumi.Resource, identity: ServiceIdentity
+) -> tuple[k8s.core.v1.ServiceAccount, gcp.serviceaccount.Account | None]:
+    """The service's ServiceAccount, and its GCP service account and binding when Workload Identity is on."""
     gcp_account = _gcp_account(parent, identity)
     annotations = {WORKLOAD_IDENTITY_ANNOTATION: gcp_account.email} if gcp_account is not None else None
     svc = identity.svc
@@ -54,7 +56,7 @@ def build_identity(parent: pulumi.Resource, identity: ServiceIdentity) -> k8s.co
     )
     if gcp_account is not None:
         _bind_workload_identity(parent, identity, gcp_account, service_account)
-    return service_account
+    return service_account, gcp_account
 
 
 def _gcp_account(parent: pulumi.Resource, identity: ServiceIdentity) -> gcp.serviceaccount.Account | None:

@@ -10,8 +10,9 @@ Per service declared in config this component creates:
 - a NetworkPolicy admitting exactly: the edge's peers on the routed ports, the `allowFrom` callers'
   pods on the caller ports (all but a dedicated metrics port) and the monitoring namespace on the
   metrics port; and, when other services' `allowFrom` name this one, an egress NetworkPolicy letting
-  its pods open connections to exactly those services' pods on their caller ports (the namespace's
-  default deny blocks all other egress but its declared targets);
+  its pods open connections to exactly those services' pods on their caller ports, plus the private
+  ranges of the managed data stores it is a client of, on their ports (the namespace's default deny
+  blocks all other egress but its declared targets);
 - an optional migration Job that the Deployment waits for, and a ServiceMonitor when monitoring is on.
 
 A stateful service (`stateful`) runs as a StatefulSet instead: a headless Service `<name>-headless`
@@ -40,6 +41,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_gcp
 import pulumi_kubernetes as k8s
 
 from components.context import Context
@@ -81,9 +83,15 @@ class MicroserviceArgs:
     depends_on: Sequence[pulumi.Resource] = ()
     # Protect the workload from deletion and replacement (production data stores).
     protect: bool = False
+    # (CIDR, TCP port) outside the cluster its pods open connections to: the managed data stores it is
+    # a client of (the private services range, private.googleapis.com), in its egress policy only.
+    egress_cidrs: Sequence[tuple[str, int]] = ()
 
 
 class Microservice(pulumi.ComponentResource):
+    # The service's own GCP service account (Workload Identity), or None.
+    gcp_account: pulumi_gcp.serviceaccount.Account | None
+
     def __init__(self, name: str, args: MicroserviceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:workloads:Microservice", name, None, opts)
         self._name = name
@@ -102,7 +110,7 @@ class Microservice(pulumi.ComponentResource):
             self._svc.pull_policy(args.context.environment),
         )
 
-        service_account = build_identity(
+        service_account, self.gcp_account = build_identity(
             self, ServiceIdentity(name, self._svc, args.context, self._namespace, self._labels)
         )
         config_map = self._build_config_map()
@@ -471,6 +479,13 @@ class Microservice(pulumi.ComponentResource):
                 net.NetworkPolicyEgressRuleArgs(
                     to=[own_pods],
                     ports=[net.NetworkPolicyPortArgs(port=p.container_port, protocol=p.protocol) for p in svc.ports],
+                )
+            )
+        for cidr, port in dict.fromkeys(self._args.egress_cidrs):
+            egress.append(
+                net.NetworkPolicyEgressRuleArgs(
+                    to=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=cidr))],
+                    ports=[net.NetworkPolicyPortArgs(port=port, protocol="TCP")],
                 )
             )
         if not egress:

@@ -1,0 +1,409 @@
+"""Data stores Google runs (`mode: managed`, gke mode): Cloud SQL, Memorystore for Redis, Cloud Storage.
+
+- `PrivateServiceAccess`: a reserved peering range on the platform's VPC (`network.privateServicesCidr`,
+  purpose VPC_PEERING) and the `servicenetworking` connection, so Cloud SQL and Memorystore get
+  private addresses in it and no public IP.
+- `ManagedStore`: one store. PostgreSQL -> a Cloud SQL instance (private IP only, TLS required,
+  tier/disk/version from config, disk auto-resize; REGIONAL, daily backups with point-in-time
+  recovery, deletion protection and `protect` in production; a maintenance window), its database
+  and a user whose password comes from pulumi-random. Redis -> a Memorystore for Redis instance
+  (PRIVATE_SERVICE_ACCESS, AUTH on, SERVER_AUTHENTICATION in-transit encryption, STANDARD_HA in
+  production, RDB persistence, a maintenance window). Object store -> a Cloud Storage bucket
+  (uniform access, public access prevention enforced, versioning and lifecycle from config) and
+  `roles/storage.objectUser` on that bucket only for each client's Workload Identity account.
+
+`values` are the store's computed Secret keys (host, password, the CA), handed to the tenancy
+Secrets component as `provided` keys, so clients get the same `<store>-credentials` Secret keys
+as in the cluster; `egress` is (CIDR, port) each client's egress NetworkPolicy opens.
+
+Memorystore for Redis rather than Memorystore for Valkey: it keeps the client contract of the
+in-cluster store (a password, AUTH, over TLS) and uses the same Private Service Access range as
+Cloud SQL; Valkey instances authenticate with IAM tokens and attach through Private Service Connect
+policies, which would change every client's configuration.
+
+Deliberately left out: Managed Service for Apache Kafka (README, "Managed data services"),
+read replicas, customer-managed encryption keys, Cloud SQL IAM database authentication.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_random as random
+
+from components.context import Context
+from components.config.values import storage_bytes
+from components.data.config import MEMORYSTORE_REDIS_VERSION, DataServiceConfig
+from components.tenancy.config import SecretConfig
+
+PASSWORD_LENGTH = 32
+POSTGRES_PORT = 5432
+# Memorystore serves TLS clients on 6378.
+REDIS_TLS_PORT = 6378
+# Cloud Storage's API, reached on private.googleapis.com (Private Google Access) from the nodes.
+STORAGE_ENDPOINT = "storage.googleapis.com"
+# private.googleapis.com: Google APIs on addresses routed only from inside Google Cloud.
+PRIVATE_GOOGLE_APIS = "199.36.153.8/30"
+PRIVATE_GOOGLE_API_ADDRESSES = ["199.36.153.8", "199.36.153.9", "199.36.153.10", "199.36.153.11"]
+DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+
+
+def _format(template: str) -> dict[str, str]:
+    return {"type": "format", "template": template}
+
+
+PROVIDED = {"type": "provided"}
+
+
+def managed_secret(store: DataServiceConfig, client_namespaces: Sequence[str]) -> SecretConfig:
+    """The managed store's `<store>-credentials`: the in-cluster keys, with the addresses Google assigns."""
+    keys: dict[str, dict[str, str]]
+    if store.type == "postgres":
+        database = store.database or store.name
+        keys = {
+            "host": PROVIDED,
+            "port": _format(str(POSTGRES_PORT)),
+            "username": _format(store.engine.username),
+            "password": PROVIDED,
+            "database": _format(database),
+            # Cloud SQL refuses unencrypted connections (ENCRYPTED_ONLY).
+            "url": _format(
+                f"postgresql://{store.engine.username}:{{password}}@{{host}}:{POSTGRES_PORT}/{database}?sslmode=require"
+            ),
+        }
+    elif store.type == "redis":
+        keys = {
+            "host": PROVIDED,
+            "port": _format(str(REDIS_TLS_PORT)),
+            "username": _format(store.engine.username),
+            "password": PROVIDED,
+            "url": _format(f"rediss://{store.engine.username}:{{password}}@{{host}}:{REDIS_TLS_PORT}/0"),
+            # The server CA to verify the instance's certificate against (PEM).
+            "ca.crt": PROVIDED,
+        }
+    else:  # object-store: clients authenticate with Workload Identity, not a key pair
+        keys = {
+            "host": _format(STORAGE_ENDPOINT),
+            "port": _format("443"),
+            "url": _format(f"https://{STORAGE_ENDPOINT}"),
+            "bucket": PROVIDED,
+        }
+    namespaces = sorted({store.namespace, *client_namespaces})
+    return SecretConfig.model_validate({"name": store.secret_name, "namespaces": namespaces, "keys": keys})
+
+
+def managed_egress(store: DataServiceConfig, private_services_cidr: str) -> list[tuple[str, int]]:
+    """(CIDR, TCP port) a client of `store` must reach."""
+    if store.type == "postgres":
+        return [(private_services_cidr, POSTGRES_PORT)]
+    if store.type == "redis":
+        return [(private_services_cidr, REDIS_TLS_PORT)]
+    return [(PRIVATE_GOOGLE_APIS, 443)]
+
+
+class PrivateServiceAccess(pulumi.ComponentResource):
+    """The VPC's peering with Google's service producers (Cloud SQL, Memorystore)."""
+
+    range: gcp.compute.GlobalAddress
+    connection: gcp.servicenetworking.Connection
+
+    def __init__(
+        self,
+        name: str,
+        context: Context,
+        *,
+        network: pulumi.Input[str],
+        network_name: str,
+        cidr: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("platform:data:PrivateServiceAccess", name, None, opts)
+        address, prefix = cidr.split("/")
+        self.range = gcp.compute.GlobalAddress(
+            f"{name}-range",
+            gcp.compute.GlobalAddressArgs(
+                project=context.project,
+                name=f"{network_name}-private-services",
+                description="Private Service Access: Cloud SQL and Memorystore addresses",
+                purpose="VPC_PEERING",
+                address_type="INTERNAL",
+                address=address,
+                prefix_length=int(prefix),
+                network=network,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.connection = gcp.servicenetworking.Connection(
+            f"{name}-connection",
+            gcp.servicenetworking.ConnectionArgs(
+                network=network,
+                service="servicenetworking.googleapis.com",
+                reserved_peering_ranges=[self.range.name],
+                # Removing the peering while an instance still uses it fails; leave it to be removed by hand.
+                deletion_policy="ABANDON",
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({})
+
+
+class PrivateStorageAccess(pulumi.ComponentResource):
+    """storage.googleapis.com resolved to private.googleapis.com inside the VPC, so bucket clients'
+    egress opens one /30 on 443 rather than Google's public ranges."""
+
+    def __init__(
+        self, name: str, context: Context, *, network: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("platform:data:PrivateStorageAccess", name, None, opts)
+        zone = gcp.dns.ManagedZone(
+            f"{name}-zone",
+            gcp.dns.ManagedZoneArgs(
+                project=context.project,
+                name=f"{context.app}-{context.environment}-storage-api",
+                dns_name=f"{STORAGE_ENDPOINT}.",
+                description="Cloud Storage over private.googleapis.com (Private Google Access)",
+                visibility="private",
+                private_visibility_config=gcp.dns.ManagedZonePrivateVisibilityConfigArgs(
+                    networks=[gcp.dns.ManagedZonePrivateVisibilityConfigNetworkArgs(network_url=network)]
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        gcp.dns.RecordSet(
+            f"{name}-record",
+            gcp.dns.RecordSetArgs(
+                project=context.project,
+                managed_zone=zone.name,
+                name=f"{STORAGE_ENDPOINT}.",
+                type="A",
+                ttl=300,
+                rrdatas=PRIVATE_GOOGLE_API_ADDRESSES,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({})
+
+
+class ManagedStore(pulumi.ComponentResource):
+    """One managed data store; `values` are its computed Secret keys."""
+
+    values: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self,
+        name: str,
+        store: DataServiceConfig,
+        context: Context,
+        *,
+        region: str,
+        network: pulumi.Input[str] | None,
+        peering: pulumi.Resource | None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("platform:data:ManagedStore", name, None, opts)
+        self._name = name
+        self._store = store
+        self._context = context
+        production = context.is_production
+        # Production data outlives a mistaken `pulumi destroy` or a replacing change.
+        self._keep = pulumi.ResourceOptions(parent=self, protect=production)
+        self._labels = {"environment": context.environment, "managed-by": "pulumi", "data-service": store.name}
+        self.bucket: gcp.storage.Bucket | None = None
+        if store.type == "postgres":
+            assert network is not None and peering is not None
+            self.values = self._build_cloud_sql(region, network, peering)
+        elif store.type == "redis":
+            assert network is not None and peering is not None
+            self.values = self._build_memorystore(region, network, peering)
+        else:
+            self.values = self._build_bucket(region)
+        self.register_outputs({})
+
+    # ------------------------------------------------------------------ Cloud SQL
+
+    def _build_cloud_sql(
+        self, region: str, network: pulumi.Input[str], peering: pulumi.Resource
+    ) -> dict[str, pulumi.Output[str]]:
+        store, context = self._store, self._context
+        managed = store.managed
+        production = context.is_production
+        sql = gcp.sql
+        (major,) = store.engine.major(store.effective_version)
+        instance = sql.DatabaseInstance(
+            f"{self._name}-instance",
+            sql.DatabaseInstanceArgs(
+                project=context.project,
+                name=f"{context.app}-{context.environment}-{store.name}",
+                region=region,
+                database_version=f"POSTGRES_{major}",
+                deletion_protection=production,
+                settings=sql.DatabaseInstanceSettingsArgs(
+                    # Custom and shared-core tiers exist only in the Enterprise edition.
+                    edition="ENTERPRISE",
+                    tier=store.cloud_sql_tier(production),
+                    availability_type="REGIONAL" if store.high_availability(production) else "ZONAL",
+                    disk_type="PD_SSD",
+                    disk_size=max(10, _gib(store.storage_size)),
+                    disk_autoresize=True,
+                    deletion_protection_enabled=production,
+                    # No public IP: reachable only over the VPC's private service access, with TLS.
+                    ip_configuration=sql.DatabaseInstanceSettingsIpConfigurationArgs(
+                        ipv4_enabled=False,
+                        private_network=network,
+                        ssl_mode="ENCRYPTED_ONLY",
+                    ),
+                    backup_configuration=sql.DatabaseInstanceSettingsBackupConfigurationArgs(
+                        enabled=True,
+                        start_time="02:00",
+                        point_in_time_recovery_enabled=True,
+                        transaction_log_retention_days=managed.point_in_time_recovery_days,
+                        backup_retention_settings=sql.DatabaseInstanceSettingsBackupConfigurationBackupRetentionSettingsArgs(
+                            retained_backups=managed.backup_retention_days, retention_unit="COUNT"
+                        ),
+                    ),
+                    maintenance_window=sql.DatabaseInstanceSettingsMaintenanceWindowArgs(
+                        day=managed.maintenance.day, hour=managed.maintenance.hour, update_track="stable"
+                    ),
+                    insights_config=sql.DatabaseInstanceSettingsInsightsConfigArgs(query_insights_enabled=True),
+                    user_labels=self._labels,
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(self._keep, pulumi.ResourceOptions(depends_on=[peering])),
+        )
+        sql.Database(
+            f"{self._name}-database",
+            sql.DatabaseArgs(project=context.project, instance=instance.name, name=store.database or store.name),
+            opts=self._keep,
+        )
+        password = random.RandomPassword(
+            f"{self._name}-password",
+            # Letters and digits only, so the password needs no escaping inside the URL.
+            random.RandomPasswordArgs(length=PASSWORD_LENGTH, special=False),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        secret_password = pulumi.Output.secret(password.result)
+        sql.User(
+            f"{self._name}-user",
+            sql.UserArgs(
+                project=context.project,
+                instance=instance.name,
+                name=store.engine.username,
+                password=secret_password,
+            ),
+            opts=self._keep,
+        )
+        return {
+            "host": pulumi.Output.secret(instance.private_ip_address),
+            "password": secret_password,
+        }
+
+    # ------------------------------------------------------------------ Memorystore
+
+    def _build_memorystore(
+        self, region: str, network: pulumi.Input[str], peering: pulumi.Resource
+    ) -> dict[str, pulumi.Output[str]]:
+        store, context = self._store, self._context
+        managed = store.managed
+        redis = gcp.redis
+        instance = redis.Instance(
+            f"{self._name}-instance",
+            redis.InstanceArgs(
+                project=context.project,
+                name=f"{context.app}-{context.environment}-{store.name}",
+                region=region,
+                tier="STANDARD_HA" if store.high_availability(context.is_production) else "BASIC",
+                memory_size_gb=managed.memory_gib,
+                redis_version=MEMORYSTORE_REDIS_VERSION,
+                authorized_network=network,
+                connect_mode="PRIVATE_SERVICE_ACCESS",
+                auth_enabled=True,
+                transit_encryption_mode="SERVER_AUTHENTICATION",
+                # RDB snapshots every hour: a restart or failover loses at most the last hour.
+                persistence_config=redis.InstancePersistenceConfigArgs(
+                    persistence_mode="RDB", rdb_snapshot_period="ONE_HOUR"
+                ),
+                maintenance_policy=redis.InstanceMaintenancePolicyArgs(
+                    weekly_maintenance_windows=[
+                        redis.InstanceMaintenancePolicyWeeklyMaintenanceWindowArgs(
+                            day=DAYS[managed.maintenance.day - 1],
+                            start_time=redis.InstanceMaintenancePolicyWeeklyMaintenanceWindowStartTimeArgs(
+                                hours=managed.maintenance.hour, minutes=0, seconds=0, nanos=0
+                            ),
+                        )
+                    ]
+                ),
+                deletion_protection=context.is_production,
+                labels=self._labels,
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                self._keep,
+                # The CA certificates are secret too, whatever the provider schema says.
+                pulumi.ResourceOptions(depends_on=[peering], additional_secret_outputs=["serverCaCerts"]),
+            ),
+        )
+        return {
+            "host": pulumi.Output.secret(instance.host),
+            "password": pulumi.Output.secret(instance.auth_string),
+            "ca.crt": pulumi.Output.secret(
+                instance.server_ca_certs.apply(lambda certs: "".join(c.cert or "" for c in certs or []))
+            ),
+        }
+
+    # ------------------------------------------------------------------ Cloud Storage
+
+    def _build_bucket(self, region: str) -> dict[str, pulumi.Output[str]]:
+        store, context = self._store, self._context
+        managed = store.managed
+        storage = gcp.storage
+        rules = []
+        if managed.lifecycle.delete_after_days is not None:
+            rules.append(
+                storage.BucketLifecycleRuleArgs(
+                    action=storage.BucketLifecycleRuleActionArgs(type="Delete"),
+                    condition=storage.BucketLifecycleRuleConditionArgs(age=managed.lifecycle.delete_after_days),
+                )
+            )
+        if managed.versioning and managed.lifecycle.noncurrent_versions_days is not None:
+            rules.append(
+                storage.BucketLifecycleRuleArgs(
+                    action=storage.BucketLifecycleRuleActionArgs(type="Delete"),
+                    condition=storage.BucketLifecycleRuleConditionArgs(
+                        days_since_noncurrent_time=managed.lifecycle.noncurrent_versions_days, with_state="ARCHIVED"
+                    ),
+                )
+            )
+        self.bucket = storage.Bucket(
+            f"{self._name}-bucket",
+            storage.BucketArgs(
+                project=context.project,
+                name=store.bucket_name(context.project),
+                location=region.upper(),
+                storage_class="STANDARD",
+                uniform_bucket_level_access=True,
+                public_access_prevention="enforced",
+                versioning=storage.BucketVersioningArgs(enabled=managed.versioning),
+                lifecycle_rules=rules,
+                # A bucket with objects is never deleted by the program.
+                force_destroy=False,
+                labels=self._labels,
+            ),
+            opts=self._keep,
+        )
+        return {"bucket": pulumi.Output.secret(self.bucket.name)}
+
+    def grant(self, client: str, member: pulumi.Input[str]) -> None:
+        """`client`'s Workload Identity account may read and write this bucket's objects, nothing else."""
+        if self.bucket is None:
+            return
+        gcp.storage.BucketIAMMember(
+            f"{self._name}-{client}-object-user",
+            gcp.storage.BucketIAMMemberArgs(bucket=self.bucket.name, role="roles/storage.objectUser", member=member),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+
+def _gib(size: str) -> int:
+    """A storage quantity in whole GiB (Cloud SQL counts its disk in GB; never rounded down)."""
+    return -(-storage_bytes(size) // 2**30)

@@ -1,0 +1,295 @@
+"""Managed data services (`mode: managed`) on the shop fixture: Cloud SQL, Memorystore, Cloud Storage.
+
+Asserted from what the program registers: private connectivity (no public IP, the peering range,
+the client's egress), TLS, HA, backups and PITR, deletion protection and `protect`, secret
+credentials end to end, the clients' Secrets with the in-cluster keys, the bucket's IAM, the cost
+entries, and one rejection per unsafe input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness import ProgramRun, assert_rejected, is_secret_value, plain_strings, run_program, stack_config, unwrap
+
+ORDERS_DB = {
+    "name": "orders-db",
+    "type": "postgres",
+    "namespace": "shop-data",
+    "clients": ["checkout", "order-worker"],
+    "storage": {"size": "20Gi"},
+    "critical": True,
+}
+SESSIONS = {"name": "sessions", "type": "redis", "namespace": "shop-data", "clients": ["storefront"]}
+ASSETS = {"name": "assets", "type": "object-store", "namespace": "shop-data", "clients": ["storefront"]}
+
+
+def managed(store: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    return {**store, "mode": "managed", **changes}
+
+
+def with_stores(stack: str, stores: list[dict[str, Any]]) -> dict[str, Any]:
+    config = stack_config(stack)
+    config["platform:dataServices"] = [dict(store) for store in stores]
+    return config
+
+
+_RUNS: dict[str, ProgramRun] = {}
+
+
+def production() -> ProgramRun:
+    if "production" not in _RUNS:
+        stores = [managed(ORDERS_DB, managed={"backupRetentionDays": 30, "pointInTimeRecoveryDays": 5})]
+        stores += [managed(SESSIONS), managed(ASSETS, managed={"lifecycle": {"deleteAfterDays": 365}})]
+        _RUNS["production"] = run_program("production", with_stores("production", stores))
+    return _RUNS["production"]
+
+
+def secret_data(run: ProgramRun, name: str, namespace: str) -> Any:
+    (found,) = run.k8s("Secret", name, namespace)
+    return found.inputs["stringData"]
+
+
+# --------------------------------------------------------------------------- Cloud SQL
+
+
+def test_cloud_sql_has_a_private_ip_only_and_requires_tls() -> None:
+    run = production()
+    instance = run.one("gcp:sql/databaseInstance:DatabaseInstance")
+    settings = instance.inputs["settings"]
+    network = run.one("gcp:compute/network:Network")
+    assert settings["ipConfiguration"] == {
+        "ipv4Enabled": False,
+        "privateNetwork": f"{network.name}-id",
+        "sslMode": "ENCRYPTED_ONLY",
+    }
+    assert instance.inputs["databaseVersion"] == "POSTGRES_17"
+    assert settings["tier"] == "db-custom-2-7680"
+    assert settings["edition"] == "ENTERPRISE"
+    assert settings["diskSize"] == 20
+    assert settings["diskAutoresize"] is True
+    # The instance waits for the VPC peering it takes its address from.
+    connection = run.one("gcp:servicenetworking/connection:Connection")
+    assert connection.urn in instance.dependencies
+
+
+def test_private_service_access_reserves_the_configured_range_on_the_platform_vpc() -> None:
+    run = production()
+    address = run.one("gcp:compute/globalAddress:GlobalAddress")
+    assert address.inputs["purpose"] == "VPC_PEERING"
+    assert address.inputs["addressType"] == "INTERNAL"
+    assert (address.inputs["address"], address.inputs["prefixLength"]) == ("10.200.0.0", 20)
+    network = run.one("gcp:compute/network:Network")
+    assert address.inputs["network"] == f"{network.name}-id"
+    connection = run.one("gcp:servicenetworking/connection:Connection")
+    assert connection.inputs["service"] == "servicenetworking.googleapis.com"
+    assert connection.inputs["reservedPeeringRanges"] == [address.inputs["name"]]
+
+
+def test_production_cloud_sql_is_regional_backed_up_with_pitr_protected_and_maintained() -> None:
+    run = production()
+    instance = run.one("gcp:sql/databaseInstance:DatabaseInstance")
+    settings = instance.inputs["settings"]
+    assert settings["availabilityType"] == "REGIONAL"
+    backups = settings["backupConfiguration"]
+    assert backups["enabled"] is True
+    assert backups["pointInTimeRecoveryEnabled"] is True
+    assert backups["transactionLogRetentionDays"] == 5
+    assert backups["backupRetentionSettings"] == {"retainedBackups": 30, "retentionUnit": "COUNT"}
+    assert instance.inputs["deletionProtection"] is True
+    assert settings["deletionProtectionEnabled"] is True
+    assert instance.protect
+    assert settings["maintenanceWindow"] == {"day": 7, "hour": 3, "updateTrack": "stable"}
+    assert run.one("gcp:sql/database:Database").protect
+    assert run.one("gcp:sql/user:User").protect
+
+
+def test_staging_cloud_sql_is_zonal_and_unprotected_by_default() -> None:
+    run = run_program("staging", with_stores("staging", [managed(ORDERS_DB)]))
+    instance = run.one("gcp:sql/databaseInstance:DatabaseInstance")
+    assert instance.inputs["settings"]["availabilityType"] == "ZONAL"
+    assert instance.inputs["settings"]["tier"] == "db-custom-1-3840"
+    assert instance.inputs["deletionProtection"] is False
+    assert not instance.protect
+
+
+def test_the_database_user_password_is_random_and_secret_end_to_end() -> None:
+    run = production()
+    user = run.one("gcp:sql/user:User")
+    assert user.inputs["name"] == "app"
+    assert is_secret_value(user.inputs["password"])
+    password = unwrap(user.inputs["password"])
+    assert len(password) == 32
+    for namespace in ("shop", "shop-workers", "shop-data"):
+        data = secret_data(run, "orders-db-credentials", namespace)
+        assert is_secret_value(data)
+        assert password not in plain_strings(data)
+        values = unwrap(data)
+        assert values["password"] == password
+        assert values["host"] == "10.200.0.3"
+        assert values["url"] == f"postgresql://app:{password}@10.200.0.3:5432/orders-db?sslmode=require"
+    assert not run.k8s("StatefulSet", "orders-db")
+
+
+def test_a_managed_store_gives_its_clients_the_in_cluster_secret_keys() -> None:
+    stores = [ORDERS_DB, SESSIONS]
+    in_cluster = run_program("staging", with_stores("staging", stores))
+    on_google = run_program("staging", with_stores("staging", [managed(s) for s in stores]))
+    for name in ("orders-db-credentials", "sessions-credentials"):
+        keys = set(unwrap(secret_data(in_cluster, name, "shop-data")))
+        managed_keys = set(unwrap(secret_data(on_google, name, "shop-data")))
+        assert keys <= managed_keys, name
+    # The client's env is the same object in both: one secretKeyRef to the store's url.
+    (checkout,) = on_google.k8s("Deployment", "checkout")
+    (checkout_in_cluster,) = in_cluster.k8s("Deployment", "checkout")
+    assert (
+        checkout.manifest["spec"]["template"]["spec"]["containers"][0]["env"]
+        == checkout_in_cluster.manifest["spec"]["template"]["spec"]["containers"][0]["env"]
+    )
+
+
+# --------------------------------------------------------------------------- network
+
+
+def egress_rules(run: ProgramRun, service: str) -> list[dict[str, Any]]:
+    found = run.k8s("NetworkPolicy", f"{service}-egress")
+    return [rule for policy in found for rule in policy.manifest["spec"]["egress"]]
+
+
+def test_only_the_client_services_may_reach_the_private_ranges() -> None:
+    run = production()
+    private_services = {"to": [{"ipBlock": {"cidr": "10.200.0.0/20"}}], "ports": [{"port": 5432, "protocol": "TCP"}]}
+    assert private_services in egress_rules(run, "checkout")
+    assert private_services in egress_rules(run, "order-worker")
+    assert private_services not in egress_rules(run, "storefront")
+    redis = {"to": [{"ipBlock": {"cidr": "10.200.0.0/20"}}], "ports": [{"port": 6378, "protocol": "TCP"}]}
+    assert redis in egress_rules(run, "storefront")
+    assert redis not in egress_rules(run, "checkout")
+    # No namespace-wide policy opens the range.
+    for policy in run.k8s("NetworkPolicy"):
+        if policy.manifest["spec"].get("podSelector") == {}:
+            assert "10.200.0.0/20" not in str(policy.manifest["spec"])
+
+
+# --------------------------------------------------------------------------- Memorystore
+
+
+def test_memorystore_is_private_authenticated_encrypted_and_highly_available() -> None:
+    run = production()
+    instance = run.one("gcp:redis/instance:Instance")
+    inputs = instance.inputs
+    assert inputs["tier"] == "STANDARD_HA"
+    assert inputs["connectMode"] == "PRIVATE_SERVICE_ACCESS"
+    assert inputs["authEnabled"] is True
+    assert inputs["transitEncryptionMode"] == "SERVER_AUTHENTICATION"
+    assert inputs["redisVersion"] == "REDIS_7_2"
+    assert inputs["deletionProtection"] is True
+    assert instance.protect
+    assert inputs["maintenancePolicy"]["weeklyMaintenanceWindows"][0]["day"] == "SUNDAY"
+    data = secret_data(run, "sessions-credentials", "shop")
+    values = unwrap(data)
+    assert values["host"] == "10.200.0.12"
+    assert values["port"] == "6378"
+    assert values["url"] == f"rediss://default:{values['password']}@10.200.0.12:6378/0"
+    assert values["password"].startswith("A") and values["password"] not in plain_strings(data)
+    assert "MOCK-REDIS-CA" in values["ca.crt"]
+
+
+# --------------------------------------------------------------------------- Cloud Storage
+
+
+def test_a_bucket_is_private_uniform_versioned_with_lifecycle() -> None:
+    run = production()
+    bucket = run.one("gcp:storage/bucket:Bucket")
+    inputs = bucket.inputs
+    assert inputs["name"] == "acme-shop-prod-assets"
+    assert inputs["uniformBucketLevelAccess"] is True
+    assert inputs["publicAccessPrevention"] == "enforced"
+    assert inputs["versioning"] == {"enabled": True}
+    assert inputs["lifecycleRules"] == [
+        {"action": {"type": "Delete"}, "condition": {"age": 365}},
+        {"action": {"type": "Delete"}, "condition": {"daysSinceNoncurrentTime": 30, "withState": "ARCHIVED"}},
+    ]
+    assert bucket.protect
+    values = unwrap(secret_data(run, "assets-credentials", "shop"))
+    assert values == {
+        "bucket": "acme-shop-prod-assets",
+        "host": "storage.googleapis.com",
+        "port": "443",
+        "url": "https://storage.googleapis.com",
+    }
+
+
+def test_each_bucket_client_gets_object_user_on_that_bucket_through_its_own_account() -> None:
+    run = production()
+    (binding,) = run.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
+    assert binding.inputs["role"] == "roles/storage.objectUser"
+    assert binding.inputs["bucket"] == "acme-shop-prod-assets"
+    accounts = {r.inputs["accountId"]: r for r in run.of_type("gcp:serviceaccount/account:Account")}
+    assert "storefront" in accounts
+    assert binding.inputs["member"] == "serviceAccount:storefront@acme-shop-prod.iam.gserviceaccount.com"
+    (sa,) = run.k8s("ServiceAccount", "storefront", "shop")
+    assert sa.manifest["metadata"]["annotations"] == {
+        "iam.gke.io/gcp-service-account": "storefront@acme-shop-prod.iam.gserviceaccount.com"
+    }
+    # Through private.googleapis.com, on 443 only, for the client alone.
+    api = {"to": [{"ipBlock": {"cidr": "199.36.153.8/30"}}], "ports": [{"port": 443, "protocol": "TCP"}]}
+    assert api in egress_rules(run, "storefront")
+    assert api not in egress_rules(run, "checkout")
+    record = run.one("gcp:dns/recordSet:RecordSet")
+    assert record.inputs["name"] == "storage.googleapis.com."
+    assert record.inputs["rrdatas"] == ["199.36.153.8", "199.36.153.9", "199.36.153.10", "199.36.153.11"]
+
+
+# --------------------------------------------------------------------------- cost
+
+
+def test_cost_lists_each_managed_service_at_its_size_and_prices_it_unknown() -> None:
+    cost = production().outputs["cost"]
+    orders = cost["managedDataServices"]["orders-db"]
+    assert orders["service"] == "Cloud SQL for PostgreSQL"
+    assert (orders["tier"], orders["availability"], orders["diskGiB"]) == ("db-custom-2-7680", "REGIONAL", "20Gi")
+    assert orders["monthlyUsd"] == "unknown"
+    assert cost["managedDataServices"]["sessions"]["tier"] == "STANDARD_HA"
+    assert cost["totalMonthlyUsd"] == {"min": "unknown", "max": "unknown"}
+
+
+# --------------------------------------------------------------------------- rejections
+
+
+def test_managed_mode_on_an_existing_cluster_is_rejected() -> None:
+    assert_rejected(
+        "dev",
+        with_stores("dev", [managed(ORDERS_DB)]),
+        "stack 'dev': platform:dataServices[orders-db].mode: managed data services need cluster.mode 'gke' (a project and "
+        "the platform's VPC); use mode 'in-cluster' on an existing cluster",
+    )
+
+
+def test_a_cloud_sql_tier_not_in_the_table_is_rejected() -> None:
+    assert_rejected(
+        "staging",
+        with_stores("staging", [managed(ORDERS_DB, managed={"tier": "db-n1-standard-2"})]),
+        "stack 'staging': platform:dataServices[orders-db].managed.tier: 'db-n1-standard-2' is not a Cloud SQL tier in the "
+        "table; use one of db-f1-micro, db-g1-small, db-custom-1-3840, db-custom-2-7680, db-custom-4-15360, "
+        "db-custom-8-30720, db-custom-16-61440",
+    )
+
+
+def test_ha_off_in_production_for_a_critical_store_is_rejected() -> None:
+    assert_rejected(
+        "production",
+        with_stores("production", [managed(ORDERS_DB, managed={"highAvailability": False})]),
+        "stack 'production': platform:dataServices[orders-db].managed.highAvailability: 'orders-db' is critical: production "
+        "runs it highly available (REGIONAL); remove highAvailability: false or the critical mark",
+    )
+
+
+def test_a_bucket_name_that_is_not_valid_globally_is_rejected() -> None:
+    assert_rejected(
+        "production",
+        with_stores("production", [managed(ASSETS, managed={"bucket": "Google-Assets"})]),
+        "stack 'production': platform:dataServices[assets].managed.bucket: 'Google-Assets' is not a valid Cloud Storage "
+        "bucket name: 3-63 lowercase letters, digits, '-' or '_', starting and ending with a letter or digit, "
+        "not starting with 'goog' nor containing 'google'",
+    )
