@@ -231,6 +231,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
         elif typ == "gcp:storage/bucket:Bucket":
             outputs["url"] = f"gs://{inputs.get('name', name)}"
             outputs["selfLink"] = f"https://www.googleapis.com/storage/v1/b/{inputs.get('name', name)}"
+        elif typ == "gcp:storage/hmacKey:HmacKey":
+            outputs.update(accessId="GOOG1E" + _fake_hex(seed, 40).upper(), secret=_fake_hex(seed + "s", 40))
         elif typ == "gcp:compute/globalAddress:GlobalAddress":
             outputs.setdefault("name", name)
         elif typ == "random:index/randomPassword:RandomPassword":

@@ -132,10 +132,10 @@ def test_the_database_user_password_is_random_and_secret_end_to_end() -> None:
 
 
 def test_a_managed_store_gives_its_clients_the_in_cluster_secret_keys() -> None:
-    stores = [ORDERS_DB, SESSIONS]
+    stores = [ORDERS_DB, SESSIONS, ASSETS]
     in_cluster = run_program("staging", with_stores("staging", stores))
     on_google = run_program("staging", with_stores("staging", [managed(s) for s in stores]))
-    for name in ("orders-db-credentials", "sessions-credentials"):
+    for name in ("orders-db-credentials", "sessions-credentials", "assets-credentials"):
         keys = set(unwrap(secret_data(in_cluster, name, "shop-data")))
         managed_keys = set(unwrap(secret_data(on_google, name, "shop-data")))
         assert keys <= managed_keys, name
@@ -211,8 +211,13 @@ def test_a_bucket_is_private_uniform_versioned_with_lifecycle() -> None:
         {"action": {"type": "Delete"}, "condition": {"daysSinceNoncurrentTime": 30, "withState": "ARCHIVED"}},
     ]
     assert bucket.protect
-    values = unwrap(secret_data(run, "assets-credentials", "shop"))
-    assert values == {
+    data = secret_data(run, "assets-credentials", "shop")
+    values = unwrap(data)
+    hmac = run.one("gcp:storage/hmacKey:HmacKey")
+    assert hmac.inputs["serviceAccountEmail"] == "assets-s3@acme-shop-prod.iam.gserviceaccount.com"
+    assert values["password"] not in plain_strings(data)
+    assert values["username"].startswith("GOOG1E")
+    assert {k: v for k, v in values.items() if k not in ("username", "password")} == {
         "bucket": "acme-shop-prod-assets",
         "host": "storage.googleapis.com",
         "port": "443",
@@ -222,12 +227,19 @@ def test_a_bucket_is_private_uniform_versioned_with_lifecycle() -> None:
 
 def test_each_bucket_client_gets_object_user_on_that_bucket_through_its_own_account() -> None:
     run = production()
-    (binding,) = run.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
-    assert binding.inputs["role"] == "roles/storage.objectUser"
-    assert binding.inputs["bucket"] == "acme-shop-prod-assets"
+    bindings = run.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
+    assert {(b.inputs["bucket"], b.inputs["role"]) for b in bindings} == {
+        ("acme-shop-prod-assets", "roles/storage.objectUser")
+    }
+    members = {b.inputs["member"] for b in bindings}
+    assert members == {
+        "serviceAccount:storefront@acme-shop-prod.iam.gserviceaccount.com",
+        "serviceAccount:assets-s3@acme-shop-prod.iam.gserviceaccount.com",
+    }
+    # Neither account gets a project-wide role.
+    assert not [r for r in run.of_type("gcp:projects/iAMMember:IAMMember") if "storage" in r.inputs["role"]]
     accounts = {r.inputs["accountId"]: r for r in run.of_type("gcp:serviceaccount/account:Account")}
     assert "storefront" in accounts
-    assert binding.inputs["member"] == "serviceAccount:storefront@acme-shop-prod.iam.gserviceaccount.com"
     (sa,) = run.k8s("ServiceAccount", "storefront", "shop")
     assert sa.manifest["metadata"]["annotations"] == {
         "iam.gke.io/gcp-service-account": "storefront@acme-shop-prod.iam.gserviceaccount.com"

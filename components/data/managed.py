@@ -9,8 +9,10 @@
   and a user whose password comes from pulumi-random. Redis -> a Memorystore for Redis instance
   (PRIVATE_SERVICE_ACCESS, AUTH on, SERVER_AUTHENTICATION in-transit encryption, STANDARD_HA in
   production, RDB persistence, a maintenance window). Object store -> a Cloud Storage bucket
-  (uniform access, public access prevention enforced, versioning and lifecycle from config) and
-  `roles/storage.objectUser` on that bucket only for each client's Workload Identity account.
+  (uniform access, public access prevention enforced, versioning and lifecycle from config),
+  `roles/storage.objectUser` on that bucket only for each client's Workload Identity account, and an
+  HMAC key of a bucket-only account as `username`/`password`, so S3 clients written against the
+  in-cluster MinIO work unchanged against Cloud Storage's XML API.
 
 `values` are the store's computed Secret keys (host, password, the CA), handed to the tenancy
 Secrets component as `provided` keys, so clients get the same `<store>-credentials` Secret keys
@@ -37,6 +39,7 @@ from components.context import Context
 from components.config.values import storage_bytes
 from components.data.config import MEMORYSTORE_REDIS_VERSION, DataServiceConfig
 from components.tenancy.config import SecretConfig
+from components.workloads.identity import gcp_account_id
 
 PASSWORD_LENGTH = 32
 POSTGRES_PORT = 5432
@@ -83,10 +86,12 @@ def managed_secret(store: DataServiceConfig, client_namespaces: Sequence[str]) -
             # The server CA to verify the instance's certificate against (PEM).
             "ca.crt": PROVIDED,
         }
-    else:  # object-store: clients authenticate with Workload Identity, not a key pair
+    else:  # object-store: Cloud Storage's S3-compatible XML API, so a MinIO/S3 client keeps its config
         keys = {
             "host": _format(STORAGE_ENDPOINT),
             "port": _format("443"),
+            "username": PROVIDED,
+            "password": PROVIDED,
             "url": _format(f"https://{STORAGE_ENDPOINT}"),
             "bucket": PROVIDED,
         }
@@ -374,7 +379,7 @@ class ManagedStore(pulumi.ComponentResource):
                     ),
                 )
             )
-        self.bucket = storage.Bucket(
+        bucket = storage.Bucket(
             f"{self._name}-bucket",
             storage.BucketArgs(
                 project=context.project,
@@ -391,7 +396,29 @@ class ManagedStore(pulumi.ComponentResource):
             ),
             opts=self._keep,
         )
-        return {"bucket": pulumi.Output.secret(self.bucket.name)}
+        self.bucket = bucket
+        # S3-compatible clients (the in-cluster MinIO's username/password) sign with an HMAC key of an
+        # account that may use this bucket's objects only; native clients use their own Workload Identity.
+        s3_account = gcp.serviceaccount.Account(
+            f"{self._name}-s3",
+            gcp.serviceaccount.AccountArgs(
+                project=context.project,
+                account_id=gcp_account_id(f"{store.name}-s3"),
+                display_name=f"{store.name} bucket, S3-compatible access ({context.environment})",
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.grant("s3", s3_account.member)
+        hmac = storage.HmacKey(
+            f"{self._name}-hmac",
+            storage.HmacKeyArgs(project=context.project, service_account_email=s3_account.email),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return {
+            "bucket": pulumi.Output.secret(bucket.name),
+            "username": pulumi.Output.secret(hmac.access_id),
+            "password": pulumi.Output.secret(hmac.secret),
+        }
 
     def grant(self, client: str, member: pulumi.Input[str]) -> None:
         """`client`'s Workload Identity account may read and write this bucket's objects, nothing else."""
