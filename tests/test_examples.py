@@ -385,8 +385,11 @@ def test_learning_env_comes_from_the_stores_secrets_and_the_config_map(stack: st
     assert config_map["data"]["ENVIRONMENT"] == stack
     assert config_map["data"]["LOG_LEVEL"] == ("DEBUG" if stack == "dev" else "INFO")
     secret = one(run, "Secret", "postgres-credentials")["stringData"]
-    host = f"postgres.dreamseed-{stack}.svc.cluster.local"
-    assert secret["url"] == f"postgresql://app:{secret['password']}@{host}:5432/dreamseed?sslmode=disable"
+    # Production's PostgreSQL is Cloud SQL: its private IP (the mock's), TLS required; the key is the same.
+    host, tls = (
+        ("10.200.0.3", "require") if stack == "production" else (f"postgres.dreamseed-{stack}.svc.cluster.local", "disable")
+    )
+    assert secret["url"] == f"postgresql://app:{secret['password']}@{host}:5432/dreamseed?sslmode={tls}"
     assert resources(run, "assessment-service") == (
         {"cpu": "250m", "memory": "512Mi"},
         {"cpu": "500m", "memory": "1Gi"},
@@ -697,7 +700,8 @@ def test_code_review_network_policy_modes(stack: str) -> None:
     # own pods: its services do not call one another.
     assert egress_namespaces(stable) == ["platform-infrastructure"]
     (rule,) = stable["allow-declared-egress"]["egress"]
-    catalog = ["kafka", "minio", "neo4j", "opa", "postgres", "redis"]
+    # Production's PostgreSQL, Redis and MinIO are managed services, not pods here.
+    catalog = ["kafka", "neo4j", "opa"] if stack == "production" else ["kafka", "minio", "neo4j", "opa", "postgres", "redis"]
     assert [peer["podSelector"] for peer in rule["to"]] == [
         {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "NotIn", "values": catalog}]}
     ]
@@ -777,11 +781,12 @@ def test_code_review_hpas(stack: str) -> None:
     assert pdb(run, "ai-orchestrator") == {"maxUnavailable": 1}
     assert pdb(run, "opa") == {"maxUnavailable": 1}
     # Production keeps every store's primary (and Kafka's quorum) through drains; staging lets drains through.
-    stores = {"postgres", "redis", "neo4j", "minio", "kafka"} if stack == "production" else set()
+    # (PostgreSQL, Redis and MinIO are managed services there, with no pods to budget.)
+    stores = {"neo4j", "kafka"} if stack == "production" else set()
     assert names(run, "PodDisruptionBudget") == {"auth-service", "analysis-service", "ai-orchestrator", "opa"} | stores
     if stack == "production":
         assert pdb(run, "kafka") == {"minAvailable": 2}
-        assert pdb(run, "postgres") == {"minAvailable": 1}
+        assert pdb(run, "neo4j") == {"minAvailable": 1}
 
 
 @pytest.mark.parametrize("stack", STACKS["code-review"])
@@ -860,6 +865,17 @@ SEED_STORES = {
 
 
 READ_ONLY_CLIENTS = {("code-review", "v3-api"): "database-readonly-credentials"}
+_MANAGED = {
+    "postgres": "gcp:sql/databaseInstance:DatabaseInstance",
+    "redis": "gcp:redis/instance:Instance",
+    "minio": "gcp:storage/bucket:Bucket",
+}
+# The stores each example runs on Google's managed services, per stack.
+MANAGED_STORES = {("learning", "production"): _MANAGED, ("code-review", "production"): _MANAGED}
+
+
+def _role(resource_type: str) -> str:
+    return "bucket" if resource_type.startswith("gcp:storage") else "instance"
 
 
 @pytest.mark.parametrize(
@@ -867,7 +883,15 @@ READ_ONLY_CLIENTS = {("code-review", "v3-api"): "database-readonly-credentials"}
 )
 def test_the_seeds_data_stores_run_on_persistent_volumes(example: str, stack: str) -> None:
     run = example_run(example, stack)
+    managed = MANAGED_STORES.get((example, stack), {})
     for name, port in SEED_STORES[example].items():
+        if name in managed:
+            # On Google's managed service instead: no pods, the resource protected, the same Secret.
+            assert not run.k8s("StatefulSet", name)
+            (resource,) = [r for r in run.of_type(managed[name]) if r.name.endswith(f"-{name}-{_role(managed[name])}")]
+            assert resource.protect
+            assert run.k8s("Secret", f"{name}-credentials")
+            continue
         (workload,) = run.k8s("StatefulSet", name)
         spec = workload.manifest["spec"]
         assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}

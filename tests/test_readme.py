@@ -156,7 +156,27 @@ def _database_default() -> str:
 
 
 # Unset (None) means "derived": the table states what the program derives, computed here from the code.
+def _cloud_sql_tier_default() -> str:
+    store = DataServiceConfig.model_validate({"name": "db", "type": "postgres", "namespace": "data"})
+    return f"`{store.cloud_sql_tier(True)}` in production, `{store.cloud_sql_tier(False)}` elsewhere"
+
+
+def _high_availability_default() -> str:
+    store = DataServiceConfig.model_validate({"name": "db", "type": "postgres", "namespace": "data"})
+    assert store.high_availability(True) and not store.high_availability(False)
+    return "on in production only"
+
+
+def _bucket_default() -> str:
+    store = DataServiceConfig.model_validate({"name": "assets", "type": "object-store", "namespace": "data"})
+    assert store.bucket_name("acme") == "acme-assets"
+    return "`<project>-<name>`"
+
+
 DERIVED_DEFAULTS: dict[str, Callable[[], str]] = {
+    "dataServices.managed.tier": _cloud_sql_tier_default,
+    "dataServices.managed.highAvailability": _high_availability_default,
+    "dataServices.managed.bucket": _bucket_default,
     "services.imagePullPolicy": _pull_policy_default,
     "services.stateful.volumes.storageClass": _storage_class_default,
     "dataServices.storage.storageClass": _storage_class_default,

@@ -105,13 +105,16 @@ class PlatformConfig(Model):
     def data_secrets(self) -> list[SecretConfig]:
         """Each enabled data service's credentials Secret, in its namespace and its clients'."""
         namespaces = {svc.name: svc.namespace for svc in self.services if svc.enabled}
-        return [
-            (managed_secret if store.is_managed else credentials_secret)(
-                store, [namespaces[c] for c in store.clients if c in namespaces]
-            )
-            for store in self.data_services
-            if store.enabled
-        ]
+        secrets = []
+        for store in self.data_services:
+            if not store.enabled:
+                continue
+            client_namespaces = [namespaces[c] for c in store.clients if c in namespaces]
+            if store.is_managed:
+                secrets.append(managed_secret(store, client_namespaces, self.project))
+            else:
+                secrets.append(credentials_secret(store, client_namespaces))
+        return secrets
 
     @property
     def data_namespaces(self) -> list[str]:

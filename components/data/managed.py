@@ -60,7 +60,7 @@ def _format(template: str) -> dict[str, str]:
 PROVIDED = {"type": "provided"}
 
 
-def managed_secret(store: DataServiceConfig, client_namespaces: Sequence[str]) -> SecretConfig:
+def managed_secret(store: DataServiceConfig, client_namespaces: Sequence[str], project: str | None) -> SecretConfig:
     """The managed store's `<store>-credentials`: the in-cluster keys, with the addresses Google assigns."""
     keys: dict[str, dict[str, str]]
     if store.type == "postgres":
@@ -93,7 +93,7 @@ def managed_secret(store: DataServiceConfig, client_namespaces: Sequence[str]) -
             "username": PROVIDED,
             "password": PROVIDED,
             "url": _format(f"https://{STORAGE_ENDPOINT}"),
-            "bucket": PROVIDED,
+            "bucket": _format(store.bucket_name(project)),
         }
     namespaces = sorted({store.namespace, *client_namespaces})
     return SecretConfig.model_validate({"name": store.secret_name, "namespaces": namespaces, "keys": keys})
@@ -415,7 +415,6 @@ class ManagedStore(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         return {
-            "bucket": pulumi.Output.secret(bucket.name),
             "username": pulumi.Output.secret(hmac.access_id),
             "password": pulumi.Output.secret(hmac.secret),
         }
