@@ -47,7 +47,7 @@ class Platform(pulumi.ComponentResource):
         capacity = check_capacity(
             config.stack, config.cluster, config.node_pools, config.services, config.addons.ingress_nginx
         )
-        timing = estimate_timing(config.stack, config.timing, config.services, _wiring(config), capacity)
+        timing = estimate_timing(config.stack, config.timing, config.services, wiring_of(config), capacity)
         for warning in timing.warnings():
             pulumi.log.warn(warning)
         super().__init__("platform:index:Platform", name, None, opts)
@@ -149,7 +149,7 @@ class Platform(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-def _wiring(config: PlatformConfig) -> Wiring:
+def wiring_of(config: PlatformConfig) -> Wiring:
     """The facts of this file's wiring the timing model orders its steps by."""
     addons = config.addons
     return Wiring(

@@ -6,7 +6,7 @@
 It runs the program under the test harness's mocks (the same engine the tests use) and prints, per
 component, what it would create and the values that matter: node pools and their sizes, namespaces
 with their policy mode, services with replicas, resources and routes, secrets by name only, the
-add-on charts, resource counts, the capacity and cost summaries, and the gates (strict Kubernetes
+add-on charts, resource counts, the capacity, cost and timing summaries, and the gates (strict Kubernetes
 schemas, CRD schemas, Checkov when its virtualenv exists). `--out DIR` writes every Kubernetes
 object as YAML, one file per object, with every secret value redacted, for review, `kubectl diff`
 or a GitOps repository. A config the program refuses prints its one-line errors and exits 1.
@@ -111,6 +111,40 @@ def print_summary(run: ProgramRun, config: PlatformConfig) -> None:
     print(json.dumps(run.outputs.get("capacity"), indent=1))
     _section("cost")
     print(json.dumps(run.outputs.get("cost"), indent=1))
+    _section("timing (modeled; assumptions in components/planning/timing.py)")
+    print_timing(run.outputs["timing"])
+
+
+def print_timing(timing: dict[str, Any]) -> None:
+    """Per service its rollout, rollback and scale-up; per stack the critical paths."""
+    targets = timing["targets"]
+    print(
+        f"  targets: rollout {targets['rolloutSeconds']} s, rollback {targets['rollbackSeconds']} s, "
+        f"scale-up {targets['scaleUpSeconds']} s"
+    )
+    for name, service in timing["services"].items():
+        low, high = service["rollout"]["min"], service["rollout"]["max"]
+        back = service["rollback"]["max"]
+        line = (
+            f"  {name}: rollout {low['seconds']} s at {low['replicas']} / {high['seconds']} s at {high['replicas']} "
+            f"replicas ({high['waves']} waves of {high['waveSeconds']} s), rollback {back['seconds']} s"
+        )
+        scale = service["scaleUp"]
+        if scale is not None:
+            nodes = f", +{scale['nodesNeeded']} node(s)" if scale["nodesNeeded"] else ""
+            line += f", scale-up {scale['from']}->{scale['to']} {scale['seconds']} s{nodes}"
+        print(line)
+    critical = timing["criticalPath"]
+    scratch = critical["fromScratch"]
+    print(f"  from scratch: {scratch['seconds']} s: {' -> '.join(step['step'] for step in scratch['path'])}")
+    if critical["slowestRoute"] is not None:
+        route = critical["slowestRoute"]
+        print(
+            f"  slowest route: {route['seconds']} s (unavoidable chain {critical['unavoidableChainSeconds']} s): "
+            f"{' -> '.join(step['step'] for step in route['path'])}"
+        )
+    change = critical["imageTagChange"]
+    print(f"  image-tag change: {change['seconds']} s (slowest: {change['slowestService']})")
 
 
 def gate_results(run: ProgramRun, config: PlatformConfig, checkov: bool) -> dict[str, list[str]]:

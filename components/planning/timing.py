@@ -198,7 +198,7 @@ def hpa_steps(rules: ScalingRules, start: int, target: int) -> list[int] | None:
     if rules.select_policy == "Disabled":
         return None
     history: list[tuple[int, int]] = []  # (sync time, pods added)
-    current, counts = start, []
+    current, counts = start, list[int]()
     for sync in range(_MAX_SYNCS):
         if current >= target:
             return counts

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Discriminator, Field, StrictInt, Tag
+from pydantic import BeforeValidator, Discriminator, Field, Tag
 from pydantic.alias_generators import to_camel
 
 from components.config.errors import Problem
@@ -186,19 +186,21 @@ class SecurityConfig(Model):
 _PERCENT = re.compile(r"^(\d{1,3})%$")
 
 
-def _int_or_percent(value: int | str) -> int | str:
+def _int_or_percent(value: Any) -> int | str:
     """A pod count (>= 0) or a percentage of the replicas ('25%', 0-100%), as Kubernetes' IntOrString takes it."""
     if isinstance(value, str):
         match = _PERCENT.match(value)
-        if match is None or int(match.group(1)) > 100:
-            raise ValueError(f"'{value}' is neither a pod count nor a percentage from '0%' to '100%', e.g. '25%'")
-    elif value < 0:
+        if match is not None and int(match.group(1)) <= 100:
+            return value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if value >= 0:
+            return value
         raise ValueError(f"{value} is negative; use a pod count >= 0 or a percentage such as '25%'")
-    return value
+    raise ValueError(f"{value!r} is neither a pod count nor a percentage from '0%' to '100%', e.g. '25%'")
 
 
-# A pod count or a percentage of the replicas; bools are not counts.
-IntOrPercent = Annotated[StrictInt | str, AfterValidator(_int_or_percent)]
+# A pod count or a percentage of the replicas.
+IntOrPercent = Annotated[int | str, BeforeValidator(_int_or_percent)]
 
 
 def resolve_int_or_percent(value: int | str, replicas: int, *, round_up: bool) -> int:
