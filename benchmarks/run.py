@@ -116,8 +116,8 @@ def modeled_timing(timing: dict[str, Any]) -> dict[str, Any]:
     scale_ups = [s["scaleUp"]["seconds"] for s in services if s["scaleUp"] and s["scaleUp"]["seconds"] is not None]
     critical = timing["criticalPath"]
     return {
-        "rollout": max((s["rollout"]["max"]["seconds"] for s in services), default=0),
-        "rollback": max((s["rollback"]["max"]["seconds"] for s in services), default=0),
+        "rollout": max((s["rolloutSeconds"]["max"] for s in services), default=0),
+        "rollback": max((s["rollbackSeconds"]["max"] for s in services), default=0),
         "scale_up": max(scale_ups, default=None),
         "from_scratch": critical["fromScratch"]["seconds"],
         "slowest_route": critical["slowestRoute"]["seconds"] if critical["slowestRoute"] else None,

@@ -59,7 +59,7 @@ def test_plan_shows_the_timing_model(capsys: pytest.CaptureFixture[str]) -> None
     # storefront: 3 replicas, surge ceil(0.75) = 1, 3 waves of 25 s + 30 s = 105 s; 12 replicas, 4 waves of 25 s + 30 s = 130 s;
     # rollback 4 x 15 + 30 = 90 s; scale-up 3 -> 12 in 60 s (see test_timing.py).
     assert (
-        "  storefront: rollout 105 s at 3 / 130 s at 12 replicas (4 waves of 25 s), rollback 90 s, scale-up 3->12 60 s"
+        "  storefront: rollout 105 s at 3 / 130 s at 12 replicas (4 waves of 25 s), rollback 90 s, scale-up 3->6->12 60 s"
     ) in printed
     assert "  slowest route: 1002 s (unavoidable chain 980 s): network/vpc -> network/router" in printed
     assert "  image-tag change: 135 s (slowest: checkout)" in printed

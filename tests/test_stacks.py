@@ -262,8 +262,8 @@ def test_routed_services_meet_seed_001s_targets_or_the_warning_says_why(stack: t
         if not config.routes:
             continue
         measured = {
-            "rollout": (timing["rollout"]["max"]["seconds"], 300),
-            "rollback": (timing["rollback"]["max"]["seconds"], 120),
+            "rollout": (timing["rolloutSeconds"]["max"], 300),
+            "rollback": (timing["rollbackSeconds"]["max"], 120),
         }
         if timing["scaleUp"] is not None:
             measured["scaleUp"] = (timing["scaleUp"]["seconds"], 60)

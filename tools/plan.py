@@ -127,16 +127,16 @@ def print_timing(timing: dict[str, Any]) -> None:
         f"scale-up {targets['scaleUpSeconds']} s"
     )
     for name, service in timing["services"].items():
-        low, high = service["rollout"]["min"], service["rollout"]["max"]
-        back = service["rollback"]["max"]
+        rollout, replicas = service["rolloutSeconds"], service["replicas"]
         line = (
-            f"  {name}: rollout {low['seconds']} s at {low['replicas']} / {high['seconds']} s at {high['replicas']} "
-            f"replicas ({high['waves']} waves of {high['waveSeconds']} s), rollback {back['seconds']} s"
+            f"  {name}: rollout {rollout['min']} s at {replicas['min']} / {rollout['max']} s at {replicas['max']} "
+            f"replicas ({service['waves']['max']} waves of {service['waveSeconds']} s), "
+            f"rollback {service['rollbackSeconds']['max']} s"
         )
         scale = service["scaleUp"]
         if scale is not None:
             nodes = f", +{scale['nodesNeeded']} node(s)" if scale["nodesNeeded"] else ""
-            line += f", scale-up {scale['from']}->{scale['to']} {scale['seconds']} s{nodes}"
+            line += f", scale-up {'->'.join(map(str, scale['steps'] or []))} {scale['seconds']} s{nodes}"
         print(line)
     critical = timing["criticalPath"]
     scratch = critical["fromScratch"]

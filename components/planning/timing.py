@@ -154,18 +154,6 @@ class Rollout:
     def seconds(self) -> int:
         return self.migration_seconds + self.waves * self.wave_seconds + self.drain_seconds
 
-    def summary(self) -> dict[str, int]:
-        return {
-            "seconds": self.seconds,
-            "replicas": self.replicas,
-            "maxSurge": self.surge,
-            "maxUnavailable": self.unavailable,
-            "waves": self.waves,
-            "waveSeconds": self.wave_seconds,
-            "drainSeconds": self.drain_seconds,
-            "migrationSeconds": self.migration_seconds,
-        }
-
     def dominant(self) -> tuple[str, str]:
         """(config key under the service, why) for the largest term."""
         waves = self.waves * self.wave_seconds
@@ -240,17 +228,11 @@ class ScaleUp:
         return self.detection_seconds + self.window_seconds + self.step_seconds + self.ready_seconds + self.node_seconds
 
     def summary(self) -> dict[str, Any]:
+        """The export: the total, the replica counts the HPA steps through, and the nodes it waits for."""
         return {
             "seconds": self.seconds,
-            "from": self.min_replicas,
-            "to": self.max_replicas,
-            "hpaSteps": self.steps,
-            "detectionSeconds": self.detection_seconds,
-            "stabilizationSeconds": self.window_seconds,
-            "stepSeconds": self.step_seconds,
-            "readySeconds": self.ready_seconds,
+            "steps": list(dict.fromkeys([self.min_replicas, *self.steps])) if self.steps is not None else None,
             "nodesNeeded": self.nodes_needed,
-            "nodeProvisionSeconds": self.node_seconds,
             "headroom": self.nodes_needed == 0 if self.headroom_known else "unknown (cluster.mode existing)",
         }
 
@@ -276,7 +258,7 @@ class ScaleUp:
                 f"a {self.window_seconds} s stabilization window delays the first step: lower it",
             )
         if largest == "steps":
-            counts = list(dict.fromkeys([self.min_replicas, *(self.steps or [])]))
+            counts = self.summary()["steps"]
             return (
                 "autoscaling.behavior.scaleUp.policies",
                 f"{len(counts) - 1} HPA steps over {self.step_seconds} s ({' -> '.join(map(str, counts))} pods): "
@@ -333,9 +315,17 @@ class ServiceTiming:
     scale: ScaleUp | None
 
     def summary(self) -> dict[str, Any]:
+        """The export, kept small (it is per service, and a stack may have hundreds): totals at the HPA
+        minimum and maximum, and the terms of the rollout at the maximum."""
+        low, high = self.rollout_min, self.rollout_max
         return {
-            "rollout": {"min": self.rollout_min.summary(), "max": self.rollout_max.summary()},
-            "rollback": {"min": self.rollback_min.summary(), "max": self.rollback_max.summary()},
+            "replicas": {"min": low.replicas, "max": high.replicas},
+            "rolloutSeconds": {"min": low.seconds, "max": high.seconds},
+            "rollbackSeconds": {"min": self.rollback_min.seconds, "max": self.rollback_max.seconds},
+            "waves": {"min": low.waves, "max": high.waves},
+            "waveSeconds": high.wave_seconds,
+            "drainSeconds": high.drain_seconds,
+            "migrationSeconds": high.migration_seconds,
             "scaleUp": self.scale.summary() if self.scale is not None else None,
         }
 
