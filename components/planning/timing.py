@@ -267,29 +267,46 @@ class ScaleUp:
         return "probes", f"a new pod needs {self.ready_seconds} s to be ready: shorten the probes' delays and periods"
 
 
-def _headroom_nodes(capacity: CapacityReport, svc: ServiceConfig) -> tuple[int, list[str]]:
-    """Nodes the cluster autoscaler must add for `svc` to go from min to max, the others at their minimum."""
-    workload = next((w for w in capacity.workloads if w.is_service and w.name == svc.name), None)
-    if not capacity.checked or workload is None or not workload.pools:
-        return 0, []
-    pools = [p for p in capacity.pools if p.name in workload.pools]
-    free = sum((p.per_node * p.min_nodes for p in pools), CpuMemory()) - sum(
-        (w.per_pod * w.min_pods for w in capacity.workloads if w.pools and w.pools <= workload.pools), CpuMemory()
-    )
-    short = workload.per_pod * (workload.max_pods - workload.min_pods) - free
-    if short.cpu <= 0 and short.memory <= 0:
-        return 0, []
-    node = max((p.per_node for p in pools), key=lambda size: (size.cpu, size.memory))
-    nodes = max(math.ceil(max(short.cpu, 0) / node.cpu), math.ceil(max(short.memory, 0) / node.memory))
-    return nodes, [p.name for p in pools]
+@dataclass
+class Headroom:
+    """What the pools offer at their minimum, per set of pools a service may use (each set computed once)."""
+
+    capacity: CapacityReport
+    _free: dict[frozenset[str], CpuMemory] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._services = {w.name: w for w in self.capacity.workloads if w.is_service}
+
+    def free(self, pools: frozenset[str]) -> CpuMemory:
+        """Allocatable at the minimum nodes less the minimum requests of the workloads confined to `pools`."""
+        if pools not in self._free:
+            offered = sum((p.per_node * p.min_nodes for p in self.capacity.pools if p.name in pools), CpuMemory())
+            taken = sum(
+                (w.per_pod * w.min_pods for w in self.capacity.workloads if w.pools and w.pools <= pools), CpuMemory()
+            )
+            self._free[pools] = offered - taken
+        return self._free[pools]
+
+    def nodes_needed(self, svc: ServiceConfig) -> tuple[int, list[str]]:
+        """Nodes the cluster autoscaler must add for `svc` to go from min to max, the others at their minimum."""
+        workload = self._services.get(svc.name)
+        if not self.capacity.checked or workload is None or not workload.pools:
+            return 0, []
+        short = workload.per_pod * (workload.max_pods - workload.min_pods) - self.free(workload.pools)
+        if short.cpu <= 0 and short.memory <= 0:
+            return 0, []
+        pools = [p for p in self.capacity.pools if p.name in workload.pools]
+        node = max((p.per_node for p in pools), key=lambda size: (size.cpu, size.memory))
+        nodes = max(math.ceil(max(short.cpu, 0) / node.cpu), math.ceil(max(short.memory, 0) / node.memory))
+        return nodes, [p.name for p in pools]
 
 
-def scale_up(svc: ServiceConfig, capacity: CapacityReport) -> ScaleUp | None:
+def scale_up(svc: ServiceConfig, headroom: Headroom) -> ScaleUp | None:
     hpa = svc.autoscaling
     if hpa is None or hpa.min_replicas >= hpa.max_replicas:
         return None
     rules = hpa.behavior.scale_up
-    nodes, pools = _headroom_nodes(capacity, svc)
+    nodes, pools = headroom.nodes_needed(svc)
     return ScaleUp(
         min_replicas=hpa.min_replicas,
         max_replicas=hpa.max_replicas,
@@ -301,7 +318,7 @@ def scale_up(svc: ServiceConfig, capacity: CapacityReport) -> ScaleUp | None:
         # New nodes pull the image too.
         node_seconds=AUTOSCALER_SCAN_INTERVAL + NODE_PROVISION + IMAGE_PULL if nodes else 0,
         pools=pools,
-        headroom_known=capacity.checked,
+        headroom_known=headroom.capacity.checked,
     )
 
 
@@ -535,6 +552,7 @@ def estimate_timing(
     wiring: Wiring,
     capacity: CapacityReport,
 ) -> TimingReport:
+    headroom = Headroom(capacity)
     timings = [
         ServiceTiming(
             service=svc,
@@ -542,7 +560,7 @@ def estimate_timing(
             rollout_max=rollout(svc, svc.max_replicas),
             rollback_min=rollout(svc, svc.min_replicas, rollback=True),
             rollback_max=rollout(svc, svc.max_replicas, rollback=True),
-            scale=scale_up(svc, capacity),
+            scale=scale_up(svc, headroom),
         )
         for svc in services
     ]
