@@ -2,8 +2,9 @@
 
     planning (capacity) -> cluster (network, node pools, provider)
       -> tenancy (namespaces, then secrets and config maps)
-      -> add-ons (observability's monitoring first: its CRDs back every ServiceMonitor;
-                  then traffic's ingress controller and cert-manager)
+      -> add-ons (observability's prometheus-operator CRD release first: it backs every
+                  ServiceMonitor; then, in parallel, the monitoring stack, traffic's ingress
+                  controller and cert-manager)
       -> data (managed stores in gke mode: Private Service Access on the VPC, Cloud SQL, Memorystore,
                Cloud Storage; their computed addresses and AUTH strings go into the clients' Secrets)
       -> workloads (one Microservice per in-cluster data store first: a StatefulSet whose clients are
@@ -15,7 +16,7 @@
 Every component gets its own config slice and a `Context` (environment, app and labels, GCP project,
 the platform's provider, the node pools to wait for). Every fact one domain takes from another is
 passed here by name: the edge (the ingress data plane's pods and ranges) and the monitoring
-namespace for network policy, each service's callers and callees from `allowFrom`, the monitoring release
+namespace for network policy, each service's callers and callees from `allowFrom`, the monitoring CRD release
 for ServiceMonitors, the issuer for Ingresses, the checksums that roll pods.
 """
 
@@ -42,12 +43,14 @@ from components.kube import Edge, PodPeer
 from components.observability.monitoring import Monitoring
 from components.planning.capacity import check_capacity
 from components.planning.cost import estimate_cost
+from components.planning.timing import Wiring, estimate_timing
 from components.tenancy.config_maps import ConfigMaps
 from components.tenancy.namespaces import Namespaces, NamespacesArgs
 from components.tenancy.secrets import Secrets
 from components.traffic.cert_manager import CertManager, CertManagerArgs
 from components.traffic.ingress import Ingresses
 from components.traffic.ingress_controller import CONTROLLER_LABELS, IngressController, IngressControllerArgs
+from components.traffic.ingress_controller import RELEASE as INGRESS_RELEASE
 from components.workloads.config import ServiceConfig, WorkloadIdentity
 from components.workloads.microservice import Microservice, MicroserviceArgs
 
@@ -61,6 +64,9 @@ class Platform(pulumi.ComponentResource):
         capacity = check_capacity(
             config.stack, config.cluster, config.node_pools, workloads, config.addons.ingress_nginx
         )
+        timing = estimate_timing(config.stack, config.timing, config.services, wiring_of(config), capacity)
+        for warning in timing.warnings():
+            pulumi.log.warn(warning)
         super().__init__("platform:index:Platform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         context = Context(
@@ -173,7 +179,7 @@ class Platform(pulumi.ComponentResource):
                     callers=[(s.name, s.namespace) for s in workloads if s.name in service.allow_from],
                     callees=[s for s in workloads if service.name in s.allow_from],
                     checksums=checksums,
-                    monitoring=edge.monitoring_release,
+                    monitoring=edge.monitoring_crds,
                     depends_on=[*secrets.resources, *config_maps.resources, *its_stores],
                     protect=config.is_production and service.name in stores,
                     egress_cidrs=egress_cidrs,
@@ -223,6 +229,7 @@ class Platform(pulumi.ComponentResource):
             "cost": estimate_cost(
                 config.cluster, config.node_pools, workloads, config.managed_data_services, config.is_production
             ).summary(),
+            "timing": timing.summary(),
         }
         self.register_outputs({})
 
@@ -270,6 +277,21 @@ def with_identity(service: ServiceConfig, bucket_clients: set[str]) -> ServiceCo
     return service.model_copy(update={"service_account": account})
 
 
+def wiring_of(config: PlatformConfig) -> Wiring:
+    """The facts of this file's wiring the timing model orders its steps by."""
+    addons = config.addons
+    return Wiring(
+        creates_cluster=config.creates_cluster,
+        regional=config.cluster.regional,
+        node_pools=[pool.name for pool in config.node_pools],
+        edge_release=INGRESS_RELEASE if addons.ingress_nginx.enabled else None,
+        static_ip=config.uses_static_ip,
+        cert_manager=addons.cert_manager.enabled,
+        monitoring=addons.monitoring.enabled,
+        hosts=sorted({route.host for svc in config.services for route in svc.routes}),
+    )
+
+
 def ingress_edge(addons: AddonsConfig) -> Edge:
     """Today's ingress data plane: the ingress-nginx controller pods (none when the add-on is off).
     Behind GKE's passthrough load balancer clients reach the pods directly, so no front-end ranges."""
@@ -281,14 +303,15 @@ def ingress_edge(addons: AddonsConfig) -> Edge:
 class Addons(pulumi.ComponentResource):
     """The cluster add-ons the workloads rely on, each a pinned Helm chart switched on per stack.
 
-    Monitoring comes first because its CRDs back every ServiceMonitor, the other charts' included;
-    then the ingress controller (on a reserved IP on GKE) and cert-manager with its ClusterIssuers.
-    `.ready` is what the Ingresses wait for; `.monitoring_release` what ServiceMonitors wait for.
+    Monitoring's CRD release comes first because it backs every ServiceMonitor, the other charts'
+    included; the ingress controller (on a reserved IP on GKE) and cert-manager with its ClusterIssuers
+    wait for it, not for the monitoring stack. `.ready` is what the Ingresses wait for;
+    `.monitoring_crds` what ServiceMonitors wait for.
     Outputs: `issuer` and, when an address is reserved, `ingressIp`.
     """
 
     issuer_name: str
-    monitoring_release: pulumi.Resource | None
+    monitoring_crds: pulumi.Resource | None
     ready: list[pulumi.Resource]
     outputs: dict[str, Any]
 
@@ -309,10 +332,10 @@ class Addons(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         self.issuer_name = issuer_name
-        self.monitoring_release = None
+        self.monitoring_crds = None
         if addons.monitoring.enabled:
-            self.monitoring_release = Monitoring(f"{name}-monitoring", addons.monitoring, args, opts=child).release
-            args = dataclasses.replace(args, monitoring=self.monitoring_release)
+            self.monitoring_crds = Monitoring(f"{name}-monitoring", addons.monitoring, args, opts=child).crds
+            args = dataclasses.replace(args, monitoring=self.monitoring_crds)
 
         self.ready = []
         self.outputs = {"issuer": self.issuer_name}

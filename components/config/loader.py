@@ -50,6 +50,7 @@ TOP_LEVEL_KEYS = (
     "addons",
     "dataServices",
     "backup",
+    "timing",
     "overrides",
 )
 STRUCTURED_KEYS = frozenset(TOP_LEVEL_KEYS) - {"environment", "app", "domain"}

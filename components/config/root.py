@@ -14,6 +14,7 @@ from components.data.catalog import credentials_secret, store_service
 from components.data.managed import managed_secret
 from components.data.config import BackupConfig, DataServiceConfig
 from components.observability.config import MonitoringConfig
+from components.planning.config import TimingConfig
 from components.tenancy.config import ConfigMapConfig, NamespaceConfig, SecretConfig
 from components.traffic.config import CertManagerConfig, IngressConfig, IngressNginxConfig
 from components.workloads.config import ServiceConfig
@@ -42,6 +43,7 @@ class PlatformConfig(Model):
     addons: AddonsConfig = AddonsConfig()
     data_services: list[DataServiceConfig] = []
     backup: BackupConfig = BackupConfig()
+    timing: TimingConfig = TimingConfig()
     # The `type: config` secret keys whose `platform:<key>` value is set (read as secrets by the program).
     supplied_secret_keys: tuple[str, ...] = ()
     # What this stack last deployed of each data service ({name: {type, version, storage}}), read
