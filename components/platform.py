@@ -6,11 +6,12 @@
                   ServiceMonitor; then, in parallel, the monitoring stack, traffic's ingress
                   controller and cert-manager)
       -> data (managed stores in gke mode: Private Service Access on the VPC, Cloud SQL, Memorystore,
-               Cloud Storage; their computed addresses and AUTH strings go into the clients' Secrets)
+               Managed Kafka, Cloud Storage; their computed addresses and AUTH strings go into the
+               clients' Secrets)
       -> workloads (one Microservice per in-cluster data store first: a StatefulSet whose clients are
                     its allowFrom; then one per service, rolled out once its stores are, with egress
                     to its managed stores' private ranges) and, in gke mode, the data namespaces'
-                    BackupPlan; then each bucket client's Workload Identity account gets objectUser
+                    BackupPlan; then each bucket or Kafka client's Workload Identity account gets its role
       -> traffic (the per-host Ingresses, after the services and add-ons)
 
 Every component gets its own config slice and a `Context` (environment, app and labels, GCP project,
@@ -77,9 +78,12 @@ class Platform(pulumi.ComponentResource):
         )
 
         data_namespaces = config.data_namespaces
-        # Clients of a managed bucket authenticate with Workload Identity: the platform gives them an account.
+        # Clients of a managed bucket or Kafka authenticate with Workload Identity: the platform gives them an account.
         bucket_clients = {
-            client for store in config.managed_data_services if store.type == "object-store" for client in store.clients
+            client
+            for store in config.managed_data_services
+            if store.type in ("object-store", "kafka")
+            for client in store.clients
         }
         backs_up = config.creates_cluster and config.backup.enabled and bool(data_namespaces)
         cluster = Cluster(
@@ -166,7 +170,7 @@ class Platform(pulumi.ComponentResource):
                 rule
                 for s in config.managed_data_services
                 if service.name in s.clients
-                for rule in managed_egress(s, config.network.private_services_cidr)
+                for rule in managed_egress(s, config.network.private_services_cidr, config.network.subnet_cidr)
             ]
             services[service.name] = Microservice(
                 service.name,
@@ -263,6 +267,7 @@ class Platform(pulumi.ComponentResource):
                 region=config.cluster.region,
                 network=vpc.id,
                 peering=peering,
+                subnet=cluster.network.subnet.id,
                 opts=child,
             )
             for store in stores
@@ -270,7 +275,7 @@ class Platform(pulumi.ComponentResource):
 
 
 def with_identity(service: ServiceConfig, bucket_clients: set[str]) -> ServiceConfig:
-    """A bucket client without Workload Identity gets its own GCP account (no project roles)."""
+    """A bucket or Kafka client without Workload Identity gets its own GCP account (no project roles)."""
     if service.name not in bucket_clients or service.service_account.workload_identity is not None:
         return service
     account = service.service_account.model_copy(update={"workload_identity": WorkloadIdentity()})

@@ -6,7 +6,8 @@ Built to avoid the known mock pitfalls:
 - `additionalSecretOutputs` are honoured (stock mocks ignore them), so `RandomPassword.result`
   and Kubernetes Secret data are secret exactly as under the real engine;
 - `preview=False`, and computed outputs (cluster IP and DNS endpoints, masterAuth, node pool names, random
-  results, addresses, Cloud SQL's private IP, Memorystore's host, AUTH string and CA, bucket URLs)
+  results, addresses, Cloud SQL's private IP, Memorystore's host, AUTH string and CA, Managed
+  Kafka's bootstrap address, bucket URLs, HMAC keys)
   are returned, so apply callbacks really run;
 - every registration is recorded with its parent, provider, protect flag and dependencies, and
   URNs are checked for uniqueness, which mocks do not enforce;
@@ -231,6 +232,14 @@ class PlatformMocks(pulumi.runtime.Mocks):
         elif typ == "gcp:storage/bucket:Bucket":
             outputs["url"] = f"gs://{inputs.get('name', name)}"
             outputs["selfLink"] = f"https://www.googleapis.com/storage/v1/b/{inputs.get('name', name)}"
+        elif typ == "gcp:managedkafka/cluster:Cluster":
+            cluster_id = inputs.get("clusterId", name)
+            outputs["bootstrapAddress"] = (
+                f"bootstrap.{cluster_id}.{inputs.get('location')}.managedkafka.{inputs.get('project')}.cloud.goog:9092"
+            )
+            outputs["name"] = (
+                f"projects/{inputs.get('project')}/locations/{inputs.get('location')}/clusters/{cluster_id}"
+            )
         elif typ == "gcp:storage/hmacKey:HmacKey":
             outputs.update(accessId="GOOG1E" + _fake_hex(seed, 40).upper(), secret=_fake_hex(seed + "s", 40))
         elif typ == "gcp:compute/globalAddress:GlobalAddress":

@@ -388,7 +388,9 @@ def test_learning_env_comes_from_the_stores_secrets_and_the_config_map(stack: st
     secret = one(run, "Secret", "postgres-credentials")["stringData"]
     # Production's PostgreSQL is Cloud SQL: its private IP (the mock's), TLS required; the key is the same.
     host, tls = (
-        ("10.200.0.3", "require") if stack == "production" else (f"postgres.dreamseed-{stack}.svc.cluster.local", "disable")
+        ("10.200.0.3", "require")
+        if stack == "production"
+        else (f"postgres.dreamseed-{stack}.svc.cluster.local", "disable")
     )
     assert secret["url"] == f"postgresql://app:{secret['password']}@{host}:5432/dreamseed?sslmode={tls}"
     assert resources(run, "assessment-service") == (
@@ -701,8 +703,8 @@ def test_code_review_network_policy_modes(stack: str) -> None:
     # own pods: its services do not call one another.
     assert egress_namespaces(stable) == ["platform-infrastructure"]
     (rule,) = stable["allow-declared-egress"]["egress"]
-    # Production's PostgreSQL, Redis and MinIO are managed services, not pods here.
-    catalog = ["kafka", "neo4j", "opa"] if stack == "production" else ["kafka", "minio", "neo4j", "opa", "postgres", "redis"]
+    # Production's PostgreSQL, Redis, Kafka and MinIO are managed services, not pods here.
+    catalog = ["neo4j", "opa"] if stack == "production" else ["kafka", "minio", "neo4j", "opa", "postgres", "redis"]
     assert [peer["podSelector"] for peer in rule["to"]] == [
         {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "NotIn", "values": catalog}]}
     ]
@@ -781,12 +783,11 @@ def test_code_review_hpas(stack: str) -> None:
     assert pdb(run, "analysis-service") == {"minAvailable": 2}
     assert pdb(run, "ai-orchestrator") == {"maxUnavailable": 1}
     assert pdb(run, "opa") == {"maxUnavailable": 1}
-    # Production keeps every store's primary (and Kafka's quorum) through drains; staging lets drains through.
-    # (PostgreSQL, Redis and MinIO are managed services there, with no pods to budget.)
-    stores = {"neo4j", "kafka"} if stack == "production" else set()
+    # Production keeps every in-cluster store's primary through drains; staging lets drains through.
+    # (PostgreSQL, Redis, Kafka and MinIO are managed services there, with no pods to budget.)
+    stores = {"neo4j"} if stack == "production" else set()
     assert names(run, "PodDisruptionBudget") == {"auth-service", "analysis-service", "ai-orchestrator", "opa"} | stores
     if stack == "production":
-        assert pdb(run, "kafka") == {"minAvailable": 2}
         assert pdb(run, "neo4j") == {"minAvailable": 1}
 
 
@@ -870,13 +871,16 @@ _MANAGED = {
     "postgres": "gcp:sql/databaseInstance:DatabaseInstance",
     "redis": "gcp:redis/instance:Instance",
     "minio": "gcp:storage/bucket:Bucket",
+    "kafka": "gcp:managedkafka/cluster:Cluster",
 }
 # The stores each example runs on Google's managed services, per stack.
 MANAGED_STORES = {("learning", "production"): _MANAGED, ("code-review", "production"): _MANAGED}
 
 
 def _role(resource_type: str) -> str:
-    return "bucket" if resource_type.startswith("gcp:storage") else "instance"
+    if resource_type.startswith("gcp:storage"):
+        return "bucket"
+    return "cluster" if resource_type.startswith("gcp:managedkafka") else "instance"
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,11 @@ ORDERS_DB = {
 }
 SESSIONS = {"name": "sessions", "type": "redis", "namespace": "shop-data", "clients": ["storefront"]}
 ASSETS = {"name": "assets", "type": "object-store", "namespace": "shop-data", "clients": ["storefront"]}
+EVENTS = {"name": "events", "type": "kafka", "namespace": "shop-data", "replicas": 3, "clients": ["order-worker"]}
+TOPICS = [
+    {"name": "orders", "partitions": 6},
+    {"name": "payments", "partitions": 3, "configs": {"retention.ms": "604800000"}},
+]
 
 
 def managed(store: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -41,6 +46,7 @@ def production() -> ProgramRun:
     if "production" not in _RUNS:
         stores = [managed(ORDERS_DB, managed={"backupRetentionDays": 30, "pointInTimeRecoveryDays": 5})]
         stores += [managed(SESSIONS), managed(ASSETS, managed={"lifecycle": {"deleteAfterDays": 365}})]
+        stores += [managed(EVENTS, managed={"vcpus": 3, "topics": TOPICS})]
         _RUNS["production"] = run_program("production", with_stores("production", stores))
     return _RUNS["production"]
 
@@ -132,11 +138,14 @@ def test_the_database_user_password_is_random_and_secret_end_to_end() -> None:
 
 
 def test_a_managed_store_gives_its_clients_the_in_cluster_secret_keys() -> None:
-    stores = [ORDERS_DB, SESSIONS, ASSETS]
+    stores = [ORDERS_DB, SESSIONS, ASSETS, EVENTS]
     in_cluster = run_program("staging", with_stores("staging", stores))
     on_google = run_program("staging", with_stores("staging", [managed(s) for s in stores]))
-    for name in ("orders-db-credentials", "sessions-credentials", "assets-credentials"):
+    for name in ("orders-db-credentials", "sessions-credentials", "assets-credentials", "events-credentials"):
         keys = set(unwrap(secret_data(in_cluster, name, "shop-data")))
+        if name == "events-credentials":
+            # Managed Kafka clients authenticate as themselves (Workload Identity): no shared user.
+            keys -= {"username", "password"}
         managed_keys = set(unwrap(secret_data(on_google, name, "shop-data")))
         assert keys <= managed_keys, name
     # The client's env is the same object in both: one secretKeyRef to the store's url.
@@ -193,6 +202,44 @@ def test_memorystore_is_private_authenticated_encrypted_and_highly_available() -
     assert values["url"] == f"rediss://default:{values['password']}@10.200.0.12:6378/0"
     assert values["password"].startswith("A") and values["password"] not in plain_strings(data)
     assert "MOCK-REDIS-CA" in values["ca.crt"]
+
+
+# --------------------------------------------------------------------------- Managed Kafka
+
+
+def test_managed_kafka_is_sized_from_config_on_the_platform_subnet_with_its_topics() -> None:
+    run = production()
+    cluster = run.one("gcp:managedkafka/cluster:Cluster")
+    inputs = cluster.inputs
+    assert inputs["capacityConfig"] == {"vcpuCount": "3", "memoryBytes": str(12 * 2**30)}
+    subnet = run.one("gcp:compute/subnetwork:Subnetwork")
+    assert inputs["gcpConfig"]["accessConfig"]["networkConfigs"] == [{"subnet": f"{subnet.name}-id"}]
+    assert inputs["deletionPolicy"] == "PREVENT"
+    assert cluster.protect
+    topics = {t.inputs["topicId"]: t for t in run.of_type("gcp:managedkafka/topic:Topic")}
+    assert {name: t.inputs["partitionCount"] for name, t in topics.items()} == {"orders": 6, "payments": 3}
+    assert topics["payments"].inputs["configs"] == {"retention.ms": "604800000"}
+    assert all(t.inputs["replicationFactor"] == 3 and t.protect for t in topics.values())
+    assert not run.k8s("StatefulSet", "events")
+
+
+def test_kafka_clients_authenticate_with_their_own_workload_identity_over_oauthbearer() -> None:
+    run = production()
+    roles = [
+        r for r in run.of_type("gcp:projects/iAMMember:IAMMember") if r.inputs["role"] == "roles/managedkafka.client"
+    ]
+    assert [r.inputs["member"] for r in roles] == ["serviceAccount:order-worker@acme-shop-prod.iam.gserviceaccount.com"]
+    values = unwrap(secret_data(run, "events-credentials", "shop-workers"))
+    bootstrap = "bootstrap.shop-production-events.europe-west1.managedkafka.acme-shop-prod.cloud.goog"
+    assert values["host"] == bootstrap
+    assert values["url"] == f"{bootstrap}:9092"
+    assert values["security.protocol"] == "SASL_SSL"
+    assert values["sasl.mechanism"] == "OAUTHBEARER"
+    assert values["sasl.login.callback.handler.class"] == "com.google.cloud.hosted.kafka.auth.GcpLoginCallbackHandler"
+    # The client alone reaches the subnet's Kafka endpoints, on 9092.
+    kafka = {"to": [{"ipBlock": {"cidr": "10.40.0.0/20"}}], "ports": [{"port": 9092, "protocol": "TCP"}]}
+    assert kafka in egress_rules(run, "order-worker")
+    assert kafka not in egress_rules(run, "checkout")
 
 
 # --------------------------------------------------------------------------- Cloud Storage
@@ -263,6 +310,10 @@ def test_cost_lists_each_managed_service_at_its_size_and_prices_it_unknown() -> 
     assert (orders["tier"], orders["availability"], orders["diskGiB"]) == ("db-custom-2-7680", "REGIONAL", "20Gi")
     assert orders["monthlyUsd"] == "unknown"
     assert cost["managedDataServices"]["sessions"]["tier"] == "STANDARD_HA"
+    assert (cost["managedDataServices"]["events"]["vcpus"], cost["managedDataServices"]["events"]["memoryGiB"]) == (
+        3,
+        12,
+    )
     assert cost["totalMonthlyUsd"] == {"min": "unknown", "max": "unknown"}
 
 
@@ -304,4 +355,14 @@ def test_a_bucket_name_that_is_not_valid_globally_is_rejected() -> None:
         "stack 'production': platform:dataServices[assets].managed.bucket: 'Google-Assets' is not a valid Cloud Storage "
         "bucket name: 3-63 lowercase letters, digits, '-' or '_', starting and ending with a letter or digit, "
         "not starting with 'goog' nor containing 'google'",
+    )
+
+
+def test_a_kafka_topic_with_more_partitions_than_the_cluster_allows_is_rejected() -> None:
+    topics = [{"name": "orders", "partitions": 200}, {"name": "clicks", "partitions": 120}]
+    assert_rejected(
+        "production",
+        with_stores("production", [managed(EVENTS, managed={"vcpus": 3, "topics": topics})]),
+        "stack 'production': platform:dataServices[events].managed.topics[clicks].partitions: 120 partitions bring "
+        "'events' to 320, more than its 3 vCPUs allow (100 per vCPU, 300); add vCPUs or use fewer partitions",
     )

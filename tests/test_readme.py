@@ -173,7 +173,15 @@ def _bucket_default() -> str:
     return "`<project>-<name>`"
 
 
+def _memory_default() -> str:
+    redis = DataServiceConfig.model_validate({"name": "cache", "type": "redis", "namespace": "data"})
+    kafka = DataServiceConfig.model_validate({"name": "events", "type": "kafka", "namespace": "data"})
+    assert redis.memory_gib == 1 and kafka.memory_gib == 4 * kafka.managed.vcpus
+    return "1 for Redis, 4 per vCPU for Kafka"
+
+
 DERIVED_DEFAULTS: dict[str, Callable[[], str]] = {
+    "dataServices.managed.memoryGib": _memory_default,
     "dataServices.managed.tier": _cloud_sql_tier_default,
     "dataServices.managed.highAvailability": _high_availability_default,
     "dataServices.managed.bucket": _bucket_default,

@@ -11,8 +11,8 @@ from typing import Any, Literal
 from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig
 from components.config.values import DnsLabel, Model
 from components.data.catalog import credentials_secret, store_service
-from components.data.managed import managed_secret
 from components.data.config import BackupConfig, DataServiceConfig
+from components.data.managed import managed_secret
 from components.observability.config import MonitoringConfig
 from components.planning.config import TimingConfig
 from components.tenancy.config import ConfigMapConfig, NamespaceConfig, SecretConfig

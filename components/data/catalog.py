@@ -8,7 +8,7 @@ policy admits exactly them, on the client port only.
 `credentials_secret` is the store's Secret, `<store>-credentials`, generated with pulumi-random by
 the tenancy Secrets component and delivered into the store's namespace and every client's
 namespace with the same keys on every engine: `host`, `port`, `username`, `password`, `url`
-(plus `database` for PostgreSQL and `sasl.jaas.config` for Kafka). A client reads its `url` with
+(plus `database` for PostgreSQL, and `security.protocol`, `sasl.mechanism` and `sasl.jaas.config` for Kafka). A client reads its `url` with
 one `secretKeyRef`; bumping the store's rotation is not offered, since a store's users are created
 once on first start (rotate by hand inside the store, then supply the new value).
 
@@ -217,6 +217,10 @@ def credentials_secret(store: DataServiceConfig, client_namespaces: Sequence[str
     if store.type == "postgres":
         keys["database"] = {"type": "format", "template": database}
     if store.type == "kafka":
+        # The client's protocol travels with the credentials, so a managed Kafka (SASL_SSL, OAUTHBEARER)
+        # changes the Secret, not the client's env.
+        keys["security.protocol"] = {"type": "format", "template": "SASL_PLAINTEXT"}
+        keys["sasl.mechanism"] = {"type": "format", "template": "PLAIN"}
         keys["sasl.jaas.config"] = {
             "type": "format",
             "template": (

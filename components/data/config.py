@@ -243,7 +243,15 @@ MANAGED_SERVICES = {
     "postgres": "Cloud SQL for PostgreSQL",
     "redis": "Memorystore for Redis",
     "object-store": "Cloud Storage",
+    "kafka": "Managed Service for Apache Kafka",
 }
+# Managed Kafka brokers: one per 15 vCPUs or 120 GiB, whichever gives more, over three zones (so at
+# least three); 1 to 8 GiB of memory per vCPU (cloud.google.com/managed-service-for-apache-kafka/docs/overview).
+KAFKA_VCPUS_PER_BROKER = 15
+KAFKA_GIB_PER_BROKER = 120
+KAFKA_MIN_BROKERS = 3
+# The platform's own sizing rule, not a Google quota: partition leaders a managed cluster may carry per vCPU.
+KAFKA_PARTITIONS_PER_VCPU = 100
 # Memorystore for Redis speaks Redis 7.2 at most; its TLS port is 6378.
 MEMORYSTORE_REDIS_VERSION = "REDIS_7_2"
 # A Cloud Storage bucket name (https://cloud.google.com/storage/docs/buckets#naming), dotless form:
@@ -266,6 +274,14 @@ class Lifecycle(Model):
     noncurrent_versions_days: int | None = Field(30, ge=1)
 
 
+class KafkaTopic(Model):
+    name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9._-]{1,249}$")]
+    partitions: int = Field(3, ge=1)
+    replication_factor: int = Field(3, ge=1)
+    # Topic-level Kafka configs, e.g. retention.ms.
+    configs: dict[str, str] = {}
+
+
 class ManagedConfig(Model):
     """How a `mode: managed` store is sized and kept. Unset keys take the defaults in the README."""
 
@@ -277,8 +293,11 @@ class ManagedConfig(Model):
     backup_retention_days: int = Field(14, ge=1, le=365)
     point_in_time_recovery_days: int = Field(7, ge=1, le=7)
     maintenance: MaintenanceWindow = MaintenanceWindow()
-    # Memorystore capacity.
-    memory_gib: int = Field(1, ge=1, le=300)
+    # Memorystore capacity; Managed Kafka's memory. Unset: 1 GiB for Redis, 4 GiB per vCPU for Kafka.
+    memory_gib: int | None = Field(None, ge=1)
+    # Managed Kafka: vCPUs (at least 3) and the topics to create.
+    vcpus: int = Field(3, ge=3, le=1500)
+    topics: list[KafkaTopic] = []
     # Cloud Storage: bucket name (globally unique); unset: '<project>-<store name>'.
     bucket: str | None = None
     versioning: bool = True
@@ -340,6 +359,19 @@ class DataServiceConfig(Model):
 
     def cloud_sql_tier(self, production: bool) -> str:
         return self.managed.tier or DEFAULT_CLOUD_SQL_TIER["production" if production else "other"]
+
+    @property
+    def memory_gib(self) -> int:
+        """Memorystore's capacity or Managed Kafka's memory, in GiB."""
+        if self.managed.memory_gib is not None:
+            return self.managed.memory_gib
+        # Google's recommendation for Kafka: 4 GiB per vCPU.
+        return 4 * self.managed.vcpus if self.type == "kafka" else 1
+
+    @property
+    def kafka_brokers(self) -> int:
+        vcpus, memory = self.managed.vcpus, self.memory_gib
+        return max(KAFKA_MIN_BROKERS, -(-vcpus // KAFKA_VCPUS_PER_BROKER), -(-memory // KAFKA_GIB_PER_BROKER))
 
     def bucket_name(self, project: str | None) -> str:
         return self.managed.bucket or f"{project}-{self.name}"
@@ -404,17 +436,31 @@ def check_managed(
     if store.type == "postgres":
         tier = store.cloud_sql_tier(production)
         if tier not in CLOUD_SQL_TIERS:
-            yield f"{path}.managed.tier", f"'{tier}' is not a Cloud SQL tier in the table; use one of {', '.join(CLOUD_SQL_TIERS)}"
+            yield (
+                f"{path}.managed.tier",
+                f"'{tier}' is not a Cloud SQL tier in the table; use one of {', '.join(CLOUD_SQL_TIERS)}",
+            )
         elif production and CLOUD_SQL_TIERS[tier][2]:
-            yield f"{path}.managed.tier", f"'{tier}' is a shared-core tier without an SLA; production uses a db-custom tier"
+            yield (
+                f"{path}.managed.tier",
+                f"'{tier}' is a shared-core tier without an SLA; production uses a db-custom tier",
+            )
     elif managed.tier is not None:
         yield f"{path}.managed.tier", f"a machine tier applies to Cloud SQL only, not {service}"
-    if production and store.critical and not store.high_availability(production) and store.type != "object-store":
+    # Cloud Storage and Managed Kafka are multi-zone by design; the instances choose.
+    if (
+        production
+        and store.critical
+        and not store.high_availability(production)
+        and store.type in ("postgres", "redis")
+    ):
         yield (
             f"{path}.managed.highAvailability",
             f"'{store.name}' is critical: production runs it highly available ({'REGIONAL' if store.type == 'postgres' else 'STANDARD_HA'}); "
             "remove highAvailability: false or the critical mark",
         )
+    if store.type == "kafka":
+        yield from _check_kafka(store, path)
     if store.type == "object-store":
         name = store.bucket_name(project)
         if not BUCKET_NAME.match(name) or name.startswith("goog") or "google" in name or "g00gle" in name:
@@ -422,6 +468,28 @@ def check_managed(
                 f"{path}.managed.bucket",
                 f"'{name}' is not a valid Cloud Storage bucket name: 3-63 lowercase letters, digits, '-' or '_', "
                 "starting and ending with a letter or digit, not starting with 'goog' nor containing 'google'",
+            )
+
+
+def _check_kafka(store: DataServiceConfig, path: str) -> Iterator[Problem]:
+    vcpus, memory = store.managed.vcpus, store.memory_gib
+    if not vcpus <= memory <= 8 * vcpus:
+        yield f"{path}.managed.memoryGib", f"{memory} GiB for {vcpus} vCPUs: Managed Kafka needs 1 to 8 GiB per vCPU"
+    limit = vcpus * KAFKA_PARTITIONS_PER_VCPU
+    total = 0
+    for index, topic in enumerate(store.managed.topics):
+        topic_path = f"{path}.managed.topics[{index}]"
+        total += topic.partitions
+        if total > limit:
+            yield (
+                f"{topic_path}.partitions",
+                f"{topic.partitions} partitions bring '{store.name}' to {total}, more than its {vcpus} vCPUs allow "
+                f"({KAFKA_PARTITIONS_PER_VCPU} per vCPU, {limit}); add vCPUs or use fewer partitions",
+            )
+        if topic.replication_factor > store.kafka_brokers:
+            yield (
+                f"{topic_path}.replicationFactor",
+                f"{topic.replication_factor} exceeds the cluster's {store.kafka_brokers} brokers",
             )
 
 

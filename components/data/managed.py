@@ -1,4 +1,4 @@
-"""Data stores Google runs (`mode: managed`, gke mode): Cloud SQL, Memorystore for Redis, Cloud Storage.
+"""Data stores Google runs (`mode: managed`, gke mode): Cloud SQL, Memorystore, Managed Kafka, Cloud Storage.
 
 - `PrivateServiceAccess`: a reserved peering range on the platform's VPC (`network.privateServicesCidr`,
   purpose VPC_PEERING) and the `servicenetworking` connection, so Cloud SQL and Memorystore get
@@ -23,8 +23,11 @@ in-cluster store (a password, AUTH, over TLS) and uses the same Private Service 
 Cloud SQL; Valkey instances authenticate with IAM tokens and attach through Private Service Connect
 policies, which would change every client's configuration.
 
-Deliberately left out: Managed Service for Apache Kafka (README, "Managed data services"),
-read replicas, customer-managed encryption keys, Cloud SQL IAM database authentication.
+Kafka -> a Managed Service for Apache Kafka cluster sized from config (vCPUs, memory) on the node
+subnet, its topics, and `roles/managedkafka.client` for each client's Workload Identity account;
+clients connect over SASL_SSL with OAUTHBEARER (README).
+
+Deliberately left out: Kafka ACLs per topic, read replicas, customer-managed encryption keys, Cloud SQL IAM database authentication.
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
 
-from components.context import Context
 from components.config.values import storage_bytes
+from components.context import Context
 from components.data.config import MEMORYSTORE_REDIS_VERSION, DataServiceConfig
 from components.tenancy.config import SecretConfig
 from components.workloads.identity import gcp_account_id
@@ -50,6 +53,9 @@ STORAGE_ENDPOINT = "storage.googleapis.com"
 # private.googleapis.com: Google APIs on addresses routed only from inside Google Cloud.
 PRIVATE_GOOGLE_APIS = "199.36.153.8/30"
 PRIVATE_GOOGLE_API_ADDRESSES = ["199.36.153.8", "199.36.153.9", "199.36.153.10", "199.36.153.11"]
+KAFKA_PORT = 9092
+# Google's login callback handler (Maven com.google.cloud.hosted.kafka:managed-kafka-auth-login-handler).
+KAFKA_LOGIN_HANDLER = "com.google.cloud.hosted.kafka.auth.GcpLoginCallbackHandler"
 DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
 
@@ -86,6 +92,19 @@ def managed_secret(store: DataServiceConfig, client_namespaces: Sequence[str], p
             # The server CA to verify the instance's certificate against (PEM).
             "ca.crt": PROVIDED,
         }
+    elif store.type == "kafka":
+        # Workload Identity over SASL_SSL/OAUTHBEARER: the login handler takes the pod's Google token.
+        keys = {
+            "host": PROVIDED,
+            "port": _format(str(KAFKA_PORT)),
+            "url": _format(f"{{host}}:{KAFKA_PORT}"),
+            "security.protocol": _format("SASL_SSL"),
+            "sasl.mechanism": _format("OAUTHBEARER"),
+            "sasl.login.callback.handler.class": _format(KAFKA_LOGIN_HANDLER),
+            "sasl.jaas.config": _format(
+                "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
+            ),
+        }
     else:  # object-store: Cloud Storage's S3-compatible XML API, so a MinIO/S3 client keeps its config
         keys = {
             "host": _format(STORAGE_ENDPOINT),
@@ -99,12 +118,15 @@ def managed_secret(store: DataServiceConfig, client_namespaces: Sequence[str], p
     return SecretConfig.model_validate({"name": store.secret_name, "namespaces": namespaces, "keys": keys})
 
 
-def managed_egress(store: DataServiceConfig, private_services_cidr: str) -> list[tuple[str, int]]:
+def managed_egress(store: DataServiceConfig, private_services_cidr: str, subnet_cidr: str) -> list[tuple[str, int]]:
     """(CIDR, TCP port) a client of `store` must reach."""
     if store.type == "postgres":
         return [(private_services_cidr, POSTGRES_PORT)]
     if store.type == "redis":
         return [(private_services_cidr, REDIS_TLS_PORT)]
+    if store.type == "kafka":
+        # Managed Kafka's Private Service Connect endpoints sit in the platform's node subnet.
+        return [(subnet_cidr, KAFKA_PORT)]
     return [(PRIVATE_GOOGLE_APIS, 443)]
 
 
@@ -205,6 +227,7 @@ class ManagedStore(pulumi.ComponentResource):
         region: str,
         network: pulumi.Input[str] | None,
         peering: pulumi.Resource | None,
+        subnet: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("platform:data:ManagedStore", name, None, opts)
@@ -222,6 +245,9 @@ class ManagedStore(pulumi.ComponentResource):
         elif store.type == "redis":
             assert network is not None and peering is not None
             self.values = self._build_memorystore(region, network, peering)
+        elif store.type == "kafka":
+            assert subnet is not None
+            self.values = self._build_kafka(region, subnet)
         else:
             self.values = self._build_bucket(region)
         self.register_outputs({})
@@ -288,7 +314,7 @@ class ManagedStore(pulumi.ComponentResource):
             random.RandomPasswordArgs(length=PASSWORD_LENGTH, special=False),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        secret_password = pulumi.Output.secret(password.result)
+        secret_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
         sql.User(
             f"{self._name}-user",
             sql.UserArgs(
@@ -319,7 +345,7 @@ class ManagedStore(pulumi.ComponentResource):
                 name=f"{context.app}-{context.environment}-{store.name}",
                 region=region,
                 tier="STANDARD_HA" if store.high_availability(context.is_production) else "BASIC",
-                memory_size_gb=managed.memory_gib,
+                memory_size_gb=store.memory_gib,
                 redis_version=MEMORYSTORE_REDIS_VERSION,
                 authorized_network=network,
                 connect_mode="PRIVATE_SERVICE_ACCESS",
@@ -355,6 +381,53 @@ class ManagedStore(pulumi.ComponentResource):
                 instance.server_ca_certs.apply(lambda certs: "".join(c.cert or "" for c in certs or []))
             ),
         }
+
+    # ------------------------------------------------------------------ Managed Kafka
+
+    def _build_kafka(self, region: str, subnet: pulumi.Input[str]) -> dict[str, pulumi.Output[str]]:
+        store, context = self._store, self._context
+        kafka = gcp.managedkafka
+        # Production clusters and topics survive a `pulumi destroy` both in Pulumi (protect) and the provider.
+        deletion_policy = "PREVENT" if context.is_production else "DELETE"
+        cluster = kafka.Cluster(
+            f"{self._name}-cluster",
+            kafka.ClusterArgs(
+                project=context.project,
+                cluster_id=f"{context.app}-{context.environment}-{store.name}",
+                location=region,
+                capacity_config=kafka.ClusterCapacityConfigArgs(
+                    vcpu_count=str(store.managed.vcpus), memory_bytes=str(store.memory_gib * 2**30)
+                ),
+                # Reachable only inside the VPC: Private Service Connect endpoints in the node subnet.
+                gcp_config=kafka.ClusterGcpConfigArgs(
+                    access_config=kafka.ClusterGcpConfigAccessConfigArgs(
+                        network_configs=[kafka.ClusterGcpConfigAccessConfigNetworkConfigArgs(subnet=subnet)]
+                    )
+                ),
+                rebalance_config=kafka.ClusterRebalanceConfigArgs(mode="AUTO_REBALANCE_ON_SCALE_UP"),
+                deletion_policy=deletion_policy,
+                labels=self._labels,
+            ),
+            opts=self._keep,
+        )
+        for topic in store.managed.topics:
+            kafka.Topic(
+                f"{self._name}-topic-{topic.name}",
+                kafka.TopicArgs(
+                    project=context.project,
+                    cluster=cluster.cluster_id,
+                    location=region,
+                    topic_id=topic.name,
+                    partition_count=topic.partitions,
+                    replication_factor=topic.replication_factor,
+                    configs=dict(topic.configs),
+                    deletion_policy=deletion_policy,
+                ),
+                opts=self._keep,
+            )
+        # bootstrap.<cluster>.<region>.managedkafka.<project>.cloud.goog:9092
+        host = cluster.bootstrap_address.apply(lambda address: (address or "").rsplit(":", 1)[0])
+        return {"host": pulumi.Output.secret(host)}
 
     # ------------------------------------------------------------------ Cloud Storage
 
@@ -420,7 +493,17 @@ class ManagedStore(pulumi.ComponentResource):
         }
 
     def grant(self, client: str, member: pulumi.Input[str]) -> None:
-        """`client`'s Workload Identity account may read and write this bucket's objects, nothing else."""
+        """`client`'s Workload Identity account may use this store: a bucket's objects (that bucket only),
+        or Managed Kafka as a client (a project role: the service has no per-cluster IAM)."""
+        if self._store.type == "kafka":
+            project = self._context.project
+            assert project is not None  # gke mode
+            gcp.projects.IAMMember(
+                f"{self._name}-{client}-kafka-client",
+                gcp.projects.IAMMemberArgs(project=project, role="roles/managedkafka.client", member=member),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            return
         if self.bucket is None:
             return
         gcp.storage.BucketIAMMember(

@@ -233,9 +233,9 @@ def managed_size(store: DataServiceConfig, production: bool) -> dict[str, Any]:
             diskGiB=store.storage_size,
         )
     elif store.type == "redis":
-        size.update(
-            tier="STANDARD_HA" if store.high_availability(production) else "BASIC", memoryGiB=store.managed.memory_gib
-        )
+        size.update(tier="STANDARD_HA" if store.high_availability(production) else "BASIC", memoryGiB=store.memory_gib)
+    elif store.type == "kafka":
+        size.update(vcpus=store.managed.vcpus, memoryGiB=store.memory_gib)
     else:
         size.update(storageClass="STANDARD", billedOn="GiB stored, operations and egress, not a configured size")
     return size
