@@ -36,7 +36,9 @@ def rows(stack: str) -> list[str]:
     prefix = NAMESPACE + ":"
     raw = {key[len(prefix) :]: value for key, value in values.items() if key.startswith(prefix)}
     config = parse(stack, raw, values.get("gcp:project"))
-    summary = estimate_cost(config.cluster, config.node_pools, config.workloads).summary()
+    summary = estimate_cost(
+        config.cluster, config.node_pools, config.workloads, config.managed_data_services, config.is_production
+    ).summary()
     if not summary["estimated"]:
         return [f"| {stack} | - | - | - | - | {summary['reason']} | - |"]
     lines = []
@@ -54,6 +56,11 @@ def rows(stack: str) -> list[str]:
             f"| {stack} | volumes ({storage_class}) | - | {gib['min']:g} - {gib['max']:g} GiB "
             f"| {money(price, 4)}/GiB-month | {monthly} | - |"
         )
+    for name, service in summary["managedDataServices"].items():
+        size = ", ".join(
+            f"{key} {value}" for key, value in service.items() if key not in ("service", "monthlyUsd", "reason")
+        )
+        lines.append(f"| {stack} | {name} ({service['service']}) | {size} | - | - | {service['monthlyUsd']} | - |")
     fee = summary["clusterFeeMonthlyUsd"]
     free_tier = " (zonal: free-tier eligible)" if summary["clusterFeeFreeTierEligible"] else ""
     lines.append(f"| {stack} | cluster fee{free_tier} | - | - | $0.1000 | {money(fee)} | - |")

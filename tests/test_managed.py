@@ -74,6 +74,7 @@ def test_cloud_sql_has_a_private_ip_only_and_requires_tls() -> None:
     assert settings["edition"] == "ENTERPRISE"
     assert settings["diskSize"] == 20
     assert settings["diskAutoresize"] is True
+    assert instance.ignore_changes == ("settings.diskSize",)
     # The instance waits for the VPC peering it takes its address from.
     connection = run.one("gcp:servicenetworking/connection:Connection")
     assert connection.urn in instance.dependencies

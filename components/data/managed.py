@@ -301,7 +301,11 @@ class ManagedStore(pulumi.ComponentResource):
                     user_labels=self._labels,
                 ),
             ),
-            opts=pulumi.ResourceOptions.merge(self._keep, pulumi.ResourceOptions(depends_on=[peering])),
+            opts=pulumi.ResourceOptions.merge(
+                self._keep,
+                # Auto-resize grows the disk past the configured size; the next run must not try to shrink it.
+                pulumi.ResourceOptions(depends_on=[peering], ignore_changes=["settings.diskSize"]),
+            ),
         )
         sql.Database(
             f"{self._name}-database",
