@@ -226,7 +226,12 @@ class Platform(pulumi.ComponentResource):
             "services": sorted(s.name for s in config.services),
             # Read back on the next run (data/history.py): versions and sizes the engines cannot undo.
             DEPLOYED_OUTPUT: {
-                store.name: {"type": store.type, "version": store.effective_version, "storage": store.storage_size}
+                store.name: {
+                    "type": store.type,
+                    "version": store.effective_version,
+                    "storage": store.storage_size,
+                    "mode": store.mode,
+                }
                 for store in config.data_services
             },
             "capacity": capacity.summary(),

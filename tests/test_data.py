@@ -330,6 +330,7 @@ def test_the_stack_exports_what_the_next_run_checks_against() -> None:
         "type": "postgres",
         "version": "17.6",
         "storage": "20Gi",
+        "mode": "in-cluster",
     }
 
 

@@ -367,3 +367,33 @@ def test_a_kafka_topic_with_more_partitions_than_the_cluster_allows_is_rejected(
         "stack 'production': platform:dataServices[events].managed.topics[clicks].partitions: 120 partitions bring "
         "'events' to 320, more than its 3 vCPUs allow (100 per vCPU, 300); add vCPUs or use fewer partitions",
     )
+
+
+def test_switching_a_deployed_store_to_managed_in_place_is_rejected() -> None:
+    previous = {"dataServices": {"orders-db": {"type": "postgres", "version": "17.6", "storage": "20Gi"}}}
+    assert_rejected(
+        "production",
+        with_stores("production", [managed(ORDERS_DB)]),
+        "stack 'production': platform:dataServices[orders-db].mode: 'orders-db' runs in-cluster and holds its data "
+        "there; switching to managed would start an empty store: declare the new store under another name, copy "
+        "the data, move the clients, then remove the old one",
+        stack_outputs=previous,
+    )
+
+
+def test_a_deployed_managed_store_is_accepted_again() -> None:
+    previous = {
+        "dataServices": {"orders-db": {"type": "postgres", "version": "17.6", "storage": "20Gi", "mode": "managed"}}
+    }
+    run = run_program("production", with_stores("production", [managed(ORDERS_DB)]), stack_outputs=previous)
+    assert run.outputs["dataServices"]["orders-db"]["mode"] == "managed"
+
+
+def test_a_kafka_replication_factor_above_the_brokers_is_rejected() -> None:
+    topics = [{"name": "orders", "partitions": 3, "replicationFactor": 4}]
+    assert_rejected(
+        "production",
+        with_stores("production", [managed(EVENTS, managed={"topics": topics})]),
+        "stack 'production': platform:dataServices[events].managed.topics[orders].replicationFactor: 4 exceeds the "
+        "cluster's 3 brokers",
+    )

@@ -322,6 +322,16 @@ def _check_against_deployed(config: PlatformConfig, path: str, store: DataServic
             "declare the new store under another name and move the data",
         )
         return
+    # Deploys before `mode` existed ran every store in the cluster.
+    deployed_mode = deployed.get("mode", "in-cluster")
+    if deployed_mode != store.mode:
+        yield (
+            f"{path}.mode",
+            f"'{store.name}' runs {deployed_mode} and holds its data there; switching to {store.mode} would start "
+            "an empty store: declare the new store under another name, copy the data, move the clients, then "
+            "remove the old one",
+        )
+        return
     version = deployed.get("version")
     if isinstance(version, str) and version != store.effective_version:
         refusal = store.engine.refuse_version_change(version, store.effective_version)

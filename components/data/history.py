@@ -2,7 +2,7 @@
 
 A change the engine cannot make in place (a PostgreSQL major upgrade) or a volume that would
 shrink must be refused before anything is registered, so the previous version and size are needed
-while the config is checked. The platform exports `dataServices` ({name: {type, version, storage}});
+while the config is checked. The platform exports `dataServices` ({name: {type, version, storage, mode}});
 the next run reads it back with the engine's built-in `pulumi:pulumi:readStackOutputs` invoke (what a
 StackReference to this same stack reads, but synchronous, so the check happens first and
 registers nothing).
@@ -29,7 +29,7 @@ def own_stack_name() -> str:
 
 
 def deployed_data_services() -> dict[str, Any]:
-    """{store name: {type, version, storage}} as this stack last exported it; {} on a first deploy."""
+    """{store name: {type, version, storage, mode}} as this stack last exported it; {} on a first deploy."""
     try:
         result = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": own_stack_name()})
         failures = getattr(result, "failures", None)
