@@ -5,6 +5,7 @@
       -> add-ons (observability's monitoring first: its CRDs back every ServiceMonitor;
                   then traffic's ingress controller and cert-manager)
       -> workloads (one Microservice per service)
+      -> observability per service (PrometheusRules, dashboards) and alert routing, when monitoring is on
       -> traffic (the per-host Ingresses, after the services and add-ons)
 
 Every component gets its own config slice and a `Context` (environment, app and labels, GCP project,
@@ -24,7 +25,10 @@ from components.cluster.cluster import Cluster, ClusterArgs
 from components.config.root import AddonsConfig, PlatformConfig
 from components.context import Context
 from components.helm import AddonArgs
+from components.observability.alerting import AlertRouting
 from components.observability.monitoring import Monitoring
+from components.observability.rules import ServiceFacts
+from components.observability.signals import ServiceSignals
 from components.planning.capacity import check_capacity
 from components.planning.cost import estimate_cost
 from components.tenancy.config_maps import ConfigMaps
@@ -119,6 +123,35 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=on_nodes,
             )
+        monitoring = edge.monitoring
+        if monitoring is not None:
+            ServiceSignals(
+                f"{name}-signals",
+                [
+                    ServiceFacts(
+                        name=s.name,
+                        namespace=s.namespace,
+                        slo=s.slo,
+                        has_hpa=s.autoscaling is not None,
+                        has_pdb=s.pdb() is not None,
+                    )
+                    for s in config.services
+                ],
+                context,
+                namespaces=namespaces.namespaces,
+                monitoring_namespace=monitoring.namespace,
+                depends_on=[monitoring.release],
+                opts=on_nodes,
+            )
+            if addons.monitoring.alerting.receivers:
+                AlertRouting(
+                    f"{name}-alert-routing",
+                    addons.monitoring.alerting,
+                    context,
+                    namespace=monitoring.namespace,
+                    depends_on=[monitoring.release, *secrets.resources],
+                    opts=on_nodes,
+                )
         ingresses = Ingresses(
             f"{name}-ingresses",
             config.ingress,
@@ -152,6 +185,7 @@ class Addons(pulumi.ComponentResource):
     """
 
     issuer_name: str
+    monitoring: Monitoring | None
     monitoring_release: pulumi.Resource | None
     ready: list[pulumi.Resource]
     outputs: dict[str, Any]
@@ -173,9 +207,11 @@ class Addons(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         self.issuer_name = issuer_name
+        self.monitoring = None
         self.monitoring_release = None
         if addons.monitoring.enabled:
-            self.monitoring_release = Monitoring(f"{name}-monitoring", addons.monitoring, args, opts=child).release
+            self.monitoring = Monitoring(f"{name}-monitoring", addons.monitoring, args, opts=child)
+            self.monitoring_release = self.monitoring.release
             args = dataclasses.replace(args, monitoring=self.monitoring_release)
 
         self.ready = []

@@ -51,6 +51,7 @@ CRD_KINDS: dict[str, str] = {
     "ServiceMonitor": "monitoring.coreos.com/v1",
     "PodMonitor": "monitoring.coreos.com/v1",
     "PrometheusRule": "monitoring.coreos.com/v1",
+    "AlertmanagerConfig": "monitoring.coreos.com/v1alpha1",
 }
 
 # Each kind the platform may register, at the apiVersion current in Kubernetes 1.31 to 1.35.

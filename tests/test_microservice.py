@@ -403,18 +403,12 @@ def test_recreate_strategy_has_no_rolling_update_block(custom: ProgramRun) -> No
     assert _manifest(custom, "Deployment", "auth")["spec"]["strategy"] == {"type": "Recreate"}
 
 
-def test_prometheus_scrape_annotations_when_metrics_are_declared(run: ProgramRun) -> None:
-    annotations = _manifest(run, "Deployment", "order-worker")["spec"]["template"]["metadata"]["annotations"]
-    assert {k: v for k, v in annotations.items() if k.startswith("prometheus.io/")} == {
-        "prometheus.io/scrape": "true",
-        "prometheus.io/port": "9090",
-        "prometheus.io/path": "/metrics",
-    }
-
-
-def test_no_scrape_annotations_without_metrics(custom: ProgramRun) -> None:
-    annotations = _manifest(custom, "Deployment", "auth")["spec"]["template"]["metadata"]["annotations"]
+def test_metrics_are_scraped_by_the_service_monitor_not_by_pod_annotations(staging: ProgramRun) -> None:
+    # Nothing reads prometheus.io/* (no annotation-driven job): the ServiceMonitor is the one scrape.
+    annotations = _manifest(staging, "Deployment", "order-worker")["spec"]["template"]["metadata"]["annotations"]
     assert [k for k in annotations if k.startswith("prometheus.io/")] == []
+    [monitor] = staging.k8s("ServiceMonitor", name="order-worker")
+    assert monitor.manifest["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
 
 
 # --------------------------------------------------------------------------- placement

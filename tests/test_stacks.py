@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from crd_schemas import crd_failures
+from promql import promql_failures
 from gates import (
     CRD_KINDS,
     CheckovReport,
@@ -113,6 +114,23 @@ def test_every_object_passes_the_strict_schemas_at_current_api_versions(stack: t
 
 def test_every_custom_resource_passes_its_crd_schema(stack: tuple[Path, str]) -> None:
     assert crd_failures(custom_resources(stack_run(*stack))) == []
+
+
+def test_every_rule_and_dashboard_expression_parses_as_promql(stack: tuple[Path, str]) -> None:
+    run = stack_run(*stack)
+    expressions = [
+        rule["expr"]
+        for item in run.k8s("PrometheusRule")
+        for group in item.manifest["spec"]["groups"]
+        for rule in group["rules"]
+    ]
+    for config_map in run.k8s("ConfigMap"):
+        if (config_map.manifest["metadata"].get("labels") or {}).get("grafana_dashboard") != "1":
+            continue
+        for document in config_map.manifest["data"].values():
+            panels = json.loads(document).get("panels", [])
+            expressions += [target["expr"] for panel in panels for target in panel.get("targets", [])]
+    assert promql_failures(expressions) == []
 
 
 @functools.cache

@@ -250,7 +250,9 @@ class Cluster(pulumi.ComponentResource):
                 logging_config=gcp.container.ClusterLoggingConfigArgs(enable_components=LOGGING_COMPONENTS),
                 monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
                     enable_components=MONITORING_COMPONENTS,
-                    managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(enabled=True),
+                    # One Prometheus: kube-prometheus-stack (observability/monitoring.py) collects; managed collection
+                    # would scrape the same targets again and bill per sample (README, "One Prometheus").
+                    managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(enabled=False),
                 ),
                 # Explicitly DISABLED when off, so switching it off later really turns enforcement off.
                 binary_authorization=gcp.container.ClusterBinaryAuthorizationArgs(

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any
 from components.cluster.config import check_cluster, check_network, check_node_pools
 from components.config.errors import Problem
 from components.config.values import ENV_NAME
+from components.observability.config import check_alerting, check_slo
 from components.tenancy.config import (
+    ConfigKey,
     ConfigMapConfig,
     SecretConfig,
     check_namespace,
@@ -95,6 +97,8 @@ def _check_service(config: PlatformConfig, path: str, svc: ServiceConfig) -> Ite
     yield from check_scaling(svc, path, production=config.is_production, serves_production=serves_production)
     yield from _check_references(config, path, svc)
     yield from check_route_ports(svc, path)
+    if svc.slo is not None:
+        yield from check_slo(svc.slo, f"{path}.slo", scraped=svc.metrics is not None)
     if svc.placement != "regular" and config.creates_cluster and not any(p.spot for p in config.node_pools):
         yield f"{path}.placement", f"'{svc.placement}' needs a spot node pool, and this stack declares none"
     if svc.service_account.workload_identity is not None and not config.creates_cluster:
@@ -222,6 +226,9 @@ def _check_addons(config: PlatformConfig) -> Iterator[Problem]:
             "a static IP belongs to a LoadBalancer Service; set serviceType to LoadBalancer",
         )
     monitoring = addons.monitoring
+    if monitoring.enabled:
+        yield from check_alerting(monitoring.alerting, "addons.monitoring.alerting")
+        yield from _check_receiver_secrets(config)
     days = monitoring.log_retention_days
     if monitoring.enabled and (days is None or not 1 <= days <= 3650):
         yield (
@@ -234,4 +241,29 @@ def _check_addons(config: PlatformConfig) -> Iterator[Problem]:
                 f"namespaces[{index}].podSecurity",
                 f"'{ns.pod_security}' would block the monitoring add-on in '{ns.name}': node-exporter needs "
                 "hostNetwork, hostPID and hostPath; set privileged",
+            )
+
+
+def _check_receiver_secrets(config: PlatformConfig) -> Iterator[Problem]:
+    """Each receiver's secret is a catalog Secret delivered to the monitoring namespace, holding that key."""
+    namespace = config.addons.monitoring.namespace
+    for index, receiver in enumerate(config.addons.monitoring.alerting.receivers):
+        ref = receiver.secret
+        if ref is None:
+            continue
+        path = f"addons.monitoring.alerting.receivers[{index}].secret"
+        secret = config.secret(ref.name)
+        if secret is None or not secret.enabled or namespace not in secret.namespaces:
+            yield (
+                f"{path}.name",
+                f"no secret '{ref.name}' is declared in the monitoring namespace '{namespace}'; "
+                "Alertmanager reads receiver secrets from its own namespace",
+            )
+        elif ref.key not in secret.keys:
+            yield f"{path}.key", f"secret '{ref.name}' has no key '{ref.key}'; keys: {', '.join(secret.keys)}"
+        elif not isinstance(secret.keys[ref.key], ConfigKey):
+            yield (
+                f"{path}.key",
+                f"'{ref.key}' of secret '{ref.name}' is generated; a receiver's URL or key is supplied "
+                "with `type: config`",
             )

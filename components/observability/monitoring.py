@@ -27,7 +27,9 @@ import pulumi_kubernetes as k8s
 import pulumi_random
 
 from components.helm import AddonArgs, HelmChart, addon_namespace, helm_release
+from components.observability.alerting import ALERTMANAGER_CONFIG_NAME
 from components.observability.config import MonitoringConfig
+from components.observability.signals import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE
 
 REPO = "https://prometheus-community.github.io/helm-charts"
 RELEASE = "kube-prometheus-stack"
@@ -45,6 +47,7 @@ GRAFANA_PASSWORD_LENGTH = 32
 class Monitoring(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
     adapter: k8s.helm.v3.Release
+    namespace: k8s.core.v1.Namespace
 
     def __init__(
         self, name: str, monitoring: MonitoringConfig, args: AddonArgs, opts: pulumi.ResourceOptions | None = None
@@ -52,6 +55,7 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__("platform:addons:Monitoring", name, None, opts)
         context = args.context
         namespace = addon_namespace(self, name, args, monitoring.namespace, "privileged")
+        self.namespace = namespace
         grafana_admin = self._grafana_admin(name, args, namespace)
         self.release = helm_release(
             self,
@@ -140,7 +144,16 @@ def _values(monitoring: MonitoringConfig, creates_cluster: bool) -> dict[str, An
                 "existingSecret": GRAFANA_ADMIN_SECRET,
                 "userKey": "admin-user",
                 "passwordKey": "admin-password",
-            }
+            },
+            # The per-service dashboards (signals.py) and the catalog's labelled ConfigMaps, in any namespace.
+            "sidecar": {
+                "dashboards": {
+                    "enabled": True,
+                    "label": DASHBOARD_LABEL,
+                    "labelValue": DASHBOARD_LABEL_VALUE,
+                    "searchNamespace": "ALL",
+                }
+            },
         },
         "prometheus": {
             "prometheusSpec": {
@@ -161,6 +174,9 @@ def _values(monitoring: MonitoringConfig, creates_cluster: bool) -> dict[str, An
             }
         },
     }
+    if monitoring.alerting.receivers:
+        # The platform's AlertmanagerConfig is Alertmanager's whole configuration: it routes every namespace's alerts.
+        values["alertmanager"] = {"alertmanagerSpec": {"alertmanagerConfiguration": {"name": ALERTMANAGER_CONFIG_NAME}}}
     if creates_cluster:
         # GKE manages the control plane and Dataplane V2 replaces kube-proxy: nothing there to scrape.
         for component in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):

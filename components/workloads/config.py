@@ -15,6 +15,7 @@ from pydantic import Discriminator, Field, Tag
 from pydantic.alias_generators import to_camel
 
 from components.config.errors import Problem
+from components.observability.config import SloConfig
 from components.config.values import (
     IMAGE_REFERENCE,
     DnsLabel,
@@ -307,6 +308,8 @@ class ServiceConfig(Model):
     allow_from: list[ServiceName] = []
     migration: Migration | None = None
     service_account: ServiceAccountConfig = ServiceAccountConfig()
+    # Availability and latency objectives: recording rules, burn-rate alerts, the dashboard's budget panel.
+    slo: SloConfig | None = None
 
     def pull_policy(self, environment: str) -> str:
         """The image pull policy this service gets in `environment`."""

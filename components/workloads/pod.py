@@ -315,17 +315,8 @@ class PodParts:
         ]
 
     def pod_annotations(self) -> dict[str, pulumi.Input[str]]:
+        # No prometheus.io/* annotations: nothing reads them. The ServiceMonitor scrapes the metrics
+        # port; an annotation-driven job as well would scrape every pod twice (README, "One Prometheus").
         annotations: dict[str, pulumi.Input[str]] = {}
-        metrics = self._svc.metrics
-        if metrics is not None:
-            port = self._svc.port(metrics.port)
-            assert port is not None  # validated on load
-            annotations.update(
-                {
-                    "prometheus.io/scrape": "true",
-                    "prometheus.io/port": str(port.container_port),
-                    "prometheus.io/path": metrics.path,
-                }
-            )
         annotations.update(self.checksum_annotations())
         return annotations
