@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 import yaml
 from crd_schemas import crd_failures
-from promql import promql_failures
 from gates import (
     CRD_KINDS,
     CheckovReport,
@@ -45,6 +44,7 @@ from harness import (
     stack_config,
     stand_in_secrets,
 )
+from promql import promql_failures
 
 from components.config.loader import TOP_LEVEL_KEYS
 

@@ -62,7 +62,7 @@ def panel_queries(facts: ServiceFacts) -> list[tuple[str, str, list[tuple[str, s
             [
                 (
                     f"sum by ({metrics.status_label}) (rate({metrics.requests}{{{service}}}[5m]))",
-                    "{{%s}}" % metrics.status_label,
+                    "{{" + metrics.status_label + "}}",
                 )
             ],
         ),

@@ -117,12 +117,11 @@ def objectives(facts: ServiceFacts) -> list[Objective]:
                 total=f"sum(rate({metrics.requests}{{{selector}}}[__WINDOW__]))",
             )
         )
-    if slo.latency is not None and slo.latency.threshold_seconds is not None:
-        latency = slo.latency
+    latency = slo.latency
+    threshold = latency.threshold_seconds if latency is not None else None
+    if latency is not None and threshold is not None:
         total = f"sum(rate({metrics.duration}_count{{{selector}}}[__WINDOW__]))"
-        fast = (
-            f"sum(rate({metrics.duration}_bucket{{{selector}, {_le_matcher(latency.threshold_seconds)}}}[__WINDOW__]))"
-        )
+        fast = f"sum(rate({metrics.duration}_bucket{{{selector}, {_le_matcher(threshold)}}}[__WINDOW__]))"
         found.append(
             Objective(
                 name="latency",

@@ -15,7 +15,6 @@ from pydantic import Discriminator, Field, Tag
 from pydantic.alias_generators import to_camel
 
 from components.config.errors import Problem
-from components.observability.config import SloConfig
 from components.config.values import (
     IMAGE_REFERENCE,
     DnsLabel,
@@ -36,6 +35,7 @@ from components.config.values import (
     cpu_millicores,
     memory_bytes,
 )
+from components.observability.config import SloConfig
 
 
 class PortConfig(Model):
