@@ -12,8 +12,13 @@ in the Helm values. On GKE, logs go to Cloud Logging: the project's `_Default` l
 them for `logRetention` (seed 004: 30 days), and the control-plane scrapes GKE does not expose
 are off.
 
+Grafana's dashboard sidecar loads every ConfigMap labelled `grafana_dashboard: "1"` in any
+namespace (the per-service dashboards of signals.py, the catalog's labelled maps); with receivers
+configured, Alertmanager takes the platform's AlertmanagerConfig (alerting.py) as its configuration.
+This is the cluster's one Prometheus: GKE's managed collection is off (cluster/cluster.py).
+
 Deliberately out of scope: Grafana's exposure (port-forward, or an Ingress in the catalog),
-Alertmanager receivers, Loki and Tempo, and log buckets other than `_Default`. Removing this from
+Loki and Tempo, and log buckets other than `_Default`. Removing this from
 the program leaves `_Default` at its last retention (its config is only dropped from the state).
 """
 
