@@ -10,7 +10,8 @@
 
 Every component gets its own config slice and a `Context` (environment, app and labels, GCP project,
 the platform's provider, the node pools to wait for). Every fact one domain takes from another is
-passed here by name: the edge and monitoring namespaces for network policy, the monitoring release
+passed here by name: the edge (the ingress data plane's pods and ranges) and the monitoring
+namespace for network policy, each service's callers and callees from `allowFrom`, the monitoring release
 for ServiceMonitors, the issuer for Ingresses, the checksums that roll pods.
 """
 
@@ -25,6 +26,7 @@ from components.cluster.cluster import Cluster, ClusterArgs
 from components.config.root import AddonsConfig, PlatformConfig
 from components.context import Context
 from components.helm import AddonArgs
+from components.kube import Edge, PodPeer
 from components.observability.alerting import AlertRouting
 from components.observability.monitoring import Monitoring
 from components.observability.rules import ServiceFacts
@@ -36,7 +38,7 @@ from components.tenancy.namespaces import Namespaces, NamespacesArgs
 from components.tenancy.secrets import Secrets
 from components.traffic.cert_manager import CertManager, CertManagerArgs
 from components.traffic.ingress import Ingresses
-from components.traffic.ingress_controller import IngressController, IngressControllerArgs
+from components.traffic.ingress_controller import CONTROLLER_LABELS, IngressController, IngressControllerArgs
 from components.workloads.microservice import Microservice, MicroserviceArgs
 
 
@@ -69,6 +71,7 @@ class Platform(pulumi.ComponentResource):
         addons = config.addons
         edge_namespace = addons.ingress_nginx.namespace
         scrape_namespace = addons.monitoring.namespace
+        edge_peers = ingress_edge(addons)
         namespaces = Namespaces(
             f"{name}-namespaces",
             NamespacesArgs(
@@ -78,12 +81,17 @@ class Platform(pulumi.ComponentResource):
                 scrape_namespace=scrape_namespace,
                 addon_namespaces=frozenset(config.addon_namespaces),
                 control_plane_cidr=config.cluster.master_ipv4_cidr if config.creates_cluster else None,
-                metrics_ports={
-                    ns.name: [s.metrics.port for s in config.services if s.namespace == ns.name and s.metrics]
-                    for ns in config.namespaces
+                catalog_services={
+                    ns.name: [s.name for s in config.services if s.namespace == ns.name] for ns in config.namespaces
                 },
                 workload_identity_namespaces=frozenset(
                     s.namespace for s in config.services if s.service_account.workload_identity is not None
+                ),
+                edge=edge_peers,
+                acme_solver_namespaces=frozenset(
+                    s.namespace
+                    for s in config.services
+                    if s.routes and config.ingress.tls and addons.cert_manager.enabled
                 ),
             ),
             opts=on_nodes,
@@ -114,9 +122,10 @@ class Platform(pulumi.ComponentResource):
                     service=service,
                     context=context,
                     namespace=namespaces.namespaces[service.namespace],
-                    edge_namespace=edge_namespace,
+                    edge=edge_peers,
                     scrape_namespace=scrape_namespace,
                     callers=[(s.name, s.namespace) for s in config.services if s.name in service.allow_from],
+                    callees=[s for s in config.services if service.name in s.allow_from],
                     checksums=checksums,
                     monitoring=edge.monitoring_release,
                     depends_on=[*secrets.resources, *config_maps.resources],
@@ -173,6 +182,14 @@ class Platform(pulumi.ComponentResource):
             "cost": estimate_cost(config.cluster, config.node_pools).summary(),
         }
         self.register_outputs({})
+
+
+def ingress_edge(addons: AddonsConfig) -> Edge:
+    """Today's ingress data plane: the ingress-nginx controller pods (none when the add-on is off).
+    Behind GKE's passthrough load balancer clients reach the pods directly, so no front-end ranges."""
+    if not addons.ingress_nginx.enabled:
+        return Edge()
+    return Edge(pods=[PodPeer(addons.ingress_nginx.namespace, CONTROLLER_LABELS)])
 
 
 class Addons(pulumi.ComponentResource):
