@@ -255,9 +255,12 @@ def test_grafana_admin_password_is_generated_and_only_ever_secret(gke_run: Progr
 
     release = _release(gke_run, "kube-prometheus-stack")
     grafana = release.manifest["values"]["grafana"]
-    assert grafana == {
-        "admin": {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"}
+    assert grafana["admin"] == {
+        "existingSecret": "grafana-admin",
+        "userKey": "admin-user",
+        "passwordKey": "admin-password",
     }
+    assert "adminPassword" not in grafana
     assert secret.urn in release.dependencies
 
 

@@ -31,7 +31,7 @@ def shared_host() -> ProgramRun:
     services = config["platform:services"]
     checkout = next(s for s in services if s["name"] == "checkout")
     payments = {
-        **{k: v for k, v in checkout.items() if k not in ("migration", "config", "mounts", "allowFrom")},
+        **{k: v for k, v in checkout.items() if k not in ("migration", "config", "mounts", "allowFrom", "slo")},
         "name": "payments",
         "image": "europe-docker.pkg.dev/acme-shop/apps/payments:3.1.0",
         "ports": [{"name": "http", "containerPort": 8000, "servicePort": 8080}],
