@@ -31,6 +31,7 @@ from components.observability.alerting import AlertRouting
 from components.observability.monitoring import Monitoring
 from components.observability.rules import ServiceFacts
 from components.observability.signals import ServiceSignals
+from components.observability.tracing import OTLP_GRPC_PORT, OTLP_HTTP_PORT, Tracing, collector_peer, otlp_env
 from components.planning.capacity import check_capacity
 from components.planning.cost import estimate_cost
 from components.tenancy.config_maps import ConfigMaps
@@ -93,6 +94,8 @@ class Platform(pulumi.ComponentResource):
                     for s in config.services
                     if s.routes and config.ingress.tls and addons.cert_manager.enabled
                 ),
+                telemetry=collector_peer(addons.tracing) if addons.tracing.enabled else None,
+                telemetry_ports=(OTLP_GRPC_PORT, OTLP_HTTP_PORT),
             ),
             opts=on_nodes,
         )
@@ -127,6 +130,11 @@ class Platform(pulumi.ComponentResource):
                     callers=[(s.name, s.namespace) for s in config.services if s.name in service.allow_from],
                     callees=[s for s in config.services if service.name in s.allow_from],
                     checksums=checksums,
+                    telemetry_env=(
+                        otlp_env(addons.tracing, service.name, service.namespace, config.environment)
+                        if addons.tracing.enabled
+                        else {}
+                    ),
                     monitoring=edge.monitoring_release,
                     depends_on=[*secrets.resources, *config_maps.resources],
                 ),
@@ -230,6 +238,9 @@ class Addons(pulumi.ComponentResource):
             self.monitoring = Monitoring(f"{name}-monitoring", addons.monitoring, args, opts=child)
             self.monitoring_release = self.monitoring.release
             args = dataclasses.replace(args, monitoring=self.monitoring_release)
+
+        if addons.tracing.enabled:
+            Tracing(f"{name}-tracing", addons.tracing, args, opts=child)
 
         self.ready = []
         self.outputs = {"issuer": self.issuer_name}

@@ -377,3 +377,113 @@ def test_a_route_to_an_undeclared_receiver_is_rejected() -> None:
         "declared: oncall, team",
         secret_keys,
     )
+
+
+# --------------------------------------------------------------------------- tracing
+
+COLLECTOR = "opentelemetry-collector"
+
+
+def _collector(run: ProgramRun) -> Any:
+    [release] = [r for r in run.of_type(RELEASE) if r.inputs["chart"] == COLLECTOR]
+    return release
+
+
+def _env(run: ProgramRun, service: str) -> dict[str, Any]:
+    [deployment] = run.k8s("Deployment", name=service)
+    container = deployment.manifest["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def test_the_collector_is_a_pinned_chart_receiving_otlp(run: ProgramRun) -> None:
+    release = _collector(run)
+    assert (release.inputs["repositoryOpts"]["repo"], release.inputs["version"], release.inputs["namespace"]) == (
+        "https://open-telemetry.github.io/opentelemetry-helm-charts",
+        "0.158.3",
+        "tracing",
+    )
+    values = release.inputs["values"]
+    assert values["mode"] == "deployment"
+    assert values["config"]["receivers"]["otlp"]["protocols"] == {
+        "grpc": {"endpoint": "${env:MY_POD_IP}:4317"},
+        "http": {"endpoint": "${env:MY_POD_IP}:4318"},
+    }
+    assert values["config"]["service"]["pipelines"]["traces"]["receivers"] == ["otlp"]
+
+
+def test_every_service_sends_traces_to_the_collector_at_the_configured_ratio(run: ProgramRun) -> None:
+    for service, namespace in (("storefront", "shop"), ("order-worker", "shop-workers")):
+        env = _env(run, service)
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.tracing.svc:4318"
+        assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+        assert env["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+        assert env["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
+        assert env["OTEL_SERVICE_NAME"] == service
+        assert env["OTEL_RESOURCE_ATTRIBUTES"] == f"k8s.namespace.name={namespace},deployment.environment={run.stack}"
+
+
+def test_gke_exports_to_cloud_trace_with_workload_identity_and_no_key(gke_run: ProgramRun) -> None:
+    values = _collector(gke_run).inputs["values"]
+    assert values["config"]["service"]["pipelines"]["traces"]["exporters"] == ["googlecloud"]
+    accounts = [a for a in gke_run.of_type("gcp:serviceaccount/account:Account") if "tracing" in a.name]
+    [account] = accounts
+    assert account.inputs["accountId"] == f"otel-collector-{gke_run.stack}"
+    email = f"otel-collector-{gke_run.stack}@{account.inputs['project']}.iam.gserviceaccount.com"
+    assert values["serviceAccount"]["annotations"] == {"iam.gke.io/gcp-service-account": email}
+    [role] = [m for m in gke_run.of_type("gcp:projects/iAMMember:IAMMember") if "tracing" in m.name]
+    assert (role.inputs["role"], role.inputs["member"]) == ("roles/cloudtrace.agent", f"serviceAccount:{email}")
+    [binding] = [m for m in gke_run.of_type("gcp:serviceaccount/iAMMember:IAMMember") if "tracing" in m.name]
+    assert binding.inputs["role"] == "roles/iam.workloadIdentityUser"
+    assert binding.inputs["member"] == f"serviceAccount:{account.inputs['project']}.svc.id.goog[tracing/otel-collector]"
+    assert gke_run.of_type("gcp:serviceaccount/key:Key") == []
+
+
+def test_dev_exports_to_the_debug_exporter(dev: ProgramRun) -> None:
+    values = _collector(dev).inputs["values"]
+    assert values["config"]["service"]["pipelines"]["traces"]["exporters"] == ["debug"]
+    assert "serviceAccount" not in values
+    assert [a for a in dev.of_type("gcp:serviceaccount/account:Account") if "tracing" in a.name] == []
+
+
+def test_every_namespace_may_send_otlp_to_the_collector_only(staging: ProgramRun) -> None:
+    for namespace in ("shop", "shop-workers", "shop-data"):
+        [policy] = staging.k8s("NetworkPolicy", name="allow-telemetry-export", namespace=namespace)
+        assert policy.manifest["spec"] == {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchExpressions": [
+                                    {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["tracing"]}
+                                ]
+                            },
+                            "podSelector": {
+                                "matchLabels": {
+                                    "app.kubernetes.io/name": "opentelemetry-collector",
+                                    "app.kubernetes.io/instance": "opentelemetry-collector",
+                                }
+                            },
+                        }
+                    ],
+                    "ports": [{"protocol": "TCP", "port": 4317}, {"protocol": "TCP", "port": 4318}],
+                }
+            ],
+        }
+
+
+def test_a_service_env_overrides_the_sampling_and_tracing_off_removes_it() -> None:
+    config = copy.deepcopy(stack_config("staging"))
+    config["platform:overrides"]["services"]["order-worker"]["env"] = {"OTEL_TRACES_SAMPLER_ARG": "1"}
+    config["platform:addons"]["tracing"] = {"samplingRatio": 0.25}
+    run = run_program("staging", config)
+    assert _env(run, "order-worker")["OTEL_TRACES_SAMPLER_ARG"] == "1"
+    assert _env(run, "storefront")["OTEL_TRACES_SAMPLER_ARG"] == "0.25"
+
+    config["platform:addons"]["tracing"] = {"enabled": False}
+    run = run_program("staging", config)
+    assert [r for r in run.of_type(RELEASE) if r.inputs["chart"] == COLLECTOR] == []
+    assert [k for k in _env(run, "storefront") if k.startswith("OTEL_")] == []
+    assert run.k8s("NetworkPolicy", name="allow-telemetry-export") == []

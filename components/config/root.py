@@ -10,7 +10,7 @@ from typing import Literal
 
 from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig
 from components.config.values import DnsLabel, Model
-from components.observability.config import MonitoringConfig
+from components.observability.config import MonitoringConfig, TracingConfig
 from components.tenancy.config import ConfigMapConfig, NamespaceConfig, SecretConfig
 from components.traffic.config import CertManagerConfig, IngressConfig, IngressNginxConfig
 from components.workloads.config import ServiceConfig
@@ -20,6 +20,7 @@ class AddonsConfig(Model):
     ingress_nginx: IngressNginxConfig = IngressNginxConfig()
     cert_manager: CertManagerConfig = CertManagerConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    tracing: TracingConfig = TracingConfig()
 
 
 class PlatformConfig(Model):
@@ -52,10 +53,11 @@ class PlatformConfig(Model):
     def addon_namespaces(self) -> dict[str, str]:
         """Namespace -> the enabled add-on installed there."""
         addons = self.addons
-        enabled: list[tuple[IngressNginxConfig | CertManagerConfig | MonitoringConfig, str]] = [
+        enabled: list[tuple[IngressNginxConfig | CertManagerConfig | MonitoringConfig | TracingConfig, str]] = [
             (addons.ingress_nginx, "the ingress controller"),
             (addons.cert_manager, "cert-manager"),
             (addons.monitoring, "the monitoring stack"),
+            (addons.tracing, "the OpenTelemetry Collector"),
         ]
         return {addon.namespace: label for addon, label in enabled if addon.enabled}
 

@@ -193,6 +193,21 @@ def check_alerting(alerting: AlertingConfig, path: str) -> Iterator[Problem]:
             )
 
 
+# --------------------------------------------------------------------------- tracing
+
+
+class TracingConfig(Model):
+    """The OpenTelemetry Collector every service sends OTLP traces to."""
+
+    enabled: bool = True
+    namespace: DnsLabel = "tracing"
+    chart_version: str = "0.158.3"
+    # The share of new traces sampled (parent-based: a sampled caller's trace is always kept); seed 004: 10 %.
+    sampling_ratio: float = Field(0.1, ge=0, le=1)
+    # Unset: 2 in production (with a PDB), 1 elsewhere.
+    replicas: int | None = Field(None, ge=1, le=20)
+
+
 # --------------------------------------------------------------------------- the add-on
 
 

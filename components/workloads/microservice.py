@@ -12,7 +12,8 @@ Per service declared in config this component creates:
   metrics port; and, when other services' `allowFrom` name this one, an egress NetworkPolicy letting
   its pods open connections to exactly those services' pods on their caller ports (the namespace's
   default deny blocks all other egress but its declared targets);
-- an optional migration Job that the Deployment waits for, and a ServiceMonitor when monitoring is on.
+- an optional migration Job that the Deployment waits for, and a ServiceMonitor when monitoring is on;
+- the OpenTelemetry SDK environment handed in by name (`telemetry_env`), under the service's own `env`.
 
 Migration Job: named `<svc>-migrate-<tag>`, so a new image tag replaces it (and the Deployment,
 which depends on it, rolls only after it completes; the provider awaits Job completion). Any
@@ -68,6 +69,8 @@ class MicroserviceArgs:
     callees: Sequence[ServiceConfig] = ()
     # "secret/<name>" and "configmap/<name>" -> checksum of the content, for pod-template annotations.
     checksums: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    # The OpenTelemetry SDK settings (observability domain): collector endpoint, sampler; `env` wins.
+    telemetry_env: Mapping[str, str] = field(default_factory=dict)
     # The kube-prometheus-stack release when monitoring is on: the ServiceMonitor CRD comes with it.
     monitoring: pulumi.Resource | None = None
     depends_on: Sequence[pulumi.Resource] = ()
@@ -90,6 +93,7 @@ class Microservice(pulumi.ComponentResource):
             args.checksums,
             args.context.creates_cluster,
             self._svc.pull_policy(args.context.environment),
+            platform_env=args.telemetry_env,
         )
 
         service_account = build_identity(

@@ -52,8 +52,11 @@ class PodParts:
         checksums: Mapping[str, pulumi.Output[str]],
         creates_cluster: bool,
         pull_policy: str,
+        platform_env: Mapping[str, str] | None = None,
     ) -> None:
         self._svc = svc
+        # Literal settings the platform adds (the OpenTelemetry SDK's); the service's own `env` overrides them.
+        self._platform_env = {k: v for k, v in (platform_env or {}).items() if k not in svc.env}
         self._pull_policy = pull_policy
         self._selector = dict(selector)
         # "secret/<name>" and "configmap/<name>" -> checksum of the content, for pod-template annotations.
@@ -92,7 +95,8 @@ class PodParts:
 
     def env(self) -> list[k8s.core.v1.EnvVarArgs]:
         # Grouped by source, literals first, so a rendered spec reads the same way every time.
-        literals, secrets, config_maps, fields = [], [], [], []
+        literals = [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in self._platform_env.items()]
+        secrets, config_maps, fields = [], [], []
         for name, value in self._svc.env.items():
             if isinstance(value, str):
                 literals.append(k8s.core.v1.EnvVarArgs(name=name, value=value))
