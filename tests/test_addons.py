@@ -30,6 +30,7 @@ PINNED = {
     "cert-manager": ("https://charts.jetstack.io", "v1.21.2", "cert-manager"),
     "kube-prometheus-stack": ("https://prometheus-community.github.io/helm-charts", "92.3.0", "monitoring"),
     "prometheus-adapter": ("https://prometheus-community.github.io/helm-charts", "5.3.0", "monitoring"),
+    "opentelemetry-collector": ("https://open-telemetry.github.io/opentelemetry-helm-charts", "0.158.3", "tracing"),
 }
 ACME = {
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
@@ -59,7 +60,7 @@ def _node_pool_urns(run: ProgramRun) -> set[str]:
 # --------------------------------------------------------------------------- the releases
 
 
-def test_gke_stacks_release_the_four_charts_pinned(gke_run: ProgramRun) -> None:
+def test_gke_stacks_release_the_five_charts_pinned(gke_run: ProgramRun) -> None:
     releases = {r.inputs["chart"]: r.inputs for r in gke_run.of_type(RELEASE)}
     assert set(releases) == set(PINNED)
     for chart, (repo, version, namespace) in PINNED.items():
@@ -276,7 +277,11 @@ def test_monitoring_off_removes_the_stack_and_the_charts_service_monitors() -> N
     config = copy.deepcopy(stack_config("staging"))
     config["platform:addons"]["monitoring"] = {"enabled": False}
     run = run_program("staging", config)
-    assert {r.inputs["chart"] for r in run.of_type(RELEASE)} == {"ingress-nginx", "cert-manager"}
+    assert {r.inputs["chart"] for r in run.of_type(RELEASE)} == {
+        "ingress-nginx",
+        "cert-manager",
+        "opentelemetry-collector",
+    }
     assert run.k8s("Namespace", name="monitoring") == []
     assert run.of_type("gcp:logging/projectBucketConfig:ProjectBucketConfig") == []
     assert _values(run, "ingress-nginx")["controller"]["metrics"]["serviceMonitor"] == {"enabled": False}
@@ -300,8 +305,9 @@ def test_a_namespace_declared_in_the_catalog_is_used_rather_than_created() -> No
 # --------------------------------------------------------------------------- dev
 
 
-def test_dev_runs_ingress_nginx_alone_on_a_node_port(dev: ProgramRun) -> None:
-    assert [r.inputs["chart"] for r in dev.of_type(RELEASE)] == ["ingress-nginx"]
+def test_dev_runs_ingress_nginx_on_a_node_port_and_no_monitoring(dev: ProgramRun) -> None:
+    # The OpenTelemetry Collector runs on dev too, with its debug exporter (test_observability.py).
+    assert sorted(r.inputs["chart"] for r in dev.of_type(RELEASE)) == ["ingress-nginx", "opentelemetry-collector"]
     controller = _values(dev, "ingress-nginx")["controller"]
     assert controller["replicaCount"] == 1
     assert controller["service"] == {"type": "NodePort", "externalTrafficPolicy": "Local", "annotations": {}}
@@ -338,7 +344,7 @@ def test_unknown_addon_is_rejected_with_the_known_ones() -> None:
     assert_rejected(
         "staging",
         config,
-        "stack 'staging': platform:addons.traefik: unknown key; allowed: certManager, ingressNginx, monitoring",
+        "stack 'staging': platform:addons.traefik: unknown key; allowed: certManager, ingressNginx, monitoring, tracing",
     )
 
 

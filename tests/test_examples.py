@@ -149,9 +149,26 @@ def pdb(run: ProgramRun, name: str) -> dict[str, int]:
     return {key: int(spec[key]) for key in ("minAvailable", "maxUnavailable") if key in spec}
 
 
+# The OpenTelemetry SDK settings the platform adds to every service (tests/test_observability.py checks values).
+OTEL_ENV = {
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+}
+
+
 def env(run: ProgramRun, deployment: str) -> dict[str, Any]:
-    """Each env var's value, or its valueFrom source."""
-    return {var["name"]: var.get("value", var.get("valueFrom")) for var in container(run, deployment).get("env", [])}
+    """The service's own env vars: each one's value, or its valueFrom source. The platform's OTEL_*
+    settings are checked to be all there, pointing at the collector, and left out."""
+    found = {var["name"]: var.get("value", var.get("valueFrom")) for var in container(run, deployment).get("env", [])}
+    platform = {name for name in found if name.startswith("OTEL_")}
+    assert platform == OTEL_ENV
+    assert found["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.tracing.svc:4318"
+    assert found["OTEL_SERVICE_NAME"] == deployment
+    return {name: value for name, value in found.items() if name not in platform}
 
 
 def ingress_routes(run: ProgramRun) -> dict[tuple[str, str], dict[str, tuple[str, int]]]:

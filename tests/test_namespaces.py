@@ -61,14 +61,28 @@ def platform_config(stack: str, config: dict[str, Any] | None = None) -> Platfor
     return parse(stack, raw, values.get("gcp:project"))
 
 
+# Every namespace's egress to the OpenTelemetry Collector (tests/test_observability.py checks it in full).
+TELEMETRY_POLICY = "allow-telemetry-export"
+
+
 def policies(run: ProgramRun, namespace: str) -> dict[str, dict[str, Any]]:
-    """The NetworkPolicies this component put in `namespace`, by name -> spec."""
+    """The NetworkPolicies this component put in `namespace` for its mode, by name -> spec; the
+    telemetry egress every namespace gets when tracing is on is checked to reach only the collector's
+    OTLP ports, and left out."""
     component = run.one(COMPONENT).urn
-    return {
+    found = {
         r.manifest["metadata"]["name"]: r.manifest["spec"]
         for r in run.k8s("NetworkPolicy", namespace=namespace)
         if r.parent == component
     }
+    telemetry = found.pop(TELEMETRY_POLICY, None)
+    if telemetry is not None:
+        [rule] = telemetry["egress"]
+        assert [p["port"] for p in rule["ports"]] == [4317, 4318]
+        assert [peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in rule["to"]] == [
+            "opentelemetry-collector"
+        ]
+    return found
 
 
 # --------------------------------------------------------------------------- every stack, as shipped
@@ -225,7 +239,8 @@ def test_objects_in_a_namespace_are_ordered_after_it_and_use_the_cluster_provide
     namespaces = {r.manifest["metadata"]["name"]: r.urn for r in run.of_type("kubernetes:core/v1:Namespace")}
     providers = {r.urn for r in run.of_type("pulumi:providers:kubernetes")}
     children = [r for r in run.resources if r.parent == component]
-    assert len(children) == 3 * 3 + sum(len(policies(run, name)) for name in ("shop", "shop-workers", "shop-data"))
+    # Per namespace: itself, its quota, its limit range, its mode's policies and the telemetry egress.
+    assert len(children) == 3 * 4 + sum(len(policies(run, name)) for name in ("shop", "shop-workers", "shop-data"))
     for child in children:
         assert child.provider.rsplit("::", 1)[0] in providers
         if child.manifest["kind"] != "Namespace":

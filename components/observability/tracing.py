@@ -85,7 +85,7 @@ class Tracing(pulumi.ComponentResource):
         self, name: str, tracing: TracingConfig, project: str, environment: str
     ) -> gcp.serviceaccount.Account:
         account = gcp.serviceaccount.Account(
-            f"{name}-gsa",
+            f"{name}-trace-writer",
             # Per environment: two stacks may share a project.
             account_id=f"otel-collector-{environment}",
             display_name="OpenTelemetry Collector (Cloud Trace writer)",
@@ -93,7 +93,7 @@ class Tracing(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         gcp.projects.IAMMember(
-            f"{name}-gsa-cloudtrace-agent",
+            f"{name}-trace-writer-cloudtrace-agent",
             project=project,
             role=CLOUD_TRACE_ROLE,
             member=account.member,
