@@ -861,3 +861,50 @@ def test_the_harness_refuses_project_config_pulumi_refuses(tmp_path: Path, decla
     (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(project))
     with pytest.raises(AssertionError, match="platform:app"):
         stack_config("dev", tmp_path)
+
+
+# --------------------------------------------------------------------------- observability (issue 17)
+
+
+@pytest.mark.parametrize("stack", ("staging", "production"))
+def test_code_review_stable_track_has_the_seeds_slo_alerts_and_10_percent_tracing(stack: str) -> None:
+    run = example_run("code-review", stack)
+    for service in ("auth-service", "analysis-service", "ai-orchestrator"):
+        [rule] = run.k8s("PrometheusRule", name=f"{service}-rules", namespace="platform-v2-stable")
+        groups = {group["name"]: group["rules"] for group in rule.manifest["spec"]["groups"]}
+        availability = groups[f"{service}-slo-availability"]
+        latency = groups[f"{service}-slo-latency"]
+        # error rate < 2 %: budget 0.02; p95 < 3 s: 5 % of requests may be slower than 3 s.
+        assert all("* 0.02)" in r["expr"] for r in availability if "alert" in r)
+        assert all("* 0.05)" in r["expr"] for r in latency if "alert" in r)
+        assert any('le=~"3|3\\\\.0+"' in r.get("expr", "") for r in latency)
+        assert {r["labels"]["severity"] for r in availability if "alert" in r} == {"page", "ticket"}
+        assert run.k8s("ConfigMap", name=f"dashboard-platform-v2-stable-{service}", namespace="platform-monitoring")
+        assert env(run, service) is not None
+        [deployment] = run.k8s("Deployment", name=service)
+        values = {
+            e["name"]: e.get("value") for e in deployment.manifest["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        assert values["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
+
+
+@pytest.mark.parametrize("stack", STACKS["learning"])
+def test_learning_ships_the_seeds_dashboard_map_to_grafanas_sidecar(stack: str) -> None:
+    run = example_run("learning", stack)
+    [config_map] = run.k8s("ConfigMap", name="grafana-dashboards", namespace="dreamseed-monitoring")
+    assert config_map.manifest["metadata"]["labels"]["grafana_dashboard"] == "1"
+    board = yaml.safe_load(config_map.manifest["data"]["assessment-service.json"])
+    assert [panel["title"] for panel in board["panels"]] == ["Request Rate", "Error Rate"]
+    # Every service also gets the platform's dashboard and health rules.
+    namespace = f"dreamseed-{stack}"
+    assert run.k8s("ConfigMap", name=f"dashboard-{namespace}-assessment-service", namespace="dreamseed-monitoring")
+    assert run.k8s("PrometheusRule", name="assessment-service-rules", namespace=namespace)
+
+
+@pytest.mark.parametrize("stack", ("staging", "production"))
+def test_projections_get_health_alerts_and_a_dashboard(stack: str) -> None:
+    run = example_run("projections", stack)
+    [rule] = run.k8s("PrometheusRule", name="projections-rules", namespace="projections")
+    alerts = {r["alert"] for group in rule.manifest["spec"]["groups"] for r in group["rules"]}
+    assert {"ServicePodCrashLooping", "ServicePodsNotReady", "ServiceAutoscalerAtMax"} <= alerts
+    assert run.k8s("ConfigMap", name="dashboard-projections-projections")
