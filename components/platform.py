@@ -157,6 +157,7 @@ class Platform(pulumi.ComponentResource):
                 context,
                 namespaces=namespaces.namespaces,
                 monitoring_namespace=monitoring.namespace,
+                retention=addons.monitoring.retention,
                 depends_on=[monitoring.release],
                 opts=on_nodes,
             )

@@ -39,8 +39,8 @@ def _values(run: ProgramRun) -> dict[str, Any]:
 # --------------------------------------------------------------------------- SLOs
 
 
-def test_availability_slo_records_error_ratios_and_pages_on_a_fast_burn(staging: ProgramRun) -> None:
-    rules = _group(_rules(staging, "storefront", "shop"), "storefront-slo-availability")
+def test_availability_slo_records_error_ratios_and_pages_on_a_fast_burn(production: ProgramRun) -> None:
+    rules = _group(_rules(production, "storefront", "shop"), "storefront-slo-availability")
     records = {r["record"]: r for r in rules if "record" in r}
     assert records["slo:sli_error:ratio_rate5m"]["expr"] == (
         'sum(rate(http_requests_total{namespace="shop", service="storefront", code=~"5.."}[5m])) '
@@ -81,8 +81,8 @@ def test_availability_slo_records_error_ratios_and_pages_on_a_fast_burn(staging:
     assert records["slo:error_budget:remaining"]["expr"] == f"1 - slo:sli_error:ratio_rate30d{match} / 0.001"
 
 
-def test_latency_slo_counts_requests_slower_than_the_threshold(staging: ProgramRun) -> None:
-    rules = _group(_rules(staging, "storefront", "shop"), "storefront-slo-latency")
+def test_latency_slo_counts_requests_slower_than_the_threshold(production: ProgramRun) -> None:
+    rules = _group(_rules(production, "storefront", "shop"), "storefront-slo-latency")
     [record] = [r for r in rules if r.get("record") == "slo:sli_error:ratio_rate5m"]
     total = 'sum(rate(http_request_duration_seconds_count{namespace="shop", service="storefront"}[5m]))'
     fast = (
@@ -128,7 +128,19 @@ def test_every_service_has_basic_health_alerts(staging: ProgramRun) -> None:
     ]
 
 
-def test_no_pdb_rule_without_a_pdb(dev: ProgramRun) -> None:
+def test_an_slo_window_beyond_prometheus_retention_is_warned_about(staging: ProgramRun) -> None:
+    assert not [w for w in staging.warnings if "retention" in w]
+    config = copy.deepcopy(stack_config("staging"))
+    del config["platform:overrides"]["services"]["storefront"]["slo"]
+    run = run_program("staging", config)
+    assert [w for w in run.warnings if "retention" in w] == [
+        f"storefront: the {name} SLO's window (30d) is longer than Prometheus's retention (7d); its error budget "
+        "is computed over the 7d kept; raise addons.monitoring.retention to cover it"
+        for name in ("availability", "latency")
+    ]
+
+
+def test_no_pdb_rule_without_a_pdb() -> None:
     config = copy.deepcopy(stack_config("staging"))
     config["platform:overrides"]["services"]["order-worker"]["disruptionBudget"] = {"enabled": False}
     run = run_program("staging", config)
@@ -300,6 +312,11 @@ def test_alerts_route_by_severity_to_receivers_whose_secrets_stay_secret() -> No
     spec = routing.manifest["spec"]
     assert spec["route"]["receiver"] == "team"
     assert spec["route"]["routes"] == [
+        # The chart's always-firing heartbeat goes nowhere.
+        {
+            "receiver": "platform-silent",
+            "matchers": [{"name": "alertname", "value": "Watchdog|InfoInhibitor", "matchType": "=~"}],
+        },
         {"receiver": "oncall", "matchers": [{"name": "severity", "value": "page", "matchType": "="}]},
         {"receiver": "team", "matchers": [{"name": "severity", "value": "ticket", "matchType": "="}]},
     ]
@@ -320,6 +337,7 @@ def test_alerts_route_by_severity_to_receivers_whose_secrets_stay_secret() -> No
                 }
             ],
         },
+        {"name": "platform-silent"},
     ]
     assert crd_failures([routing.manifest]) == []
     # Alertmanager takes it as its whole configuration, so alerts from every namespace are routed.

@@ -22,9 +22,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.context import Context
-from components.observability.config import AlertingConfig, ReceiverConfig
+from components.observability.config import SILENT_RECEIVER, AlertingConfig, ReceiverConfig
 
 ALERTMANAGER_CONFIG_NAME = "platform-alert-routing"
+# kube-prometheus-stack's always-firing heartbeat and its info-level inhibitor: no one should be told.
+SILENCED_ALERTS = "Watchdog|InfoInhibitor"
 GROUP_BY = ["namespace", "service", "alertname", "slo"]
 
 
@@ -49,6 +51,9 @@ def routing_spec(alerting: AlertingConfig) -> dict[str, Any]:
     routes = alerting.routes
     default = routes.ticket or routes.page or alerting.receivers[0].name
     children = [
+        {"receiver": SILENT_RECEIVER, "matchers": [{"name": "alertname", "value": SILENCED_ALERTS, "matchType": "=~"}]}
+    ]
+    children += [
         {"receiver": target, "matchers": [{"name": "severity", "value": severity, "matchType": "="}]}
         for severity, target in (("page", routes.page), ("ticket", routes.ticket))
         if target is not None
@@ -62,7 +67,7 @@ def routing_spec(alerting: AlertingConfig) -> dict[str, Any]:
             "repeatInterval": alerting.repeat_interval,
             "routes": children,
         },
-        "receivers": [_receiver(receiver) for receiver in alerting.receivers],
+        "receivers": [*(_receiver(receiver) for receiver in alerting.receivers), {"name": SILENT_RECEIVER}],
         # While an SLO pages, its slower ticket for the same service and objective is noise.
         "inhibitRules": [
             {

@@ -166,6 +166,10 @@ class AlertingConfig(Model):
     repeat_interval: Duration = "4h"
 
 
+# The receiver the platform adds for kube-prometheus-stack's heartbeat alerts (alerting.py).
+SILENT_RECEIVER = "platform-silent"
+
+
 def check_alerting(alerting: AlertingConfig, path: str) -> Iterator[Problem]:
     """Receivers and routes; the secrets they reference are checked in config/checks.py."""
     names = [receiver.name for receiver in alerting.receivers]
@@ -173,6 +177,11 @@ def check_alerting(alerting: AlertingConfig, path: str) -> Iterator[Problem]:
         item = f"{path}.receivers[{index}]"
         if names.index(receiver.name) != index:
             yield f"{item}.name", f"'{receiver.name}' is declared twice; receiver names must be unique"
+        if receiver.name == SILENT_RECEIVER:
+            yield (
+                f"{item}.name",
+                f"'{SILENT_RECEIVER}' is the platform's own receiver for heartbeat alerts; choose another",
+            )
         for key, value in (("url", receiver.url), ("routingKey", receiver.routing_key)):
             if value is not None:
                 yield (

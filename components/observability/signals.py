@@ -18,8 +18,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.context import Context
+from components.observability.config import duration_seconds
 from components.observability.dashboards import dashboard_json
-from components.observability.rules import ServiceFacts, rule_spec
+from components.observability.rules import ServiceFacts, objectives, rule_spec
 
 # The label and value kube-prometheus-stack's Grafana sidecar watches for (monitoring.py sets them).
 DASHBOARD_LABEL = "grafana_dashboard"
@@ -39,6 +40,7 @@ class ServiceSignals(pulumi.ComponentResource):
         *,
         namespaces: Mapping[str, k8s.core.v1.Namespace],
         monitoring_namespace: k8s.core.v1.Namespace,
+        retention: str,
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -46,6 +48,7 @@ class ServiceSignals(pulumi.ComponentResource):
         # The PrometheusRule CRD arrives with the monitoring release.
         options = pulumi.ResourceOptions(parent=self, provider=context.provider, depends_on=list(depends_on))
         for facts in services:
+            self._warn_beyond_retention(facts, retention)
             k8s.apiextensions.CustomResource(
                 f"{name}-{facts.name}-rules",
                 api_version="monitoring.coreos.com/v1",
@@ -65,3 +68,14 @@ class ServiceSignals(pulumi.ComponentResource):
                 opts=options,
             )
         self.register_outputs({})
+
+    def _warn_beyond_retention(self, facts: ServiceFacts, retention: str) -> None:
+        """An objective's window longer than Prometheus keeps data is measured over the data kept."""
+        for objective in objectives(facts):
+            if duration_seconds(objective.window) > duration_seconds(retention):
+                pulumi.log.warn(
+                    f"{facts.name}: the {objective.name} SLO's window ({objective.window}) is longer than "
+                    f"Prometheus's retention ({retention}); its error budget is computed over the {retention} "
+                    "kept; raise addons.monitoring.retention to cover it",
+                    resource=self,
+                )
