@@ -2,8 +2,9 @@
 
     planning (capacity) -> cluster (network, node pools, provider)
       -> tenancy (namespaces, then secrets and config maps)
-      -> add-ons (observability's monitoring first: its CRDs back every ServiceMonitor;
-                  then traffic's ingress controller and cert-manager)
+      -> add-ons (observability's prometheus-operator CRD release first: it backs every
+                  ServiceMonitor; then, in parallel, the monitoring stack, traffic's ingress
+                  controller and cert-manager)
       -> workloads (one Microservice per service)
       -> observability per service (PrometheusRules, dashboards) and alert routing, when monitoring is on
       -> traffic (the per-host Ingresses, after the services and add-ons)
@@ -11,7 +12,7 @@
 Every component gets its own config slice and a `Context` (environment, app and labels, GCP project,
 the platform's provider, the node pools to wait for). Every fact one domain takes from another is
 passed here by name: the edge (the ingress data plane's pods and ranges) and the monitoring
-namespace for network policy, each service's callers and callees from `allowFrom`, the monitoring release
+namespace for network policy, each service's callers and callees from `allowFrom`, the monitoring CRD release
 for ServiceMonitors, the issuer for Ingresses, the checksums that roll pods.
 """
 
@@ -34,12 +35,14 @@ from components.observability.signals import ServiceSignals
 from components.observability.tracing import OTLP_GRPC_PORT, OTLP_HTTP_PORT, Tracing, collector_peer, otlp_env
 from components.planning.capacity import check_capacity
 from components.planning.cost import estimate_cost
+from components.planning.timing import Wiring, estimate_timing
 from components.tenancy.config_maps import ConfigMaps
 from components.tenancy.namespaces import Namespaces, NamespacesArgs
 from components.tenancy.secrets import Secrets
 from components.traffic.cert_manager import CertManager, CertManagerArgs
 from components.traffic.ingress import Ingresses
 from components.traffic.ingress_controller import CONTROLLER_LABELS, IngressController, IngressControllerArgs
+from components.traffic.ingress_controller import RELEASE as INGRESS_RELEASE
 from components.workloads.microservice import Microservice, MicroserviceArgs
 
 
@@ -51,6 +54,9 @@ class Platform(pulumi.ComponentResource):
         capacity = check_capacity(
             config.stack, config.cluster, config.node_pools, config.services, config.addons.ingress_nginx
         )
+        timing = estimate_timing(config.stack, config.timing, config.services, wiring_of(config), capacity)
+        for warning in timing.warnings():
+            pulumi.log.warn(warning)
         super().__init__("platform:index:Platform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         context = Context(
@@ -135,7 +141,7 @@ class Platform(pulumi.ComponentResource):
                         if addons.tracing.enabled
                         else {}
                     ),
-                    monitoring=edge.monitoring_release,
+                    monitoring=edge.monitoring_crds,
                     depends_on=[*secrets.resources, *config_maps.resources],
                 ),
                 opts=on_nodes,
@@ -158,7 +164,8 @@ class Platform(pulumi.ComponentResource):
                 namespaces=namespaces.namespaces,
                 monitoring_namespace=monitoring.namespace,
                 retention=addons.monitoring.retention,
-                depends_on=[monitoring.release],
+                # The PrometheusRule CRD comes with the CRD release.
+                depends_on=[monitoring.crds],
                 opts=on_nodes,
             )
             if addons.monitoring.alerting.receivers:
@@ -167,7 +174,7 @@ class Platform(pulumi.ComponentResource):
                     addons.monitoring.alerting,
                     context,
                     namespace=monitoring.namespace,
-                    depends_on=[monitoring.release, *secrets.resources],
+                    depends_on=[monitoring.crds, *secrets.resources],
                     opts=on_nodes,
                 )
         ingresses = Ingresses(
@@ -189,8 +196,24 @@ class Platform(pulumi.ComponentResource):
             "services": sorted(services),
             "capacity": capacity.summary(),
             "cost": estimate_cost(config.cluster, config.node_pools).summary(),
+            "timing": timing.summary(),
         }
         self.register_outputs({})
+
+
+def wiring_of(config: PlatformConfig) -> Wiring:
+    """The facts of this file's wiring the timing model orders its steps by."""
+    addons = config.addons
+    return Wiring(
+        creates_cluster=config.creates_cluster,
+        regional=config.cluster.regional,
+        node_pools=[pool.name for pool in config.node_pools],
+        edge_release=INGRESS_RELEASE if addons.ingress_nginx.enabled else None,
+        static_ip=config.uses_static_ip,
+        cert_manager=addons.cert_manager.enabled,
+        monitoring=addons.monitoring.enabled,
+        hosts=sorted({route.host for svc in config.services for route in svc.routes}),
+    )
 
 
 def ingress_edge(addons: AddonsConfig) -> Edge:
@@ -204,15 +227,16 @@ def ingress_edge(addons: AddonsConfig) -> Edge:
 class Addons(pulumi.ComponentResource):
     """The cluster add-ons the workloads rely on, each a pinned Helm chart switched on per stack.
 
-    Monitoring comes first because its CRDs back every ServiceMonitor, the other charts' included;
-    then the ingress controller (on a reserved IP on GKE) and cert-manager with its ClusterIssuers.
-    `.ready` is what the Ingresses wait for; `.monitoring_release` what ServiceMonitors wait for.
+    Monitoring's CRD release comes first because it backs every ServiceMonitor, the other charts'
+    included; the ingress controller (on a reserved IP on GKE) and cert-manager with its ClusterIssuers
+    wait for it, not for the monitoring stack. `.ready` is what the Ingresses wait for;
+    `.monitoring_crds` what ServiceMonitors wait for.
     Outputs: `issuer` and, when an address is reserved, `ingressIp`.
     """
 
     issuer_name: str
     monitoring: Monitoring | None
-    monitoring_release: pulumi.Resource | None
+    monitoring_crds: pulumi.Resource | None
     ready: list[pulumi.Resource]
     outputs: dict[str, Any]
 
@@ -234,11 +258,11 @@ class Addons(pulumi.ComponentResource):
 
         self.issuer_name = issuer_name
         self.monitoring = None
-        self.monitoring_release = None
+        self.monitoring_crds = None
         if addons.monitoring.enabled:
             self.monitoring = Monitoring(f"{name}-monitoring", addons.monitoring, args, opts=child)
-            self.monitoring_release = self.monitoring.release
-            args = dataclasses.replace(args, monitoring=self.monitoring_release)
+            self.monitoring_crds = self.monitoring.crds
+            args = dataclasses.replace(args, monitoring=self.monitoring_crds)
 
         if addons.tracing.enabled:
             Tracing(f"{name}-tracing", addons.tracing, args, opts=child)

@@ -15,6 +15,9 @@ Per service declared in config this component creates:
 - an optional migration Job that the Deployment waits for, and a ServiceMonitor when monitoring is on;
 - the OpenTelemetry SDK environment handed in by name (`telemetry_env`), under the service's own `env`.
 
+Only the Deployment, its pod template and the migration Job carry `app.kubernetes.io/version`, so
+an image-tag change updates exactly those two objects (the Job by replacement, see below).
+
 Migration Job: named `<svc>-migrate-<tag>`, so a new image tag replaces it (and the Deployment,
 which depends on it, rolls only after it completes; the provider awaits Job completion). Any
 other change to its spec also replaces it rather than patching a finished Job that the TTL
@@ -71,7 +74,7 @@ class MicroserviceArgs:
     checksums: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     # The OpenTelemetry SDK settings (observability domain): collector endpoint, sampler; `env` wins.
     telemetry_env: Mapping[str, str] = field(default_factory=dict)
-    # The kube-prometheus-stack release when monitoring is on: the ServiceMonitor CRD comes with it.
+    # The prometheus-operator CRD release when monitoring is on: the ServiceMonitor CRD comes with it.
     monitoring: pulumi.Resource | None = None
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -86,7 +89,10 @@ class Microservice(pulumi.ComponentResource):
         self._k8s = pulumi.ResourceOptions(parent=self, provider=args.context.provider)
         # Selectors are immutable: name + instance only, never the version.
         self._selector = {"app.kubernetes.io/name": self._svc.name, "app.kubernetes.io/instance": self._svc.name}
+        # The version label only where the image is: an image-tag change then touches the Deployment
+        # (and the migration Job) alone, not the Service, HPA, PDB, policy, account or monitor.
         self._labels = self._labels_for(self._svc.name, "service")
+        self._versioned = self._with_version(self._labels)
         self._pod = PodParts(
             self._svc,
             self._selector,
@@ -115,10 +121,12 @@ class Microservice(pulumi.ComponentResource):
         return {
             "app.kubernetes.io/name": self._svc.name,
             "app.kubernetes.io/instance": instance,
-            "app.kubernetes.io/version": _version_label(self._svc.image_tag),
             "app.kubernetes.io/component": component,
             **self._args.context.labels,
         }
+
+    def _with_version(self, labels: Mapping[str, str]) -> dict[str, str]:
+        return {**labels, "app.kubernetes.io/version": _version_label(self._svc.image_tag)}
 
     def _metadata(self, name: str, labels: Mapping[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._namespace, labels=labels or self._labels)
@@ -165,7 +173,7 @@ class Microservice(pulumi.ComponentResource):
         )
         return k8s.apps.v1.Deployment(
             f"{self._name}-deployment",
-            metadata=self._metadata(svc.name),
+            metadata=self._metadata(svc.name, self._versioned),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 # An HPA owns the count: setting it here would fight the HPA on every `up`.
                 replicas=None if svc.autoscaling is not None else svc.min_replicas,
@@ -174,7 +182,9 @@ class Microservice(pulumi.ComponentResource):
                 revision_history_limit=svc.revision_history_limit,
                 progress_deadline_seconds=svc.progress_deadline_seconds,
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels, annotations=self._pod.pod_annotations()),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=self._versioned, annotations=self._pod.pod_annotations()
+                    ),
                     spec=pod,
                 ),
             ),
@@ -193,7 +203,7 @@ class Microservice(pulumi.ComponentResource):
         job_name = migration_job_name(svc)
         await_seconds = migration.active_deadline_seconds + JOB_AWAIT_MARGIN_SECONDS
         # Its own instance label keeps migration pods out of the Service and the PDB.
-        labels = self._labels_for(job_name, "migration")
+        labels = self._with_version(self._labels_for(job_name, "migration"))
         container = k8s.core.v1.ContainerArgs(
             name="migrate",
             image=svc.image,
@@ -398,7 +408,7 @@ class Microservice(pulumi.ComponentResource):
                 "selector": {"matchLabels": self._selector},
                 "endpoints": [{"port": metrics.port, "path": metrics.path, "interval": metrics.interval}],
             },
-            # The ServiceMonitor CRD arrives with the kube-prometheus-stack release.
+            # The ServiceMonitor CRD arrives with the CRD release, long before the monitoring stack.
             opts=pulumi.ResourceOptions.merge(
                 self._k8s,
                 pulumi.ResourceOptions(depends_on=[self._args.monitoring] if self._args.monitoring else []),
