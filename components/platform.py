@@ -5,7 +5,9 @@
       -> add-ons (observability's prometheus-operator CRD release first: it backs every
                   ServiceMonitor; then, in parallel, the monitoring stack, traffic's ingress
                   controller and cert-manager)
-      -> workloads (one Microservice per service)
+      -> workloads (one Microservice per data store first: a StatefulSet whose clients are its
+                    allowFrom; then one per service, rolled out once its stores are) and, in gke
+                    mode, the data namespaces' BackupPlan
       -> observability per service (PrometheusRules, dashboards) and alert routing, when monitoring is on
       -> traffic (the per-host Ingresses, after the services and add-ons)
 
@@ -26,6 +28,8 @@ import pulumi
 from components.cluster.cluster import Cluster, ClusterArgs
 from components.config.root import AddonsConfig, PlatformConfig
 from components.context import Context
+from components.data.backup import DataBackup
+from components.data.history import OUTPUT as DEPLOYED_OUTPUT
 from components.helm import AddonArgs
 from components.kube import Edge, PodPeer
 from components.observability.alerting import AlertRouting
@@ -51,8 +55,9 @@ class Platform(pulumi.ComponentResource):
 
     def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         # Refuse a stack whose HPA maxima cannot fit its node pools before anything is registered.
+        workloads = config.workloads
         capacity = check_capacity(
-            config.stack, config.cluster, config.node_pools, config.services, config.addons.ingress_nginx
+            config.stack, config.cluster, config.node_pools, workloads, config.addons.ingress_nginx
         )
         timing = estimate_timing(config.stack, config.timing, config.services, wiring_of(config), capacity)
         for warning in timing.warnings():
@@ -66,9 +71,11 @@ class Platform(pulumi.ComponentResource):
             creates_cluster=config.creates_cluster,
         )
 
+        data_namespaces = config.data_namespaces
+        backs_up = config.creates_cluster and config.backup.enabled and bool(data_namespaces)
         cluster = Cluster(
             f"{name}-cluster",
-            ClusterArgs(config.cluster, config.network, config.node_pools, context),
+            ClusterArgs(config.cluster, config.network, config.node_pools, context, backup_agent=backs_up),
             opts=child,
         )
         context = context.on_cluster(cluster.provider, cluster.ready)
@@ -82,14 +89,20 @@ class Platform(pulumi.ComponentResource):
         namespaces = Namespaces(
             f"{name}-namespaces",
             NamespacesArgs(
-                namespaces=config.namespaces,
+                # Production data namespaces are protected whatever their own `protect` says.
+                namespaces=[
+                    ns.model_copy(update={"protect": True})
+                    if config.is_production and ns.name in data_namespaces
+                    else ns
+                    for ns in config.namespaces
+                ],
                 context=context,
                 edge_namespace=edge_namespace,
                 scrape_namespace=scrape_namespace,
                 addon_namespaces=frozenset(config.addon_namespaces),
                 control_plane_cidr=config.cluster.master_ipv4_cidr if config.creates_cluster else None,
                 catalog_services={
-                    ns.name: [s.name for s in config.services if s.namespace == ns.name] for ns in config.namespaces
+                    ns.name: [s.name for s in workloads if s.namespace == ns.name] for ns in config.namespaces
                 },
                 workload_identity_namespaces=frozenset(
                     s.namespace for s in config.services if s.service_account.workload_identity is not None
@@ -105,7 +118,9 @@ class Platform(pulumi.ComponentResource):
             ),
             opts=on_nodes,
         )
-        secrets = Secrets(f"{name}-secrets", config.secrets, context, namespaces.namespaces, opts=on_nodes)
+        secrets = Secrets(
+            f"{name}-secrets", [*config.secrets, *config.data_secrets], context, namespaces.namespaces, opts=on_nodes
+        )
         config_maps = ConfigMaps(
             f"{name}-config-maps", config.config_maps, context, namespaces.namespaces, opts=on_nodes
         )
@@ -123,8 +138,11 @@ class Platform(pulumi.ComponentResource):
         )
 
         checksums = {**secrets.checksums, **config_maps.checksums}
-        services = {}
-        for service in config.services:
+        stores = {store.name for store in config.data_services}
+        services: dict[str, Microservice] = {}
+        # Stores first: a client (and its migration Job) waits until its stores are rolled out.
+        for service in [*config.stores, *config.services]:
+            its_stores = [services[s.name] for s in config.data_services if service.name in s.clients]
             services[service.name] = Microservice(
                 service.name,
                 MicroserviceArgs(
@@ -133,8 +151,8 @@ class Platform(pulumi.ComponentResource):
                     namespace=namespaces.namespaces[service.namespace],
                     edge=edge_peers,
                     scrape_namespace=scrape_namespace,
-                    callers=[(s.name, s.namespace) for s in config.services if s.name in service.allow_from],
-                    callees=[s for s in config.services if service.name in s.allow_from],
+                    callers=[(s.name, s.namespace) for s in workloads if s.name in service.allow_from],
+                    callees=[s for s in workloads if service.name in s.allow_from],
                     checksums=checksums,
                     telemetry_env=(
                         otlp_env(addons.tracing, service.name, service.namespace, config.environment)
@@ -142,7 +160,8 @@ class Platform(pulumi.ComponentResource):
                         else {}
                     ),
                     monitoring=edge.monitoring_crds,
-                    depends_on=[*secrets.resources, *config_maps.resources],
+                    depends_on=[*secrets.resources, *config_maps.resources, *its_stores],
+                    protect=config.is_production and service.name in stores,
                 ),
                 opts=on_nodes,
             )
@@ -157,6 +176,7 @@ class Platform(pulumi.ComponentResource):
                         slo=s.slo,
                         has_hpa=s.autoscaling is not None,
                         has_pdb=s.pdb() is not None,
+                        stateful=s.stateful is not None,
                     )
                     for s in config.services
                 ],
@@ -177,6 +197,18 @@ class Platform(pulumi.ComponentResource):
                     depends_on=[monitoring.crds, *secrets.resources],
                     opts=on_nodes,
                 )
+        if backs_up:
+            assert cluster.cluster_id is not None  # gke mode
+            DataBackup(
+                f"{name}-backup",
+                config.backup,
+                context,
+                cluster_id=cluster.cluster_id,
+                cluster_name=config.cluster.name,
+                region=config.cluster.region,
+                namespaces=data_namespaces,
+                opts=on_nodes,
+            )
         ingresses = Ingresses(
             f"{name}-ingresses",
             config.ingress,
@@ -193,9 +225,14 @@ class Platform(pulumi.ComponentResource):
             **edge.outputs,
             "urls": ingresses.urls,
             "namespaces": sorted(namespaces.namespaces),
-            "services": sorted(services),
+            "services": sorted(s.name for s in config.services),
+            # Read back on the next run (data/history.py): versions and sizes the engines cannot undo.
+            DEPLOYED_OUTPUT: {
+                store.name: {"type": store.type, "version": store.effective_version, "storage": store.storage_size}
+                for store in config.data_services
+            },
             "capacity": capacity.summary(),
-            "cost": estimate_cost(config.cluster, config.node_pools).summary(),
+            "cost": estimate_cost(config.cluster, config.node_pools, workloads).summary(),
             "timing": timing.summary(),
         }
         self.register_outputs({})

@@ -505,3 +505,11 @@ def test_a_service_env_overrides_the_sampling_and_tracing_off_removes_it() -> No
     assert [r for r in run.of_type(RELEASE) if r.inputs["chart"] == COLLECTOR] == []
     assert [k for k in _env(run, "storefront") if k.startswith("OTEL_")] == []
     assert run.k8s("NetworkPolicy", name="allow-telemetry-export") == []
+
+
+def test_a_stateful_service_s_pods_are_matched_by_ordinal() -> None:
+    from components.observability.rules import ServiceFacts, rule_spec
+
+    facts = ServiceFacts(name="ledger", namespace="shop", slo=None, has_hpa=False, has_pdb=False, stateful=True)
+    [crash] = [r for r in rule_spec(facts)["groups"][0]["rules"] if r["alert"] == "ServicePodCrashLooping"]
+    assert 'pod=~"ledger-[0-9]+"' in crash["expr"]

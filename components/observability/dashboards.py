@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from components.observability.config import SloMetrics
-from components.observability.rules import POD_NAME_PATTERN, ServiceFacts
+from components.observability.rules import ServiceFacts
 
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 PANEL_WIDTH = 12
@@ -49,7 +49,7 @@ def panel_queries(facts: ServiceFacts) -> list[tuple[str, str, list[tuple[str, s
     """(title, unit, [(expr, legend)]) per panel, in order."""
     metrics = facts.slo.metrics if facts.slo is not None else SloMetrics()
     service = f'namespace="{facts.namespace}", service="{facts.name}"'
-    pods = f'namespace="{facts.namespace}", pod=~"{POD_NAME_PATTERN.format(name=facts.name)}"'
+    pods = facts.pod_selector
     containers = f'{pods}, container!="", container!="POD"'
     percentile = facts.slo.latency.percentile if facts.slo is not None and facts.slo.latency is not None else 95
     quantiles = sorted({50.0, float(percentile), 99.0})

@@ -32,6 +32,8 @@ from components.observability.config import (
 # Deployment pods are named <deployment>-<pod-template-hash>-<5 chars>: this matches the service's
 # pods and not its migration Job's (<name>-migrate-<tag>-<5 chars>) nor another service's.
 POD_NAME_PATTERN = "{name}-[a-z0-9]+-[a-z0-9]{{5}}"
+# A StatefulSet's pods are <name>-<ordinal>.
+STATEFUL_POD_NAME_PATTERN = "{name}-[0-9]+"
 # Where the error and total expressions take their range.
 WINDOW = "__WINDOW__"
 BASIC_FOR = "15m"
@@ -50,6 +52,14 @@ class ServiceFacts:
     slo: SloConfig | None
     has_hpa: bool
     has_pdb: bool
+    # Runs as a StatefulSet (services.stateful), whose pods are named by ordinal.
+    stateful: bool = False
+
+    @property
+    def pod_selector(self) -> str:
+        """The PromQL matchers of this service's pods."""
+        pattern = STATEFUL_POD_NAME_PATTERN if self.stateful else POD_NAME_PATTERN
+        return f'namespace="{self.namespace}", pod=~"{pattern.format(name=self.name)}"'
 
 
 @dataclass(frozen=True)
@@ -200,7 +210,7 @@ def _slo_groups(facts: ServiceFacts) -> list[dict[str, Any]]:
 
 
 def _basic_group(facts: ServiceFacts) -> dict[str, Any]:
-    pods = f'namespace="{facts.namespace}", pod=~"{POD_NAME_PATTERN.format(name=facts.name)}"'
+    pods = facts.pod_selector
     labels = {"namespace": facts.namespace, "service": facts.name, "severity": "ticket"}
 
     def alert(name: str, expr: str, for_: str, summary: str) -> dict[str, Any]:
