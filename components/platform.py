@@ -3,13 +3,16 @@
     planning (capacity) -> cluster (network, node pools, provider)
       -> tenancy (namespaces, then secrets and config maps)
       -> add-ons (observability's monitoring first: its CRDs back every ServiceMonitor;
-                  then traffic's ingress controller and cert-manager)
+                  then traffic's controller (Envoy Gateway off GKE, or the legacy ingress-nginx)
+                  and cert-manager)
       -> workloads (one Microservice per service)
-      -> traffic (the per-host Ingresses, after the services and add-ons)
+      -> traffic (the shared Gateway and each service's HTTPRoutes, or the legacy per-host
+                  Ingresses, after the services and add-ons)
 
 Every component gets its own config slice and a `Context` (environment, app and labels, GCP project,
 the platform's provider, the node pools to wait for). Every fact one domain takes from another is
-passed here by name: the edge and monitoring namespaces for network policy, the monitoring release
+passed here by name: the edge (the ingress data plane's pods and ranges) and the monitoring
+namespace for network policy, the monitoring release
 for ServiceMonitors, the issuer for Ingresses, the checksums that roll pods.
 """
 
@@ -24,6 +27,7 @@ from components.cluster.cluster import Cluster, ClusterArgs
 from components.config.root import AddonsConfig, PlatformConfig
 from components.context import Context
 from components.helm import AddonArgs
+from components.kube import Edge, PodPeer
 from components.observability.monitoring import Monitoring
 from components.planning.capacity import check_capacity
 from components.planning.cost import estimate_cost
@@ -31,8 +35,12 @@ from components.tenancy.config_maps import ConfigMaps
 from components.tenancy.namespaces import Namespaces, NamespacesArgs
 from components.tenancy.secrets import Secrets
 from components.traffic.cert_manager import CertManager, CertManagerArgs
+from components.traffic.config import listener_for
+from components.traffic.envoy_gateway import EnvoyGateway, EnvoyGatewayArgs, proxy_labels
+from components.traffic.gateway import GatewayArgs, Scope, SharedGateway
 from components.traffic.ingress import Ingresses
-from components.traffic.ingress_controller import IngressController, IngressControllerArgs
+from components.traffic.ingress_controller import CONTROLLER_LABELS, IngressController, IngressControllerArgs
+from components.traffic.routes import HttpRoutes, RoutesArgs
 from components.workloads.microservice import Microservice, MicroserviceArgs
 
 
@@ -41,10 +49,15 @@ class Platform(pulumi.ComponentResource):
 
     def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         # Refuse a stack whose HPA maxima cannot fit its node pools before anything is registered.
-        capacity = check_capacity(
-            config.stack, config.cluster, config.node_pools, config.services, config.addons.ingress_nginx
-        )
+        nginx = config.addons.ingress_nginx.model_copy(update={"enabled": config.runs_ingress_nginx})
+        capacity = check_capacity(config.stack, config.cluster, config.node_pools, config.services, nginx)
         super().__init__("platform:index:Platform", name, None, opts)
+        if config.ingress.controller == "ingress-nginx":
+            pulumi.log.warn(
+                f"stack '{config.stack}': ingress.controller 'ingress-nginx' is retired upstream (no releases or "
+                "security fixes since 2026-03-24); move to 'gateway' (README, 'Migrating from ingress-nginx')"
+            )
+        gke_scope = config.ingress.gke_scope(config.creates_cluster)
         child = pulumi.ResourceOptions(parent=self)
         context = Context(
             environment=config.environment,
@@ -55,7 +68,13 @@ class Platform(pulumi.ComponentResource):
 
         cluster = Cluster(
             f"{name}-cluster",
-            ClusterArgs(config.cluster, config.network, config.node_pools, context),
+            ClusterArgs(
+                config.cluster,
+                config.network,
+                config.node_pools,
+                context,
+                proxy_only_subnet=gke_scope in ("regional-external", "regional-internal"),
+            ),
             opts=child,
         )
         context = context.on_cluster(cluster.provider, cluster.ready)
@@ -63,7 +82,7 @@ class Platform(pulumi.ComponentResource):
         on_nodes = pulumi.ResourceOptions(parent=self, depends_on=cluster.ready)
 
         addons = config.addons
-        edge_namespace = addons.ingress_nginx.namespace
+        edge_namespace, edge_peers = ingress_edge(config)
         scrape_namespace = addons.monitoring.namespace
         namespaces = Namespaces(
             f"{name}-namespaces",
@@ -93,11 +112,7 @@ class Platform(pulumi.ComponentResource):
             f"{name}-addons",
             addons,
             addon_args,
-            class_name=config.ingress.class_name,
-            cluster_name=config.cluster.name,
-            region=config.cluster.region,
-            static_ip=config.uses_static_ip,
-            issuer_name=config.issuer_name,
+            config=config,
             opts=on_nodes,
         )
 
@@ -110,7 +125,7 @@ class Platform(pulumi.ComponentResource):
                     service=service,
                     context=context,
                     namespace=namespaces.namespaces[service.namespace],
-                    edge_namespace=edge_namespace,
+                    edge=edge_peers,
                     scrape_namespace=scrape_namespace,
                     callers=[(s.name, s.namespace) for s in config.services if s.name in service.allow_from],
                     checksums=checksums,
@@ -119,21 +134,25 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=on_nodes,
             )
-        ingresses = Ingresses(
-            f"{name}-ingresses",
-            config.ingress,
-            config.services,
-            context,
-            issuer=edge.issuer_name,
-            depends_on=[*services.values(), *edge.ready],
-            opts=on_nodes,
-        )
+        routed = [*services.values(), *edge.ready]
+        if config.ingress.controller == "gateway":
+            urls = self._gateway(name, config, context, addon_args, edge, gke_scope, cluster, routed, on_nodes)
+        else:
+            urls = Ingresses(
+                f"{name}-ingresses",
+                config.ingress,
+                config.services,
+                context,
+                issuer=edge.issuer_name,
+                depends_on=routed,
+                opts=on_nodes,
+            ).urls
 
         self.exports = {
             "environment": config.environment,
             **cluster.outputs,
             **edge.outputs,
-            "urls": ingresses.urls,
+            "urls": urls,
             "namespaces": sorted(namespaces.namespaces),
             "services": sorted(services),
             "capacity": capacity.summary(),
@@ -141,18 +160,87 @@ class Platform(pulumi.ComponentResource):
         }
         self.register_outputs({})
 
+    def _gateway(
+        self,
+        name: str,
+        config: PlatformConfig,
+        context: Context,
+        addon_args: AddonArgs,
+        addons: Addons,
+        gke_scope: Scope | None,
+        cluster: Cluster,
+        routed: list[pulumi.Resource],
+        opts: pulumi.ResourceOptions,
+    ) -> list[str]:
+        """The shared Gateway, then every service's HTTPRoutes on it; the URLs they serve."""
+        hosts = config.gateway_hosts
+        services = [s for s in config.services if s.enabled]
+        listener_of = {r.host: listener_for(r.host, hosts) or r.host for s in services for r in s.routes}
+        listeners: dict[str, list[str]] = {host: [] for host in hosts}
+        for svc in services:
+            for route in svc.routes:
+                if svc.namespace not in listeners[listener_of[route.host]]:
+                    listeners[listener_of[route.host]].append(svc.namespace)
+        gateway = SharedGateway(
+            f"{name}-gateway",
+            GatewayArgs(
+                ingress=config.ingress,
+                class_name=config.gateway_class,
+                listeners=listeners,
+                scope=gke_scope,
+                cluster_name=config.cluster.name,
+                region=config.cluster.region,
+                addon=addon_args,
+                subnetwork=cluster.network.subnet.self_link if cluster.network is not None else None,
+                issuer=addons.issuer_name if config.addons.cert_manager.enabled else None,
+                depends_on=addons.controller,
+            ),
+            opts=opts,
+        )
+        addons.outputs.update(gateway.outputs)
+        routes = HttpRoutes(
+            f"{name}-routes",
+            RoutesArgs(services, gateway, listener_of, context, gke=gke_scope is not None, depends_on=routed),
+            opts=opts,
+        )
+        return routes.urls
+
+
+# Google's front ends and health checkers: where a GKE load balancer's traffic reaches pods from.
+GOOGLE_FRONT_ENDS = ("35.191.0.0/16", "130.211.0.0/22")
+
+
+def ingress_edge(config: PlatformConfig) -> tuple[str, Edge]:
+    """The ingress data plane: the namespace it runs in and what NetworkPolicy admits from it.
+
+    ingress-nginx: its controller pods. Envoy Gateway: the shared Gateway's proxy pods. GKE's Gateway:
+    Google's front ends and health checkers, plus the proxy-only subnet for a regional class."""
+    ingress = config.ingress
+    if ingress.controller == "ingress-nginx":
+        nginx = config.addons.ingress_nginx
+        return nginx.namespace, Edge(pods=[PodPeer(nginx.namespace, CONTROLLER_LABELS)] if nginx.enabled else [])
+    if config.creates_cluster:
+        scope = ingress.gke_scope(config.creates_cluster)
+        regional = [config.network.proxy_only_cidr] if scope in ("regional-external", "regional-internal") else []
+        return ingress.gateway.namespace, Edge(cidrs=[*GOOGLE_FRONT_ENDS, *regional])
+    envoy_namespace = config.addons.envoy_gateway.namespace
+    labels = proxy_labels(ingress.gateway.name, ingress.gateway.namespace)
+    return envoy_namespace, Edge(pods=[PodPeer(envoy_namespace, labels)])
+
 
 class Addons(pulumi.ComponentResource):
     """The cluster add-ons the workloads rely on, each a pinned Helm chart switched on per stack.
 
     Monitoring comes first because its CRDs back every ServiceMonitor, the other charts' included;
-    then the ingress controller (on a reserved IP on GKE) and cert-manager with its ClusterIssuers.
-    `.ready` is what the Ingresses wait for; `.monitoring_release` what ServiceMonitors wait for.
+    then the in-cluster controller (Envoy Gateway off GKE, or the legacy ingress-nginx on a reserved IP
+    on GKE) and cert-manager with its ClusterIssuers. `.controller` is what the Gateway waits for,
+    `.ready` what the routes wait for, `.monitoring_release` what ServiceMonitors wait for.
     Outputs: `issuer` and, when an address is reserved, `ingressIp`.
     """
 
     issuer_name: str
     monitoring_release: pulumi.Resource | None
+    controller: list[pulumi.Resource]
     ready: list[pulumi.Resource]
     outputs: dict[str, Any]
 
@@ -162,36 +250,46 @@ class Addons(pulumi.ComponentResource):
         addons: AddonsConfig,
         args: AddonArgs,
         *,
-        class_name: str,
-        cluster_name: str,
-        region: str,
-        static_ip: bool,
-        issuer_name: str,
+        config: PlatformConfig,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("platform:addons:Addons", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        class_name = config.gateway_class
+        cluster_name, region = config.cluster.name, config.cluster.region
+        gateway = config.ingress.gateway
+        uses_gateway = config.ingress.controller == "gateway"
 
-        self.issuer_name = issuer_name
+        self.issuer_name = config.issuer_name
         self.monitoring_release = None
         if addons.monitoring.enabled:
             self.monitoring_release = Monitoring(f"{name}-monitoring", addons.monitoring, args, opts=child).release
             args = dataclasses.replace(args, monitoring=self.monitoring_release)
 
-        self.ready = []
+        self.controller = []
         self.outputs = {"issuer": self.issuer_name}
-        if addons.ingress_nginx.enabled:
+        if config.runs_envoy_gateway:
+            envoy = EnvoyGateway(
+                f"{name}-envoy-gateway", EnvoyGatewayArgs(addons.envoy_gateway, class_name, args), opts=child
+            )
+            self.controller += [envoy.release, envoy.gateway_class]
+        if config.runs_ingress_nginx:
+            static_ip = config.uses_static_ip
             controller = IngressController(
                 f"{name}-ingress-nginx",
                 IngressControllerArgs(addons.ingress_nginx, class_name, cluster_name, region, static_ip, args),
                 opts=child,
             )
-            self.ready.append(controller.release)
+            self.controller.append(controller.release)
             if controller.address is not None:
                 self.outputs["ingressIp"] = controller.address.address
+        self.ready = list(self.controller)
         if addons.cert_manager.enabled:
+            solver_gateway = (gateway.name, gateway.namespace) if uses_gateway else None
             cert_manager = CertManager(
-                f"{name}-cert-manager", CertManagerArgs(addons.cert_manager, class_name, args), opts=child
+                f"{name}-cert-manager",
+                CertManagerArgs(addons.cert_manager, class_name, args, gateway=solver_gateway),
+                opts=child,
             )
             self.ready.extend(cert_manager.issuers)
         self.register_outputs(self.outputs)

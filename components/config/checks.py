@@ -20,6 +20,7 @@ from components.tenancy.config import (
     check_namespace_refs,
     check_secret_keys,
 )
+from components.traffic.config import check_ingress, listener_for
 from components.workloads.config import (
     EnvSource,
     ServiceConfig,
@@ -47,6 +48,7 @@ def semantic_problems(config: PlatformConfig) -> Iterator[Problem]:
     for index, service in enumerate(config.services):
         if service.enabled:
             yield from _check_service(config, f"services[{index}]", service)
+    yield from check_ingress(config.ingress, creates_cluster=config.creates_cluster)
     yield from _check_routes(config)
     yield from _check_addons(config)
 
@@ -197,19 +199,26 @@ def _check_routes(config: PlatformConfig) -> Iterator[Problem]:
                 )
             else:
                 owners[key] = svc.name
+            if config.ingress.controller == "gateway" and listener_for(route.host, config.gateway_hosts) is None:
+                yield (
+                    f"services[{index}].routes[{r_index}].host",
+                    f"'{route.host}' is outside every Gateway listener; listeners: {', '.join(config.gateway_hosts)}",
+                )
 
 
 def _check_addons(config: PlatformConfig) -> Iterator[Problem]:
     addons = config.addons
     routed = any(svc.routes for svc in config.services if svc.enabled)
-    if config.ingress.tls and routed:
+    # On GKE the Gateway's certificates come from Certificate Manager; elsewhere cert-manager issues them.
+    needs_cert_manager = config.ingress.controller == "ingress-nginx" or not config.creates_cluster
+    if config.ingress.tls and routed and needs_cert_manager:
         if not addons.cert_manager.enabled:
             yield "addons.certManager.enabled", "ingress.tls needs cert-manager; enable it or set ingress.tls to false"
         elif addons.cert_manager.email is None:
             yield "addons.certManager.email", "Let's Encrypt needs an ACME account email when ingress.tls is on"
     if routed and not config.domain and any("${domain}" in r.host for s in config.services for r in s.routes):
         yield "domain", "routes use ${domain} but no domain is set"
-    if config.is_production and addons.ingress_nginx.enabled and addons.ingress_nginx.replicas < 2:
+    if config.is_production and config.runs_ingress_nginx and addons.ingress_nginx.replicas < 2:
         yield "addons.ingressNginx.replicas", "production runs at least 2 ingress controller replicas"
     if addons.ingress_nginx.static_ip and not config.creates_cluster:
         yield (

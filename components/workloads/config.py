@@ -248,6 +248,9 @@ class Route(Model):
     host: Host
     path: HttpPath
     port: PortName = "http"
+    # Gateway API only: the whole request's deadline (e.g. 30s) and headers set on the way in.
+    timeout: Annotated[str, Field(pattern=r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")] | None = None
+    request_headers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")], str] = {}
 
 
 class Migration(Model):

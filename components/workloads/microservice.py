@@ -7,7 +7,7 @@ Per service declared in config this component creates:
   set, a preStop sleep, spot placement, zone/node spread and checksum annotations that roll pods
   when consumed Secrets or ConfigMaps change; no `spec.replicas` when an HPA owns the count;
 - a ClusterIP Service with named ports, an autoscaling/v2 HPA, a policy/v1 PodDisruptionBudget;
-- a NetworkPolicy admitting the edge namespace (routed ports), `allowFrom` callers and the
+- a NetworkPolicy admitting the edge (routed ports), `allowFrom` callers and the
   monitoring namespace (metrics port), both handed in by name;
 - an optional migration Job that the Deployment waits for, and a ServiceMonitor when monitoring is on.
 
@@ -32,7 +32,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.context import Context
-from components.kube import namespaces_named
+from components.kube import Edge, namespaces_named
 from components.workloads.config import HpaPolicy, ScalingRules, ServiceConfig
 from components.workloads.identity import ServiceIdentity, build_identity
 from components.workloads.pod import PodParts, to_dns_label
@@ -55,8 +55,8 @@ class MicroserviceArgs:
     service: ServiceConfig
     context: Context
     namespace: k8s.core.v1.Namespace
-    # The ingress controller's namespace, admitted on the routed ports (traffic domain).
-    edge_namespace: str
+    # The ingress data plane (pods and ranges), admitted on the routed ports (traffic domain).
+    edge: Edge
     # The monitoring namespace, admitted on the metrics port (observability domain).
     scrape_namespace: str
     # The services named in `allowFrom`, as (name, namespace), in catalog order.
@@ -335,9 +335,9 @@ class Microservice(pulumi.ComponentResource):
             return k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=namespaces_named(name))
 
         rules = []
-        if svc.routes:
-            ingress_controller = from_namespace(self._args.edge_namespace)
-            rules.append(allow([ingress_controller], [route.port for route in svc.routes]))
+        edge = self._args.edge.peers()
+        if svc.routes and edge:
+            rules.append(allow(edge, [route.port for route in svc.routes]))
         app_ports = [name for name in declared if name != metrics_port]
         callers = self._args.callers
         if callers and app_ports:
