@@ -285,3 +285,95 @@ def test_a_gke_class_on_an_existing_cluster_is_rejected() -> None:
         "stack 'dev': platform:ingress.className: 'gke-l7-global-external-managed' is not served on an existing "
         "cluster, where the platform runs Envoy Gateway; allowed: envoy-gateway",
     )
+
+
+# --------------------------------------------------------------------------- canary and blue-green
+
+CANARY_IMAGE = "europe-docker.pkg.dev/acme-shop/apps/checkout:2.0.0"
+
+
+def _with_canary(stack: str, canary: dict[str, Any]) -> dict[str, Any]:
+    config = copy.deepcopy(stack_config(stack))
+    next(s for s in config["platform:services"] if s["name"] == "checkout")["canary"] = canary
+    return config
+
+
+@pytest.fixture(scope="module")
+def canary() -> ProgramRun:
+    """Production with checkout's 2.0.0 taking 10 % of its route."""
+    return run_program("production", _with_canary("production", {"image": CANARY_IMAGE, "weight": 10}))
+
+
+def test_a_canary_splits_the_route_90_10_between_two_services(canary: ProgramRun) -> None:
+    rule = _route(canary, "checkout-api-shop-example-com")["spec"]["rules"][0]
+    assert rule["backendRefs"] == [
+        {"group": "", "kind": "Service", "name": "checkout", "port": 80, "weight": 90},
+        {"group": "", "kind": "Service", "name": "checkout-canary", "port": 80, "weight": 10},
+    ]
+    stable = canary.k8s("Service", "checkout", namespace="shop")[0].manifest["spec"]
+    second = canary.k8s("Service", "checkout-canary", namespace="shop")[0].manifest["spec"]
+    assert stable["selector"]["app.kubernetes.io/instance"] == "checkout"
+    assert second["selector"]["app.kubernetes.io/instance"] == "checkout-canary"
+    assert second["ports"] == stable["ports"]
+
+
+def test_each_track_runs_its_own_deployment_with_its_own_labels(canary: ProgramRun) -> None:
+    stable = canary.k8s("Deployment", "checkout", namespace="shop")[0].manifest["spec"]
+    second = canary.k8s("Deployment", "checkout-canary", namespace="shop")[0].manifest["spec"]
+    assert stable["template"]["spec"]["containers"][0]["image"].endswith("checkout:1.9.0")
+    assert second["template"]["spec"]["containers"][0]["image"] == CANARY_IMAGE
+    assert second["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "checkout",
+        "app.kubernetes.io/instance": "checkout-canary",
+    }
+    labels = second["template"]["metadata"]["labels"]
+    assert (labels["track"], labels["app.kubernetes.io/version"]) == ("canary", "2.0.0")
+    assert "track" not in stable["template"]["metadata"]["labels"]
+
+
+def test_each_track_has_its_own_hpa_and_pdb(canary: ProgramRun) -> None:
+    for name in ("checkout", "checkout-canary"):
+        hpa = canary.k8s("HorizontalPodAutoscaler", name, namespace="shop")[0].manifest["spec"]
+        assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 10)
+        pdb = canary.k8s("PodDisruptionBudget", name, namespace="shop")[0].manifest["spec"]
+        assert pdb["selector"]["matchLabels"]["app.kubernetes.io/instance"] == name
+
+
+def test_network_policy_and_gke_policies_cover_both_tracks(canary: ProgramRun) -> None:
+    policies = canary.k8s("NetworkPolicy", namespace="shop")
+    checkout = [p.manifest["spec"] for p in policies if p.manifest["metadata"]["name"] == "checkout"]
+    assert checkout[0]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "checkout"}}
+    for kind in ("GCPBackendPolicy", "HealthCheckPolicy"):
+        targets = {r.manifest["spec"]["targetRef"]["name"] for r in canary.k8s(kind, namespace="shop")}
+        assert {"checkout", "checkout-canary"} <= targets
+
+
+def test_blue_green_at_weight_100_sends_everything_to_the_new_track() -> None:
+    run = run_program("staging", _with_canary("staging", {"image": CANARY_IMAGE, "weight": 100}))
+    refs = _route(run, "checkout-api-staging-shop-example-com")["spec"]["rules"][0]["backendRefs"]
+    assert [(ref["name"], ref["weight"]) for ref in refs] == [("checkout", 0), ("checkout-canary", 100)]
+
+
+def test_a_canary_weight_outside_0_to_100_is_rejected() -> None:
+    assert_rejected(
+        "staging",
+        _with_canary("staging", {"image": CANARY_IMAGE, "weight": 101}),
+        "stack 'staging': platform:services[checkout].canary.weight: input should be less than or equal to 100 (got 101)",
+    )
+
+
+def test_a_canary_without_an_image_is_rejected() -> None:
+    assert_rejected(
+        "staging",
+        _with_canary("staging", {"weight": 10}),
+        "stack 'staging': platform:services[checkout].canary.image: is required",
+    )
+
+
+def test_a_canary_needs_the_gateway_to_split_by_weight() -> None:
+    assert_rejected(
+        "legacy",
+        _with_canary("legacy", {"image": CANARY_IMAGE, "weight": 10}),
+        "stack 'legacy': platform:services[checkout].canary: splitting routes by weight needs ingress.controller 'gateway'",
+    )

@@ -190,6 +190,10 @@ def _check_routes(config: PlatformConfig) -> Iterator[Problem]:
     for index, svc in enumerate(config.services):
         if not svc.enabled:
             continue
+        if svc.canary is not None and not svc.routes:
+            yield f"services[{index}].canary", "a canary takes a share of the service's routes; declare routes or remove it"
+        elif svc.canary is not None and config.ingress.controller != "gateway":
+            yield f"services[{index}].canary", "splitting routes by weight needs ingress.controller 'gateway'"
         for r_index, route in enumerate(svc.routes):
             key = (route.host, route.path)
             if key in owners:

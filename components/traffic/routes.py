@@ -2,7 +2,8 @@
 
 Per service and host, one HTTPRoute (gateway.networking.k8s.io/v1) in the service's namespace: that
 host as its hostname, attached to the host's listener, one rule per route with a PathPrefix match,
-the backend Service by name and port number,
+the backend Service by name and port number (split by weight with the canary track's Service
+when the service runs one),
 and the route's optional timeout and request headers. One route object per host, not per service, so
 a path routed on one host is never served on another.
 
@@ -133,13 +134,17 @@ class HttpRoutes(pulumi.ComponentResource):
 
 
 def service_names(svc: ServiceConfig) -> list[str]:
-    """The Services a route reaches."""
-    return [svc.name]
+    """The Services a route reaches: the service's own and, with a canary track, the canary's."""
+    return [svc.name, f"{svc.name}-canary"] if svc.canary is not None else [svc.name]
 
 
 def backend_refs(svc: ServiceConfig, port: int) -> list[dict[str, Any]]:
-    """The route's backends: the service's Service on the route's port number."""
-    return [{"group": "", "kind": "Service", "name": svc.name, "port": port}]
+    """The route's backends on its port number: the service's Service, split by weight with the canary's."""
+    stable = {"group": "", "kind": "Service", "name": svc.name, "port": port}
+    if svc.canary is None:
+        return [stable]
+    canary = {**stable, "name": f"{svc.name}-canary"}
+    return [{**stable, "weight": 100 - svc.canary.weight}, {**canary, "weight": svc.canary.weight}]
 
 
 def health_check_config(svc: ServiceConfig) -> dict[str, Any] | None:

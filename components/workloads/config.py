@@ -253,6 +253,14 @@ class Route(Model):
     request_headers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")], str] = {}
 
 
+class Canary(Model):
+    """A second track of the service (canary, or the new colour of a blue-green switch)."""
+
+    image: Image
+    # The share of the routes' requests the track takes, in percent; the stable track gets the rest.
+    weight: int = Field(ge=0, le=100)
+
+
 class Migration(Model):
     """A Job that runs the service image before the Deployment rolls (seed 001's alembic)."""
 
@@ -306,6 +314,8 @@ class ServiceConfig(Model):
     autoscaling: Autoscaling | None = None
     disruption_budget: DisruptionBudget = DisruptionBudget()
     routes: list[Route] = []
+    # A second Deployment and Service taking `weight` percent of the routes' traffic.
+    canary: Canary | None = None
     # Other services (by name) allowed to call this one.
     allow_from: list[ServiceName] = []
     migration: Migration | None = None
