@@ -57,7 +57,7 @@ class Platform(pulumi.ComponentResource):
                 f"stack '{config.stack}': ingress.controller 'ingress-nginx' is retired upstream (no releases or "
                 "security fixes since 2026-03-24); move to 'gateway' (README, 'Migrating from ingress-nginx')"
             )
-        gke_scope = config.ingress.gke_scope(config.creates_cluster)
+        gke_scope = config.ingress.gke_scope(config.creates_cluster) if config.runs_gateway else None
         child = pulumi.ResourceOptions(parent=self)
         context = Context(
             environment=config.environment,
@@ -135,9 +135,10 @@ class Platform(pulumi.ComponentResource):
                 opts=on_nodes,
             )
         routed = [*services.values(), *edge.ready]
-        if config.ingress.controller == "gateway":
+        urls: list[str] = []
+        if config.runs_gateway:
             urls = self._gateway(name, config, context, addon_args, edge, gke_scope, cluster, routed, on_nodes)
-        else:
+        elif config.ingress.controller == "ingress-nginx":
             urls = Ingresses(
                 f"{name}-ingresses",
                 config.ingress,
@@ -258,7 +259,6 @@ class Addons(pulumi.ComponentResource):
         class_name = config.gateway_class
         cluster_name, region = config.cluster.name, config.cluster.region
         gateway = config.ingress.gateway
-        uses_gateway = config.ingress.controller == "gateway"
 
         self.issuer_name = config.issuer_name
         self.monitoring_release = None
@@ -285,7 +285,7 @@ class Addons(pulumi.ComponentResource):
                 self.outputs["ingressIp"] = controller.address.address
         self.ready = list(self.controller)
         if addons.cert_manager.enabled:
-            solver_gateway = (gateway.name, gateway.namespace) if uses_gateway else None
+            solver_gateway = (gateway.name, gateway.namespace) if config.runs_gateway else None
             cert_manager = CertManager(
                 f"{name}-cert-manager",
                 CertManagerArgs(addons.cert_manager, class_name, args, gateway=solver_gateway),

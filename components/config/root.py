@@ -55,9 +55,14 @@ class PlatformConfig(Model):
         return self.ingress.controller == "ingress-nginx" and self.addons.ingress_nginx.enabled
 
     @property
+    def runs_gateway(self) -> bool:
+        """The shared Gateway exists once there is a host to serve (a stack of workers needs none)."""
+        return self.ingress.controller == "gateway" and bool(self.gateway_hosts)
+
+    @property
     def runs_envoy_gateway(self) -> bool:
         """Envoy Gateway serves the Gateway API on an existing cluster; GKE brings its own controller."""
-        return self.ingress.controller == "gateway" and not self.creates_cluster
+        return self.runs_gateway and not self.creates_cluster
 
     @property
     def gateway_class(self) -> str:
@@ -70,7 +75,7 @@ class PlatformConfig(Model):
         enabled: list[tuple[str, bool, str]] = [
             (addons.ingress_nginx.namespace, self.runs_ingress_nginx, "the ingress controller"),
             (addons.envoy_gateway.namespace, self.runs_envoy_gateway, "the Gateway controller"),
-            (self.ingress.gateway.namespace, self.ingress.controller == "gateway", "the shared Gateway"),
+            (self.ingress.gateway.namespace, self.runs_gateway, "the shared Gateway"),
             (addons.cert_manager.namespace, addons.cert_manager.enabled, "cert-manager"),
             (addons.monitoring.namespace, addons.monitoring.enabled, "the monitoring stack"),
         ]
