@@ -589,12 +589,14 @@ def _from_namespace(name: str) -> dict[str, Any]:
     return {"namespaceSelector": {"matchExpressions": [selector]}}
 
 
-def test_network_policy_admits_ingress_controller_callers_and_monitoring(staging: ProgramRun) -> None:
+def test_network_policy_admits_the_edge_callers_and_monitoring(staging: ProgramRun) -> None:
     spec = _manifest(staging, "NetworkPolicy", "checkout")["spec"]
     assert spec["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "checkout"}}
     assert spec["policyTypes"] == ["Ingress"]
+    # The edge on GKE's Gateway: Google's front ends and health checkers, on the routed port only.
+    google_front_ends = [{"ipBlock": {"cidr": "35.191.0.0/16"}}, {"ipBlock": {"cidr": "130.211.0.0/22"}}]
     assert spec["ingress"] == [
-        {"from": [_from_namespace("ingress-nginx")], "ports": [{"port": "http", "protocol": "TCP"}]},
+        {"from": google_front_ends, "ports": [{"port": "http", "protocol": "TCP"}]},
         {
             "from": [
                 {**_from_namespace("shop"), "podSelector": {"matchLabels": {"app.kubernetes.io/name": "storefront"}}}

@@ -149,12 +149,17 @@ def test_each_namespace_has_default_container_requests_and_limits(run: ProgramRu
         }
 
 
+# Where the ingress data plane runs: Envoy Gateway's namespace on dev; on GKE the Gateway's own
+# namespace (Google's front ends reach routed pods by IP, admitted per service).
+EDGE_NAMESPACE = {"dev": "envoy-gateway-system", "staging": "gateway", "production": "gateway"}
+
+
 def test_each_namespace_denies_all_traffic_by_default_then_allows_dns_ingress_and_scraping(run: ProgramRun) -> None:
     for name in ("shop", "shop-workers", "shop-data"):
         found = policies(run, name)
         assert found["default-deny-all"] == DENY_ALL
         assert found["allow-dns"] == DNS
-        assert found["allow-from-ingress-controller"] == ingress_from("ingress-nginx")
+        assert found["allow-from-ingress-controller"] == ingress_from(EDGE_NAMESPACE[run.stack])
         assert found["allow-metrics-scraping"] == ingress_from(
             "monitoring", ports=[{"protocol": "TCP", "port": "metrics"}]
         )
@@ -256,7 +261,7 @@ def test_relaxed_egress_goes_anywhere(tracks: ProgramRun) -> None:
     # An empty rule matches every destination, pods included (ipBlock 0.0.0.0/0 would not under Cilium).
     assert experimental["allow-declared-egress"] == {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]}
     assert experimental["allow-same-namespace"] == SAME_NAMESPACE
-    assert experimental["allow-from-ingress-controller"] == ingress_from("ingress-nginx")
+    assert experimental["allow-from-ingress-controller"] == ingress_from("gateway")
     (namespace,) = tracks.k8s("Namespace", "coderev-exp")
     assert namespace.manifest["metadata"]["labels"]["environment"] == "experimental"
 
@@ -266,7 +271,7 @@ def test_read_only_admits_only_the_ingress_controller_and_reaches_only_its_data_
     assert quarantine == {
         "default-deny-all": DENY_ALL,
         "allow-dns": DNS,
-        "allow-from-ingress-controller": ingress_from("ingress-nginx"),
+        "allow-from-ingress-controller": ingress_from("gateway"),
         "allow-metrics-scraping": ingress_from("monitoring", ports=[{"protocol": "TCP", "port": "metrics"}]),
         "allow-declared-egress": {
             "podSelector": {},
@@ -339,7 +344,8 @@ def test_an_environment_label_that_is_not_a_label_value_is_rejected() -> None:
 
 
 def _with_addon_namespaces(policy: str) -> dict[str, Any]:
-    config = copy.deepcopy(stack_config("staging"))
+    """The legacy stack (ingress-nginx) with the controller's and monitoring's namespaces in the catalog."""
+    config = copy.deepcopy(stack_config("legacy"))
     config["platform:namespaces"] = [
         *config["platform:namespaces"],
         {"name": "ingress-nginx", "podSecurity": "baseline", "policy": policy},
@@ -350,13 +356,13 @@ def _with_addon_namespaces(policy: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def addon_namespaces() -> ProgramRun:
-    return run_program("staging", _with_addon_namespaces("relaxed"))
+    return run_program("legacy", _with_addon_namespaces("relaxed"))
 
 
 def test_an_addon_namespace_in_the_catalog_must_be_relaxed() -> None:
-    message, registered = rejected("staging", _with_addon_namespaces("strict"))
+    message, registered = rejected("legacy", _with_addon_namespaces("strict"))
     assert message.splitlines()[0] == (
-        "stack 'staging': platform:namespaces[ingress-nginx].policy: 'ingress-nginx' hosts the ingress controller, whose charts "
+        "stack 'legacy': platform:namespaces[ingress-nginx].policy: 'ingress-nginx' hosts the ingress controller, whose charts "
         "need the API server, node kubelets and the internet; use policy 'relaxed'"
     )
     assert registered == 0
