@@ -154,26 +154,42 @@ def env(run: ProgramRun, deployment: str) -> dict[str, Any]:
     return {var["name"]: var.get("value", var.get("valueFrom")) for var in container(run, deployment).get("env", [])}
 
 
-def ingress_routes(run: ProgramRun) -> dict[tuple[str, str], dict[str, tuple[str, int]]]:
-    """{(namespace, host): {path: (service, port)}} over every Ingress."""
+def http_routes(run: ProgramRun) -> dict[tuple[str, str], dict[str, tuple[str, int]]]:
+    """{(namespace, host): {path: (service, port)}} over every service's HTTPRoute."""
     routes: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
-    for resource in run.k8s("Ingress"):
+    for resource in run.k8s("HTTPRoute"):
         manifest = resource.manifest
+        if manifest["metadata"]["namespace"] == "gateway":
+            continue  # the Gateway's own redirect
+        (host,) = manifest["spec"]["hostnames"]
+        paths = routes.setdefault((manifest["metadata"]["namespace"], host), {})
         for rule in manifest["spec"]["rules"]:
-            paths = routes.setdefault((manifest["metadata"]["namespace"], rule["host"]), {})
-            for item in rule["http"]["paths"]:
-                assert item["pathType"] == "Prefix"
-                backend = item["backend"]["service"]
-                paths[item["path"]] = (backend["name"], int(backend["port"]["number"]))
+            ((match,), (backend,)) = rule["matches"], rule["backendRefs"]
+            assert match["path"]["type"] == "PathPrefix"
+            paths[match["path"]["value"]] = (backend["name"], int(backend["port"]))
     return routes
 
 
-def ingress_for(run: ProgramRun, host: str) -> dict[str, Any]:
-    found = [
-        r.manifest for r in run.k8s("Ingress") if any(rule["host"] == host for rule in r.manifest["spec"]["rules"])
-    ]
-    assert len(found) == 1, f"expected one Ingress for {host}, found {len(found)}"
-    return found[0]
+def assert_https_and_rate_limited(run: ProgramRun, stack: str, hosts: list[str], services: set[str]) -> None:
+    """The Gateway serves `hosts` over HTTPS (plain HTTP only redirects) and limits each client to 100
+    requests per second: Cloud Armor on GKE, Envoy's local limit on dev (where there is no TLS)."""
+    (gateway,) = run.k8s("Gateway", "platform", namespace="gateway")
+    listeners = {listener["name"]: listener for listener in gateway.manifest["spec"]["listeners"]}
+    if stack == "dev":
+        assert [listeners[f"http-{h.replace('.', '-')}"]["hostname"] for h in hosts] == hosts
+        (policy,) = run.k8s("BackendTrafficPolicy", "rate-limit", namespace="gateway")
+        assert policy.manifest["spec"]["rateLimit"]["local"]["rules"] == [{"limit": {"requests": 100, "unit": "Second"}}]
+        return
+    assert [listeners[f"https-{h.replace('.', '-')}"]["protocol"] for h in hosts] == ["HTTPS"] * len(hosts)
+    assert gateway.manifest["metadata"]["annotations"]["networking.gke.io/certmap"]
+    redirect = run.k8s("HTTPRoute", "https-redirect", namespace="gateway")[0].manifest["spec"]["rules"]
+    assert redirect[0]["filters"][0]["requestRedirect"] == {"scheme": "https", "statusCode": 301}
+    policy = run.one("gcp:compute/securityPolicy:SecurityPolicy").inputs
+    (throttle,) = [rule for rule in policy["rules"] if rule["action"] == "throttle"]
+    assert throttle["rateLimitOptions"]["rateLimitThreshold"] == {"count": 1000, "intervalSec": 10}
+    assert throttle["rateLimitOptions"]["enforceOnKey"] == "IP"
+    attached = {r.manifest["spec"]["targetRef"]["name"] for r in run.k8s("GCPBackendPolicy")}
+    assert attached == services
 
 
 def network_policies(run: ProgramRun, namespace: str) -> dict[str, dict[str, Any]]:
@@ -340,7 +356,7 @@ def test_streaming_api_gateway_sizing_probes_and_hpa(stack: str) -> None:
 def test_streaming_gateways_are_routed_through_the_shared_ingress(stack: str) -> None:
     run = example_run("streaming", stack)
     zone = domain("streaming", stack)
-    assert ingress_routes(run) == {
+    assert http_routes(run) == {
         ("deltastream", f"api.{zone}"): {"/": ("api-gateway", 8000)},
         ("deltastream", f"ws.{zone}"): {"/": ("socket-gateway", 8002)},
     }
@@ -411,23 +427,14 @@ def test_learning_services_probe_health_and_ready(stack: str) -> None:
 def test_learning_api_host_routes_paths_with_tls_and_a_rate_limit(stack: str) -> None:
     run = example_run("learning", stack)
     host = f"api.{domain('learning', stack)}"
-    assert ingress_routes(run) == {
+    assert http_routes(run) == {
         (f"dreamseed-{stack}", host): {
             "/api/assessments": ("assessment-service", 80),
             "/api/content": ("content-service", 80),
             "/api/auth": ("auth-service", 80),
         }
     }
-    ingress = ingress_for(run, host)
-    annotations = ingress["metadata"]["annotations"]
-    # The seed's `rate-limit` annotation does not exist in ingress-nginx; limit-rps is the real one.
-    assert annotations["nginx.ingress.kubernetes.io/limit-rps"] == "100"
-    if stack == "dev":
-        assert "tls" not in ingress["spec"]
-    else:
-        assert ingress["spec"]["tls"] == [{"hosts": [host], "secretName": f"{host.replace('.', '-')}-tls"}]
-        assert annotations["nginx.ingress.kubernetes.io/ssl-redirect"] == "true"
-        assert annotations["cert-manager.io/cluster-issuer"] == f"letsencrypt-{stack}"
+    assert_https_and_rate_limited(run, stack, [host], {"assessment-service", "content-service", "auth-service"})
 
 
 @pytest.mark.parametrize("stack", STACKS["learning"])
@@ -712,10 +719,14 @@ def test_code_review_network_policy_modes(stack: str) -> None:
         "platform-v2-stable",
         "platform-v3-quarantine",
     ]
-    # Ingress to the tracks comes from ingress-nginx.
+    # Ingress to the tracks comes from the edge: on GKE, Google's front ends reach routed pods, per service.
     for policies in (stable, experimental, quarantine):
         (rule,) = policies["allow-from-ingress-controller"]["ingress"]
-        assert [name for peer in rule["from"] for name in selected_namespaces(peer)] == ["ingress-nginx"]
+        assert [name for peer in rule["from"] for name in selected_namespaces(peer)] == ["gateway"]
+    google_front_ends = [{"ipBlock": {"cidr": "35.191.0.0/16"}}, {"ipBlock": {"cidr": "130.211.0.0/22"}}]
+    for namespace, service in (("platform-v1-exp", "v1-api"), ("platform-v3-quarantine", "v3-api")):
+        (policy,) = run.k8s("NetworkPolicy", service, namespace=namespace)
+        assert policy.manifest["spec"]["ingress"][0]["from"] == google_front_ends
 
 
 @pytest.mark.parametrize("stack", STACKS["code-review"])
@@ -766,7 +777,7 @@ def test_code_review_hpas(stack: str) -> None:
 def test_code_review_ingress_host_per_track_with_tls_and_rate_limit(stack: str) -> None:
     run = example_run("code-review", stack)
     zone = domain("code-review", stack)
-    assert ingress_routes(run) == {
+    assert http_routes(run) == {
         ("platform-v2-stable", f"api.{zone}"): {
             "/api/auth": ("auth-service", 80),
             "/health": ("auth-service", 80),
@@ -776,11 +787,8 @@ def test_code_review_ingress_host_per_track_with_tls_and_rate_limit(stack: str) 
         ("platform-v1-exp", f"v1.{zone}"): {"/": ("v1-api", 80)},
         ("platform-v3-quarantine", f"v3.{zone}"): {"/": ("v3-api", 80)},
     }
-    for host in (f"api.{zone}", f"v1.{zone}", f"v3.{zone}"):
-        ingress = ingress_for(run, host)
-        assert [tls["hosts"] for tls in ingress["spec"]["tls"]] == [[host]]
-        assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/limit-rps"] == "100"
-        assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == f"letsencrypt-{stack}"
+    routed = {"auth-service", "analysis-service", "ai-orchestrator", "v1-api", "v3-api"}
+    assert_https_and_rate_limited(run, stack, [f"api.{zone}", f"v1.{zone}", f"v3.{zone}"], routed)
 
 
 # --------------------------------------------------------------------------- the model changes the seeds needed
