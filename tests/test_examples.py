@@ -362,6 +362,15 @@ def test_streaming_gateways_are_routed_through_the_shared_ingress(stack: str) ->
     }
     assert int(pod_spec(run, "socket-gateway")["terminationGracePeriodSeconds"]) == 60
     assert bounds(run, "worker-enricher") == (2, 8)
+    # WebSockets live an hour: the backend service's timeout on GKE, the route's on Envoy Gateway.
+    if stack == "dev":
+        (route,) = [r for r in run.k8s("HTTPRoute", namespace="deltastream") if "socket" in r.manifest["metadata"]["name"]]
+        assert route.manifest["spec"]["rules"][0]["timeouts"] == {"request": "1h"}
+    else:
+        (policy,) = run.k8s("GCPBackendPolicy", "socket-gateway", namespace="deltastream")
+        assert policy.manifest["spec"]["default"]["timeoutSec"] == 3600
+        (api,) = run.k8s("GCPBackendPolicy", "api-gateway", namespace="deltastream")
+        assert "timeoutSec" not in api.manifest["spec"]["default"]
 
 
 # --------------------------------------------------------------------------- seed 001: learning

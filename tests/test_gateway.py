@@ -122,15 +122,30 @@ def test_an_httproute_per_service_and_host_with_prefix_paths_to_the_service_port
     assert staging.outputs["urls"] == ["https://api.staging.shop.example.com", "https://www.staging.shop.example.com"]
 
 
-def test_route_timeouts_and_request_headers_are_passed_on() -> None:
-    config = copy.deepcopy(stack_config("staging"))
+def _with_checkout_route(stack: str, **route: Any) -> ProgramRun:
+    config = copy.deepcopy(stack_config(stack))
     checkout = next(s for s in config["platform:services"] if s["name"] == "checkout")
-    checkout["routes"][0].update(timeout="30s", requestHeaders={"X-Platform": "shop"})
-    rule = _route(run_program("staging", config), "checkout-api-staging-shop-example-com")["spec"]["rules"][0]
-    assert rule["timeouts"] == {"request": "30s"}
+    checkout["routes"][0].update(route)
+    return run_program(stack, config)
+
+
+def test_route_timeouts_and_request_headers_on_envoy_gateway() -> None:
+    run = _with_checkout_route("dev", timeout="1m30s", requestHeaders={"X-Platform": "shop"})
+    rule = _route(run, "checkout-api-localtest-me")["spec"]["rules"][0]
+    assert rule["timeouts"] == {"request": "1m30s"}
     assert rule["filters"] == [
         {"type": "RequestHeaderModifier", "requestHeaderModifier": {"set": [{"name": "X-Platform", "value": "shop"}]}}
     ]
+
+
+def test_on_gke_a_route_timeout_becomes_the_backend_services_timeout() -> None:
+    run = _with_checkout_route("staging", timeout="1m30s", requestHeaders={"X-Platform": "shop"})
+    rule = _route(run, "checkout-api-staging-shop-example-com")["spec"]["rules"][0]
+    # GKE's load balancer sets deadlines per backend service, not per route rule.
+    assert "timeouts" not in rule
+    assert rule["filters"][0]["requestHeaderModifier"]["set"] == [{"name": "X-Platform", "value": "shop"}]
+    backend = run.k8s("GCPBackendPolicy", "checkout", namespace="shop")[0].manifest["spec"]["default"]
+    assert backend["timeoutSec"] == 90
 
 
 def test_cloud_armor_throttles_each_client_ip_and_answers_429(gke_run: ProgramRun) -> None:

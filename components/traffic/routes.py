@@ -8,7 +8,9 @@ and the route's optional timeout and request headers. One route object per host,
 a path routed on one host is never served on another.
 
 gke mode adds, per routed Service: a GCPBackendPolicy attaching the Gateway's Cloud Armor policy
-(the per-client rate limit), and a HealthCheckPolicy built from the readiness probe (path, port,
+(the per-client rate limit) and carrying the routes' longest timeout as the backend service's
+(GKE's load balancer applies deadlines per backend, not per route rule; it also bounds a WebSocket's
+lifetime, 30 s by default), and a HealthCheckPolicy built from the readiness probe (path, port,
 interval, timeout, thresholds), so the load balancer sends traffic only to pods Kubernetes deems
 ready. A readiness probe that runs a command has no load-balancer equivalent: that Service keeps
 GKE's default check on its serving port.
@@ -18,6 +20,8 @@ Deliberately left out: the Gateway itself (gateway.py) and the Services (microse
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,7 +95,8 @@ class HttpRoutes(pulumi.ComponentResource):
                         },
                     }
                 ]
-            if route.timeout is not None:
+            if route.timeout is not None and not self._args.gke:
+                # GKE's load balancer takes the deadline from the backend service (GCPBackendPolicy).
                 rule["timeouts"] = {"request": route.timeout}
             rules.append(rule)
         route_name = f"{svc.name}-{host_slug(host)}"
@@ -109,16 +114,22 @@ class HttpRoutes(pulumi.ComponentResource):
         )
 
     def _gke_policies(self, name: str, svc: ServiceConfig) -> None:
+        backend: dict[str, Any] = {}
+        if self._args.gateway.security_policy is not None:
+            backend["securityPolicy"] = self._args.gateway.security_policy
+        timeouts = [timeout_seconds(route.timeout) for route in svc.routes if route.timeout is not None]
+        if timeouts:
+            # The backend service's timeout: the longest the service's routes allow (and a WebSocket's lifetime).
+            backend["timeoutSec"] = max(timeouts)
         for service_name in service_names(svc):
             target = {"group": "", "kind": "Service", "name": service_name}
-            policy = self._args.gateway.security_policy
-            if policy is not None:
+            if backend:
                 k8s.apiextensions.CustomResource(
                     f"{name}-{svc.namespace}-{service_name}-backend-policy",
                     api_version="networking.gke.io/v1",
                     kind="GCPBackendPolicy",
                     metadata=self._metadata(service_name, svc),
-                    spec={"default": {"securityPolicy": policy}, "targetRef": target},
+                    spec={"default": backend, "targetRef": target},
                     opts=self._k8s,
                 )
             health_check = health_check_config(svc)
@@ -145,6 +156,13 @@ def backend_refs(svc: ServiceConfig, port: int) -> list[dict[str, Any]]:
         return [stable]
     canary = {**stable, "name": f"{svc.name}-canary"}
     return [{**stable, "weight": 100 - svc.canary.weight}, {**canary, "weight": svc.canary.weight}]
+
+
+def timeout_seconds(duration: str) -> int:
+    """A Gateway API duration ('1m30s', '500ms') in whole seconds, rounded up, at least 1."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    total = sum(float(value) * units[unit] for value, unit in re.findall(r"(\d+)(ms|h|m|s)", duration))
+    return max(1, math.ceil(total))
 
 
 def health_check_config(svc: ServiceConfig) -> dict[str, Any] | None:
