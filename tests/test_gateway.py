@@ -392,3 +392,26 @@ def test_a_canary_needs_the_gateway_to_split_by_weight() -> None:
         _with_canary("legacy", {"image": CANARY_IMAGE, "weight": 10}),
         "stack 'legacy': platform:services[checkout].canary: splitting routes by weight needs ingress.controller 'gateway'",
     )
+
+
+def test_a_readiness_probe_on_an_unrouted_port_is_rejected_on_gke() -> None:
+    config = copy.deepcopy(stack_config("staging"))
+    checkout = next(s for s in config["platform:services"] if s["name"] == "checkout")
+    checkout["probes"]["readiness"] = {"httpGet": {"path": "/ready", "port": "metrics"}}
+    assert_rejected(
+        "staging",
+        config,
+        "stack 'staging': platform:services[checkout].probes.readiness: port 'metrics' is not routed: the load "
+        "balancer's health check follows the readiness probe and reaches pods only on routed ports; probe one of: http",
+    )
+
+
+def test_every_custom_resource_of_the_variants_passes_its_crd_schema(regional: ProgramRun, canary: ProgramRun) -> None:
+    from crd_schemas import crd_failures
+
+    kinds = ("Gateway", "GatewayClass", "HTTPRoute", "GCPBackendPolicy", "HealthCheckPolicy", "EnvoyProxy",
+             "BackendTrafficPolicy", "ClusterIssuer")
+    for run in (regional, canary, stack_run("legacy")):
+        manifests = [r.manifest for kind in kinds for r in run.k8s(kind)]
+        assert manifests
+        assert crd_failures(manifests) == []

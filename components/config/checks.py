@@ -194,6 +194,8 @@ def _check_routes(config: PlatformConfig) -> Iterator[Problem]:
             yield f"services[{index}].canary", "a canary takes a share of the service's routes; declare routes or remove it"
         elif svc.canary is not None and config.ingress.controller != "gateway":
             yield f"services[{index}].canary", "splitting routes by weight needs ingress.controller 'gateway'"
+        if svc.routes and config.ingress.gke_scope(config.creates_cluster) is not None:
+            yield from _check_health_check_port(index, svc)
         for r_index, route in enumerate(svc.routes):
             key = (route.host, route.path)
             if key in owners:
@@ -208,6 +210,22 @@ def _check_routes(config: PlatformConfig) -> Iterator[Problem]:
                     f"services[{index}].routes[{r_index}].host",
                     f"'{route.host}' is outside every Gateway listener; listeners: {', '.join(config.gateway_hosts)}",
                 )
+
+
+def _check_health_check_port(index: int, svc: ServiceConfig) -> Iterator[Problem]:
+    """GKE's health check follows the readiness probe, and the edge reaches pods on routed ports only."""
+    probe = svc.probes.readiness
+    action = probe.http_get or probe.tcp_socket
+    if action is None:
+        return
+    port = svc.port(action.port)
+    routed = list(dict.fromkeys(route.port for route in svc.routes))
+    if port is None or port.name not in routed:
+        yield (
+            f"services[{index}].probes.readiness",
+            f"port '{action.port}' is not routed: the load balancer's health check follows the readiness probe "
+            f"and reaches pods only on routed ports; probe one of: {', '.join(routed)}",
+        )
 
 
 def _check_addons(config: PlatformConfig) -> Iterator[Problem]:
