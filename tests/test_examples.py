@@ -178,7 +178,9 @@ def assert_https_and_rate_limited(run: ProgramRun, stack: str, hosts: list[str],
     if stack == "dev":
         assert [listeners[f"http-{h.replace('.', '-')}"]["hostname"] for h in hosts] == hosts
         (policy,) = run.k8s("BackendTrafficPolicy", "rate-limit", namespace="gateway")
-        assert policy.manifest["spec"]["rateLimit"]["local"]["rules"] == [{"limit": {"requests": 100, "unit": "Second"}}]
+        assert policy.manifest["spec"]["rateLimit"]["local"]["rules"] == [
+            {"limit": {"requests": 100, "unit": "Second"}}
+        ]
         return
     assert [listeners[f"https-{h.replace('.', '-')}"]["protocol"] for h in hosts] == ["HTTPS"] * len(hosts)
     assert gateway.manifest["metadata"]["annotations"]["networking.gke.io/certmap"]
@@ -364,7 +366,9 @@ def test_streaming_gateways_are_routed_through_the_shared_ingress(stack: str) ->
     assert bounds(run, "worker-enricher") == (2, 8)
     # WebSockets live an hour: the backend service's timeout on GKE, the route's on Envoy Gateway.
     if stack == "dev":
-        (route,) = [r for r in run.k8s("HTTPRoute", namespace="deltastream") if "socket" in r.manifest["metadata"]["name"]]
+        (route,) = [
+            r for r in run.k8s("HTTPRoute", namespace="deltastream") if "socket" in r.manifest["metadata"]["name"]
+        ]
         assert route.manifest["spec"]["rules"][0]["timeouts"] == {"request": "1h"}
     else:
         (policy,) = run.k8s("GCPBackendPolicy", "socket-gateway", namespace="deltastream")

@@ -29,7 +29,9 @@ def _route(run: ProgramRun, name: str, namespace: str = "shop") -> dict[str, Any
 def _selector(*namespaces: str) -> dict[str, Any]:
     return {
         "from": "Selector",
-        "selector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(namespaces)}]},
+        "selector": {
+            "matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": list(namespaces)}]
+        },
     }
 
 
@@ -65,7 +67,10 @@ def test_one_shared_gateway_with_an_https_listener_per_host_on_a_reserved_global
             "hostname": host,
             "port": 443,
             "protocol": "HTTPS",
-            "allowedRoutes": {"kinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}], "namespaces": _selector("shop")},
+            "allowedRoutes": {
+                "kinds": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}],
+                "namespaces": _selector("shop"),
+            },
         }
         for host in ("www.staging.shop.example.com", "api.staging.shop.example.com")
     ] + [{"name": "http", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "Same"}}}]
@@ -197,7 +202,9 @@ def test_routed_pods_admit_googles_front_ends_on_routed_ports_only(gke_run: Prog
 def test_a_regional_class_gets_a_regional_address_proxy_only_subnet_and_regional_policy(regional: ProgramRun) -> None:
     address = regional.one("gcp:compute/address:Address")
     assert (address.inputs["region"], address.inputs["addressType"]) == ("europe-west1", "EXTERNAL")
-    subnet = next(s for s in regional.of_type("gcp:compute/subnetwork:Subnetwork") if s.name.endswith("-proxy-only-subnet"))
+    subnet = next(
+        s for s in regional.of_type("gcp:compute/subnetwork:Subnetwork") if s.name.endswith("-proxy-only-subnet")
+    )
     assert (subnet.inputs["purpose"], subnet.inputs["role"]) == ("REGIONAL_MANAGED_PROXY", "ACTIVE")
     assert subnet.inputs["ipCidrRange"] == "10.24.0.0/23"
     policy = regional.one("gcp:compute/regionSecurityPolicy:RegionSecurityPolicy")
@@ -226,7 +233,10 @@ def test_dev_runs_envoy_gateway_pinned_with_a_node_port_data_plane(dev: ProgramR
     gateway = _gateway(dev)
     assert gateway["spec"]["gatewayClassName"] == "envoy-gateway"
     assert "addresses" not in gateway["spec"]
-    assert [listener["name"] for listener in gateway["spec"]["listeners"]] == ["http-www-localtest-me", "http-api-localtest-me"]
+    assert [listener["name"] for listener in gateway["spec"]["listeners"]] == [
+        "http-www-localtest-me",
+        "http-api-localtest-me",
+    ]
     assert gateway_class.urn in dev.k8s("Gateway", "platform")[0].dependencies
 
 
@@ -409,8 +419,16 @@ def test_a_readiness_probe_on_an_unrouted_port_is_rejected_on_gke() -> None:
 def test_every_custom_resource_of_the_variants_passes_its_crd_schema(regional: ProgramRun, canary: ProgramRun) -> None:
     from crd_schemas import crd_failures
 
-    kinds = ("Gateway", "GatewayClass", "HTTPRoute", "GCPBackendPolicy", "HealthCheckPolicy", "EnvoyProxy",
-             "BackendTrafficPolicy", "ClusterIssuer")
+    kinds = (
+        "Gateway",
+        "GatewayClass",
+        "HTTPRoute",
+        "GCPBackendPolicy",
+        "HealthCheckPolicy",
+        "EnvoyProxy",
+        "BackendTrafficPolicy",
+        "ClusterIssuer",
+    )
     for run in (regional, canary, stack_run("legacy")):
         manifests = [r.manifest for kind in kinds for r in run.k8s(kind)]
         assert manifests

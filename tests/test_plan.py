@@ -47,7 +47,9 @@ def test_plan_out_writes_every_object_as_schema_valid_yaml_with_secrets_redacted
     assert plan.main(["--stack", "staging", "--dir", str(FIXTURE_DIR), "--skip-checkov", "--out", str(tmp_path)]) == 0
     files = sorted(tmp_path.rglob("*.yaml"))
     bodies = [yaml.safe_load(path.read_text()) for path in files]
-    assert {"Namespace", "Deployment", "Service", "NetworkPolicy", "Secret", "Gateway", "HTTPRoute"} <= {b["kind"] for b in bodies}
+    assert {"Namespace", "Deployment", "Service", "NetworkPolicy", "Secret", "Gateway", "HTTPRoute"} <= {
+        b["kind"] for b in bodies
+    }
     secret = yaml.safe_load((tmp_path / "shop" / "secret-database-credentials.yaml").read_text())
     assert set(secret["stringData"].values()) == {plan.REDACTED}
     builtin = [

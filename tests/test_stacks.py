@@ -217,9 +217,11 @@ def test_every_route_has_a_backend_with_that_port(stack: tuple[Path, str]) -> No
                     where = (ref.get("namespace", namespace), ref["name"])
                     if ref.get("kind", "Service") != "Service" or ref["port"] not in service_ports.get(where, set()):
                         missing.append(f"{item.label} -> {ref['name']}:{ref['port']}")
-        elif item.kind in ("GCPBackendPolicy", "HealthCheckPolicy"):
-            if (namespace, item.body["spec"]["targetRef"]["name"]) not in service_ports:
-                missing.append(f"{item.label} -> {item.body['spec']['targetRef']['name']}")
+        elif (
+            item.kind in ("GCPBackendPolicy", "HealthCheckPolicy")
+            and (namespace, item.body["spec"]["targetRef"]["name"]) not in service_ports
+        ):
+            missing.append(f"{item.label} -> {item.body['spec']['targetRef']['name']}")
     assert missing == []
 
 

@@ -191,7 +191,10 @@ def _check_routes(config: PlatformConfig) -> Iterator[Problem]:
         if not svc.enabled:
             continue
         if svc.canary is not None and not svc.routes:
-            yield f"services[{index}].canary", "a canary takes a share of the service's routes; declare routes or remove it"
+            yield (
+                f"services[{index}].canary",
+                "a canary takes a share of the service's routes; declare routes or remove it",
+            )
         elif svc.canary is not None and config.ingress.controller != "gateway":
             yield f"services[{index}].canary", "splitting routes by weight needs ingress.controller 'gateway'"
         if svc.routes and config.ingress.gke_scope(config.creates_cluster) is not None:

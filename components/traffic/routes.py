@@ -174,7 +174,11 @@ def health_check_config(svc: ServiceConfig) -> dict[str, Any] | None:
         number = port.container_port if port is not None else int(probe.http_get.port)
         config: dict[str, Any] = {
             "type": "HTTP",
-            "httpHealthCheck": {"portSpecification": "USE_FIXED_PORT", "port": number, "requestPath": probe.http_get.path},
+            "httpHealthCheck": {
+                "portSpecification": "USE_FIXED_PORT",
+                "port": number,
+                "requestPath": probe.http_get.path,
+            },
         }
     elif probe.tcp_socket is not None:
         port = svc.port(probe.tcp_socket.port)
