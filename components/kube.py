@@ -11,6 +11,8 @@ import pulumi_kubernetes as k8s
 
 # Set by the API server on every namespace (Kubernetes >= 1.22), so it cannot be spoofed by a label edit.
 NAME_LABEL = "kubernetes.io/metadata.name"
+# Every catalog service's pods (and its migration Job's) carry their service's name here.
+SERVICE_NAME_LABEL = "app.kubernetes.io/name"
 
 
 def namespaces_named(*names: str) -> k8s.meta.v1.LabelSelectorArgs:

@@ -12,7 +12,7 @@
 Every component gets its own config slice and a `Context` (environment, app and labels, GCP project,
 the platform's provider, the node pools to wait for). Every fact one domain takes from another is
 passed here by name: the edge (the ingress data plane's pods and ranges) and the monitoring
-namespace for network policy, the monitoring release
+namespace for network policy, each service's callers and callees from `allowFrom`, the monitoring release
 for ServiceMonitors, the issuer for Ingresses, the checksums that roll pods.
 """
 
@@ -93,13 +93,14 @@ class Platform(pulumi.ComponentResource):
                 scrape_namespace=scrape_namespace,
                 addon_namespaces=frozenset(config.addon_namespaces),
                 control_plane_cidr=config.cluster.master_ipv4_cidr if config.creates_cluster else None,
-                metrics_ports={
-                    ns.name: [s.metrics.port for s in config.services if s.namespace == ns.name and s.metrics]
-                    for ns in config.namespaces
+                catalog_services={
+                    ns.name: [s.name for s in config.services if s.namespace == ns.name] for ns in config.namespaces
                 },
                 workload_identity_namespaces=frozenset(
                     s.namespace for s in config.services if s.service_account.workload_identity is not None
                 ),
+                edge=edge_peers,
+                acme_solver_namespaces=acme_solver_namespaces(config),
             ),
             opts=on_nodes,
         )
@@ -128,6 +129,7 @@ class Platform(pulumi.ComponentResource):
                     edge=edge_peers,
                     scrape_namespace=scrape_namespace,
                     callers=[(s.name, s.namespace) for s in config.services if s.name in service.allow_from],
+                    callees=[s for s in config.services if service.name in s.allow_from],
                     checksums=checksums,
                     monitoring=edge.monitoring_release,
                     depends_on=[*secrets.resources, *config_maps.resources],
@@ -205,6 +207,19 @@ class Platform(pulumi.ComponentResource):
             opts=opts,
         )
         return routes.urls
+
+
+def acme_solver_namespaces(config: PlatformConfig) -> frozenset[str]:
+    """Where cert-manager's HTTP-01 solver pods run, which the edge must reach: beside each Ingress on
+    ingress-nginx, in the Gateway's namespace off GKE (on GKE, Certificate Manager needs no solver)."""
+    ingress = config.ingress
+    if not (ingress.tls and config.addons.cert_manager.enabled):
+        return frozenset()
+    if ingress.controller == "ingress-nginx":
+        return frozenset(s.namespace for s in config.services if s.enabled and s.routes)
+    if config.runs_gateway and not config.creates_cluster:
+        return frozenset({ingress.gateway.namespace})
+    return frozenset()
 
 
 # Google's front ends and health checkers: where a GKE load balancer's traffic reaches pods from.

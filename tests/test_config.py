@@ -339,13 +339,14 @@ def test_a_nested_named_list_is_named_too() -> None:
 
 def test_a_semantic_error_names_the_item() -> None:
     config = _fixture()
-    config["platform:namespaces"][1]["egress"] = {"namespaces": ["team", "payments"]}
+    # Egress may name namespaces the platform does not manage (issue #13); a caller must be a declared service.
+    _fixture_service(config, "api")["allowFrom"] = ["web", "payments"]
     assert_rejected(
         "dev",
         config,
         # A list of plain strings has no names: its position stays.
-        "stack 'dev': platform:namespaces[team-data].egress.namespaces[1]: 'payments' is not a declared namespace; "
-        "declared: team, team-data",
+        "stack 'dev': platform:services[api].allowFrom[1]: 'payments' is not a declared service; "
+        "declared: api, web, worker",
     )
 
 

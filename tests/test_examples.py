@@ -717,29 +717,43 @@ def test_code_review_network_policy_modes(stack: str) -> None:
         (rule,) = policies["allow-declared-egress"]["egress"]
         return [name for peer in rule["to"] for name in selected_namespaces(peer)]
 
-    # V2 stable, strict: egress only to the data namespace.
+    # V2 stable, strict: egress only to the data namespace (all its pods: the catalog runs none there),
+    # and no traffic among its own pods: its services do not call one another.
     assert egress_namespaces(stable) == ["platform-infrastructure"]
-    # V1 experimentation, relaxed: one empty rule, egress anywhere.
+    (rule,) = stable["allow-declared-egress"]["egress"]
+    assert [peer["podSelector"] for peer in rule["to"]] == [{}]
+    assert "allow-same-namespace" not in stable
+    # V1 experimentation, relaxed: one empty rule, egress anywhere, and free traffic among its pods.
     assert experimental["allow-declared-egress"]["egress"] == [{}]
+    assert experimental["allow-same-namespace"]["ingress"] == [{"from": [{"podSelector": {}}]}]
     assert monitoring["allow-declared-egress"]["egress"] == [{}]
     # V3 quarantine, read-only: no traffic even within the namespace; egress to the data namespace.
     assert "allow-same-namespace" not in quarantine
     assert egress_namespaces(quarantine) == ["platform-infrastructure"]
-    # Every track reaches the data namespace because each declares it; nothing else does.
+    # Every track reaches the data namespace because each declares it, and so do the data stores
+    # themselves ("allow all internal"); nothing else does.
     (rule,) = infrastructure["allow-from-declared-clients"]["ingress"]
     assert [name for peer in rule["from"] for name in selected_namespaces(peer)] == [
+        "platform-infrastructure",
         "platform-v1-exp",
         "platform-v2-stable",
         "platform-v3-quarantine",
     ]
-    # Ingress to the tracks comes from the edge: on GKE, Google's front ends reach routed pods, per service.
-    for policies in (stable, experimental, quarantine):
-        (rule,) = policies["allow-from-ingress-controller"]["ingress"]
-        assert [name for peer in rule["from"] for name in selected_namespaces(peer)] == ["gateway"]
+    assert egress_namespaces(infrastructure) == ["platform-infrastructure"]
+    assert "allow-same-namespace" not in infrastructure
+    # Ingress to the tracks comes from the edge, per service, on the routed port: on GKE's Gateway,
+    # Google's front ends and health checkers.
     google_front_ends = [{"ipBlock": {"cidr": "35.191.0.0/16"}}, {"ipBlock": {"cidr": "130.211.0.0/22"}}]
-    for namespace, service in (("platform-v1-exp", "v1-api"), ("platform-v3-quarantine", "v3-api")):
-        (policy,) = run.k8s("NetworkPolicy", service, namespace=namespace)
-        assert policy.manifest["spec"]["ingress"][0]["from"] == google_front_ends
+    for namespace, policies in (
+        ("platform-v2-stable", stable),
+        ("platform-v1-exp", experimental),
+        ("platform-v3-quarantine", quarantine),
+    ):
+        assert "allow-from-ingress-controller" not in policies
+        for service in names(run, "Deployment", namespace):
+            edge_rule = policies[service]["ingress"][0]
+            assert edge_rule["from"] == google_front_ends
+            assert edge_rule["ports"] == [{"port": "http", "protocol": "TCP"}]
 
 
 @pytest.mark.parametrize("stack", STACKS["code-review"])

@@ -589,6 +589,22 @@ def _from_namespace(name: str) -> dict[str, Any]:
     return {"namespaceSelector": {"matchExpressions": [selector]}}
 
 
+def _service_pods(namespace: str, name: str) -> dict[str, Any]:
+    return {**_from_namespace(namespace), "podSelector": {"matchLabels": {"app.kubernetes.io/name": name}}}
+
+
+CONTROLLER_PODS = {
+    **_from_namespace("ingress-nginx"),
+    "podSelector": {
+        "matchLabels": {
+            "app.kubernetes.io/name": "ingress-nginx",
+            "app.kubernetes.io/instance": "ingress-nginx",
+            "app.kubernetes.io/component": "controller",
+        }
+    },
+}
+
+
 def test_network_policy_admits_the_edge_callers_and_monitoring(staging: ProgramRun) -> None:
     spec = _manifest(staging, "NetworkPolicy", "checkout")["spec"]
     assert spec["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "checkout"}}
@@ -597,13 +613,39 @@ def test_network_policy_admits_the_edge_callers_and_monitoring(staging: ProgramR
     google_front_ends = [{"ipBlock": {"cidr": "35.191.0.0/16"}}, {"ipBlock": {"cidr": "130.211.0.0/22"}}]
     assert spec["ingress"] == [
         {"from": google_front_ends, "ports": [{"port": "http", "protocol": "TCP"}]},
-        {
-            "from": [
-                {**_from_namespace("shop"), "podSelector": {"matchLabels": {"app.kubernetes.io/name": "storefront"}}}
-            ],
-            "ports": [{"port": "http", "protocol": "TCP"}],
-        },
+        {"from": [_service_pods("shop", "storefront")], "ports": [{"port": "http", "protocol": "TCP"}]},
         {"from": [_from_namespace("monitoring")], "ports": [{"port": "metrics", "protocol": "TCP"}]},
+    ]
+
+
+def test_a_caller_may_open_connections_only_to_the_services_that_admit_it(staging: ProgramRun) -> None:
+    """storefront and checkout name each other in allowFrom: each gets an egress policy to the other's
+    container port (not its metrics port); order-worker, named by nobody, gets none."""
+    for caller, callee, port in (("storefront", "checkout", 8000), ("checkout", "storefront", 8080)):
+        policy = _manifest(staging, "NetworkPolicy", f"{caller}-egress")
+        assert policy["metadata"]["namespace"] == "shop"
+        assert policy["spec"] == {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": caller}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [_service_pods("shop", callee)], "ports": [{"port": port, "protocol": "TCP"}]}],
+        }
+    assert staging.k8s("NetworkPolicy", name="order-worker-egress") == []
+    registration = _one(staging, "NetworkPolicy", "storefront-egress")
+    assert registration.name == "storefront-egress-policy"
+    assert registration.parent.endswith("platform:workloads:Microservice::storefront")
+
+
+def test_callers_in_other_namespaces_get_egress_to_each_callee(custom: ProgramRun) -> None:
+    """auth admits storefront and order-worker on http and health (no metrics declared): both may call it."""
+    to_auth = {
+        "to": [_service_pods("shop", "auth")],
+        "ports": [{"port": 8000, "protocol": "TCP"}, {"port": 8081, "protocol": "TCP"}],
+    }
+    assert _manifest(custom, "NetworkPolicy", "order-worker-egress")["spec"]["egress"] == [to_auth]
+    storefront = _manifest(custom, "NetworkPolicy", "storefront-egress")["spec"]["egress"]
+    assert storefront == [
+        {"to": [_service_pods("shop", "checkout")], "ports": [{"port": 8000, "protocol": "TCP"}]},
+        to_auth,
     ]
 
 
@@ -616,13 +658,7 @@ def test_unrouted_service_admits_only_monitoring_on_its_metrics_port(run: Progra
 def test_allow_from_names_callers_in_their_own_namespaces(custom: ProgramRun) -> None:
     rules = _manifest(custom, "NetworkPolicy", "auth")["spec"]["ingress"]
     assert rules[1] == {
-        "from": [
-            {**_from_namespace("shop"), "podSelector": {"matchLabels": {"app.kubernetes.io/name": "storefront"}}},
-            {
-                **_from_namespace("shop-workers"),
-                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "order-worker"}},
-            },
-        ],
+        "from": [_service_pods("shop", "storefront"), _service_pods("shop-workers", "order-worker")],
         "ports": [{"port": "http", "protocol": "TCP"}, {"port": "health", "protocol": "TCP"}],
     }
     assert len(rules) == 2  # no metrics declared: no monitoring rule

@@ -73,3 +73,20 @@ def test_plan_refuses_a_bad_config_with_the_one_line_error(tmp_path: Path, capsy
         "stack 'dev': platform:services[storefront].autoscaling.maxReplicas: input should be greater than or equal to 1 (got 0)"
     ]
     assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_plan_prints_the_reachability_matrix_the_network_policies_allow(capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan.main(["--stack", "production", "--dir", str(FIXTURE_DIR), "--skip-checkov"]) == 0
+    printed = capsys.readouterr().out
+    section = printed[printed.index("== reachability") : printed.index("== capacity")]
+    assert [line.strip() for line in section.strip().splitlines()[1:]] == [
+        # The edge: routed ports only; monitoring: metrics ports only; callers: what allowFrom names.
+        "ingress-nginx/edge -> shop/checkout: 8000",
+        "ingress-nginx/edge -> shop/storefront: 8080",
+        "monitoring/prometheus -> shop-workers/order-worker: 9090",
+        "monitoring/prometheus -> shop/checkout: 9090",
+        "monitoring/prometheus -> shop/storefront: 9090",
+        "shop/checkout -> shop/storefront: 8080",
+        "shop/checkout-migrate-1-9-0 -> shop/storefront: 8080",
+        "shop/storefront -> shop/checkout: 8000",
+    ]

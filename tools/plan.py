@@ -6,7 +6,8 @@
 It runs the program under the test harness's mocks (the same engine the tests use) and prints, per
 component, what it would create and the values that matter: node pools and their sizes, namespaces
 with their policy mode, services with replicas, resources and routes, secrets by name only, the
-add-on charts, resource counts, the capacity and cost summaries, and the gates (strict Kubernetes
+add-on charts, resource counts, the capacity and cost summaries, the reachability matrix (who may
+open connections to whom on which ports, evaluated from the NetworkPolicies), and the gates (strict Kubernetes
 schemas, CRD schemas, Checkov when its virtualenv exists). `--out DIR` writes every Kubernetes
 object as YAML, one file per object, with every secret value redacted, for review, `kubectl diff`
 or a GitOps repository. A config the program refuses prints its one-line errors and exits 1.
@@ -44,6 +45,8 @@ from gates import (  # noqa: E402
 from harness import ProgramRun, is_secret_value, run_program, stack_config, stand_in_secrets  # noqa: E402
 
 from components.config import ConfigError, PlatformConfig  # noqa: E402
+from components.planning.reachability import edge_endpoints, monitoring_endpoint, reachability_table  # noqa: E402
+from components.platform import ingress_edge  # noqa: E402
 
 REDACTED = "<secret: set by pulumi up, never written here>"
 
@@ -107,10 +110,30 @@ def print_summary(run: ProgramRun, config: PlatformConfig) -> None:
     _section("resources by type")
     for typ, count in sorted(Counter(r.type for r in run.resources).items()):
         print(f"  {count:4d}  {typ}")
+    print_reachability(run, config)
     _section("capacity")
     print(json.dumps(run.outputs.get("capacity"), indent=1))
     _section("cost")
     print(json.dumps(run.outputs.get("cost"), indent=1))
+
+
+def reachability_rows(run: ProgramRun, config: PlatformConfig) -> list[str]:
+    """`source -> destination: ports`, one row per pair the NetworkPolicies allow, over the workloads
+    plus the edge and, when monitoring runs, Prometheus."""
+    extras = edge_endpoints(ingress_edge(config.addons))
+    if config.addons.monitoring.enabled:
+        extras.append(monitoring_endpoint(config.addons.monitoring.namespace))
+    objects = [resource.manifest for resource in run.resources if is_kubernetes_object(resource)]
+    ports: dict[tuple[str, str], list[int]] = {}
+    for source, destination, port in reachability_table(objects, extras):
+        ports.setdefault((source, destination), []).append(port)
+    return [f"{src} -> {dst}: {', '.join(map(str, found))}" for (src, dst), found in ports.items()]
+
+
+def print_reachability(run: ProgramRun, config: PlatformConfig) -> None:
+    _section("reachability (source -> destination: ports)")
+    for row in reachability_rows(run, config):
+        print(f"  {row}")
 
 
 def gate_results(run: ProgramRun, config: PlatformConfig, checkov: bool) -> dict[str, list[str]]:

@@ -70,7 +70,6 @@ def _check_names_unique(config: PlatformConfig) -> Iterator[Problem]:
 
 
 def _check_namespaces(config: PlatformConfig) -> Iterator[Problem]:
-    declared = {ns.name for ns in config.namespaces}
     for index, ns in enumerate(config.namespaces):
         path = f"namespaces[{index}]"
         addon = config.addon_namespaces.get(ns.name)
@@ -82,7 +81,7 @@ def _check_namespaces(config: PlatformConfig) -> Iterator[Problem]:
                     "use policy 'relaxed'"
                 ),
             )
-        yield from check_namespace(ns, path, declared)
+        yield from check_namespace(ns, path)
 
 
 def _check_service(config: PlatformConfig, path: str, svc: ServiceConfig) -> Iterator[Problem]:
@@ -177,11 +176,25 @@ def _check_references(config: PlatformConfig, path: str, svc: ServiceConfig) -> 
             )
 
     known = {s.name for s in config.services if s.enabled}
+    namespace = config.namespace(svc.namespace)
+    if svc.allow_from and namespace is not None and namespace.policy == "read-only":
+        yield (
+            f"{path}.allowFrom",
+            f"'{svc.namespace}' is read-only: its services admit only the edge; remove allowFrom or use policy 'strict'",
+        )
     for index, caller in enumerate(svc.allow_from):
+        caller_service = config.service(caller)
+        caller_namespace = config.namespace(caller_service.namespace) if caller_service is not None else None
         if caller not in known:
             yield (
                 f"{path}.allowFrom[{index}]",
                 f"'{caller}' is not a declared service; declared: {', '.join(sorted(known))}",
+            )
+        elif caller_namespace is not None and caller_namespace.policy == "read-only":
+            yield (
+                f"{path}.allowFrom[{index}]",
+                f"'{caller}' runs in read-only namespace '{caller_namespace.name}', "
+                "whose pods may open connections only to its egress namespaces",
             )
 
 

@@ -316,7 +316,7 @@ class ServiceConfig(Model):
     routes: list[Route] = []
     # A second Deployment and Service taking `weight` percent of the routes' traffic.
     canary: Canary | None = None
-    # Other services (by name) allowed to call this one.
+    # Other services (by name) allowed to call this one, on its caller ports.
     allow_from: list[ServiceName] = []
     migration: Migration | None = None
     service_account: ServiceAccountConfig = ServiceAccountConfig()
@@ -344,6 +344,13 @@ class ServiceConfig(Model):
         if self.autoscaling is not None:
             return self.autoscaling.max_replicas
         return self.min_replicas
+
+    @property
+    def caller_ports(self) -> list[PortConfig]:
+        """The ports `allowFrom` callers reach: every port but a dedicated metrics port. A service serving
+        /metrics on its only port (as most seeds do) keeps that port open to its callers."""
+        metrics_port = self.metrics.port if self.metrics is not None else None
+        return [p for p in self.ports if p.name != metrics_port] or list(self.ports)
 
     @property
     def user_facing(self) -> bool:

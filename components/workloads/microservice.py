@@ -7,8 +7,11 @@ Per service declared in config this component creates:
   set, a preStop sleep, spot placement, zone/node spread and checksum annotations that roll pods
   when consumed Secrets or ConfigMaps change; no `spec.replicas` when an HPA owns the count;
 - a ClusterIP Service with named ports, an autoscaling/v2 HPA, a policy/v1 PodDisruptionBudget;
-- a NetworkPolicy admitting the edge (routed ports), `allowFrom` callers and the
-  monitoring namespace (metrics port), both handed in by name;
+- a NetworkPolicy admitting exactly: the edge's peers on the routed ports, the `allowFrom` callers'
+  pods on the caller ports (all but a dedicated metrics port) and the monitoring namespace on the
+  metrics port; and, when other services' `allowFrom` name this one, an egress NetworkPolicy letting
+  its pods open connections to exactly those services' pods on their caller ports (the namespace's
+  default deny blocks all other egress but its declared targets);
 - an optional migration Job that the Deployment waits for, and a ServiceMonitor when monitoring is on.
 
 Migration Job: named `<svc>-migrate-<tag>`, so a new image tag replaces it (and the Deployment,
@@ -32,7 +35,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.context import Context
-from components.kube import Edge, namespaces_named
+from components.kube import SERVICE_NAME_LABEL, Edge, namespaces_named
 from components.workloads.config import HpaPolicy, ScalingRules, ServiceConfig
 from components.workloads.identity import ServiceIdentity, build_identity
 from components.workloads.pod import PodParts, to_dns_label
@@ -68,12 +71,14 @@ class MicroserviceArgs:
     service: ServiceConfig
     context: Context
     namespace: k8s.core.v1.Namespace
-    # The ingress data plane (pods and ranges), admitted on the routed ports (traffic domain).
+    # The ingress data plane, admitted on the routed ports (traffic domain).
     edge: Edge
     # The monitoring namespace, admitted on the metrics port (observability domain).
     scrape_namespace: str
     # The services named in `allowFrom`, as (name, namespace), in catalog order.
     callers: Sequence[tuple[str, str]] = ()
+    # The services whose `allowFrom` names this one, in catalog order: its pods' egress.
+    callees: Sequence[ServiceConfig] = ()
     # "secret/<name>" and "configmap/<name>" -> checksum of the content, for pod-template annotations.
     checksums: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     # The kube-prometheus-stack release when monitoring is on: the ServiceMonitor CRD comes with it.
@@ -359,46 +364,59 @@ class Microservice(pulumi.ComponentResource):
 
     def _build_network_policy(self) -> None:
         svc = self._svc
+        net = k8s.networking.v1
         declared = {p.name: p for p in svc.ports}
-        metrics_port = svc.metrics.port if svc.metrics is not None else None
 
         def allow(
-            peers: list[k8s.networking.v1.NetworkPolicyPeerArgs], port_names: Sequence[str]
-        ) -> k8s.networking.v1.NetworkPolicyIngressRuleArgs:
+            peers: list[net.NetworkPolicyPeerArgs], port_names: Sequence[str]
+        ) -> net.NetworkPolicyIngressRuleArgs:
             ports = [
-                k8s.networking.v1.NetworkPolicyPortArgs(port=name, protocol=declared[name].protocol)
+                net.NetworkPolicyPortArgs(port=name, protocol=declared[name].protocol)
                 for name in dict.fromkeys(port_names)
             ]
-            return k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=peers, ports=ports)
-
-        def from_namespace(name: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-            return k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=namespaces_named(name))
+            return net.NetworkPolicyIngressRuleArgs(from_=peers, ports=ports)
 
         rules = []
+        # An empty `from` would admit everyone: no edge peers, no edge rule.
         edge = self._args.edge.peers()
         if svc.routes and edge:
             rules.append(allow(edge, [route.port for route in svc.routes]))
-        app_ports = [name for name in declared if name != metrics_port]
-        callers = self._args.callers
-        if callers and app_ports:
-            peers = [
-                k8s.networking.v1.NetworkPolicyPeerArgs(
-                    namespace_selector=namespaces_named(caller_namespace),
-                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": caller}),
-                )
-                for caller, caller_namespace in callers
-            ]
-            rules.append(allow(peers, app_ports))
-        if metrics_port is not None:
-            rules.append(allow([from_namespace(self._args.scrape_namespace)], [metrics_port]))
-        k8s.networking.v1.NetworkPolicy(
+        if self._args.callers:
+            callers = [_service_peer(caller, namespace) for caller, namespace in self._args.callers]
+            rules.append(allow(callers, [p.name for p in svc.caller_ports]))
+        if svc.metrics is not None:
+            scrape = net.NetworkPolicyPeerArgs(namespace_selector=namespaces_named(self._args.scrape_namespace))
+            rules.append(allow([scrape], [svc.metrics.port]))
+        net.NetworkPolicy(
             f"{self._name}-network-policy",
             metadata=self._metadata(svc.name),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            spec=net.NetworkPolicySpecArgs(
                 # By name only, so the migration Job's pods are covered too.
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": svc.name}),
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={SERVICE_NAME_LABEL: svc.name}),
                 policy_types=["Ingress"],
                 ingress=rules,
+            ),
+            opts=self._k8s,
+        )
+        if not self._args.callees:
+            return
+        # Container ports by number: the callee's ingress rule names the same ports.
+        net.NetworkPolicy(
+            f"{self._name}-egress-policy",
+            metadata=self._metadata(f"{svc.name}-egress"),
+            spec=net.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={SERVICE_NAME_LABEL: svc.name}),
+                policy_types=["Egress"],
+                egress=[
+                    net.NetworkPolicyEgressRuleArgs(
+                        to=[_service_peer(callee.name, callee.namespace)],
+                        ports=[
+                            net.NetworkPolicyPortArgs(port=p.container_port, protocol=p.protocol)
+                            for p in callee.caller_ports
+                        ],
+                    )
+                    for callee in self._args.callees
+                ],
             ),
             opts=self._k8s,
         )
@@ -422,6 +440,14 @@ class Microservice(pulumi.ComponentResource):
                 pulumi.ResourceOptions(depends_on=[self._args.monitoring] if self._args.monitoring else []),
             ),
         )
+
+
+def _service_peer(name: str, namespace: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    """A catalog service's pods: its namespace AND its name label, in one peer."""
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        namespace_selector=namespaces_named(namespace),
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={SERVICE_NAME_LABEL: name}),
+    )
 
 
 def _scaling_rules(rules: ScalingRules) -> k8s.autoscaling.v2.HPAScalingRulesArgs:
