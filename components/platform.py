@@ -82,7 +82,7 @@ class Platform(pulumi.ComponentResource):
         on_nodes = pulumi.ResourceOptions(parent=self, depends_on=cluster.ready)
 
         addons = config.addons
-        edge_namespace, edge_peers = ingress_edge(config)
+        edge_namespace, edge_peers = edge_home(config), ingress_edge(config)
         scrape_namespace = addons.monitoring.namespace
         namespaces = Namespaces(
             f"{name}-namespaces",
@@ -226,22 +226,29 @@ def acme_solver_namespaces(config: PlatformConfig) -> frozenset[str]:
 GOOGLE_FRONT_ENDS = ("35.191.0.0/16", "130.211.0.0/22")
 
 
-def ingress_edge(config: PlatformConfig) -> tuple[str, Edge]:
-    """The ingress data plane: the namespace it runs in and what NetworkPolicy admits from it.
+def ingress_edge(config: PlatformConfig) -> Edge:
+    """The ingress data plane, as NetworkPolicy admits it to routed services.
 
-    ingress-nginx: its controller pods. Envoy Gateway: the shared Gateway's proxy pods. GKE's Gateway:
-    Google's front ends and health checkers, plus the proxy-only subnet for a regional class."""
+    ingress-nginx: its controller pods (none when the add-on is off). Envoy Gateway: the shared
+    Gateway's proxy pods. GKE's Gateway: Google's front ends and health checkers, which reach pods by
+    IP, plus the proxy-only subnet for a regional class."""
     ingress = config.ingress
     if ingress.controller == "ingress-nginx":
         nginx = config.addons.ingress_nginx
-        return nginx.namespace, Edge(pods=[PodPeer(nginx.namespace, CONTROLLER_LABELS)] if nginx.enabled else [])
+        return Edge(pods=[PodPeer(nginx.namespace, CONTROLLER_LABELS)] if nginx.enabled else [])
     if config.creates_cluster:
         scope = ingress.gke_scope(config.creates_cluster)
         regional = [config.network.proxy_only_cidr] if scope in ("regional-external", "regional-internal") else []
-        return ingress.gateway.namespace, Edge(cidrs=[*GOOGLE_FRONT_ENDS, *regional])
-    envoy_namespace = config.addons.envoy_gateway.namespace
-    labels = proxy_labels(ingress.gateway.name, ingress.gateway.namespace)
-    return envoy_namespace, Edge(pods=[PodPeer(envoy_namespace, labels)])
+        return Edge(cidrs=[*GOOGLE_FRONT_ENDS, *regional])
+    namespace = config.addons.envoy_gateway.namespace
+    return Edge(pods=[PodPeer(namespace, proxy_labels(ingress.gateway.name, ingress.gateway.namespace))])
+
+
+def edge_home(config: PlatformConfig) -> str:
+    """The namespace the ingress data plane's pods run in (the Gateway's own on GKE, which runs none)."""
+    if config.ingress.controller == "ingress-nginx":
+        return config.addons.ingress_nginx.namespace
+    return config.ingress.gateway.namespace if config.creates_cluster else config.addons.envoy_gateway.namespace
 
 
 class Addons(pulumi.ComponentResource):

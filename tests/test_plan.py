@@ -80,9 +80,12 @@ def test_plan_prints_the_reachability_matrix_the_network_policies_allow(capsys: 
     printed = capsys.readouterr().out
     section = printed[printed.index("== reachability") : printed.index("== capacity")]
     assert [line.strip() for line in section.strip().splitlines()[1:]] == [
-        # The edge: routed ports only; monitoring: metrics ports only; callers: what allowFrom names.
-        "ingress-nginx/edge -> shop/checkout: 8000",
-        "ingress-nginx/edge -> shop/storefront: 8080",
+        # The edge (Google's front ends and health checkers): routed ports only; monitoring: metrics
+        # ports only; callers: what allowFrom names.
+        "edge-130.211.0.0/22 -> shop/checkout: 8000",
+        "edge-130.211.0.0/22 -> shop/storefront: 8080",
+        "edge-35.191.0.0/16 -> shop/checkout: 8000",
+        "edge-35.191.0.0/16 -> shop/storefront: 8080",
         "monitoring/prometheus -> shop-workers/order-worker: 9090",
         "monitoring/prometheus -> shop/checkout: 9090",
         "monitoring/prometheus -> shop/storefront: 9090",
