@@ -329,81 +329,51 @@ class SharedGateway(pulumi.ComponentResource):
             f"{ingress.rate_limit_rps} requests/s per client IP "
             f"({threshold} per {ingress.rate_limit_interval_seconds} s) on {args.cluster_name}'s Gateway"
         )
+        # The global and regional policies take the same rules, each in its own typed Args classes.
+        prefix = "SecurityPolicy" if scope == "global" else "RegionSecurityPolicy"
+        rules = _armor_rules(prefix, threshold or 0, ingress.rate_limit_interval_seconds)
+        common: dict[str, Any] = {
+            "name": policy_name,
+            "project": args.addon.context.project,
+            "description": description,
+            "type": "CLOUD_ARMOR",
+            "rules": rules,
+            "opts": self._gcp(),
+        }
+        policy: Any
         if scope == "global":
-            global_policy = gcp.compute.SecurityPolicy(
-                f"{name}-security-policy",
-                name=policy_name,
-                project=args.addon.context.project,
-                description=description,
-                type="CLOUD_ARMOR",
-                rules=[
-                    gcp.compute.SecurityPolicyRuleArgs(
-                        action="throttle",
-                        priority=1000,
-                        description="per-client rate limit",
-                        match=gcp.compute.SecurityPolicyRuleMatchArgs(
-                            versioned_expr="SRC_IPS_V1",
-                            config=gcp.compute.SecurityPolicyRuleMatchConfigArgs(src_ip_ranges=["*"]),
-                        ),
-                        rate_limit_options=gcp.compute.SecurityPolicyRuleRateLimitOptionsArgs(
-                            conform_action="allow",
-                            exceed_action="deny(429)",
-                            enforce_on_key="IP",
-                            rate_limit_threshold=gcp.compute.SecurityPolicyRuleRateLimitOptionsRateLimitThresholdArgs(
-                                count=threshold, interval_sec=ingress.rate_limit_interval_seconds
-                            ),
-                        ),
-                    ),
-                    gcp.compute.SecurityPolicyRuleArgs(
-                        action="allow",
-                        priority=2147483647,
-                        description="default rule",
-                        match=gcp.compute.SecurityPolicyRuleMatchArgs(
-                            versioned_expr="SRC_IPS_V1",
-                            config=gcp.compute.SecurityPolicyRuleMatchConfigArgs(src_ip_ranges=["*"]),
-                        ),
-                    ),
-                ],
-                opts=self._gcp(),
-            )
-            self.outputs["securityPolicy"] = global_policy.name
-            return global_policy.name
-        regional_policy = gcp.compute.RegionSecurityPolicy(
-            f"{name}-security-policy",
-            name=policy_name,
-            project=args.addon.context.project,
-            region=args.region,
-            description=description,
-            type="CLOUD_ARMOR",
-            rules=[
-                gcp.compute.RegionSecurityPolicyRuleArgs(
-                    action="throttle",
-                    priority=1000,
-                    description="per-client rate limit",
-                    match=gcp.compute.RegionSecurityPolicyRuleMatchArgs(
-                        versioned_expr="SRC_IPS_V1",
-                        config=gcp.compute.RegionSecurityPolicyRuleMatchConfigArgs(src_ip_ranges=["*"]),
-                    ),
-                    rate_limit_options=gcp.compute.RegionSecurityPolicyRuleRateLimitOptionsArgs(
-                        conform_action="allow",
-                        exceed_action="deny(429)",
-                        enforce_on_key="IP",
-                        rate_limit_threshold=gcp.compute.RegionSecurityPolicyRuleRateLimitOptionsRateLimitThresholdArgs(
-                            count=threshold, interval_sec=ingress.rate_limit_interval_seconds
-                        ),
-                    ),
-                ),
-                gcp.compute.RegionSecurityPolicyRuleArgs(
-                    action="allow",
-                    priority=2147483647,
-                    description="default rule",
-                    match=gcp.compute.RegionSecurityPolicyRuleMatchArgs(
-                        versioned_expr="SRC_IPS_V1",
-                        config=gcp.compute.RegionSecurityPolicyRuleMatchConfigArgs(src_ip_ranges=["*"]),
-                    ),
-                ),
-            ],
-            opts=self._gcp(),
-        )
-        self.outputs["securityPolicy"] = regional_policy.name
-        return regional_policy.name
+            policy = gcp.compute.SecurityPolicy(f"{name}-security-policy", **common)
+        else:
+            policy = gcp.compute.RegionSecurityPolicy(f"{name}-security-policy", region=args.region, **common)
+        self.outputs["securityPolicy"] = policy.name
+        name_output: pulumi.Output[str] = policy.name
+        return name_output
+
+
+def _armor_rules(prefix: str, count: int, interval_seconds: int) -> list[Any]:
+    """Throttle every client IP above `count` requests per `interval_seconds` with a 429; allow the rest.
+    `prefix` picks the global (`SecurityPolicy`) or regional (`RegionSecurityPolicy`) Args classes."""
+    import pulumi_gcp as gcp
+
+    def args(kind: str) -> Any:
+        return getattr(gcp.compute, f"{prefix}{kind}Args")
+
+    def every_source() -> Any:
+        return args("RuleMatch")(versioned_expr="SRC_IPS_V1", config=args("RuleMatchConfig")(src_ip_ranges=["*"]))
+
+    throttle = args("Rule")(
+        action="throttle",
+        priority=1000,
+        description="per-client rate limit",
+        match=every_source(),
+        rate_limit_options=args("RuleRateLimitOptions")(
+            conform_action="allow",
+            exceed_action="deny(429)",
+            enforce_on_key="IP",
+            rate_limit_threshold=args("RuleRateLimitOptionsRateLimitThreshold")(
+                count=count, interval_sec=interval_seconds
+            ),
+        ),
+    )
+    default = args("Rule")(action="allow", priority=2147483647, description="default rule", match=every_source())
+    return [throttle, default]

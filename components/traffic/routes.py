@@ -121,25 +121,21 @@ class HttpRoutes(pulumi.ComponentResource):
         if timeouts:
             # The backend service's timeout: the longest the service's routes allow (and a WebSocket's lifetime).
             backend["timeoutSec"] = max(timeouts)
+        health_check = health_check_config(svc)
+        policies = {
+            "backend-policy": ("GCPBackendPolicy", backend or None),
+            "health-check": ("HealthCheckPolicy", health_check),
+        }
         for service_name in service_names(svc):
-            target = {"group": "", "kind": "Service", "name": service_name}
-            if backend:
+            for role, (kind, default) in policies.items():
+                if default is None:
+                    continue
                 k8s.apiextensions.CustomResource(
-                    f"{name}-{svc.namespace}-{service_name}-backend-policy",
+                    f"{name}-{svc.namespace}-{service_name}-{role}",
                     api_version="networking.gke.io/v1",
-                    kind="GCPBackendPolicy",
+                    kind=kind,
                     metadata=self._metadata(service_name, svc),
-                    spec={"default": backend, "targetRef": target},
-                    opts=self._k8s,
-                )
-            health_check = health_check_config(svc)
-            if health_check is not None:
-                k8s.apiextensions.CustomResource(
-                    f"{name}-{svc.namespace}-{service_name}-health-check",
-                    api_version="networking.gke.io/v1",
-                    kind="HealthCheckPolicy",
-                    metadata=self._metadata(service_name, svc),
-                    spec={"default": health_check, "targetRef": target},
+                    spec={"default": default, "targetRef": {"group": "", "kind": "Service", "name": service_name}},
                     opts=self._k8s,
                 )
 
@@ -169,23 +165,16 @@ def health_check_config(svc: ServiceConfig) -> dict[str, Any] | None:
     """The load balancer's check, from the readiness probe: what it asks, how often, how many times."""
     probe = svc.probes.readiness
     defaults = PROBE_DEFAULTS["readiness"]
-    if probe.http_get is not None:
-        port = svc.port(probe.http_get.port)
-        number = port.container_port if port is not None else int(probe.http_get.port)
-        config: dict[str, Any] = {
-            "type": "HTTP",
-            "httpHealthCheck": {
-                "portSpecification": "USE_FIXED_PORT",
-                "port": number,
-                "requestPath": probe.http_get.path,
-            },
-        }
-    elif probe.tcp_socket is not None:
-        port = svc.port(probe.tcp_socket.port)
-        number = port.container_port if port is not None else int(probe.tcp_socket.port)
-        config = {"type": "TCP", "tcpHealthCheck": {"portSpecification": "USE_FIXED_PORT", "port": number}}
-    else:
+    action = probe.http_get or probe.tcp_socket
+    if action is None:
         return None
+    port = svc.port(action.port)
+    # The load balancer checks the pod's own port (container endpoints), not the Service's.
+    fixed = {"portSpecification": "USE_FIXED_PORT", "port": port.container_port if port else int(action.port)}
+    if probe.http_get is not None:
+        config: dict[str, Any] = {"type": "HTTP", "httpHealthCheck": {**fixed, "requestPath": probe.http_get.path}}
+    else:
+        config = {"type": "TCP", "tcpHealthCheck": fixed}
     interval = probe.period_seconds or defaults["periodSeconds"]
     return {
         "checkIntervalSec": interval,
