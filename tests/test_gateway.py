@@ -433,3 +433,16 @@ def test_every_custom_resource_of_the_variants_passes_its_crd_schema(regional: P
         manifests = [r.manifest for kind in kinds for r in run.k8s(kind)]
         assert manifests
         assert crd_failures(manifests) == []
+
+
+def test_listed_hosts_get_listeners_and_one_nothing_routes_to_admits_no_other_namespace() -> None:
+    config = copy.deepcopy(stack_config("staging"))
+    config["platform:ingress"] = {
+        **config["platform:ingress"],
+        "hosts": ["www.${domain}", "api.${domain}", "status.${domain}"],
+    }
+    listeners = {
+        listener["name"]: listener for listener in _gateway(run_program("staging", config))["spec"]["listeners"]
+    }
+    assert listeners["https-status-staging-shop-example-com"]["allowedRoutes"]["namespaces"] == {"from": "Same"}
+    assert listeners["https-api-staging-shop-example-com"]["allowedRoutes"]["namespaces"] == _selector("shop")

@@ -152,12 +152,15 @@ class SharedGateway(pulumi.ComponentResource):
                 "protocol": "HTTPS" if tls else "HTTP",
                 "allowedRoutes": {
                     "kinds": [{"group": GATEWAY_GROUP, "kind": "HTTPRoute"}],
+                    # A listed host nothing routes to yet admits nothing from elsewhere.
                     "namespaces": {
                         "from": "Selector",
                         "selector": {
                             "matchExpressions": [{"key": NAME_LABEL, "operator": "In", "values": sorted(namespaces)}]
                         },
-                    },
+                    }
+                    if namespaces
+                    else {"from": "Same"},
                 },
             }
             if tls and self._args.scope is None:
@@ -248,7 +251,7 @@ class SharedGateway(pulumi.ComponentResource):
             project=context.project,
             region=args.region,
             address_type="INTERNAL" if internal else "EXTERNAL",
-            # Regional external Application Load Balancers are served on the Standard tier.
+            # GKE's regional external Gateway takes a Standard Tier address.
             network_tier=None if internal else "STANDARD",
             subnetwork=args.subnetwork if internal else None,
             purpose="SHARED_LOADBALANCER_VIP" if internal else None,
