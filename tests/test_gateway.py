@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from conftest import stack_run
-from harness import ProgramRun, assert_rejected, run_program, stack_config
+from harness import ProgramRun, assert_rejected, rejected, run_program, stack_config
 
 GOOGLE_FRONT_ENDS = ["35.191.0.0/16", "130.211.0.0/22"]
 
@@ -446,3 +446,27 @@ def test_listed_hosts_get_listeners_and_one_nothing_routes_to_admits_no_other_na
     }
     assert listeners["https-status-staging-shop-example-com"]["allowedRoutes"]["namespaces"] == {"from": "Same"}
     assert listeners["https-api-staging-shop-example-com"]["allowedRoutes"]["namespaces"] == _selector("shop")
+
+
+def test_two_envoy_proxies_keep_a_disruption_budget() -> None:
+    config = copy.deepcopy(stack_config("dev"))
+    config["platform:addons"] = {**config["platform:addons"], "envoyGateway": {"proxyReplicas": 2}}
+    run = run_program("dev", config)
+    (proxy,) = run.k8s("EnvoyProxy", "platform-proxy")
+    kubernetes = proxy.manifest["spec"]["provider"]["kubernetes"]
+    assert kubernetes["envoyDeployment"] == {"replicas": 2}
+    assert kubernetes["envoyPDB"] == {"minAvailable": 1}
+    from crd_schemas import crd_failures
+
+    assert crd_failures([proxy.manifest]) == []
+    assert "envoyPDB" not in stack_run("dev").k8s("EnvoyProxy")[0].manifest["spec"]["provider"]["kubernetes"]
+
+
+def test_production_on_an_existing_cluster_runs_two_envoy_proxies() -> None:
+    config = copy.deepcopy(stack_config("dev"))
+    config["platform:environment"] = "production"
+    message, registered = rejected("dev", config)
+    assert "stack 'dev': platform:addons.envoyGateway.proxyReplicas: production runs at least 2 Envoy proxies" in (
+        message.splitlines()
+    )
+    assert registered == 0

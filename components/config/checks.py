@@ -256,6 +256,8 @@ def _check_addons(config: PlatformConfig) -> Iterator[Problem]:
             yield "addons.certManager.email", "Let's Encrypt needs an ACME account email when ingress.tls is on"
     if routed and not config.domain and any("${domain}" in r.host for s in config.services for r in s.routes):
         yield "domain", "routes use ${domain} but no domain is set"
+    if config.is_production and config.runs_envoy_gateway and addons.envoy_gateway.proxy_replicas < 2:
+        yield "addons.envoyGateway.proxyReplicas", "production runs at least 2 Envoy proxies"
     if config.is_production and config.runs_ingress_nginx and addons.ingress_nginx.replicas < 2:
         yield "addons.ingressNginx.replicas", "production runs at least 2 ingress controller replicas"
     if addons.ingress_nginx.static_ip and not config.creates_cluster:

@@ -77,6 +77,8 @@ class EnvoyGateway(pulumi.ComponentResource):
                         # kind has no load balancer: clients reach the proxies on a node port.
                         "envoyService": {"type": "NodePort"},
                         "envoyDeployment": {"replicas": envoy.proxy_replicas},
+                        # With two proxies or more, a node drain keeps one serving.
+                        **({"envoyPDB": {"minAvailable": 1}} if envoy.proxy_replicas > 1 else {}),
                     },
                 }
             },
