@@ -2,9 +2,9 @@
 
     planning (capacity) -> cluster (network, node pools, provider)
       -> tenancy (namespaces, then secrets and config maps)
-      -> add-ons (observability's monitoring first: its CRDs back every ServiceMonitor;
-                  then traffic's controller (Envoy Gateway off GKE, or the legacy ingress-nginx)
-                  and cert-manager)
+      -> add-ons (observability's prometheus-operator CRD release first: it backs every
+                  ServiceMonitor; then, in parallel, the monitoring stack, traffic's controller
+                  (Envoy Gateway off GKE, or the legacy ingress-nginx) and cert-manager)
       -> workloads (one Microservice per service)
       -> traffic (the shared Gateway and each service's HTTPRoutes, or the legacy per-host
                   Ingresses, after the services and add-ons)
@@ -12,7 +12,7 @@
 Every component gets its own config slice and a `Context` (environment, app and labels, GCP project,
 the platform's provider, the node pools to wait for). Every fact one domain takes from another is
 passed here by name: the edge (the ingress data plane's pods and ranges) and the monitoring
-namespace for network policy, each service's callers and callees from `allowFrom`, the monitoring release
+namespace for network policy, each service's callers and callees from `allowFrom`, the monitoring CRD release
 for ServiceMonitors, the issuer for Ingresses, the checksums that roll pods.
 """
 
@@ -31,15 +31,18 @@ from components.kube import Edge, PodPeer
 from components.observability.monitoring import Monitoring
 from components.planning.capacity import check_capacity
 from components.planning.cost import estimate_cost
+from components.planning.timing import Wiring, estimate_timing
 from components.tenancy.config_maps import ConfigMaps
 from components.tenancy.namespaces import Namespaces, NamespacesArgs
 from components.tenancy.secrets import Secrets
 from components.traffic.cert_manager import CertManager, CertManagerArgs
 from components.traffic.config import listener_for
+from components.traffic.envoy_gateway import RELEASE as ENVOY_RELEASE
 from components.traffic.envoy_gateway import EnvoyGateway, EnvoyGatewayArgs, proxy_labels
 from components.traffic.gateway import GatewayArgs, Scope, SharedGateway
 from components.traffic.ingress import Ingresses
 from components.traffic.ingress_controller import CONTROLLER_LABELS, IngressController, IngressControllerArgs
+from components.traffic.ingress_controller import RELEASE as INGRESS_RELEASE
 from components.traffic.routes import HttpRoutes, RoutesArgs
 from components.workloads.microservice import Microservice, MicroserviceArgs
 
@@ -51,6 +54,9 @@ class Platform(pulumi.ComponentResource):
         # Refuse a stack whose HPA maxima cannot fit its node pools before anything is registered.
         nginx = config.addons.ingress_nginx.model_copy(update={"enabled": config.runs_ingress_nginx})
         capacity = check_capacity(config.stack, config.cluster, config.node_pools, config.services, nginx)
+        timing = estimate_timing(config.stack, config.timing, config.services, wiring_of(config), capacity)
+        for warning in timing.warnings():
+            pulumi.log.warn(warning)
         super().__init__("platform:index:Platform", name, None, opts)
         if config.ingress.controller == "ingress-nginx":
             pulumi.log.warn(
@@ -131,7 +137,7 @@ class Platform(pulumi.ComponentResource):
                     callers=[(s.name, s.namespace) for s in config.services if s.name in service.allow_from],
                     callees=[s for s in config.services if service.name in s.allow_from],
                     checksums=checksums,
-                    monitoring=edge.monitoring_release,
+                    monitoring=edge.monitoring_crds,
                     depends_on=[*secrets.resources, *config_maps.resources],
                 ),
                 opts=on_nodes,
@@ -160,6 +166,7 @@ class Platform(pulumi.ComponentResource):
             "services": sorted(services),
             "capacity": capacity.summary(),
             "cost": estimate_cost(config.cluster, config.node_pools).summary(),
+            "timing": timing.summary(),
         }
         self.register_outputs({})
 
@@ -209,6 +216,26 @@ class Platform(pulumi.ComponentResource):
         return routes.urls
 
 
+def wiring_of(config: PlatformConfig) -> Wiring:
+    """The facts of this file's wiring the timing model orders its steps by."""
+    addons = config.addons
+    # The release the routes wait for: Envoy Gateway, or the legacy ingress-nginx. GKE's Gateway
+    # controller is the cluster's own, and Pulumi does not wait for its load balancer.
+    edge_release = (
+        ENVOY_RELEASE if config.runs_envoy_gateway else INGRESS_RELEASE if config.runs_ingress_nginx else None
+    )
+    return Wiring(
+        creates_cluster=config.creates_cluster,
+        regional=config.cluster.regional,
+        node_pools=[pool.name for pool in config.node_pools],
+        edge_release=edge_release,
+        static_ip=config.uses_static_ip,
+        cert_manager=addons.cert_manager.enabled,
+        monitoring=addons.monitoring.enabled,
+        hosts=sorted({route.host for svc in config.services for route in svc.routes}),
+    )
+
+
 def acme_solver_namespaces(config: PlatformConfig) -> frozenset[str]:
     """Where cert-manager's HTTP-01 solver pods run, which the edge must reach: beside each Ingress on
     ingress-nginx, in the Gateway's namespace off GKE (on GKE, Certificate Manager needs no solver)."""
@@ -254,15 +281,16 @@ def edge_home(config: PlatformConfig) -> str:
 class Addons(pulumi.ComponentResource):
     """The cluster add-ons the workloads rely on, each a pinned Helm chart switched on per stack.
 
-    Monitoring comes first because its CRDs back every ServiceMonitor, the other charts' included;
-    then the in-cluster controller (Envoy Gateway off GKE, or the legacy ingress-nginx on a reserved IP
-    on GKE) and cert-manager with its ClusterIssuers. `.controller` is what the Gateway waits for,
-    `.ready` what the routes wait for, `.monitoring_release` what ServiceMonitors wait for.
+    Monitoring's CRD release comes first because it backs every ServiceMonitor, the other charts'
+    included; the in-cluster controller (Envoy Gateway off GKE, or the legacy ingress-nginx on a
+    reserved IP on GKE) and cert-manager with its ClusterIssuers wait for it, not for the monitoring
+    stack. `.controller` is what the Gateway waits for, `.ready` what the routes wait for,
+    `.monitoring_crds` what ServiceMonitors wait for.
     Outputs: `issuer` and, when an address is reserved, `ingressIp`.
     """
 
     issuer_name: str
-    monitoring_release: pulumi.Resource | None
+    monitoring_crds: pulumi.Resource | None
     controller: list[pulumi.Resource]
     ready: list[pulumi.Resource]
     outputs: dict[str, Any]
@@ -283,10 +311,10 @@ class Addons(pulumi.ComponentResource):
         gateway = config.ingress.gateway
 
         self.issuer_name = config.issuer_name
-        self.monitoring_release = None
+        self.monitoring_crds = None
         if addons.monitoring.enabled:
-            self.monitoring_release = Monitoring(f"{name}-monitoring", addons.monitoring, args, opts=child).release
-            args = dataclasses.replace(args, monitoring=self.monitoring_release)
+            self.monitoring_crds = Monitoring(f"{name}-monitoring", addons.monitoring, args, opts=child).crds
+            args = dataclasses.replace(args, monitoring=self.monitoring_crds)
 
         self.controller = []
         self.outputs = {"issuer": self.issuer_name}

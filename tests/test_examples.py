@@ -265,7 +265,8 @@ def test_every_example_fits_its_node_pools_without_warnings(example_stack: tuple
     run = example_run(*example_stack)
     capacity = run.outputs["capacity"]
     assert capacity["checked"] is (example_stack[1] != "dev")
-    assert run.warnings == []
+    # The timing model's warnings say where a seed's settings miss seed 001's times (test_stacks.py).
+    assert [w for w in run.warnings if "timing." not in w] == []
 
 
 def test_no_app_gets_its_own_load_balancer(example_stack: tuple[str, str]) -> None:

@@ -142,6 +142,30 @@ def test_recommended_labels_on_deployment_and_pods_and_a_stable_selector(staging
         "app.kubernetes.io/name": "checkout",
         "app.kubernetes.io/instance": "checkout",
     }
+    # Every other object of the service is labelled alike, without the version.
+    unversioned = {key: value for key, value in expected.items() if key != "app.kubernetes.io/version"}
+    for kind in ("Service", "HorizontalPodAutoscaler", "NetworkPolicy", "ServiceAccount", "ConfigMap"):
+        name = "checkout-config" if kind == "ConfigMap" else "checkout"
+        assert _manifest(staging, kind, name)["metadata"]["labels"] == unversioned, kind
+
+
+def test_an_image_tag_change_changes_only_the_deployment_and_the_migration_job() -> None:
+    # Two runs of the same stack whose only difference is checkout's image tag (1.9.0 -> 1.9.1).
+    config = stack_config("production")
+    before = run_program("production", config)
+    changed = copy.deepcopy(config)
+    service = next(s for s in changed["platform:services"] if s["name"] == "checkout")
+    service["image"] = service["image"].replace(":1.9.0", ":1.9.1")
+    after = run_program("production", changed)
+
+    def inputs(run: ProgramRun) -> dict[str, Any]:
+        return {r.urn: r.inputs for r in run.resources}
+
+    old, new = inputs(before), inputs(after)
+    differing = sorted(urn.rsplit("::", 1)[1] for urn in old.keys() & new.keys() if old[urn] != new[urn])
+    assert differing == ["checkout-deployment", "checkout-migrate"]
+    # Nothing else is added or removed: the Job keeps its URN (its Kubernetes name carries the tag).
+    assert old.keys() == new.keys()
 
 
 def test_every_kubernetes_object_uses_the_cluster_provider_and_its_namespace_resource(run: ProgramRun) -> None:
@@ -393,9 +417,10 @@ def test_replicas_are_set_when_autoscaling_is_off(custom: ProgramRun) -> None:
     assert custom.k8s("HorizontalPodAutoscaler", "auth") == []
 
 
-def test_rolling_update_surges_one_and_never_drops_below_desired(run: ProgramRun) -> None:
+def test_rolling_update_surges_a_quarter_and_never_drops_below_desired(run: ProgramRun) -> None:
     spec = _manifest(run, "Deployment", "storefront")["spec"]
-    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    # Kubernetes' own default surge: a 20-replica rollout takes 4 waves of 5, not 20 of 1.
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}}
     assert (spec["revisionHistoryLimit"], spec["progressDeadlineSeconds"]) == (5, 600)
 
 
@@ -729,12 +754,12 @@ def test_no_migration_job_unless_declared(run: ProgramRun) -> None:
 # --------------------------------------------------------------------------- ServiceMonitor
 
 
-def test_service_monitor_waits_for_the_monitoring_release(gke_run: ProgramRun) -> None:
-    release = next(
-        r for r in gke_run.of_type("kubernetes:helm.sh/v3:Release") if r.inputs.get("chart") == "kube-prometheus-stack"
-    )
+def test_service_monitor_waits_for_the_crd_release_only(gke_run: ProgramRun) -> None:
+    releases = {r.inputs.get("chart"): r.urn for r in gke_run.of_type("kubernetes:helm.sh/v3:Release")}
     monitor = _one(gke_run, "ServiceMonitor", "order-worker")
-    assert release.urn in monitor.dependencies
+    assert releases["prometheus-operator-crds"] in monitor.dependencies
+    # Not the whole monitoring stack (about 4 minutes), only the CRDs it needs.
+    assert releases["kube-prometheus-stack"] not in monitor.dependencies
     assert unwrap(monitor.inputs)["spec"] == {
         "selector": {
             "matchLabels": {"app.kubernetes.io/name": "order-worker", "app.kubernetes.io/instance": "order-worker"}

@@ -25,7 +25,17 @@ def test_plan_prints_the_summary_and_passes_the_gates(
     printed = capsys.readouterr().out
     config = yaml.safe_load((directory / "Pulumi.yaml").read_text())
     services = config["config"].get("services", config["config"].get("platform:services", {})).get("value", [])
-    for section in ("cluster", "namespaces", "secrets", "services", "add-on charts", "capacity", "cost", "gates"):
+    for section in (
+        "cluster",
+        "namespaces",
+        "secrets",
+        "services",
+        "add-on charts",
+        "capacity",
+        "cost",
+        "timing",
+        "gates",
+    ):
         assert f"== {section}" in printed
     assert all(f"/{svc['name']}: " in printed for svc in services), "every service is listed"
     assert "strict Kubernetes schemas (1.31, 1.33, 1.35): pass" in printed
@@ -41,6 +51,18 @@ def test_plan_shows_pools_namespaces_services_and_secrets_by_name_only(capsys: p
     assert "    route api.shop.example.com/api/checkout -> port http" in printed
     assert "  database-credentials in shop, shop-workers: password, url" in printed
     assert "postgresql://" not in printed
+
+
+def test_plan_shows_the_timing_model(capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan.main(["--stack", "production", "--dir", str(FIXTURE_DIR), "--skip-checkov"]) == 0
+    printed = capsys.readouterr().out.split("== timing", 1)[1]
+    # storefront: 3 replicas, surge ceil(0.75) = 1, 3 waves of 25 s + 30 s = 105 s; 12 replicas, 4 waves of 25 s + 30 s = 130 s;
+    # rollback 4 x 15 + 30 = 90 s; scale-up 3 -> 12 in 60 s (see test_timing.py).
+    assert (
+        "  storefront: rollout 105 s at 3 / 130 s at 12 replicas (4 waves of 25 s), rollback 90 s, scale-up 3->6->12 60 s"
+    ) in printed
+    assert "  slowest route: 1002 s (unavoidable chain 980 s): network/vpc -> network/router" in printed
+    assert "  image-tag change: 135 s (slowest: checkout)" in printed
 
 
 def test_plan_out_writes_every_object_as_schema_valid_yaml_with_secrets_redacted(tmp_path: Path) -> None:

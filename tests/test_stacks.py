@@ -267,3 +267,52 @@ def test_root_stack_files_change_the_catalog_only_through_overrides(stack_file: 
     platform_keys = {k.split(":", 1)[1] for k in keys if k.startswith("platform:")}
     assert platform_keys <= set(TOP_LEVEL_KEYS)
     assert not platform_keys & CATALOGS
+
+
+# --------------------------------------------------------------------------- timing (issue 18)
+
+PRODUCTION_STACKS = [(directory, name) for directory, name in STACKS if name == "production"]
+PRODUCTION_IDS = [f"{'root' if d == ROOT_DIR else d.name}-production" for d, _ in PRODUCTION_STACKS]
+
+
+def test_every_stack_exports_its_timing(stack: tuple[Path, str]) -> None:
+    timing = stack_run(*stack).outputs["timing"]
+    services = platform_config(stack[1], values_of(*stack), stack[0]).services
+    assert sorted(timing["services"]) == sorted(s.name for s in services)
+    assert timing["criticalPath"]["fromScratch"]["seconds"] > 0
+
+
+@pytest.mark.parametrize("stack", PRODUCTION_STACKS, ids=PRODUCTION_IDS)
+def test_routed_services_meet_seed_001s_targets_or_the_warning_says_why(stack: tuple[Path, str]) -> None:
+    # Seed 001: rollout < 5 min, rollback < 2 min, scale-up < 1 min with headroom.
+    run = stack_run(*stack)
+    for name, timing in run.outputs["timing"]["services"].items():
+        config = platform_config(stack[1], values_of(*stack), stack[0]).service(name)
+        assert config is not None
+        if not config.routes:
+            continue
+        measured = {
+            "rollout": (timing["rolloutSeconds"]["max"], 300),
+            "rollback": (timing["rollbackSeconds"]["max"], 120),
+        }
+        if timing["scaleUp"] is not None:
+            measured["scaleUp"] = (timing["scaleUp"]["seconds"], 60)
+        for what, (seconds, bound) in measured.items():
+            if seconds <= bound:
+                continue
+            why = [w for w in run.warnings if f"modeled {what} of '{name}' {seconds} s exceeds" in w]
+            assert len(why) == 1, f"{name}: {what} {seconds} s > {bound} s with no warning"
+            # The warning names the term to change: a config key and a reason after the figures.
+            assert why[0].split(f"({bound} s): ", 1)[1]
+
+
+@pytest.mark.parametrize("stack", PRODUCTION_STACKS, ids=PRODUCTION_IDS)
+def test_slowest_public_route_is_within_5_percent_of_the_unavoidable_chain(stack: tuple[Path, str]) -> None:
+    # network -> cluster -> node pool -> edge -> route: nothing else may sit on a route's path for long.
+    critical = stack_run(*stack).outputs["timing"]["criticalPath"]
+    if critical["slowestRoute"] is None:
+        pytest.skip("no public route in this stack")
+    path = [step["step"] for step in critical["slowestRoute"]["path"]]
+    assert path[0].startswith("network/") and "cluster" in path and path[-1].startswith("route/")
+    assert not [step for step in path if step in ("addon/monitoring", "addon/monitoring-adapter")]
+    assert critical["slowestRoute"]["seconds"] <= 1.05 * critical["unavoidableChainSeconds"]

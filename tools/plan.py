@@ -6,7 +6,7 @@
 It runs the program under the test harness's mocks (the same engine the tests use) and prints, per
 component, what it would create and the values that matter: node pools and their sizes, namespaces
 with their policy mode, services with replicas, resources and routes, secrets by name only, the
-add-on charts, resource counts, the capacity and cost summaries, the reachability matrix (who may
+add-on charts, resource counts, the capacity, cost and timing summaries, the reachability matrix (who may
 open connections to whom on which ports, evaluated from the NetworkPolicies), and the gates (strict Kubernetes
 schemas, CRD schemas, Checkov when its virtualenv exists). `--out DIR` writes every Kubernetes
 object as YAML, one file per object, with every secret value redacted, for review, `kubectl diff`
@@ -115,6 +115,40 @@ def print_summary(run: ProgramRun, config: PlatformConfig) -> None:
     print(json.dumps(run.outputs.get("capacity"), indent=1))
     _section("cost")
     print(json.dumps(run.outputs.get("cost"), indent=1))
+    _section("timing (modeled; assumptions in components/planning/timing.py)")
+    print_timing(run.outputs["timing"])
+
+
+def print_timing(timing: dict[str, Any]) -> None:
+    """Per service its rollout, rollback and scale-up; per stack the critical paths."""
+    targets = timing["targets"]
+    print(
+        f"  targets: rollout {targets['rolloutSeconds']} s, rollback {targets['rollbackSeconds']} s, "
+        f"scale-up {targets['scaleUpSeconds']} s"
+    )
+    for name, service in timing["services"].items():
+        rollout, replicas = service["rolloutSeconds"], service["replicas"]
+        line = (
+            f"  {name}: rollout {rollout['min']} s at {replicas['min']} / {rollout['max']} s at {replicas['max']} "
+            f"replicas ({service['waves']['max']} waves of {service['waveSeconds']} s), "
+            f"rollback {service['rollbackSeconds']['max']} s"
+        )
+        scale = service["scaleUp"]
+        if scale is not None:
+            nodes = f", +{scale['nodesNeeded']} node(s)" if scale["nodesNeeded"] else ""
+            line += f", scale-up {'->'.join(map(str, scale['steps'] or []))} {scale['seconds']} s{nodes}"
+        print(line)
+    critical = timing["criticalPath"]
+    scratch = critical["fromScratch"]
+    print(f"  from scratch: {scratch['seconds']} s: {' -> '.join(step['step'] for step in scratch['path'])}")
+    if critical["slowestRoute"] is not None:
+        route = critical["slowestRoute"]
+        print(
+            f"  slowest route: {route['seconds']} s (unavoidable chain {critical['unavoidableChainSeconds']} s): "
+            f"{' -> '.join(step['step'] for step in route['path'])}"
+        )
+    change = critical["imageTagChange"]
+    print(f"  image-tag change: {change['seconds']} s (slowest: {change['slowestService']})")
 
 
 def reachability_rows(run: ProgramRun, config: PlatformConfig) -> list[str]:

@@ -47,6 +47,7 @@ TOP_LEVEL_KEYS = (
     "services",
     "ingress",
     "addons",
+    "timing",
     "overrides",
 )
 STRUCTURED_KEYS = frozenset(TOP_LEVEL_KEYS) - {"environment", "app", "domain"}

@@ -11,6 +11,7 @@ from typing import Literal
 from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig
 from components.config.values import DnsLabel, Model
 from components.observability.config import MonitoringConfig
+from components.planning.config import TimingConfig
 from components.tenancy.config import ConfigMapConfig, NamespaceConfig, SecretConfig
 from components.traffic.config import CertManagerConfig, EnvoyGatewayConfig, IngressConfig, IngressNginxConfig
 from components.workloads.config import ServiceConfig
@@ -38,6 +39,7 @@ class PlatformConfig(Model):
     services: list[ServiceConfig] = []
     ingress: IngressConfig = IngressConfig()
     addons: AddonsConfig = AddonsConfig()
+    timing: TimingConfig = TimingConfig()
     # The `type: config` secret keys whose `platform:<key>` value is set (read as secrets by the program).
     supplied_secret_keys: tuple[str, ...] = ()
 

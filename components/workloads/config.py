@@ -8,10 +8,11 @@ declared) live in `config/checks.py`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import BeforeValidator, Discriminator, Field, Tag
 from pydantic.alias_generators import to_camel
 
 from components.config.errors import Problem
@@ -182,10 +183,50 @@ class SecurityConfig(Model):
     read_only_root_filesystem: bool = True
 
 
+_PERCENT = re.compile(r"^(\d{1,3})%$")
+
+
+def _int_or_percent(value: Any) -> int | str:
+    """A pod count (>= 0) or a percentage of the replicas ('25%', 0-100%), as Kubernetes' IntOrString takes it."""
+    if isinstance(value, str):
+        match = _PERCENT.match(value)
+        if match is not None and int(match.group(1)) <= 100:
+            return value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if value >= 0:
+            return value
+        raise ValueError(f"{value} is negative; use a pod count >= 0 or a percentage such as '25%'")
+    raise ValueError(f"{value!r} is neither a pod count nor a percentage from '0%' to '100%', e.g. '25%'")
+
+
+# A pod count or a percentage of the replicas.
+IntOrPercent = Annotated[int | str, BeforeValidator(_int_or_percent)]
+
+
+def resolve_int_or_percent(value: int | str, replicas: int, *, round_up: bool) -> int:
+    """A count or percentage of `replicas` in pods, rounded as the Deployment controller rounds it:
+    up for maxSurge, down for maxUnavailable (k8s.io/apimachinery intstr.GetScaledValueFromIntOrPercent)."""
+    if isinstance(value, int):
+        return value
+    scaled = int(value[:-1]) * replicas
+    return -(-scaled // 100) if round_up else scaled // 100
+
+
 class Strategy(Model):
     type: Literal["RollingUpdate", "Recreate"] = "RollingUpdate"
-    max_surge: int = Field(1, ge=0)
-    max_unavailable: int = Field(0, ge=0)
+    # Kubernetes' own default: a quarter of the replicas at once, so a 20-replica rollout takes 4 waves, not 20.
+    max_surge: IntOrPercent = "25%"
+    # Surge never takes capacity away first.
+    max_unavailable: IntOrPercent = 0
+
+    def resolved(self, replicas: int) -> tuple[int, int]:
+        """(maxSurge, maxUnavailable) in pods at `replicas`, as the Deployment controller resolves them;
+        when both round to 0 it lets one pod be unavailable (deployment util ResolveFenceposts)."""
+        surge = resolve_int_or_percent(self.max_surge, replicas, round_up=True)
+        unavailable = resolve_int_or_percent(self.max_unavailable, replicas, round_up=False)
+        if surge == 0 and unavailable == 0:
+            unavailable = 1
+        return surge, unavailable
 
 
 class Spread(Model):
@@ -448,7 +489,8 @@ def check_service(svc: ServiceConfig, path: str) -> Iterator[Problem]:
             ),
         )
 
-    if svc.strategy.type == "RollingUpdate" and svc.strategy.max_surge == 0 and svc.strategy.max_unavailable == 0:
+    strategy = svc.strategy
+    if strategy.type == "RollingUpdate" and strategy.max_surge in (0, "0%") and strategy.max_unavailable in (0, "0%"):
         yield f"{path}.strategy", "maxSurge and maxUnavailable cannot both be 0"
 
     if svc.metrics is not None and svc.port(svc.metrics.port) is None:

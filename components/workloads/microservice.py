@@ -14,6 +14,9 @@ Per service declared in config this component creates:
   default deny blocks all other egress but its declared targets);
 - an optional migration Job that the Deployment waits for, and a ServiceMonitor when monitoring is on.
 
+Only the Deployment, its pod template and the migration Job carry `app.kubernetes.io/version`, so
+an image-tag change updates exactly those two objects (the Job by replacement, see below).
+
 Migration Job: named `<svc>-migrate-<tag>`, so a new image tag replaces it (and the Deployment,
 which depends on it, rolls only after it completes; the provider awaits Job completion). Any
 other change to its spec also replaces it rather than patching a finished Job that the TTL
@@ -62,7 +65,9 @@ class _Track:
     # The objects' metadata.name.
     object_name: str
     selector: dict[str, str]
+    # The Service's, HPA's and PDB's labels; `versioned` adds the image tag for the Deployment and its pods.
     labels: dict[str, str]
+    versioned: dict[str, str]
     pod: PodParts
 
 
@@ -81,7 +86,7 @@ class MicroserviceArgs:
     callees: Sequence[ServiceConfig] = ()
     # "secret/<name>" and "configmap/<name>" -> checksum of the content, for pod-template annotations.
     checksums: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
-    # The kube-prometheus-stack release when monitoring is on: the ServiceMonitor CRD comes with it.
+    # The prometheus-operator CRD release when monitoring is on: the ServiceMonitor CRD comes with it.
     monitoring: pulumi.Resource | None = None
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -96,7 +101,10 @@ class Microservice(pulumi.ComponentResource):
         self._k8s = pulumi.ResourceOptions(parent=self, provider=args.context.provider)
         # Selectors are immutable: name + instance only, never the version.
         self._selector = {"app.kubernetes.io/name": self._svc.name, "app.kubernetes.io/instance": self._svc.name}
+        # The version label only where the image is: an image-tag change then touches the Deployment
+        # (and the migration Job) alone, not the Service, HPA, PDB, policy, account or monitor.
         self._labels = self._labels_for(self._svc.name, "service")
+        self._versioned = self._with_version(self._labels)
         self._pod = PodParts(
             self._svc,
             self._selector,
@@ -126,17 +134,14 @@ class Microservice(pulumi.ComponentResource):
         Service, HPA and PDB, and pods labelled `track: canary` that neither the stable Service nor its
         PDB selects. The network policy selects by service name, so it covers both tracks."""
         svc, args = self._svc, self._args
-        stable = _Track("", svc.name, self._selector, self._labels, self._pod)
+        stable = _Track("", svc.name, self._selector, self._labels, self._versioned, self._pod)
         if svc.canary is None:
             return [stable]
         canary_svc = svc.model_copy(update={"image": svc.canary.image})
         name = f"{svc.name}-canary"
         selector = {**self._selector, "app.kubernetes.io/instance": name}
-        labels = {
-            **self._labels_for(name, "service"),
-            "app.kubernetes.io/version": _version_label(canary_svc.image_tag),
-            "track": "canary",
-        }
+        labels = {**self._labels_for(name, "service"), "track": "canary"}
+        versioned = {**labels, "app.kubernetes.io/version": _version_label(canary_svc.image_tag)}
         pod = PodParts(
             canary_svc,
             selector,
@@ -144,16 +149,18 @@ class Microservice(pulumi.ComponentResource):
             args.context.creates_cluster,
             canary_svc.pull_policy(args.context.environment),
         )
-        return [stable, _Track("-canary", name, selector, labels, pod)]
+        return [stable, _Track("-canary", name, selector, labels, versioned, pod)]
 
     def _labels_for(self, instance: str, component: str) -> dict[str, str]:
         return {
             "app.kubernetes.io/name": self._svc.name,
             "app.kubernetes.io/instance": instance,
-            "app.kubernetes.io/version": _version_label(self._svc.image_tag),
             "app.kubernetes.io/component": component,
             **self._args.context.labels,
         }
+
+    def _with_version(self, labels: Mapping[str, str]) -> dict[str, str]:
+        return {**labels, "app.kubernetes.io/version": _version_label(self._svc.image_tag)}
 
     def _metadata(self, name: str, labels: Mapping[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._namespace, labels=labels or self._labels)
@@ -201,7 +208,7 @@ class Microservice(pulumi.ComponentResource):
         )
         return k8s.apps.v1.Deployment(
             f"{self._name}{track.suffix}-deployment",
-            metadata=self._metadata(track.object_name, track.labels),
+            metadata=self._metadata(track.object_name, track.versioned),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 # An HPA owns the count: setting it here would fight the HPA on every `up`.
                 replicas=None if svc.autoscaling is not None else svc.min_replicas,
@@ -210,7 +217,9 @@ class Microservice(pulumi.ComponentResource):
                 revision_history_limit=svc.revision_history_limit,
                 progress_deadline_seconds=svc.progress_deadline_seconds,
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=track.labels, annotations=track.pod.pod_annotations()),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=track.versioned, annotations=track.pod.pod_annotations()
+                    ),
                     spec=pod,
                 ),
             ),
@@ -229,7 +238,7 @@ class Microservice(pulumi.ComponentResource):
         job_name = migration_job_name(svc)
         await_seconds = migration.active_deadline_seconds + JOB_AWAIT_MARGIN_SECONDS
         # Its own instance label keeps migration pods out of the Service and the PDB.
-        labels = self._labels_for(job_name, "migration")
+        labels = self._with_version(self._labels_for(job_name, "migration"))
         container = k8s.core.v1.ContainerArgs(
             name="migrate",
             image=svc.image,
@@ -434,7 +443,7 @@ class Microservice(pulumi.ComponentResource):
                 "selector": {"matchLabels": self._selector},
                 "endpoints": [{"port": metrics.port, "path": metrics.path, "interval": metrics.interval}],
             },
-            # The ServiceMonitor CRD arrives with the kube-prometheus-stack release.
+            # The ServiceMonitor CRD arrives with the CRD release, long before the monitoring stack.
             opts=pulumi.ResourceOptions.merge(
                 self._k8s,
                 pulumi.ResourceOptions(depends_on=[self._args.monitoring] if self._args.monitoring else []),
