@@ -142,11 +142,14 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=on_nodes,
             )
-        routed = [*services.values(), *edge.ready]
         urls: list[str] = []
         if config.runs_gateway:
-            urls = self._gateway(name, config, context, addon_args, edge, gke_scope, cluster, routed, on_nodes)
+            # An HTTPRoute needs its Services, not their pods: the load balancer only sends traffic to
+            # ready endpoints, so the routes do not wait for the rollouts.
+            backends: list[pulumi.Resource] = [svc for ms in services.values() for svc in ms.services]
+            urls = self._gateway(name, config, context, addon_args, edge, gke_scope, cluster, backends, on_nodes)
         elif config.ingress.controller == "ingress-nginx":
+            routed = [*services.values(), *edge.ready]
             urls = Ingresses(
                 f"{name}-ingresses",
                 config.ingress,
@@ -179,7 +182,7 @@ class Platform(pulumi.ComponentResource):
         addons: Addons,
         gke_scope: Scope | None,
         cluster: Cluster,
-        routed: list[pulumi.Resource],
+        backends: list[pulumi.Resource],
         opts: pulumi.ResourceOptions,
     ) -> list[str]:
         """The shared Gateway, then every service's HTTPRoutes on it; the URLs they serve."""
@@ -210,7 +213,7 @@ class Platform(pulumi.ComponentResource):
         addons.outputs.update(gateway.outputs)
         routes = HttpRoutes(
             f"{name}-routes",
-            RoutesArgs(services, gateway, listener_of, context, gke=gke_scope is not None, depends_on=routed),
+            RoutesArgs(services, gateway, listener_of, context, gke=gke_scope is not None, depends_on=backends),
             opts=opts,
         )
         return routes.urls
@@ -233,6 +236,7 @@ def wiring_of(config: PlatformConfig) -> Wiring:
         cert_manager=addons.cert_manager.enabled,
         monitoring=addons.monitoring.enabled,
         hosts=sorted({route.host for svc in config.services for route in svc.routes}),
+        routes_are_ingresses=config.ingress.controller == "ingress-nginx",
     )
 
 

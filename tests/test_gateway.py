@@ -470,3 +470,18 @@ def test_production_on_an_existing_cluster_runs_two_envoy_proxies() -> None:
         message.splitlines()
     )
     assert registered == 0
+
+
+def test_httproutes_wait_for_their_services_and_the_gateway_not_the_rollouts(staging: ProgramRun) -> None:
+    (route,) = staging.k8s("HTTPRoute", "checkout-api-staging-shop-example-com")
+    service = staging.k8s("Service", "checkout", namespace="shop")[0].urn
+    deployment = staging.k8s("Deployment", "checkout", namespace="shop")[0].urn
+    gateway = staging.k8s("Gateway", "platform")[0].urn
+    assert {service, gateway} <= set(route.dependencies)
+    assert deployment not in route.dependencies
+
+
+def test_on_dev_the_gateway_waits_for_envoy_gateways_release(dev: ProgramRun) -> None:
+    release = next(r for r in dev.of_type("kubernetes:helm.sh/v3:Release") if "envoyproxy" in r.inputs["chart"])
+    (gateway,) = dev.k8s("Gateway", "platform")
+    assert release.urn in gateway.dependencies

@@ -60,9 +60,11 @@ class GatewayArgs:
     cluster_name: str
     region: str
     addon: AddonArgs
-    # The nodes' subnet (gke-l7-rilb takes its address there) and the controller's release (existing mode).
+    # The nodes' subnet, where gke-l7-rilb takes its address.
     subnetwork: pulumi.Input[str] | None = None
+    # The ClusterIssuer that issues the listeners' certificates off GKE (None: cert-manager is off).
     issuer: str | None = None
+    # The in-cluster controller's release and GatewayClass (existing mode), whose CRDs the Gateway needs.
     depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -83,7 +85,8 @@ class SharedGateway(pulumi.ComponentResource):
         self.name = ingress.gateway.name
         self.tls = ingress.tls
         self.namespace = ingress.gateway.namespace
-        # Holds no pods: the Gateway object, its redirect route and, off GKE, the certificates' Secrets.
+        # Holds no workload: the Gateway, its redirect route and, off GKE with TLS, cert-manager's Secrets
+        # and HTTP-01 solver pods.
         self._namespace = addon_namespace(self, name, args.addon, self.namespace, "restricted")
         self._k8s = pulumi.ResourceOptions(
             parent=self, provider=context.provider, depends_on=[*context.node_pools, *args.depends_on]
@@ -121,7 +124,9 @@ class SharedGateway(pulumi.ComponentResource):
             self._local_rate_limit(name, ingress.rate_limit_rps)
         self.register_outputs(self.outputs)
 
-    def _metadata(self, name: str, annotations: dict[str, pulumi.Input[str]] | None = None) -> Any:
+    def _metadata(
+        self, name: str, annotations: dict[str, pulumi.Input[str]] | None = None
+    ) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(
             name=name,
             namespace=self._namespace.metadata.name,

@@ -118,9 +118,11 @@ class Microservice(pulumi.ComponentResource):
         )
         config_map = self._build_config_map()
         job = self._build_migration(service_account, config_map)
+        # Each track's Service: what an HTTPRoute needs to exist before it names it (routes.py).
+        self.services: list[k8s.core.v1.Service] = []
         for track in self._tracks():
             self._build_deployment(track, service_account, config_map, job)
-            self._build_service(track)
+            self.services.append(self._build_service(track))
             self._build_autoscaler(track)
             self._build_disruption_budget(track)
         self._build_network_policy()
