@@ -5,7 +5,9 @@
       -> add-ons (observability's prometheus-operator CRD release first: it backs every
                   ServiceMonitor; then, in parallel, the monitoring stack, traffic's controller
                   (Envoy Gateway off GKE, or the legacy ingress-nginx) and cert-manager)
-      -> workloads (one Microservice per service)
+      -> workloads (one Microservice per data store first: a StatefulSet whose clients are its
+                    allowFrom; then one per service, rolled out once its stores are) and, in gke
+                    mode, the data namespaces' BackupPlan
       -> traffic (the shared Gateway and each service's HTTPRoutes, or the legacy per-host
                   Ingresses, after the services and add-ons)
 
@@ -26,6 +28,8 @@ import pulumi
 from components.cluster.cluster import Cluster, ClusterArgs
 from components.config.root import AddonsConfig, PlatformConfig
 from components.context import Context
+from components.data.backup import DataBackup
+from components.data.history import OUTPUT as DEPLOYED_OUTPUT
 from components.helm import AddonArgs
 from components.kube import Edge, PodPeer
 from components.observability.monitoring import Monitoring
@@ -52,8 +56,9 @@ class Platform(pulumi.ComponentResource):
 
     def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         # Refuse a stack whose HPA maxima cannot fit its node pools before anything is registered.
+        workloads = config.workloads
         nginx = config.addons.ingress_nginx.model_copy(update={"enabled": config.runs_ingress_nginx})
-        capacity = check_capacity(config.stack, config.cluster, config.node_pools, config.services, nginx)
+        capacity = check_capacity(config.stack, config.cluster, config.node_pools, workloads, nginx)
         timing = estimate_timing(config.stack, config.timing, config.services, wiring_of(config), capacity)
         for warning in timing.warnings():
             pulumi.log.warn(warning)
@@ -72,6 +77,8 @@ class Platform(pulumi.ComponentResource):
             creates_cluster=config.creates_cluster,
         )
 
+        data_namespaces = config.data_namespaces
+        backs_up = config.creates_cluster and config.backup.enabled and bool(data_namespaces)
         cluster = Cluster(
             f"{name}-cluster",
             ClusterArgs(
@@ -79,6 +86,7 @@ class Platform(pulumi.ComponentResource):
                 config.network,
                 config.node_pools,
                 context,
+                backup_agent=backs_up,
                 proxy_only_subnet=gke_scope in ("regional-external", "regional-internal"),
             ),
             opts=child,
@@ -93,14 +101,20 @@ class Platform(pulumi.ComponentResource):
         namespaces = Namespaces(
             f"{name}-namespaces",
             NamespacesArgs(
-                namespaces=config.namespaces,
+                # Production data namespaces are protected whatever their own `protect` says.
+                namespaces=[
+                    ns.model_copy(update={"protect": True})
+                    if config.is_production and ns.name in data_namespaces
+                    else ns
+                    for ns in config.namespaces
+                ],
                 context=context,
                 edge_namespace=edge_namespace,
                 scrape_namespace=scrape_namespace,
                 addon_namespaces=frozenset(config.addon_namespaces),
                 control_plane_cidr=config.cluster.master_ipv4_cidr if config.creates_cluster else None,
                 catalog_services={
-                    ns.name: [s.name for s in config.services if s.namespace == ns.name] for ns in config.namespaces
+                    ns.name: [s.name for s in workloads if s.namespace == ns.name] for ns in config.namespaces
                 },
                 workload_identity_namespaces=frozenset(
                     s.namespace for s in config.services if s.service_account.workload_identity is not None
@@ -110,7 +124,9 @@ class Platform(pulumi.ComponentResource):
             ),
             opts=on_nodes,
         )
-        secrets = Secrets(f"{name}-secrets", config.secrets, context, namespaces.namespaces, opts=on_nodes)
+        secrets = Secrets(
+            f"{name}-secrets", [*config.secrets, *config.data_secrets], context, namespaces.namespaces, opts=on_nodes
+        )
         config_maps = ConfigMaps(
             f"{name}-config-maps", config.config_maps, context, namespaces.namespaces, opts=on_nodes
         )
@@ -124,8 +140,11 @@ class Platform(pulumi.ComponentResource):
         )
 
         checksums = {**secrets.checksums, **config_maps.checksums}
-        services = {}
-        for service in config.services:
+        stores = {store.name for store in config.data_services}
+        services: dict[str, Microservice] = {}
+        # Stores first: a client (and its migration Job) waits until its stores are rolled out.
+        for service in [*config.stores, *config.services]:
+            its_stores = [services[s.name] for s in config.data_services if service.name in s.clients]
             services[service.name] = Microservice(
                 service.name,
                 MicroserviceArgs(
@@ -134,12 +153,25 @@ class Platform(pulumi.ComponentResource):
                     namespace=namespaces.namespaces[service.namespace],
                     edge=edge_peers,
                     scrape_namespace=scrape_namespace,
-                    callers=[(s.name, s.namespace) for s in config.services if s.name in service.allow_from],
-                    callees=[s for s in config.services if service.name in s.allow_from],
+                    callers=[(s.name, s.namespace) for s in workloads if s.name in service.allow_from],
+                    callees=[s for s in workloads if service.name in s.allow_from],
                     checksums=checksums,
                     monitoring=edge.monitoring_crds,
-                    depends_on=[*secrets.resources, *config_maps.resources],
+                    depends_on=[*secrets.resources, *config_maps.resources, *its_stores],
+                    protect=config.is_production and service.name in stores,
                 ),
+                opts=on_nodes,
+            )
+        if backs_up:
+            assert cluster.cluster_id is not None  # gke mode
+            DataBackup(
+                f"{name}-backup",
+                config.backup,
+                context,
+                cluster_id=cluster.cluster_id,
+                cluster_name=config.cluster.name,
+                region=config.cluster.region,
+                namespaces=data_namespaces,
                 opts=on_nodes,
             )
         urls: list[str] = []
@@ -149,14 +181,13 @@ class Platform(pulumi.ComponentResource):
             backends: list[pulumi.Resource] = [svc for ms in services.values() for svc in ms.services]
             urls = self._gateway(name, config, context, addon_args, edge, gke_scope, cluster, backends, on_nodes)
         elif config.ingress.controller == "ingress-nginx":
-            routed = [*services.values(), *edge.ready]
             urls = Ingresses(
                 f"{name}-ingresses",
                 config.ingress,
                 config.services,
                 context,
                 issuer=edge.issuer_name,
-                depends_on=routed,
+                depends_on=[*services.values(), *edge.ready],
                 opts=on_nodes,
             ).urls
 
@@ -166,9 +197,14 @@ class Platform(pulumi.ComponentResource):
             **edge.outputs,
             "urls": urls,
             "namespaces": sorted(namespaces.namespaces),
-            "services": sorted(services),
+            "services": sorted(s.name for s in config.services),
+            # Read back on the next run (data/history.py): versions and sizes the engines cannot undo.
+            DEPLOYED_OUTPUT: {
+                store.name: {"type": store.type, "version": store.effective_version, "storage": store.storage_size}
+                for store in config.data_services
+            },
             "capacity": capacity.summary(),
-            "cost": estimate_cost(config.cluster, config.node_pools).summary(),
+            "cost": estimate_cost(config.cluster, config.node_pools, workloads).summary(),
             "timing": timing.summary(),
         }
         self.register_outputs({})

@@ -171,7 +171,14 @@ def _fake_hex(seed: str, length: int) -> str:
 
 
 class PlatformMocks(pulumi.runtime.Mocks):
-    """Computed outputs for the resource types the platform creates; deterministic per name."""
+    """Computed outputs for the resource types the platform creates; deterministic per name.
+
+    `stack_outputs` stands in for what the stack exported on its previous deploy: the program reads
+    it back (its own StackReference, or the engine's readStackOutputs invoke); None is a first deploy."""
+
+    def __init__(self, stack_outputs: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.stack_outputs = stack_outputs or {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -225,6 +232,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
         elif typ == "random:index/randomUuid:RandomUuid":
             h = _fake_hex(seed, 32)
             outputs["result"] = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
+        elif typ == "pulumi:pulumi:StackReference":
+            outputs.update(outputs=self.stack_outputs, secretOutputNames=[])
         elif typ.startswith("kubernetes:helm.sh/v3:Release"):
             outputs["status"] = {
                 "name": inputs.get("name", name),
@@ -236,6 +245,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         if args.token == "gcp:organizations/getProject:getProject":
             return {"projectId": args.args.get("projectId", "mock-project"), "number": "123456789012"}
+        if args.token == "pulumi:pulumi:readStackOutputs":
+            return {"name": args.args.get("name"), "outputs": self.stack_outputs, "secretOutputNames": []}
         if args.token == "gcp:organizations/getClientConfig:getClientConfig":
             return {"project": "mock-project", "region": "europe-west1", "accessToken": "mock"}
         return {}
@@ -384,9 +395,11 @@ def run_program(
     config: dict[str, Any] | None = None,
     secret_keys: list[str] | None = None,
     config_dir: Path = FIXTURE_DIR,
+    stack_outputs: dict[str, Any] | None = None,
 ) -> ProgramRun:
-    """Run the repo's `__main__.py` as `stack` with `config` (default: the stack files in `config_dir`)."""
-    run, error = _execute(stack, config, secret_keys, config_dir)
+    """Run the repo's `__main__.py` as `stack` with `config` (default: the stack files in `config_dir`);
+    `stack_outputs` are the outputs of the stack's previous deploy (None: the first deploy)."""
+    run, error = _execute(stack, config, secret_keys, config_dir, stack_outputs)
     if error is not None:
         raise error
     return run
@@ -397,12 +410,13 @@ def rejected(
     config: dict[str, Any],
     secret_keys: list[str] | None = None,
     config_dir: Path = FIXTURE_DIR,
+    stack_outputs: dict[str, Any] | None = None,
 ) -> tuple[str, int]:
     """Run a config the program must refuse: returns the ConfigError message and the number of
     resources registered before it stopped (which must be 0)."""
     from components.config import ConfigError
 
-    run, error = _execute(stack, config, secret_keys, config_dir)
+    run, error = _execute(stack, config, secret_keys, config_dir, stack_outputs)
     assert isinstance(error, ConfigError), f"expected a ConfigError, got {error!r}"
     return str(error), len(run.resources)
 
@@ -413,9 +427,10 @@ def assert_rejected(
     expected: str,
     secret_keys: list[str] | None = None,
     config_dir: Path = FIXTURE_DIR,
+    stack_outputs: dict[str, Any] | None = None,
 ) -> None:
     """The program refuses `config` with exactly `expected`, before registering any resource."""
-    message, registered = rejected(stack, config, secret_keys, config_dir)
+    message, registered = rejected(stack, config, secret_keys, config_dir, stack_outputs)
     assert message == expected, f"got: {message}"
     assert registered == 0
 
@@ -425,6 +440,7 @@ def _execute(
     config: dict[str, Any] | None,
     secret_keys: list[str] | None,
     config_dir: Path,
+    stack_outputs: dict[str, Any] | None = None,
 ) -> tuple[ProgramRun, BaseException | None]:
     values = stack_config(stack, config_dir) if config is None else config
     loop = asyncio.new_event_loop()
@@ -435,7 +451,7 @@ def _execute(
     logger.propagate = False
     logger.setLevel(logging.DEBUG)
     logger.addHandler(capture)
-    platform_mocks = PlatformMocks()
+    platform_mocks = PlatformMocks(stack_outputs)
     monitor = RecordingMonitor(platform_mocks)
     pulumi.runtime.set_mocks(
         platform_mocks, project=project_name(config_dir), stack=stack, preview=False, logger=logger, monitor=monitor

@@ -227,7 +227,7 @@ def test_an_override_of_an_unknown_catalog_is_rejected() -> None:
         "production",
         config,
         "stack 'production': platform:overrides.service: unknown catalog 'service'; allowed: services, "
-        "namespaces, secrets, configMaps",
+        "namespaces, secrets, configMaps, dataServices",
     )
 
 

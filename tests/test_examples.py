@@ -32,11 +32,10 @@ STACKS: dict[str, tuple[str, ...]] = {
 # What an operator sets with `pulumi config set --secret` before the first `up`; stand-ins here.
 SUPPLIED: dict[str, dict[str, str]] = {
     "streaming": {"platform:hfApiToken": "hf_mockHuggingFaceToken0123456789"},
-    "learning": {"platform:databasePassword": "mock-database-password-0123456789"},
+    "learning": {},
     "single-service": {"platform:databaseUrl": "postgresql+asyncpg://app:mock-pw@10.203.0.5:5432/app"},
     "projections": {"platform:databaseUrl": "postgres://projections:mock-pw@10.204.0.5:5432/events?sslmode=require"},
     "code-review": {
-        "platform:databaseUrl": "postgresql://coderev:mock-pw@postgres.platform-infrastructure:5432/coderev",
         "platform:readonlyDatabaseUrl": "postgresql://reader:mock-pw@postgres.platform-infrastructure:5432/coderev",
     },
 }
@@ -404,24 +403,20 @@ def test_learning_runs_seven_services_in_its_environment_namespace(stack: str) -
 
 
 @pytest.mark.parametrize("stack", STACKS["learning"])
-def test_learning_env_comes_from_the_secret_and_the_config_map(stack: str) -> None:
+def test_learning_env_comes_from_the_stores_secrets_and_the_config_map(stack: str) -> None:
     run = example_run("learning", stack)
     assert env(run, "assessment-service") == {
-        "DATABASE_URL": {"secretKeyRef": {"name": "database-secrets", "key": "url"}},
-        "REDIS_URL": {"configMapKeyRef": {"name": "app-config", "key": "redis_url"}},
-        "KAFKA_BOOTSTRAP_SERVERS": {"configMapKeyRef": {"name": "app-config", "key": "kafka_bootstrap_servers"}},
+        "DATABASE_URL": {"secretKeyRef": {"name": "postgres-credentials", "key": "url"}},
+        "REDIS_URL": {"secretKeyRef": {"name": "redis-credentials", "key": "url"}},
+        "KAFKA_BOOTSTRAP_SERVERS": {"secretKeyRef": {"name": "kafka-credentials", "key": "url"}},
     }
     config_map = one(run, "ConfigMap", "app-config")
     assert config_map["metadata"]["namespace"] == f"dreamseed-{stack}"
     assert config_map["data"]["ENVIRONMENT"] == stack
     assert config_map["data"]["LOG_LEVEL"] == ("DEBUG" if stack == "dev" else "INFO")
-    secret = one(run, "Secret", "database-secrets")["stringData"]
-    password = SUPPLIED["learning"]["platform:databasePassword"]
-    assert secret == {
-        "username": "dreamseed",
-        "password": password,
-        "url": f"postgresql://dreamseed:{password}@postgres.dreamseed.internal:5432/dreamseed?sslmode=require",
-    }
+    secret = one(run, "Secret", "postgres-credentials")["stringData"]
+    host = f"postgres.dreamseed-{stack}.svc.cluster.local"
+    assert secret["url"] == f"postgresql://app:{secret['password']}@{host}:5432/dreamseed?sslmode=disable"
     assert resources(run, "assessment-service") == (
         {"cpu": "250m", "memory": "512Mi"},
         {"cpu": "500m", "memory": "1Gi"},
@@ -473,7 +468,7 @@ def test_learning_migration_job_runs_alembic_with_the_database_url(stack: str) -
     assert migrate["image"] == container(run, "assessment-service")["image"]
     assert {
         "name": "DATABASE_URL",
-        "valueFrom": {"secretKeyRef": {"name": "database-secrets", "key": "url"}},
+        "valueFrom": {"secretKeyRef": {"name": "postgres-credentials", "key": "url"}},
     } in migrate["env"]
 
 
@@ -718,11 +713,15 @@ def test_code_review_network_policy_modes(stack: str) -> None:
         (rule,) = policies["allow-declared-egress"]["egress"]
         return [name for peer in rule["to"] for name in selected_namespaces(peer)]
 
-    # V2 stable, strict: egress only to the data namespace (all its pods: the catalog runs none there),
-    # and no traffic among its own pods: its services do not call one another.
+    # V2 stable, strict: egress only to the data namespace, and there only to pods the catalog does not
+    # run (its stores and OPA are reached through their clients and allowFrom), and no traffic among its
+    # own pods: its services do not call one another.
     assert egress_namespaces(stable) == ["platform-infrastructure"]
     (rule,) = stable["allow-declared-egress"]["egress"]
-    assert [peer["podSelector"] for peer in rule["to"]] == [{}]
+    catalog = ["kafka", "minio", "neo4j", "opa", "postgres", "redis"]
+    assert [peer["podSelector"] for peer in rule["to"]] == [
+        {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "NotIn", "values": catalog}]}
+    ]
     assert "allow-same-namespace" not in stable
     # V1 experimentation, relaxed: one empty rule, egress anywhere, and free traffic among its pods.
     assert experimental["allow-declared-egress"]["egress"] == [{}]
@@ -798,7 +797,13 @@ def test_code_review_hpas(stack: str) -> None:
     assert pdb(run, "auth-service") == {"minAvailable": 2}
     assert pdb(run, "analysis-service") == {"minAvailable": 2}
     assert pdb(run, "ai-orchestrator") == {"maxUnavailable": 1}
-    assert names(run, "PodDisruptionBudget") == {"auth-service", "analysis-service", "ai-orchestrator"}
+    assert pdb(run, "opa") == {"maxUnavailable": 1}
+    # Production keeps every store's primary (and Kafka's quorum) through drains; staging lets drains through.
+    stores = {"postgres", "redis", "neo4j", "minio", "kafka"} if stack == "production" else set()
+    assert names(run, "PodDisruptionBudget") == {"auth-service", "analysis-service", "ai-orchestrator", "opa"} | stores
+    if stack == "production":
+        assert pdb(run, "kafka") == {"minAvailable": 2}
+        assert pdb(run, "postgres") == {"minAvailable": 1}
 
 
 @pytest.mark.parametrize("stack", STACKS["code-review"])
@@ -863,3 +868,50 @@ def test_the_harness_refuses_project_config_pulumi_refuses(tmp_path: Path, decla
     (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(project))
     with pytest.raises(AssertionError, match="platform:app"):
         stack_config("dev", tmp_path)
+
+
+# The seeds' data stores: names and client ports as the seeds give them, run as data services.
+SEED_STORES = {
+    "streaming": {"redis": 6379, "mongodb": 27017},
+    "learning": {"postgres": 5432, "redis": 6379, "kafka": 9092, "minio": 9000},
+    "code-review": {"postgres": 5432, "redis": 6379, "neo4j": 7687, "minio": 9000, "kafka": 9092},
+}
+
+
+READ_ONLY_CLIENTS = {("code-review", "v3-api"): "database-readonly-credentials"}
+
+
+@pytest.mark.parametrize(
+    ("example", "stack"), [(example, stack) for example in SEED_STORES for stack in STACKS[example]]
+)
+def test_the_seeds_data_stores_run_on_persistent_volumes(example: str, stack: str) -> None:
+    run = example_run(example, stack)
+    for name, port in SEED_STORES[example].items():
+        (workload,) = run.k8s("StatefulSet", name)
+        spec = workload.manifest["spec"]
+        assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+        assert spec["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"].endswith("Gi")
+        (service,) = run.k8s("Service", name)
+        assert int(service.manifest["spec"]["ports"][0]["port"]) == port
+        assert workload.protect == (stack == "production")
+        # Every client reads the store's url from its credentials Secret.
+        (policy,) = run.k8s("NetworkPolicy", name)
+        clients = [
+            peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+            for peer in policy.manifest["spec"]["ingress"][0]["from"]
+        ]
+        for client in clients:
+            refs = {
+                value["secretKeyRef"]["name"]
+                for value in env(run, client).values()
+                if isinstance(value, dict) and "secretKeyRef" in value
+            }
+            # The quarantine track connects with the read-only role it is supplied instead.
+            expected = READ_ONLY_CLIENTS.get((example, client), f"{name}-credentials")
+            assert expected in refs, (client, name)
+
+
+def test_opa_runs_as_a_stateless_service_in_the_data_namespace() -> None:
+    run = example_run("code-review", "staging")
+    assert run.k8s("Deployment", "opa", "platform-infrastructure")
+    assert not run.k8s("StatefulSet", "opa")

@@ -129,13 +129,17 @@ def _ports(service: ServiceConfig, names: list[str]) -> set[int]:
 
 
 def _caller_ports(service: ServiceConfig) -> set[int]:
-    """All ports but a dedicated metrics port; a service whose only port serves /metrics keeps it."""
+    """All ports but a dedicated metrics port and a stateful service's peer ports; a service whose only
+    callable port serves /metrics keeps it."""
     metrics = service.metrics.port if service.metrics is not None else None
-    return {p.container_port for p in service.ports if p.name != metrics} or {p.container_port for p in service.ports}
+    peers = set(service.stateful.peer_ports) if service.stateful is not None else set()
+    callable_ports = {p.container_port for p in service.ports if p.name not in peers}
+    return {p.container_port for p in service.ports if p.name != metrics and p.name not in peers} or callable_ports
 
 
 def declared_matrix(config: PlatformConfig, evaluator: Evaluator) -> set[tuple[str, str, int]]:
-    services = {(s.namespace, s.name): s for s in config.services if s.enabled}
+    # Data services run as catalog services too (clients are their allowFrom).
+    services = {(s.namespace, s.name): s for s in config.workloads if s.enabled}
     namespaces = {ns.name: ns for ns in config.namespaces if ns.enabled}
     pods = [e for e in evaluator.endpoints.values() if not e.is_external and e.name != KUBE_DNS.name]
 
@@ -161,6 +165,9 @@ def declared_matrix(config: PlatformConfig, evaluator: Evaluator) -> set[tuple[s
                     ports |= _ports(callee, [callee.metrics.port])
                 if caller is not None and caller.name in callee.allow_from:
                     ports |= _caller_ports(callee)
+                # A quorum's members (a stateful service with peer ports) reach each other on every port.
+                if caller is callee and callee.stateful is not None and callee.stateful.peer_ports:
+                    ports |= all_ports
             elif src_ns is not None and dst.namespace in src_ns.egress.namespaces:
                 # A pod outside the catalog in a namespace the source's namespace declares.
                 ports |= all_ports

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import yaml
@@ -13,12 +13,14 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from components.config import PlatformConfig
+from components.data.catalog import credentials_secret
+from components.data.config import ENGINES, DataServiceConfig
 from components.tenancy.config import UnknownGenerator
-from components.workloads.config import ServiceConfig
+from components.workloads.config import DEFAULT_STORAGE_CLASS, ServiceConfig
 
 README = (ROOT_DIR / "README.md").read_text()
 TEST_COMMAND = "python3 -m venv venv && venv/bin/pip install -r requirements.txt && venv/bin/python -m pytest"
-INTERNAL_FIELDS = {"stack", "project", "supplied_secret_keys"}
+INTERNAL_FIELDS = {"stack", "project", "supplied_secret_keys", "deployed_data"}
 
 
 def _models_in(annotation: object) -> list[type[BaseModel]]:
@@ -135,8 +137,34 @@ def _pull_policy_default() -> str:
     return f"`{service.pull_policy('dev')}` on dev, `{service.pull_policy('production')}` elsewhere"
 
 
+def _per_engine(attribute: str) -> Callable[[], str]:
+    def cell() -> str:
+        return "per type: " + ", ".join(f"`{getattr(engine, attribute)}` {kind}" for kind, engine in ENGINES.items())
+
+    return cell
+
+
+def _storage_class_default() -> str:
+    gke, kind = DEFAULT_STORAGE_CLASS["gke"], DEFAULT_STORAGE_CLASS["existing"]
+    return f"`{gke}` on GKE; " + ("the cluster's default on kind" if kind is None else f"`{kind}` on kind")
+
+
+def _database_default() -> str:
+    store = DataServiceConfig.model_validate({"name": "orders", "type": "postgres", "namespace": "data"})
+    database = credentials_secret(store, []).keys["database"]
+    return "the store's name" if getattr(database, "template", None) == store.name else "?"
+
+
 # Unset (None) means "derived": the table states what the program derives, computed here from the code.
-DERIVED_DEFAULTS = {"services.imagePullPolicy": _pull_policy_default}
+DERIVED_DEFAULTS: dict[str, Callable[[], str]] = {
+    "services.imagePullPolicy": _pull_policy_default,
+    "services.stateful.volumes.storageClass": _storage_class_default,
+    "dataServices.storage.storageClass": _storage_class_default,
+    "dataServices.version": _per_engine("default_version"),
+    "dataServices.size": _per_engine("default_size"),
+    "dataServices.storage.size": _per_engine("default_storage"),
+    "dataServices.database": _database_default,
+}
 
 
 def test_readme_defaults_are_the_real_defaults() -> None:

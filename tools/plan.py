@@ -5,8 +5,9 @@
 
 It runs the program under the test harness's mocks (the same engine the tests use) and prints, per
 component, what it would create and the values that matter: node pools and their sizes, namespaces
-with their policy mode, services with replicas, resources and routes, secrets by name only, the
-add-on charts, resource counts, the capacity, cost and timing summaries, the reachability matrix (who may
+with their policy mode, services with replicas, resources and routes, secrets by name only, data
+services (engine, image, volume, clients), the add-on charts, resource counts, the capacity, cost
+and timing summaries, the reachability matrix (who may
 open connections to whom on which ports, evaluated from the NetworkPolicies), and the gates (strict Kubernetes
 schemas, CRD schemas, Checkov when its virtualenv exists). `--out DIR` writes every Kubernetes
 object as YAML, one file per object, with every secret value redacted, for review, `kubectl diff`
@@ -89,8 +90,15 @@ def print_summary(run: ProgramRun, config: PlatformConfig) -> None:
             f"{quota.requests_cpu} CPU / {quota.requests_memory} requested, {quota.pods} pods"
         )
     _section("secrets (names and keys only)")
-    for secret in config.secrets:
+    for secret in [*config.secrets, *config.data_secrets]:
         print(f"  {secret.name} in {', '.join(secret.namespaces)}: {', '.join(secret.keys)}")
+    if config.data_services:
+        _section("data services")
+    for store in config.data_services:
+        print(
+            f"  {store.namespace}/{store.name}: {store.type} {store.image}, replicas {store.replicas}, "
+            f"volume {store.storage_size} each, clients {', '.join(store.clients) or 'none'}"
+        )
     _section("services")
     for svc in config.services:
         res = svc.effective_resources

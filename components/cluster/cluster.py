@@ -62,14 +62,31 @@ class ClusterArgs:
     network: NetworkConfig
     node_pools: Sequence[NodePoolConfig]
     context: Context
+    # Enable the Backup for GKE agent add-on (a BackupPlan protects the data namespaces).
+    backup_agent: bool = False
     # A regional Gateway class's Envoy proxies need the region's proxy-only subnet (traffic domain).
     proxy_only_subnet: bool = False
+
+
+def _addons_config(dataplane_v2: bool, backup_agent: bool) -> gcp.container.ClusterAddonsConfigArgs | None:
+    """Calico's network policy add-on without Dataplane V2; the Backup for GKE agent when data is backed up."""
+    if dataplane_v2 and not backup_agent:
+        return None
+    return gcp.container.ClusterAddonsConfigArgs(
+        network_policy_config=None
+        if dataplane_v2
+        else gcp.container.ClusterAddonsConfigNetworkPolicyConfigArgs(disabled=False),
+        gke_backup_agent_config=gcp.container.ClusterAddonsConfigGkeBackupAgentConfigArgs(enabled=True)
+        if backup_agent
+        else None,
+    )
 
 
 class Cluster(pulumi.ComponentResource):
     # The VPC and subnets (gke mode): a regional internal Gateway takes its address from the subnet.
     network: Network | None = None
     provider: k8s.Provider
+    cluster_id: pulumi.Output[str] | None = None
     ready: list[pulumi.Resource]
     outputs: dict[str, Any]
 
@@ -132,6 +149,8 @@ class Cluster(pulumi.ComponentResource):
         )
         self.provider = k8s.Provider(f"{name}-k8s", k8s.ProviderArgs(kubeconfig=kubeconfig), opts=child)
         self.ready = [pool.node_pool for pool in pools]
+        # projects/<p>/locations/<l>/clusters/<name>: what a Backup for GKE plan names.
+        self.cluster_id = cluster.id
         self.outputs = {
             "clusterName": cluster.name,
             "clusterLocation": cluster.location,
@@ -233,11 +252,7 @@ class Cluster(pulumi.ComponentResource):
                 if settings.dataplane_v2
                 else gcp.container.ClusterNetworkPolicyArgs(enabled=True, provider="CALICO"),
                 enable_fqdn_network_policy=settings.fqdn_network_policy,
-                addons_config=None
-                if settings.dataplane_v2
-                else gcp.container.ClusterAddonsConfigArgs(
-                    network_policy_config=gcp.container.ClusterAddonsConfigNetworkPolicyConfigArgs(disabled=False)
-                ),
+                addons_config=_addons_config(settings.dataplane_v2, args.backup_agent),
                 security_posture_config=gcp.container.ClusterSecurityPostureConfigArgs(
                     mode=settings.security_posture, vulnerability_mode=VULNERABILITY_MODE
                 ),

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ValidationError
 from components.config.checks import semantic_problems
 from components.config.errors import NAMESPACE, Problem, Problems, config_error
 from components.config.root import PlatformConfig
+from components.data.history import deployed_data_services
 from components.tenancy.config import GENERATORS
 
 # Top-level keys under ``platform:``; each is one Pulumi config key.
@@ -47,11 +48,13 @@ TOP_LEVEL_KEYS = (
     "services",
     "ingress",
     "addons",
+    "dataServices",
+    "backup",
     "timing",
     "overrides",
 )
 STRUCTURED_KEYS = frozenset(TOP_LEVEL_KEYS) - {"environment", "app", "domain"}
-CATALOGS = ("services", "namespaces", "secrets", "configMaps")
+CATALOGS = ("services", "namespaces", "secrets", "configMaps", "dataServices")
 
 
 def _all_config() -> dict[str, Any]:
@@ -227,7 +230,12 @@ def _shape_problems(exc: ValidationError) -> list[Problem]:
     return problems
 
 
-def parse(stack: str, raw_values: Mapping[str, Any], project: str | None = None) -> PlatformConfig:
+def parse(
+    stack: str,
+    raw_values: Mapping[str, Any],
+    project: str | None = None,
+    deployed_data: Mapping[str, Any] | None = None,
+) -> PlatformConfig:
     """Validate raw `platform:*` config (already keyed without the namespace) for one stack."""
     origins: dict[str, str] = {}
     raw: dict[str, Any] = {}
@@ -243,7 +251,12 @@ def parse(stack: str, raw_values: Mapping[str, Any], project: str | None = None)
             also = " or a key named by a 'config' secret"
             raise Problems([(key, _unknown_key(key, TOP_LEVEL_KEYS, also)) for key in unknown])
         document = {key: value for key, value in raw.items() if key in TOP_LEVEL_KEYS}
-        document.update(stack=stack, project=project, suppliedSecretKeys=tuple(k for k in supplied if k in raw))
+        document.update(
+            stack=stack,
+            project=project,
+            suppliedSecretKeys=tuple(k for k in supplied if k in raw),
+            deployedData=dict(deployed_data or {}),
+        )
         document.setdefault("environment", "dev")
         try:
             config = PlatformConfig.model_validate(document)
@@ -336,7 +349,9 @@ def load_config() -> PlatformConfig:
     prefix = NAMESPACE + ":"
     raw = {key[len(prefix) :]: value for key, value in _all_config().items() if key.startswith(prefix)}
     project = pulumi.Config("gcp").get("project")
-    return parse(pulumi.get_stack(), raw, project)
+    # Only a stack that declares data services needs its previous deploy's versions and sizes.
+    deployed = deployed_data_services() if raw.get("dataServices") else {}
+    return parse(pulumi.get_stack(), raw, project, deployed)
 
 
 def _without_disabled(config: PlatformConfig) -> PlatformConfig:
@@ -346,5 +361,6 @@ def _without_disabled(config: PlatformConfig) -> PlatformConfig:
             "namespaces": [n for n in config.namespaces if n.enabled],
             "secrets": [s for s in config.secrets if s.enabled],
             "config_maps": [c for c in config.config_maps if c.enabled],
+            "data_services": [d for d in config.data_services if d.enabled],
         }
     )

@@ -14,7 +14,15 @@ Per service declared in config this component creates:
   default deny blocks all other egress but its declared targets);
 - an optional migration Job that the Deployment waits for, and a ServiceMonitor when monitoring is on.
 
-Only the Deployment, its pod template and the migration Job carry `app.kubernetes.io/version`, so
+A stateful service (`stateful`) runs as a StatefulSet instead: a headless Service `<name>-headless`
+gives each pod a stable DNS name, `volumeClaimTemplates` a volume per replica (storage class by
+cluster mode), and `persistentVolumeClaimRetentionPolicy` Retain/Retain keeps every volume when the
+set is deleted or scaled down; ordered or parallel pod management, RollingUpdate with a partition.
+Its PDB, spread, security contexts and network policy are a Deployment's; callers are not admitted
+on its `peerPorts`, and when it has any its own pods reach each other on every port (a quorum). With
+`protect` (production data stores) Pulumi can neither delete nor replace the StatefulSet.
+
+Only the Deployment (or StatefulSet), its pod template and the migration Job carry `app.kubernetes.io/version`, so
 an image-tag change updates exactly those two objects (the Job by replacement, see below).
 
 Migration Job: named `<svc>-migrate-<tag>`, so a new image tag replaces it (and the Deployment,
@@ -39,7 +47,7 @@ import pulumi_kubernetes as k8s
 
 from components.context import Context
 from components.kube import SERVICE_NAME_LABEL, Edge, namespaces_named
-from components.workloads.config import HpaPolicy, ScalingRules, ServiceConfig
+from components.workloads.config import DEFAULT_STORAGE_CLASS, HpaPolicy, ScalingRules, ServiceConfig
 from components.workloads.identity import ServiceIdentity, build_identity
 from components.workloads.pod import PodParts, to_dns_label
 
@@ -65,7 +73,7 @@ class _Track:
     # The objects' metadata.name.
     object_name: str
     selector: dict[str, str]
-    # The Service's, HPA's and PDB's labels; `versioned` adds the image tag for the Deployment and its pods.
+    # The Service's, HPA's and PDB's labels; `versioned` adds the image tag for the workload and its pods.
     labels: dict[str, str]
     versioned: dict[str, str]
     pod: PodParts
@@ -89,6 +97,8 @@ class MicroserviceArgs:
     # The prometheus-operator CRD release when monitoring is on: the ServiceMonitor CRD comes with it.
     monitoring: pulumi.Resource | None = None
     depends_on: Sequence[pulumi.Resource] = ()
+    # Protect the workload from deletion and replacement (production data stores).
+    protect: bool = False
 
 
 class Microservice(pulumi.ComponentResource):
@@ -118,10 +128,17 @@ class Microservice(pulumi.ComponentResource):
         )
         config_map = self._build_config_map()
         job = self._build_migration(service_account, config_map)
+        self._stable, *canary = self._tracks()
+        if self._svc.stateful is not None:
+            self._build_stateful_set(service_account, config_map, job)
+            self._build_headless_service()
+        else:
+            self._build_deployment(self._stable, service_account, config_map, job)
         # Each track's Service: what an HTTPRoute needs to exist before it names it (routes.py).
         self.services: list[k8s.core.v1.Service] = []
-        for track in self._tracks():
-            self._build_deployment(track, service_account, config_map, job)
+        for track in [self._stable, *canary]:
+            if track is not self._stable:
+                self._build_deployment(track, service_account, config_map, job)
             self.services.append(self._build_service(track))
             self._build_autoscaler(track)
             self._build_disruption_budget(track)
@@ -181,6 +198,39 @@ class Microservice(pulumi.ComponentResource):
             opts=self._k8s,
         )
 
+    def _pod_spec(
+        self,
+        track: _Track,
+        service_account: k8s.core.v1.ServiceAccount,
+        config_map: k8s.core.v1.ConfigMap | None,
+    ) -> k8s.core.v1.PodTemplateSpecArgs:
+        svc = self._svc
+        pod = k8s.core.v1.PodSpecArgs(
+            service_account_name=service_account.metadata.apply(lambda meta: meta.name),
+            automount_service_account_token=svc.service_account.automount_token,
+            security_context=track.pod.pod_security(),
+            termination_grace_period_seconds=svc.shutdown.termination_grace_period_seconds,
+            containers=[track.pod.container(config_map)],
+            volumes=track.pod.volumes(),
+            node_selector=svc.node_selector or None,
+            tolerations=track.pod.tolerations(),
+            affinity=track.pod.affinity(),
+            topology_spread_constraints=track.pod.spread(),
+        )
+        return k8s.core.v1.PodTemplateSpecArgs(
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels=track.versioned, annotations=track.pod.pod_annotations()),
+            spec=pod,
+        )
+
+    def _workload_options(self, job: k8s.batch.v1.Job | None) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions.merge(
+            self._k8s,
+            pulumi.ResourceOptions(
+                depends_on=[*self._args.depends_on, *([job] if job is not None else [])],
+                protect=self._args.protect or None,
+            ),
+        )
+
     def _build_deployment(
         self,
         track: _Track,
@@ -196,18 +246,6 @@ class Microservice(pulumi.ComponentResource):
             if svc.strategy.type == "RollingUpdate"
             else None
         )
-        pod = k8s.core.v1.PodSpecArgs(
-            service_account_name=service_account.metadata.apply(lambda meta: meta.name),
-            automount_service_account_token=svc.service_account.automount_token,
-            security_context=track.pod.pod_security(),
-            termination_grace_period_seconds=svc.shutdown.termination_grace_period_seconds,
-            containers=[track.pod.container(config_map)],
-            volumes=track.pod.volumes(),
-            node_selector=svc.node_selector or None,
-            tolerations=track.pod.tolerations(),
-            affinity=track.pod.affinity(),
-            topology_spread_constraints=track.pod.spread(),
-        )
         return k8s.apps.v1.Deployment(
             f"{self._name}{track.suffix}-deployment",
             metadata=self._metadata(track.object_name, track.versioned),
@@ -218,17 +256,77 @@ class Microservice(pulumi.ComponentResource):
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(type=svc.strategy.type, rolling_update=rolling_update),
                 revision_history_limit=svc.revision_history_limit,
                 progress_deadline_seconds=svc.progress_deadline_seconds,
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=track.versioned, annotations=track.pod.pod_annotations()
-                    ),
-                    spec=pod,
+                template=self._pod_spec(track, service_account, config_map),
+            ),
+            opts=self._workload_options(job),
+        )
+
+    def _build_stateful_set(
+        self,
+        service_account: k8s.core.v1.ServiceAccount,
+        config_map: k8s.core.v1.ConfigMap | None,
+        job: k8s.batch.v1.Job | None,
+    ) -> k8s.apps.v1.StatefulSet:
+        svc, stateful = self._svc, self._svc.stateful
+        assert stateful is not None
+        default_class = DEFAULT_STORAGE_CLASS["gke" if self._args.context.creates_cluster else "existing"]
+        claims = [
+            k8s.core.v1.PersistentVolumeClaimArgs(
+                # Claim templates are immutable: no version label, which changes with every image.
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=volume.name, labels={**self._selector, **self._args.context.labels}
                 ),
+                spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                    access_modes=volume.access_modes,
+                    # Unset on kind: the cluster's default class provisions it.
+                    storage_class_name=volume.storage_class or default_class,
+                    resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": volume.size}),
+                ),
+            )
+            for volume in stateful.volumes
+        ]
+        return k8s.apps.v1.StatefulSet(
+            f"{self._name}-statefulset",
+            metadata=self._metadata(svc.name, self._versioned),
+            spec=k8s.apps.v1.StatefulSetSpecArgs(
+                service_name=svc.headless_service_name,
+                # An HPA (opted in) owns the count, as for a Deployment.
+                replicas=None if svc.autoscaling is not None else svc.min_replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
+                pod_management_policy=stateful.pod_management_policy,
+                update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateStatefulSetStrategyArgs(partition=stateful.partition),
+                ),
+                # Neither deleting the set nor scaling it down ever deletes a volume.
+                persistent_volume_claim_retention_policy=k8s.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
+                    when_deleted="Retain", when_scaled="Retain"
+                ),
+                revision_history_limit=svc.revision_history_limit,
+                volume_claim_templates=claims,
+                template=self._pod_spec(self._stable, service_account, config_map),
             ),
-            opts=pulumi.ResourceOptions.merge(
-                self._k8s,
-                pulumi.ResourceOptions(depends_on=[*self._args.depends_on, *([job] if job is not None else [])]),
+            opts=self._workload_options(job),
+        )
+
+    def _build_headless_service(self) -> k8s.core.v1.Service:
+        return k8s.core.v1.Service(
+            f"{self._name}-headless",
+            metadata=self._metadata(self._svc.headless_service_name),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                cluster_ip="None",
+                selector=self._selector,
+                # Peers must resolve each other before they are Ready (a quorum forming).
+                publish_not_ready_addresses=True,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name=p.name, port=p.container_port, target_port=p.name, protocol=p.protocol
+                    )
+                    for p in self._svc.ports
+                ],
             ),
+            opts=self._k8s,
         )
 
     def _build_migration(
@@ -341,8 +439,11 @@ class Microservice(pulumi.ComponentResource):
             f"{self._name}{track.suffix}-hpa",
             metadata=self._metadata(track.object_name, track.labels),
             spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                # A canary track is always a Deployment (a stateful service takes no canary).
                 scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
-                    api_version="apps/v1", kind="Deployment", name=track.object_name
+                    api_version="apps/v1",
+                    kind="Deployment" if track.suffix else self._svc.kind,
+                    name=track.object_name,
                 ),
                 min_replicas=hpa.min_replicas,
                 max_replicas=hpa.max_replicas,
@@ -395,6 +496,10 @@ class Microservice(pulumi.ComponentResource):
         if self._args.callers:
             callers = [_service_peer(caller, namespace) for caller, namespace in self._args.callers]
             rules.append(allow(callers, [p.name for p in svc.caller_ports]))
+        own_pods = _service_peer(svc.name, svc.namespace)
+        if svc.peer_ports:
+            # Replication and quorum: the service's own pods reach each other on every port.
+            rules.append(allow([own_pods], list(declared)))
         if svc.metrics is not None:
             scrape = net.NetworkPolicyPeerArgs(namespace_selector=namespaces_named(self._args.scrape_namespace))
             rules.append(allow([scrape], [svc.metrics.port]))
@@ -409,25 +514,32 @@ class Microservice(pulumi.ComponentResource):
             ),
             opts=self._k8s,
         )
-        if not self._args.callees:
-            return
         # Container ports by number: the callee's ingress rule names the same ports.
+        egress = [
+            net.NetworkPolicyEgressRuleArgs(
+                to=[_service_peer(callee.name, callee.namespace)],
+                ports=[
+                    net.NetworkPolicyPortArgs(port=p.container_port, protocol=p.protocol) for p in callee.caller_ports
+                ],
+            )
+            for callee in self._args.callees
+        ]
+        if svc.peer_ports:
+            egress.append(
+                net.NetworkPolicyEgressRuleArgs(
+                    to=[own_pods],
+                    ports=[net.NetworkPolicyPortArgs(port=p.container_port, protocol=p.protocol) for p in svc.ports],
+                )
+            )
+        if not egress:
+            return
         net.NetworkPolicy(
             f"{self._name}-egress-policy",
             metadata=self._metadata(f"{svc.name}-egress"),
             spec=net.NetworkPolicySpecArgs(
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={SERVICE_NAME_LABEL: svc.name}),
                 policy_types=["Egress"],
-                egress=[
-                    net.NetworkPolicyEgressRuleArgs(
-                        to=[_service_peer(callee.name, callee.namespace)],
-                        ports=[
-                            net.NetworkPolicyPortArgs(port=p.container_port, protocol=p.protocol)
-                            for p in callee.caller_ports
-                        ],
-                    )
-                    for callee in self._args.callees
-                ],
+                egress=egress,
             ),
             opts=self._k8s,
         )
