@@ -12,7 +12,10 @@ Per service declared in config this component creates:
   metrics port; and, when other services' `allowFrom` name this one, an egress NetworkPolicy letting
   its pods open connections to exactly those services' pods on their caller ports (the namespace's
   default deny blocks all other egress but its declared targets);
-- an optional migration Job that the Deployment waits for, and a ServiceMonitor when monitoring is on.
+- an optional migration Job that the Deployment waits for, and a ServiceMonitor when monitoring is on;
+- with `canary`, a second track `<name>-canary`: its own Deployment (the canary image, pods labelled
+  `track: canary` and selected by their own instance label), Service, HPA and PDB; the HTTPRoutes
+  split traffic between the two Services by weight (traffic/routes.py).
 
 A stateful service (`stateful`) runs as a StatefulSet instead: a headless Service `<name>-headless`
 gives each pod a stable DNS name, `volumeClaimTemplates` a volume per replica (storage class by
