@@ -170,26 +170,44 @@ def env(run: ProgramRun, deployment: str) -> dict[str, Any]:
     return {name: value for name, value in found.items() if name not in platform}
 
 
-def ingress_routes(run: ProgramRun) -> dict[tuple[str, str], dict[str, tuple[str, int]]]:
-    """{(namespace, host): {path: (service, port)}} over every Ingress."""
+def http_routes(run: ProgramRun) -> dict[tuple[str, str], dict[str, tuple[str, int]]]:
+    """{(namespace, host): {path: (service, port)}} over every service's HTTPRoute."""
     routes: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
-    for resource in run.k8s("Ingress"):
+    for resource in run.k8s("HTTPRoute"):
         manifest = resource.manifest
+        if manifest["metadata"]["namespace"] == "gateway":
+            continue  # the Gateway's own redirect
+        (host,) = manifest["spec"]["hostnames"]
+        paths = routes.setdefault((manifest["metadata"]["namespace"], host), {})
         for rule in manifest["spec"]["rules"]:
-            paths = routes.setdefault((manifest["metadata"]["namespace"], rule["host"]), {})
-            for item in rule["http"]["paths"]:
-                assert item["pathType"] == "Prefix"
-                backend = item["backend"]["service"]
-                paths[item["path"]] = (backend["name"], int(backend["port"]["number"]))
+            ((match,), (backend,)) = rule["matches"], rule["backendRefs"]
+            assert match["path"]["type"] == "PathPrefix"
+            paths[match["path"]["value"]] = (backend["name"], int(backend["port"]))
     return routes
 
 
-def ingress_for(run: ProgramRun, host: str) -> dict[str, Any]:
-    found = [
-        r.manifest for r in run.k8s("Ingress") if any(rule["host"] == host for rule in r.manifest["spec"]["rules"])
-    ]
-    assert len(found) == 1, f"expected one Ingress for {host}, found {len(found)}"
-    return found[0]
+def assert_https_and_rate_limited(run: ProgramRun, stack: str, hosts: list[str], services: set[str]) -> None:
+    """The Gateway serves `hosts` over HTTPS (plain HTTP only redirects) and limits each client to 100
+    requests per second: Cloud Armor on GKE, Envoy's local limit on dev (where there is no TLS)."""
+    (gateway,) = run.k8s("Gateway", "platform", namespace="gateway")
+    listeners = {listener["name"]: listener for listener in gateway.manifest["spec"]["listeners"]}
+    if stack == "dev":
+        assert [listeners[f"http-{h.replace('.', '-')}"]["hostname"] for h in hosts] == hosts
+        (policy,) = run.k8s("BackendTrafficPolicy", "rate-limit", namespace="gateway")
+        assert policy.manifest["spec"]["rateLimit"]["local"]["rules"] == [
+            {"limit": {"requests": 100, "unit": "Second"}}
+        ]
+        return
+    assert [listeners[f"https-{h.replace('.', '-')}"]["protocol"] for h in hosts] == ["HTTPS"] * len(hosts)
+    assert gateway.manifest["metadata"]["annotations"]["networking.gke.io/certmap"]
+    redirect = run.k8s("HTTPRoute", "https-redirect", namespace="gateway")[0].manifest["spec"]["rules"]
+    assert redirect[0]["filters"][0]["requestRedirect"] == {"scheme": "https", "statusCode": 301}
+    policy = run.one("gcp:compute/securityPolicy:SecurityPolicy").inputs
+    (throttle,) = [rule for rule in policy["rules"] if rule["action"] == "throttle"]
+    assert throttle["rateLimitOptions"]["rateLimitThreshold"] == {"count": 1000, "intervalSec": 10}
+    assert throttle["rateLimitOptions"]["enforceOnKey"] == "IP"
+    attached = {r.manifest["spec"]["targetRef"]["name"] for r in run.k8s("GCPBackendPolicy")}
+    assert attached == services
 
 
 def network_policies(run: ProgramRun, namespace: str) -> dict[str, dict[str, Any]]:
@@ -357,12 +375,23 @@ def test_streaming_api_gateway_sizing_probes_and_hpa(stack: str) -> None:
 def test_streaming_gateways_are_routed_through_the_shared_ingress(stack: str) -> None:
     run = example_run("streaming", stack)
     zone = domain("streaming", stack)
-    assert ingress_routes(run) == {
+    assert http_routes(run) == {
         ("deltastream", f"api.{zone}"): {"/": ("api-gateway", 8000)},
         ("deltastream", f"ws.{zone}"): {"/": ("socket-gateway", 8002)},
     }
     assert int(pod_spec(run, "socket-gateway")["terminationGracePeriodSeconds"]) == 60
     assert bounds(run, "worker-enricher") == (2, 8)
+    # WebSockets live an hour: the backend service's timeout on GKE, the route's on Envoy Gateway.
+    if stack == "dev":
+        (route,) = [
+            r for r in run.k8s("HTTPRoute", namespace="deltastream") if "socket" in r.manifest["metadata"]["name"]
+        ]
+        assert route.manifest["spec"]["rules"][0]["timeouts"] == {"request": "1h"}
+    else:
+        (policy,) = run.k8s("GCPBackendPolicy", "socket-gateway", namespace="deltastream")
+        assert policy.manifest["spec"]["default"]["timeoutSec"] == 3600
+        (api,) = run.k8s("GCPBackendPolicy", "api-gateway", namespace="deltastream")
+        assert "timeoutSec" not in api.manifest["spec"]["default"]
 
 
 # --------------------------------------------------------------------------- seed 001: learning
@@ -424,23 +453,14 @@ def test_learning_services_probe_health_and_ready(stack: str) -> None:
 def test_learning_api_host_routes_paths_with_tls_and_a_rate_limit(stack: str) -> None:
     run = example_run("learning", stack)
     host = f"api.{domain('learning', stack)}"
-    assert ingress_routes(run) == {
+    assert http_routes(run) == {
         (f"dreamseed-{stack}", host): {
             "/api/assessments": ("assessment-service", 80),
             "/api/content": ("content-service", 80),
             "/api/auth": ("auth-service", 80),
         }
     }
-    ingress = ingress_for(run, host)
-    annotations = ingress["metadata"]["annotations"]
-    # The seed's `rate-limit` annotation does not exist in ingress-nginx; limit-rps is the real one.
-    assert annotations["nginx.ingress.kubernetes.io/limit-rps"] == "100"
-    if stack == "dev":
-        assert "tls" not in ingress["spec"]
-    else:
-        assert ingress["spec"]["tls"] == [{"hosts": [host], "secretName": f"{host.replace('.', '-')}-tls"}]
-        assert annotations["nginx.ingress.kubernetes.io/ssl-redirect"] == "true"
-        assert annotations["cert-manager.io/cluster-issuer"] == f"letsencrypt-{stack}"
+    assert_https_and_rate_limited(run, stack, [host], {"assessment-service", "content-service", "auth-service"})
 
 
 @pytest.mark.parametrize("stack", STACKS["learning"])
@@ -738,7 +758,9 @@ def test_code_review_network_policy_modes(stack: str) -> None:
     ]
     assert egress_namespaces(infrastructure) == ["platform-infrastructure"]
     assert "allow-same-namespace" not in infrastructure
-    # Ingress to the tracks comes from the ingress-nginx controller's pods, per service, on the routed port.
+    # Ingress to the tracks comes from the edge, per service, on the routed port: on GKE's Gateway,
+    # Google's front ends and health checkers.
+    google_front_ends = [{"ipBlock": {"cidr": "35.191.0.0/16"}}, {"ipBlock": {"cidr": "130.211.0.0/22"}}]
     for namespace, policies in (
         ("platform-v2-stable", stable),
         ("platform-v1-exp", experimental),
@@ -747,8 +769,7 @@ def test_code_review_network_policy_modes(stack: str) -> None:
         assert "allow-from-ingress-controller" not in policies
         for service in names(run, "Deployment", namespace):
             edge_rule = policies[service]["ingress"][0]
-            assert [selected_namespaces(peer) for peer in edge_rule["from"]] == [["ingress-nginx"]]
-            assert edge_rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "controller"
+            assert edge_rule["from"] == google_front_ends
             assert edge_rule["ports"] == [{"port": "http", "protocol": "TCP"}]
 
 
@@ -806,7 +827,7 @@ def test_code_review_hpas(stack: str) -> None:
 def test_code_review_ingress_host_per_track_with_tls_and_rate_limit(stack: str) -> None:
     run = example_run("code-review", stack)
     zone = domain("code-review", stack)
-    assert ingress_routes(run) == {
+    assert http_routes(run) == {
         ("platform-v2-stable", f"api.{zone}"): {
             "/api/auth": ("auth-service", 80),
             "/health": ("auth-service", 80),
@@ -816,11 +837,8 @@ def test_code_review_ingress_host_per_track_with_tls_and_rate_limit(stack: str) 
         ("platform-v1-exp", f"v1.{zone}"): {"/": ("v1-api", 80)},
         ("platform-v3-quarantine", f"v3.{zone}"): {"/": ("v3-api", 80)},
     }
-    for host in (f"api.{zone}", f"v1.{zone}", f"v3.{zone}"):
-        ingress = ingress_for(run, host)
-        assert [tls["hosts"] for tls in ingress["spec"]["tls"]] == [[host]]
-        assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/limit-rps"] == "100"
-        assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == f"letsencrypt-{stack}"
+    routed = {"auth-service", "analysis-service", "ai-orchestrator", "v1-api", "v3-api"}
+    assert_https_and_rate_limited(run, stack, [f"api.{zone}", f"v1.{zone}", f"v3.{zone}"], routed)
 
 
 # --------------------------------------------------------------------------- the model changes the seeds needed

@@ -634,13 +634,14 @@ CONTROLLER_PODS = {
 }
 
 
-def test_network_policy_admits_the_controller_pods_callers_and_monitoring(staging: ProgramRun) -> None:
+def test_network_policy_admits_the_edge_callers_and_monitoring(staging: ProgramRun) -> None:
     spec = _manifest(staging, "NetworkPolicy", "checkout")["spec"]
     assert spec["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "checkout"}}
     assert spec["policyTypes"] == ["Ingress"]
+    # The edge on GKE's Gateway: Google's front ends and health checkers, on the routed port only.
+    google_front_ends = [{"ipBlock": {"cidr": "35.191.0.0/16"}}, {"ipBlock": {"cidr": "130.211.0.0/22"}}]
     assert spec["ingress"] == [
-        # The controller's pods, not its whole namespace, and only on the routed port.
-        {"from": [CONTROLLER_PODS], "ports": [{"port": "http", "protocol": "TCP"}]},
+        {"from": google_front_ends, "ports": [{"port": "http", "protocol": "TCP"}]},
         {"from": [_service_pods("shop", "storefront")], "ports": [{"port": "http", "protocol": "TCP"}]},
         {"from": [_from_namespace("monitoring")], "ports": [{"port": "metrics", "protocol": "TCP"}]},
     ]

@@ -222,14 +222,44 @@ def test_every_route_has_a_backend_with_that_port(stack: tuple[Path, str]) -> No
     }
     missing = []
     for item in items:
-        if item.kind != "Ingress":
-            continue
-        for rule in item.body["spec"]["rules"]:
-            for path in rule["http"]["paths"]:
-                backend = path["backend"]["service"]
-                if backend["port"]["number"] not in service_ports.get((_where(item)[0], backend["name"]), set()):
-                    missing.append(f"{item.label} -> {backend['name']}:{backend['port']['number']}")
+        namespace = _where(item)[0]
+        if item.kind == "Ingress":
+            for rule in item.body["spec"]["rules"]:
+                for path in rule["http"]["paths"]:
+                    backend = path["backend"]["service"]
+                    if backend["port"]["number"] not in service_ports.get((namespace, backend["name"]), set()):
+                        missing.append(f"{item.label} -> {backend['name']}:{backend['port']['number']}")
+        elif item.kind == "HTTPRoute":
+            for rule in item.body["spec"]["rules"]:
+                for ref in rule.get("backendRefs", []):
+                    where = (ref.get("namespace", namespace), ref["name"])
+                    if ref.get("kind", "Service") != "Service" or ref["port"] not in service_ports.get(where, set()):
+                        missing.append(f"{item.label} -> {ref['name']}:{ref['port']}")
+        elif (
+            item.kind in ("GCPBackendPolicy", "HealthCheckPolicy")
+            and (namespace, item.body["spec"]["targetRef"]["name"]) not in service_ports
+        ):
+            missing.append(f"{item.label} -> {item.body['spec']['targetRef']['name']}")
     assert missing == []
+
+
+def test_every_httproute_attaches_to_a_listener_of_the_shared_gateway(stack: tuple[Path, str]) -> None:
+    items = manifests(stack_run(*stack))
+    listeners = {
+        (_where(item)[0], _where(item)[1], listener["name"]): listener
+        for item in items
+        if item.kind == "Gateway"
+        for listener in item.body["spec"]["listeners"]
+    }
+    detached = []
+    for item in (i for i in items if i.kind == "HTTPRoute"):
+        for parent in item.body["spec"]["parentRefs"]:
+            listener = listeners.get((parent.get("namespace", _where(item)[0]), parent["name"], parent["sectionName"]))
+            hostname = listener.get("hostname") if listener else None
+            hosts = item.body["spec"].get("hostnames", [])
+            if listener is None or (hostname is not None and any(host != hostname for host in hosts)):
+                detached.append(f"{item.label} -> {parent['name']}/{parent['sectionName']}")
+    assert detached == []
 
 
 # --------------------------------------------------------------------------- the root project's files

@@ -23,6 +23,7 @@ from components.tenancy.config import (
     check_namespace_refs,
     check_secret_keys,
 )
+from components.traffic.config import check_ingress, listener_for
 from components.workloads.config import (
     STORAGE_CLASSES,
     EnvSource,
@@ -52,6 +53,7 @@ def semantic_problems(config: PlatformConfig) -> Iterator[Problem]:
     for index, service in enumerate(config.services):
         if service.enabled:
             yield from _check_service(config, f"services[{index}]", service)
+    yield from check_ingress(config.ingress, creates_cluster=config.creates_cluster)
     yield from _check_routes(config)
     yield from _check_addons(config)
     for index, store in enumerate(config.data_services):
@@ -229,6 +231,17 @@ def _check_routes(config: PlatformConfig) -> Iterator[Problem]:
     for index, svc in enumerate(config.services):
         if not svc.enabled:
             continue
+        if svc.canary is not None and not svc.routes:
+            yield (
+                f"services[{index}].canary",
+                "a canary takes a share of the service's routes; declare routes or remove it",
+            )
+        elif svc.canary is not None and svc.stateful is not None:
+            yield f"services[{index}].canary", "a stateful service takes no canary: its volumes belong to one workload"
+        elif svc.canary is not None and config.ingress.controller != "gateway":
+            yield f"services[{index}].canary", "splitting routes by weight needs ingress.controller 'gateway'"
+        if svc.routes and config.ingress.gke_scope(config.creates_cluster) is not None:
+            yield from _check_health_check_port(index, svc)
         for r_index, route in enumerate(svc.routes):
             key = (route.host, route.path)
             if key in owners:
@@ -238,19 +251,44 @@ def _check_routes(config: PlatformConfig) -> Iterator[Problem]:
                 )
             else:
                 owners[key] = svc.name
+            if config.ingress.controller == "gateway" and listener_for(route.host, config.gateway_hosts) is None:
+                yield (
+                    f"services[{index}].routes[{r_index}].host",
+                    f"'{route.host}' is outside every Gateway listener; listeners: {', '.join(config.gateway_hosts)}",
+                )
+
+
+def _check_health_check_port(index: int, svc: ServiceConfig) -> Iterator[Problem]:
+    """GKE's health check follows the readiness probe, and the edge reaches pods on routed ports only."""
+    probe = svc.probes.readiness
+    action = probe.http_get or probe.tcp_socket
+    if action is None:
+        return
+    port = svc.port(action.port)
+    routed = list(dict.fromkeys(route.port for route in svc.routes))
+    if port is None or port.name not in routed:
+        yield (
+            f"services[{index}].probes.readiness",
+            f"port '{action.port}' is not routed: the load balancer's health check follows the readiness probe "
+            f"and reaches pods only on routed ports; probe one of: {', '.join(routed)}",
+        )
 
 
 def _check_addons(config: PlatformConfig) -> Iterator[Problem]:
     addons = config.addons
     routed = any(svc.routes for svc in config.services if svc.enabled)
-    if config.ingress.tls and routed:
+    # On GKE the Gateway's certificates come from Certificate Manager; elsewhere cert-manager issues them.
+    needs_cert_manager = config.ingress.controller == "ingress-nginx" or not config.creates_cluster
+    if config.ingress.tls and routed and needs_cert_manager:
         if not addons.cert_manager.enabled:
             yield "addons.certManager.enabled", "ingress.tls needs cert-manager; enable it or set ingress.tls to false"
         elif addons.cert_manager.email is None:
             yield "addons.certManager.email", "Let's Encrypt needs an ACME account email when ingress.tls is on"
     if routed and not config.domain and any("${domain}" in r.host for s in config.services for r in s.routes):
         yield "domain", "routes use ${domain} but no domain is set"
-    if config.is_production and addons.ingress_nginx.enabled and addons.ingress_nginx.replicas < 2:
+    if config.is_production and config.runs_envoy_gateway and addons.envoy_gateway.proxy_replicas < 2:
+        yield "addons.envoyGateway.proxyReplicas", "production runs at least 2 Envoy proxies"
+    if config.is_production and config.runs_ingress_nginx and addons.ingress_nginx.replicas < 2:
         yield "addons.ingressNginx.replicas", "production runs at least 2 ingress controller replicas"
     if addons.ingress_nginx.static_ip and not config.creates_cluster:
         yield (
