@@ -82,7 +82,7 @@ def test_cloud_sql_has_a_private_ip_only_and_requires_tls() -> None:
 
 def test_private_service_access_reserves_the_configured_range_on_the_platform_vpc() -> None:
     run = production()
-    address = run.one("gcp:compute/globalAddress:GlobalAddress")
+    address = run.one("gcp:compute/globalAddress:GlobalAddress", "shop-private-services-range")
     assert address.inputs["purpose"] == "VPC_PEERING"
     assert address.inputs["addressType"] == "INTERNAL"
     assert (address.inputs["address"], address.inputs["prefixLength"]) == ("10.200.0.0", 20)
