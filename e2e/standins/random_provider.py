@@ -145,7 +145,10 @@ def main() -> None:
     server.start()
     sys.stdout.write(f"{port}\n")
     sys.stdout.flush()
-    threading.Event().wait()
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:  # the engine stops plugins with SIGINT when it is done
+        server.stop(0)
 
 
 if __name__ == "__main__":
