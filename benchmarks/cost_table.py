@@ -2,7 +2,7 @@
 
 Run: venv/bin/python benchmarks/cost_table.py
 
-The figures are `components.cost.estimate_cost` for each stack's validated config, the same numbers
+The figures are `components.planning.cost.estimate_cost` for each stack's validated config, the same numbers
 the program exports as its `cost` output; nothing here runs the program or calls a cloud API.
 """
 
@@ -18,7 +18,7 @@ sys.path[:0] = [str(ROOT_DIR), str(ROOT_DIR / "tests")]
 from harness import stack_config  # noqa: E402
 
 from components.config import NAMESPACE, parse  # noqa: E402
-from components.cost import HOURS_PER_MONTH, PRICE_DATE, PRICE_SOURCE, estimate_cost  # noqa: E402
+from components.planning.cost import HOURS_PER_MONTH, PRICE_DATE, PRICE_SOURCE, estimate_cost  # noqa: E402
 
 STACKS = ("dev", "staging", "production")
 
@@ -35,7 +35,8 @@ def rows(stack: str) -> list[str]:
     values = stack_config(stack)
     prefix = NAMESPACE + ":"
     raw = {key[len(prefix) :]: value for key, value in values.items() if key.startswith(prefix)}
-    summary = estimate_cost(parse(stack, raw, values.get("gcp:project"))).summary()
+    config = parse(stack, raw, values.get("gcp:project"))
+    summary = estimate_cost(config.cluster, config.node_pools).summary()
     if not summary["estimated"]:
         return [f"| {stack} | - | - | - | - | {summary['reason']} | - |"]
     lines = []

@@ -12,15 +12,16 @@ from typing import Any
 import pytest
 from harness import ROOT_DIR, ProgramRun, assert_rejected, stack_config
 
-from components.capacity import (
+from components.config import NAMESPACE, ConfigError, PlatformConfig, parse
+from components.planning.capacity import (
     MACHINE_TYPES,
+    CapacityReport,
     CpuMemory,
     check_capacity,
     node_allocatable,
     reserved_cpu_millicores,
     reserved_memory_mib,
 )
-from components.config import NAMESPACE, ConfigError, PlatformConfig, parse
 
 
 def _production() -> dict[str, Any]:
@@ -41,11 +42,16 @@ def _parse(stack: str, config: dict[str, Any]) -> PlatformConfig:
     return parse(stack, raw, config.get("gcp:project"))
 
 
+def capacity_of(config: PlatformConfig) -> CapacityReport:
+    """The capacity check as the platform runs it, on a parsed config."""
+    return check_capacity(config.stack, config.cluster, config.node_pools, config.services, config.addons.ingress_nginx)
+
+
 @pytest.fixture
 def warnings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Warnings of a direct check_capacity call, kept out of the cached stack runs' captured logs."""
     captured: list[str] = []
-    monkeypatch.setattr("components.capacity.pulumi.log.warn", captured.append)
+    monkeypatch.setattr("components.planning.capacity.pulumi.log.warn", captured.append)
     return captured
 
 
@@ -124,7 +130,7 @@ def test_every_example_stack_passes_the_check(directory: Path, stack: str, warni
             if spec.get("type") == "config":
                 config[f"{NAMESPACE}:{spec['key']}"] = "supplied-by-the-operator"
     parsed = _parse(stack, config)
-    assert check_capacity(parsed).checked is parsed.creates_cluster
+    assert capacity_of(parsed).checked is parsed.creates_cluster
 
 
 def test_production_summary_exports_requests_and_allocatable(production: ProgramRun) -> None:
@@ -271,7 +277,7 @@ def test_capacity_check_names_a_spot_only_service_without_a_spot_pool_too(warnin
     parsed = _parse("production", config)
     regular_only = parsed.model_copy(update={"node_pools": [p for p in parsed.node_pools if not p.spot]})
     with pytest.raises(ConfigError) as error:
-        check_capacity(regular_only)
+        capacity_of(regular_only)
     assert str(error.value) == (
         "stack 'production': platform:nodePools: spot-only service 'order-worker' needs a schedulable spot node "
         "pool, and this stack declares none"
@@ -297,7 +303,7 @@ def _with_compute_pool(machine_type: str, max_nodes: int) -> dict[str, Any]:
 
 
 def test_node_selector_confines_a_service_to_the_pools_carrying_its_labels(warnings: list[str]) -> None:
-    report = check_capacity(_parse("production", _with_compute_pool("e2-standard-8", 2)))
+    report = capacity_of(_parse("production", _with_compute_pool("e2-standard-8", 2)))
     compute = next(s for s in report.summary()["poolSets"] if s["pools"] == ["compute"])
     # checkout alone, 10 x 250m at most; 6 nodes of e2-standard-8 (7910m - 400m).
     assert compute["workloads"] == ["checkout"]
@@ -346,7 +352,7 @@ def test_tainted_pool_hosts_no_platform_workload() -> None:
 def test_spot_pools_carry_gke_spot_label_for_selectors(warnings: list[str]) -> None:
     config = _production()
     _override(config, "order-worker", {"placement": "spot", "nodeSelector": {"cloud.google.com/gke-spot": "true"}})
-    report = check_capacity(_parse("production", config))
+    report = capacity_of(_parse("production", config))
     spot = next(s for s in report.summary()["poolSets"] if s["pools"] == ["spot"])
     assert spot["workloads"] == ["order-worker"]
 
@@ -355,7 +361,7 @@ def test_well_known_node_labels_satisfy_selectors(warnings: list[str]) -> None:
     config = _production()
     _override(config, "checkout", {"nodeSelector": {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}})
     _override(config, "storefront", {"nodeSelector": {"node.kubernetes.io/instance-type": "e2-standard-4"}})
-    report = check_capacity(_parse("production", config))
+    report = capacity_of(_parse("production", config))
     base = next(s for s in report.summary()["poolSets"] if s["pools"] == ["base"])
     assert base["workloads"] == ["checkout", "ingress-nginx", "storefront"]
 
@@ -363,7 +369,7 @@ def test_well_known_node_labels_satisfy_selectors(warnings: list[str]) -> None:
 def test_zones_come_from_node_locations_when_set(warnings: list[str]) -> None:
     config = _production()
     _pool(config, "base")["nodeLocations"] = ["europe-west1-b", "europe-west1-c"]
-    report = check_capacity(_parse("production", config))
+    report = capacity_of(_parse("production", config))
     assert report.summary()["pools"]["base"]["nodes"] == {"min": 2, "max": 6}
 
 

@@ -15,7 +15,8 @@ import pytest
 import yaml
 from harness import ROOT_DIR, assert_rejected, rejected, stack_config
 
-from components.config import TOP_LEVEL_KEYS, ConfigError, parse
+from components.config import ConfigError, parse
+from components.config.loader import TOP_LEVEL_KEYS
 
 
 def _service(config: dict[str, Any], name: str) -> dict[str, Any]:

@@ -6,8 +6,12 @@ from __future__ import annotations
 import pytest
 from harness import ProgramRun, stack_config
 
-from components.config import NAMESPACE, parse
-from components.cost import PRICE_DATE, UNKNOWN, estimate_cost, hourly_price
+from components.config import NAMESPACE, PlatformConfig, parse
+from components.planning.cost import PRICE_DATE, UNKNOWN, CostEstimate, estimate_cost, hourly_price
+
+
+def estimate_cost_of(config: PlatformConfig) -> CostEstimate:
+    return estimate_cost(config.cluster, config.node_pools)
 
 
 @pytest.mark.parametrize(
@@ -84,7 +88,7 @@ def test_unknown_price_makes_the_pool_and_totals_unknown() -> None:
     config["platform:nodePools"][1]["machineType"] = "n2d-standard-4"
     prefix = NAMESPACE + ":"
     raw = {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
-    summary = estimate_cost(parse("production", raw, config["gcp:project"])).summary()
+    summary = estimate_cost_of(parse("production", raw, config["gcp:project"])).summary()
     assert summary["pools"]["spot"]["hourlyUsdPerNode"] == UNKNOWN
     # No spot nodes cost nothing whatever their price; at the maximum the price is needed.
     assert summary["pools"]["spot"]["monthlyUsd"] == {"min": 0.0, "max": UNKNOWN}

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 from harness import ProgramRun, Registration, is_secret_value, run_program, stack_config, unwrap
 
-from components.config import PROBE_DEFAULTS, ServiceConfig
-from components.microservice import gcp_account_id, migration_job_name, to_dns_label
+from components.workloads.config import PROBE_DEFAULTS, ServiceConfig
+from components.workloads.identity import gcp_account_id
+from components.workloads.microservice import migration_job_name
+from components.workloads.pod import to_dns_label
 
 SERVICES = ("storefront", "checkout", "order-worker")
 NAMESPACE_OF = {"storefront": "shop", "checkout": "shop", "order-worker": "shop-workers"}

@@ -22,7 +22,8 @@ from gates import (
 )
 from harness import ProgramRun
 
-from components.config import EnvSource, PlatformConfig
+from components.config import PlatformConfig
+from components.workloads.config import EnvSource
 
 
 @pytest.fixture(scope="session")

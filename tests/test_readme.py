@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from harness import ROOT_DIR
 from pydantic import BaseModel
 
-from components import config
+from components.config import PlatformConfig
+from components.tenancy.config import UnknownGenerator
 
 README = (ROOT_DIR / "README.md").read_text()
 TEST_COMMAND = "python3 -m venv venv && venv/bin/pip install -r requirements.txt && venv/bin/python -m pytest"
@@ -17,7 +18,7 @@ INTERNAL_FIELDS = {"stack", "project", "supplied_secret_keys"}
 
 def _models_in(annotation: object) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [] if annotation is config.UnknownGenerator else [annotation]
+        return [] if annotation is UnknownGenerator else [annotation]
     return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
 
 
@@ -36,7 +37,7 @@ def _key_paths() -> Iterator[str]:
                     documented.add(sub)
                     yield from walk(sub, path)
 
-    yield from walk(config.PlatformConfig, "")
+    yield from walk(PlatformConfig, "")
 
 
 def test_readme_documents_every_config_key() -> None:

@@ -5,9 +5,10 @@ and otherwise creates its own, labelled like the platform's. Each chart is a `he
 (Helm keeps the release history, rolls a failed upgrade back and owns the chart's CRDs and hooks),
 pinned to one version, on the platform's provider, waiting explicitly for the node pools.
 
-Deliberately out of scope: the add-ons' own settings (ingress_controller.py, cert_manager.py,
-monitoring.py) and any NetworkPolicy of the add-on namespaces (the charts' components need the
-API server and, for ingress-nginx, the internet; the catalog's namespaces get theirs from Namespaces).
+Deliberately out of scope: the add-ons' own settings (traffic/ingress_controller.py,
+traffic/cert_manager.py, observability/monitoring.py) and any NetworkPolicy of the add-on
+namespaces (the charts' components need the API server and, for ingress-nginx, the internet; the
+catalog's namespaces get theirs from tenancy/namespaces.py).
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import PlatformConfig
-from components.namespaces import namespace_labels
+from components.context import Context
 
 PodSecurity = Literal["restricted", "baseline", "privileged"]
 
@@ -32,12 +32,10 @@ RELEASE_MAX_HISTORY = 10
 
 @dataclass(frozen=True)
 class AddonArgs:
-    config: PlatformConfig
-    provider: k8s.Provider
+    # The platform's provider and the node pools every release waits for.
+    context: Context
     # The platform's namespace catalog: an add-on whose namespace is declared there installs into it.
     namespaces: Mapping[str, k8s.core.v1.Namespace]
-    # The node pools: a component's depends_on does not reach its children, so each child names them.
-    node_pools: Sequence[pulumi.Resource] = ()
     # The kube-prometheus-stack release when monitoring is on: a chart's ServiceMonitor needs its CRDs.
     monitoring: pulumi.Resource | None = None
 
@@ -62,14 +60,14 @@ def addon_namespace(
     declared = args.namespaces.get(namespace)
     if declared is not None:
         return declared
-    config = args.config
+    context = args.context
     return k8s.core.v1.Namespace(
         f"{name}-namespace",
         metadata=k8s.meta.v1.ObjectMetaArgs(
             name=namespace,
-            labels=namespace_labels(config, config.environment, pod_security),
+            labels=context.namespace_labels(context.environment, pod_security),
         ),
-        opts=pulumi.ResourceOptions(parent=parent, provider=args.provider, depends_on=list(args.node_pools)),
+        opts=pulumi.ResourceOptions(parent=parent, provider=context.provider, depends_on=list(context.node_pools)),
     )
 
 
@@ -100,5 +98,7 @@ def helm_release(
             max_history=RELEASE_MAX_HISTORY,
             values=values,
         ),
-        opts=pulumi.ResourceOptions(parent=parent, provider=args.provider, depends_on=[*args.node_pools, *depends_on]),
+        opts=pulumi.ResourceOptions(
+            parent=parent, provider=args.context.provider, depends_on=[*args.context.node_pools, *depends_on]
+        ),
     )

@@ -18,14 +18,15 @@ Deliberately out of scope: DNS records for the address, the Ingress objects them
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.config import PlatformConfig
-from components.helm_addon import AddonArgs, HelmChart, addon_namespace, helm_release
+from components.helm import AddonArgs, HelmChart, addon_namespace, helm_release
+from components.traffic.config import IngressNginxConfig
 
 REPO = "https://kubernetes.github.io/ingress-nginx"
 RELEASE = "ingress-nginx"
@@ -40,19 +41,29 @@ CONTROLLER_LABELS = {
 ADMISSION_WEBHOOK_PORT = 10250
 
 
+@dataclass(frozen=True)
+class IngressControllerArgs:
+    nginx: IngressNginxConfig
+    # The IngressClass the controller serves and every Ingress names.
+    class_name: str
+    # The address is named after the cluster and lives in its region.
+    cluster_name: str
+    region: str
+    # Reserve a regional static IP for the LoadBalancer (gke mode).
+    static_ip: bool
+    addon: AddonArgs
+
+
 class IngressController(pulumi.ComponentResource):
     # `address` is annotated in __init__, not here: Pulumi resolves a resource class's annotations,
     # which would import pulumi_gcp.compute (1-2 s) even on dev, where nothing in GCP is created.
     release: k8s.helm.v3.Release
 
-    def __init__(self, name: str, args: AddonArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: IngressControllerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:addons:IngressController", name, None, opts)
-        config = args.config
-        nginx = config.addons.ingress_nginx
-        namespace = addon_namespace(self, name, args, nginx.namespace, "restricted")
-        self.address: gcp.compute.Address | None = (
-            self._reserve_address(name, config) if config.uses_static_ip else None
-        )
+        nginx = args.nginx
+        namespace = addon_namespace(self, name, args.addon, nginx.namespace, "restricted")
+        self.address: gcp.compute.Address | None = self._reserve_address(name, args) if args.static_ip else None
 
         annotations: dict[str, Any] = dict(nginx.annotations)
         if self.address is not None:
@@ -63,33 +74,34 @@ class IngressController(pulumi.ComponentResource):
         self.release = helm_release(
             self,
             name,
-            args,
+            args.addon,
             HelmChart(release=RELEASE, chart="ingress-nginx", repo=REPO, version=nginx.chart_version),
             namespace,
-            _values(config, annotations),
-            depends_on=args.monitoring_crds,
+            _values(args, annotations),
+            depends_on=args.addon.monitoring_crds,
         )
         self.register_outputs({"address": self.address.address if self.address is not None else None})
 
-    def _reserve_address(self, name: str, config: PlatformConfig) -> gcp.compute.Address:
+    def _reserve_address(self, name: str, args: IngressControllerArgs) -> gcp.compute.Address:
+        context = args.addon.context
         return gcp.compute.Address(
             f"{name}-ip",
             # A fixed name, as the Service annotation and the DNS runbook refer to the address by it.
-            name=f"{config.cluster.name}-ingress",
-            project=config.project,
-            region=config.cluster.region,
+            name=f"{args.cluster_name}-ingress",
+            project=context.project,
+            region=args.region,
             address_type="EXTERNAL",
             network_tier="PREMIUM",
-            description=f"ingress-nginx load balancer of {config.cluster.name}",
-            labels={"environment": config.environment, "managed-by": "pulumi"},
+            description=f"ingress-nginx load balancer of {args.cluster_name}",
+            labels={"environment": context.environment, "managed-by": "pulumi"},
             # DNS points at this address: production keeps it through any `pulumi destroy`.
-            opts=pulumi.ResourceOptions(parent=self, protect=config.is_production),
+            opts=pulumi.ResourceOptions(parent=self, protect=context.is_production),
         )
 
 
-def _values(config: PlatformConfig, annotations: dict[str, Any]) -> dict[str, Any]:
-    nginx = config.addons.ingress_nginx
-    class_name = config.ingress.class_name
+def _values(args: IngressControllerArgs, annotations: dict[str, Any]) -> dict[str, Any]:
+    nginx = args.nginx
+    class_name = args.class_name
     return {
         "controller": {
             "replicaCount": nginx.replicas,
@@ -105,7 +117,7 @@ def _values(config: PlatformConfig, annotations: dict[str, Any]) -> dict[str, An
             },
             "metrics": {
                 "enabled": True,
-                "serviceMonitor": {"enabled": config.addons.monitoring.enabled},
+                "serviceMonitor": {"enabled": args.addon.monitoring is not None},
             },
             "admissionWebhooks": {"port": ADMISSION_WEBHOOK_PORT},
             # Replicas spread over zones and nodes; spot nodes (tainted, never used) do not count.

@@ -24,30 +24,16 @@ typed secrets (TLS secrets belong to cert-manager).
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.config import (
-    NAMESPACE,
-    ConfigKey,
-    FormatKey,
-    PasswordKey,
-    PlatformConfig,
-    SecretConfig,
-    TokenKey,
-    UuidKey,
-)
-from components.namespaces import object_metadata
-
-
-def content_checksum(data: Mapping[str, str]) -> str:
-    """sha256 (hex) of a Secret's or ConfigMap's data, as canonical JSON so key order never matters."""
-    return hashlib.sha256(json.dumps(dict(data), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+from components.config.errors import NAMESPACE
+from components.context import Context
+from components.kube import content_checksum
+from components.tenancy.config import ConfigKey, FormatKey, PasswordKey, SecretConfig, TokenKey, UuidKey
 
 
 class Secrets(pulumi.ComponentResource):
@@ -57,8 +43,8 @@ class Secrets(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: PlatformConfig,
-        provider: k8s.Provider,
+        secrets: Sequence[SecretConfig],
+        context: Context,
         namespaces: dict[str, k8s.core.v1.Namespace],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -66,7 +52,7 @@ class Secrets(pulumi.ComponentResource):
         self._name = name
         self.checksums = {}
         self.resources = []
-        for secret in config.secrets:
+        for secret in secrets:
             content = self._content(secret)
             self.checksums[f"secret/{secret.name}"] = pulumi.Output.unsecret(content.apply(content_checksum))
             for namespace in secret.namespaces:
@@ -74,10 +60,10 @@ class Secrets(pulumi.ComponentResource):
                 self.resources.append(
                     k8s.core.v1.Secret(
                         f"{name}-{namespace}/{secret.name}",
-                        metadata=object_metadata(config, secret.name, namespaces[namespace]),
+                        metadata=context.object_metadata(secret.name, namespaces[namespace]),
                         type="Opaque",
                         string_data=content,
-                        opts=pulumi.ResourceOptions(parent=self, provider=provider),
+                        opts=pulumi.ResourceOptions(parent=self, provider=context.provider),
                     )
                 )
         self.register_outputs({"checksums": self.checksums})

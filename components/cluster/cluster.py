@@ -21,16 +21,19 @@ private-endpoint bastion, fleet registration and node auto-provisioning.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.config import PlatformConfig
-from components.kubeconfig import gke_kubeconfig
-from components.network import PODS_RANGE, SERVICES_RANGE, Network
-from components.node_pool import NodePool, NodePoolArgs, NodeServiceAccount, default_pool_node_config
+from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig
+from components.cluster.kubeconfig import gke_kubeconfig
+from components.cluster.network import PODS_RANGE, SERVICES_RANGE, Network
+from components.cluster.node_pool import NodePool, NodePoolArgs, NodeServiceAccount, default_pool_node_config
+from components.context import Context
 
 # Logs from system components and workloads. (Workload *metrics* come through Managed Service for
 # Prometheus: the monitoring WORKLOADS component was removed in GKE 1.24.)
@@ -38,59 +41,67 @@ LOGGING_COMPONENTS = ["SYSTEM_COMPONENTS", "WORKLOADS"]
 MONITORING_COMPONENTS = ["SYSTEM_COMPONENTS"]
 
 
+@dataclass(frozen=True)
+class ClusterArgs:
+    cluster: ClusterConfig
+    network: NetworkConfig
+    node_pools: Sequence[NodePoolConfig]
+    context: Context
+
+
 class Cluster(pulumi.ComponentResource):
     provider: k8s.Provider
     ready: list[pulumi.Resource]
     outputs: dict[str, Any]
 
-    def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:cluster:Cluster", name, None, opts)
-        if config.creates_cluster:
-            self._build_gke(name, config)
+        if args.context.creates_cluster:
+            self._build_gke(name, args)
         else:
-            self._build_existing(name, config)
+            self._build_existing(name, args.cluster)
         self.register_outputs(self.outputs)
 
-    def _build_existing(self, name: str, config: PlatformConfig) -> None:
+    def _build_existing(self, name: str, cluster: ClusterConfig) -> None:
         self.provider = k8s.Provider(
             f"{name}-k8s",
             k8s.ProviderArgs(
                 # Both explicit: the ambient KUBECONFIG or current context must never pick the target.
-                kubeconfig=os.path.expanduser(config.cluster.kubeconfig),
-                context=config.cluster.context,
+                kubeconfig=os.path.expanduser(cluster.kubeconfig),
+                context=cluster.context,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.ready = []
-        self.outputs = {"clusterContext": config.cluster.context}
+        self.outputs = {"clusterContext": cluster.context}
 
-    def _build_gke(self, name: str, config: PlatformConfig) -> None:
-        project = config.project
+    def _build_gke(self, name: str, args: ClusterArgs) -> None:
+        project = args.context.project
         assert project is not None, "config validation requires gcp:project in gke mode"
         child = pulumi.ResourceOptions(parent=self)
 
-        network = Network(f"{name}-network", config, opts=child)
-        node_identity = NodeServiceAccount(f"{name}-nodes", config, opts=child)
-        cluster = self._build_cluster(name, config, project, network, node_identity)
+        network = Network(f"{name}-network", args.network, args.cluster, args.context, opts=child)
+        node_identity = NodeServiceAccount(f"{name}-nodes", args.cluster.name, project, opts=child)
+        cluster = self._build_cluster(name, args, project, network, node_identity)
         pools = [
             NodePool(
                 f"{name}-{pool.name}",
                 NodePoolArgs(
                     pool=pool,
                     project=project,
-                    location=config.cluster.location,
+                    location=args.cluster.location,
                     cluster=cluster.name,
                     service_account=node_identity.account.email,
                     depends_on=[*node_identity.bindings, network.nat],
                 ),
                 opts=child,
             )
-            for pool in config.node_pools
+            for pool in args.node_pools
         ]
 
         kubeconfig = gke_kubeconfig(
             project,
-            config.cluster.location,
+            args.cluster.location,
             cluster.name,
             cluster.endpoint,
             cluster.master_auth.cluster_ca_certificate,
@@ -109,12 +120,12 @@ class Cluster(pulumi.ComponentResource):
     def _build_cluster(
         self,
         name: str,
-        config: PlatformConfig,
+        args: ClusterArgs,
         project: str,
         network: Network,
         node_identity: NodeServiceAccount,
     ) -> gcp.container.Cluster:
-        settings = config.cluster
+        settings, context = args.cluster, args.context
         window = settings.maintenance_window
         return gcp.container.Cluster(
             f"{name}-gke",
@@ -122,9 +133,9 @@ class Cluster(pulumi.ComponentResource):
                 project=project,
                 name=settings.name,
                 location=settings.location,
-                description=f"{config.app} platform, {config.environment}",
-                resource_labels={"environment": config.environment, "managed-by": "pulumi"},
-                deletion_protection=config.is_production,
+                description=f"{context.app} platform, {context.environment}",
+                resource_labels={"environment": context.environment, "managed-by": "pulumi"},
+                deletion_protection=context.is_production,
                 # Pools are separate NodePool resources; GKE still needs a first pool, deleted at once.
                 remove_default_node_pool=True,
                 initial_node_count=1,
@@ -181,7 +192,7 @@ class Cluster(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                protect=config.is_production,
+                protect=context.is_production,
                 depends_on=node_identity.bindings,
                 # nodeConfig shapes only the deleted default pool; GKE later reports a real pool's here.
                 ignore_changes=["nodeConfig"],

@@ -17,8 +17,9 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import PlatformConfig
-from components.namespaces import platform_labels
+from components.context import Context
+from components.traffic.config import IngressConfig
+from components.workloads.config import ServiceConfig
 
 
 def host_slug(host: str) -> str:
@@ -32,14 +33,16 @@ class Ingresses(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: PlatformConfig,
-        provider: k8s.Provider,
+        ingress: IngressConfig,
+        services: Sequence[ServiceConfig],
+        context: Context,
         issuer: str,
         depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("platform:workloads:Ingresses", name, None, opts)
-        self._config = config
+        self._ingress = ingress
+        self._services = services
         self._issuer = issuer
         routes = self._routes_by_namespace_and_host()
         for (namespace, host), paths in routes.items():
@@ -48,20 +51,20 @@ class Ingresses(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=host_slug(host),
                     namespace=namespace,
-                    labels=platform_labels(config),
+                    labels=context.labels,
                     annotations=self._annotations(),
                 ),
                 spec=self._build_spec(host, paths),
                 # Namespaces, Services, the controller and the issuers all exist first.
-                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(depends_on)),
+                opts=pulumi.ResourceOptions(parent=self, provider=context.provider, depends_on=list(depends_on)),
             )
-        scheme = "https" if config.ingress.tls else "http"
+        scheme = "https" if ingress.tls else "http"
         self.urls = sorted({f"{scheme}://{host}" for _, host in routes})
         self.register_outputs({"urls": self.urls})
 
     def _routes_by_namespace_and_host(self) -> dict[tuple[str, str], list[k8s.networking.v1.HTTPIngressPathArgs]]:
         grouped: dict[tuple[str, str], list[k8s.networking.v1.HTTPIngressPathArgs]] = {}
-        for svc in self._config.services:
+        for svc in self._services:
             for route in svc.routes:
                 port = svc.port(route.port)
                 assert port is not None  # validated on load: routes name declared ports
@@ -80,7 +83,7 @@ class Ingresses(pulumi.ComponentResource):
         return grouped
 
     def _annotations(self) -> dict[str, str]:
-        ingress = self._config.ingress
+        ingress = self._ingress
         annotations = {
             "nginx.ingress.kubernetes.io/ssl-redirect": str(ingress.ssl_redirect).lower(),
             "nginx.ingress.kubernetes.io/proxy-body-size": ingress.proxy_body_size,
@@ -95,10 +98,10 @@ class Ingresses(pulumi.ComponentResource):
         self, host: str, paths: list[k8s.networking.v1.HTTPIngressPathArgs]
     ) -> k8s.networking.v1.IngressSpecArgs:
         tls = None
-        if self._config.ingress.tls:
+        if self._ingress.tls:
             tls = [k8s.networking.v1.IngressTLSArgs(hosts=[host], secret_name=f"{host_slug(host)}-tls")]
         return k8s.networking.v1.IngressSpecArgs(
-            ingress_class_name=self._config.ingress.class_name,
+            ingress_class_name=self._ingress.class_name,
             tls=tls,
             rules=[
                 k8s.networking.v1.IngressRuleArgs(

@@ -4,7 +4,7 @@ The chart installs the CRDs (`crds.enabled`, kept on uninstall so Certificates s
 `installCRDs` is deprecated). Both issuers, `letsencrypt-staging` and `letsencrypt-production`,
 exist in every stack that runs cert-manager: they solve ACME HTTP-01 through the nginx ingress
 class with the account email from config, and each depends on the release, so it is created only
-once the CRDs and the webhook are there. Which one the Ingresses use is `config.issuer_name`.
+once the CRDs and the webhook are there. Which one the Ingresses use is the platform's `issuer_name`.
 Production runs two replicas of each cert-manager component with PodDisruptionBudgets.
 
 Deliberately out of scope: DNS-01 solvers, namespaced Issuers and the Certificates themselves
@@ -13,71 +13,78 @@ Deliberately out of scope: DNS-01 solvers, namespaced Issuers and the Certificat
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import PlatformConfig
-from components.helm_addon import AddonArgs, HelmChart, addon_namespace, helm_release
-from components.namespaces import platform_labels
+from components.helm import AddonArgs, HelmChart, addon_namespace, helm_release
+from components.traffic.config import CertManagerConfig
 
 REPO = "https://charts.jetstack.io"
 RELEASE = "cert-manager"
-# The ClusterIssuers by name (as `config.issuer_name` spells them) and their ACME directories.
+# The ClusterIssuers by name (as `PlatformConfig.issuer_name` spells them) and their ACME directories.
 ISSUERS = {
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
     "letsencrypt-production": "https://acme-v02.api.letsencrypt.org/directory",
 }
 
 
+@dataclass(frozen=True)
+class CertManagerArgs:
+    cert_manager: CertManagerConfig
+    # The IngressClass whose controller answers the ACME HTTP-01 challenges.
+    class_name: str
+    addon: AddonArgs
+
+
 class CertManager(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
     issuers: list[k8s.apiextensions.CustomResource]
 
-    def __init__(self, name: str, args: AddonArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: CertManagerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:addons:CertManager", name, None, opts)
-        config = args.config
-        cert_manager = config.addons.cert_manager
-        namespace = addon_namespace(self, name, args, cert_manager.namespace, "restricted")
+        cert_manager = args.cert_manager
+        namespace = addon_namespace(self, name, args.addon, cert_manager.namespace, "restricted")
         self.release = helm_release(
             self,
             name,
-            args,
+            args.addon,
             HelmChart(release=RELEASE, chart="cert-manager", repo=REPO, version=cert_manager.chart_version),
             namespace,
-            _values(config),
-            depends_on=args.monitoring_crds,
+            _values(args.addon),
+            depends_on=args.addon.monitoring_crds,
         )
         self.issuers = [self._issuer(name, args, issuer, server) for issuer, server in ISSUERS.items()]
         self.register_outputs({"issuers": list(ISSUERS)})
 
-    def _issuer(self, name: str, args: AddonArgs, issuer: str, server: str) -> k8s.apiextensions.CustomResource:
-        config = args.config
+    def _issuer(self, name: str, args: CertManagerArgs, issuer: str, server: str) -> k8s.apiextensions.CustomResource:
+        context = args.addon.context
         acme: dict[str, Any] = {
             "server": server,
             # The ACME account key cert-manager generates and keeps in its namespace.
             "privateKeySecretRef": {"name": f"{issuer}-account-key"},
-            "solvers": [{"http01": {"ingress": {"ingressClassName": config.ingress.class_name}}}],
+            "solvers": [{"http01": {"ingress": {"ingressClassName": args.class_name}}}],
         }
-        if config.addons.cert_manager.email is not None:
-            acme["email"] = config.addons.cert_manager.email
+        if args.cert_manager.email is not None:
+            acme["email"] = args.cert_manager.email
         return k8s.apiextensions.CustomResource(
             f"{name}-{issuer}",
             api_version="cert-manager.io/v1",
             kind="ClusterIssuer",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=issuer,
-                labels=platform_labels(config),
+                labels=context.labels,
             ),
             spec={"acme": acme},
             # The ClusterIssuer CRD and the webhook validating it come with the release.
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=[self.release]),
+            opts=pulumi.ResourceOptions(parent=self, provider=context.provider, depends_on=[self.release]),
         )
 
 
-def _values(config: PlatformConfig) -> dict[str, Any]:
-    replicas = 2 if config.is_production else 1
+def _values(addon: AddonArgs) -> dict[str, Any]:
+    replicas = 2 if addon.context.is_production else 1
     # A budget on a single replica would block every node drain.
     budget = {"enabled": replicas > 1, "maxUnavailable": 1}
     return {
@@ -88,6 +95,6 @@ def _values(config: PlatformConfig) -> dict[str, Any]:
         "cainjector": {"replicaCount": replicas, "podDisruptionBudget": budget},
         "prometheus": {
             "enabled": True,
-            "servicemonitor": {"enabled": config.addons.monitoring.enabled},
+            "servicemonitor": {"enabled": addon.monitoring is not None},
         },
     }

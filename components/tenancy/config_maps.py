@@ -9,12 +9,14 @@ and anything secret, which belongs in `platform:secrets`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import PlatformConfig
-from components.namespaces import object_metadata
-from components.secrets import content_checksum
+from components.context import Context
+from components.kube import content_checksum
+from components.tenancy.config import ConfigMapConfig
 
 
 class ConfigMaps(pulumi.ComponentResource):
@@ -24,24 +26,24 @@ class ConfigMaps(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: PlatformConfig,
-        provider: k8s.Provider,
+        config_maps: Sequence[ConfigMapConfig],
+        context: Context,
         namespaces: dict[str, k8s.core.v1.Namespace],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("platform:config:ConfigMaps", name, None, opts)
         self.checksums = {}
         self.resources = []
-        for config_map in config.config_maps:
+        for config_map in config_maps:
             self.checksums[f"configmap/{config_map.name}"] = pulumi.Output.from_input(content_checksum(config_map.data))
             for namespace in config_map.namespaces:
                 # '/' joins two user-chosen names and neither may contain it, so URNs never collide.
                 self.resources.append(
                     k8s.core.v1.ConfigMap(
                         f"{name}-{namespace}/{config_map.name}",
-                        metadata=object_metadata(config, config_map.name, namespaces[namespace]),
+                        metadata=context.object_metadata(config_map.name, namespaces[namespace]),
                         data=config_map.data,
-                        opts=pulumi.ResourceOptions(parent=self, provider=provider),
+                        opts=pulumi.ResourceOptions(parent=self, provider=context.provider),
                     )
                 )
         self.register_outputs({"checksums": self.checksums})

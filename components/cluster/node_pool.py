@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from components.config import NodePoolConfig, PlatformConfig, Taint
+from components.cluster.config import NodePoolConfig, Taint
 
 # cloud-platform with least-privilege IAM is Google's recommendation; scopes no longer restrict anything useful.
 NODE_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
@@ -71,18 +71,16 @@ class NodeServiceAccount(pulumi.ComponentResource):
     account: gcp.serviceaccount.Account
     bindings: list[gcp.projects.IAMMember]
 
-    def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, cluster_name: str, project: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:nodes:NodeServiceAccount", name, None, opts)
-        project = config.project
-        assert project is not None, "config validation requires gcp:project in gke mode"
         # Account ids are 6-30 characters; "-nodes" keeps it recognisable in IAM listings.
-        account_id = f"{config.cluster.name[:24].rstrip('-')}-nodes"
+        account_id = f"{cluster_name[:24].rstrip('-')}-nodes"
         self.account = gcp.serviceaccount.Account(
             f"{name}-account",
             gcp.serviceaccount.AccountArgs(
                 project=project,
                 account_id=account_id,
-                display_name=f"GKE nodes of {config.cluster.name}",
+                display_name=f"GKE nodes of {cluster_name}",
                 description="Least-privilege identity of the cluster's nodes (logs, metrics, image pulls).",
             ),
             opts=pulumi.ResourceOptions(parent=self),

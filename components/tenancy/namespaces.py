@@ -26,48 +26,38 @@ per-service policies (the microservice component's `allowFrom`), and RBAC.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import NamespaceConfig, PlatformConfig
+from components.context import Context
+from components.kube import namespaces_named
+from components.tenancy.config import NamespaceConfig
 
-# Set by the API server on every namespace (Kubernetes >= 1.22), so it cannot be spoofed by a label edit.
-NAME_LABEL = "kubernetes.io/metadata.name"
-PSA = "pod-security.kubernetes.io"
 ALL_PODS = k8s.meta.v1.LabelSelectorArgs()
 # The GKE metadata server answers Workload Identity token requests: Dataplane V2 serves it on
 # 169.254.169.254:80/8080, the legacy (Calico) dataplane on 169.254.169.252:987/988.
 METADATA_SERVER = {"169.254.169.254/32": [80, 8080], "169.254.169.252/32": [987, 988]}
 
 
-def platform_labels(config: PlatformConfig) -> dict[str, str]:
-    """The labels every object the platform owns carries."""
-    return {"app.kubernetes.io/part-of": config.app, "app.kubernetes.io/managed-by": "pulumi"}
-
-
-def namespace_labels(config: PlatformConfig, environment: str, pod_security: str) -> dict[str, str]:
-    """A namespace's labels: the platform's, its environment, and Pod Security enforced at `pod_security`
-    with audit and warn always at `restricted`, so what a laxer level admits still shows."""
-    return {
-        "environment": environment,
-        **platform_labels(config),
-        f"{PSA}/enforce": pod_security,
-        f"{PSA}/audit": "restricted",
-        f"{PSA}/warn": "restricted",
-    }
-
-
-def object_metadata(config: PlatformConfig, name: str, namespace: k8s.core.v1.Namespace) -> k8s.meta.v1.ObjectMetaArgs:
-    """Metadata for an object in `namespace`: taking the name from the Namespace resource orders it after it."""
-    return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace.metadata.name, labels=platform_labels(config))
-
-
-def namespaces_named(*names: str) -> k8s.meta.v1.LabelSelectorArgs:
-    return k8s.meta.v1.LabelSelectorArgs(
-        match_expressions=[
-            k8s.meta.v1.LabelSelectorRequirementArgs(key=NAME_LABEL, operator="In", values=sorted(names))
-        ]
-    )
+@dataclass(frozen=True)
+class NamespacesArgs:
+    namespaces: Sequence[NamespaceConfig]
+    context: Context
+    # The ingress controller's namespace, admitted to every pod (traffic domain).
+    edge_namespace: str
+    # The monitoring namespace, admitted to metrics ports (observability domain).
+    scrape_namespace: str
+    # Namespaces that host an enabled add-on (traffic and observability domains).
+    addon_namespaces: frozenset[str] = frozenset()
+    # The private control plane's range, which calls the add-ons' admission webhooks (gke mode only).
+    control_plane_cidr: str | None = None
+    # Namespace -> the metrics ports its services declare (workloads domain).
+    metrics_ports: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # Namespaces running a service with Workload Identity, which must reach the metadata server.
+    workload_identity_namespaces: frozenset[str] = frozenset()
 
 
 def _ingress_from(
@@ -89,13 +79,11 @@ def _egress(*rules: k8s.networking.v1.NetworkPolicyEgressRuleArgs) -> k8s.networ
     return k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=ALL_PODS, policy_types=["Egress"], egress=list(rules))
 
 
-def network_policies(config: PlatformConfig, ns: NamespaceConfig) -> dict[str, k8s.networking.v1.NetworkPolicySpecArgs]:
+def network_policies(args: NamespacesArgs, ns: NamespaceConfig) -> dict[str, k8s.networking.v1.NetworkPolicySpecArgs]:
     """One namespace's NetworkPolicies by name; each name also names its URN role."""
     net = k8s.networking.v1
-    addons = config.addons
-    services = [svc for svc in config.services if svc.namespace == ns.name]
     # Prometheus scrapes `metrics` by convention, and any other port a service names as its metrics port.
-    metrics_ports = sorted({"metrics"} | {svc.metrics.port for svc in services if svc.metrics is not None})
+    metrics_ports = sorted({"metrics", *args.metrics_ports.get(ns.name, ())})
     policies = {
         "default-deny-all": net.NetworkPolicySpecArgs(pod_selector=ALL_PODS, policy_types=["Ingress", "Egress"]),
         "allow-dns": _egress(
@@ -109,13 +97,13 @@ def network_policies(config: PlatformConfig, ns: NamespaceConfig) -> dict[str, k
                 ports=[net.NetworkPolicyPortArgs(protocol=protocol, port=53) for protocol in ("UDP", "TCP")],
             )
         ),
-        "allow-from-ingress-controller": _ingress_from([addons.ingress_nginx.namespace]),
+        "allow-from-ingress-controller": _ingress_from([args.edge_namespace]),
         "allow-metrics-scraping": _ingress_from(
-            [addons.monitoring.namespace],
+            [args.scrape_namespace],
             ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=port) for port in metrics_ports],
         ),
     }
-    clients = [other.name for other in config.namespaces if ns.name in other.egress.namespaces]
+    clients = [other.name for other in args.namespaces if ns.name in other.egress.namespaces]
     if clients:
         policies["allow-from-declared-clients"] = _ingress_from(clients)
     if ns.policy != "read-only":
@@ -135,9 +123,9 @@ def network_policies(config: PlatformConfig, ns: NamespaceConfig) -> dict[str, k
             peers.insert(0, net.NetworkPolicyPeerArgs(namespace_selector=namespaces_named(*ns.egress.namespaces)))
         if peers:
             policies["allow-declared-egress"] = _egress(net.NetworkPolicyEgressRuleArgs(to=peers))
-    if ns.name in config.addon_namespaces:
-        policies.update(_addon_policies(config, ns))
-    if any(svc.service_account.workload_identity is not None for svc in services):
+    if ns.name in args.addon_namespaces:
+        policies.update(_addon_policies(args, ns))
+    if ns.name in args.workload_identity_namespaces:
         policies["allow-gke-metadata-server"] = _egress(
             *(
                 net.NetworkPolicyEgressRuleArgs(
@@ -150,11 +138,11 @@ def network_policies(config: PlatformConfig, ns: NamespaceConfig) -> dict[str, k
     return policies
 
 
-def _addon_policies(config: PlatformConfig, ns: NamespaceConfig) -> dict[str, k8s.networking.v1.NetworkPolicySpecArgs]:
+def _addon_policies(args: NamespacesArgs, ns: NamespaceConfig) -> dict[str, k8s.networking.v1.NetworkPolicySpecArgs]:
     """What an add-on's charts need in a catalog-declared namespace (validation keeps it `relaxed`)."""
     net = k8s.networking.v1
     policies = {}
-    if config.creates_cluster:
+    if args.control_plane_cidr is not None:
         # Admission webhooks (ingress-nginx, cert-manager, prometheus-operator) are called by the
         # private control plane, from its /28.
         policies["allow-from-control-plane"] = net.NetworkPolicySpecArgs(
@@ -162,11 +150,11 @@ def _addon_policies(config: PlatformConfig, ns: NamespaceConfig) -> dict[str, k8
             policy_types=["Ingress"],
             ingress=[
                 net.NetworkPolicyIngressRuleArgs(
-                    from_=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=config.cluster.master_ipv4_cidr))]
+                    from_=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=args.control_plane_cidr))]
                 )
             ],
         )
-    if ns.name == config.addons.ingress_nginx.namespace:
+    if ns.name == args.edge_namespace:
         # The controller is the platform's front door: clients anywhere reach its http and https ports.
         policies["allow-public-ingress"] = net.NetworkPolicySpecArgs(
             pod_selector=ALL_PODS,
@@ -183,18 +171,17 @@ def _addon_policies(config: PlatformConfig, ns: NamespaceConfig) -> dict[str, k8
 class Namespaces(pulumi.ComponentResource):
     namespaces: dict[str, k8s.core.v1.Namespace]
 
-    def __init__(
-        self, name: str, config: PlatformConfig, provider: k8s.Provider, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: NamespacesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:namespaces:Namespaces", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=provider)
+        context = args.context
+        child = pulumi.ResourceOptions(parent=self, provider=context.provider)
         # A component's depends_on does not reach its children: the Namespaces carry it themselves.
         on_nodes = pulumi.ResourceOptions.merge(
             child, pulumi.ResourceOptions(depends_on=opts.depends_on if opts is not None else None)
         )
         self.namespaces = {}
-        for ns in config.namespaces:
-            labels = namespace_labels(config, ns.environment or config.environment, ns.pod_security)
+        for ns in args.namespaces:
+            labels = context.namespace_labels(ns.environment or context.environment, ns.pod_security)
             namespace = k8s.core.v1.Namespace(
                 f"{name}-{ns.name}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=ns.name, labels=labels),
@@ -209,7 +196,7 @@ class Namespaces(pulumi.ComponentResource):
             quota, limits = ns.quota, ns.limits
             k8s.core.v1.ResourceQuota(
                 f"{name}-{ns.name}-quota",
-                metadata=object_metadata(config, "namespace-quota", namespace),
+                metadata=context.object_metadata("namespace-quota", namespace),
                 spec=k8s.core.v1.ResourceQuotaSpecArgs(
                     hard={
                         "requests.cpu": quota.requests_cpu,
@@ -224,7 +211,7 @@ class Namespaces(pulumi.ComponentResource):
             )
             k8s.core.v1.LimitRange(
                 f"{name}-{ns.name}-limits",
-                metadata=object_metadata(config, "container-defaults", namespace),
+                metadata=context.object_metadata("container-defaults", namespace),
                 spec=k8s.core.v1.LimitRangeSpecArgs(
                     limits=[
                         k8s.core.v1.LimitRangeItemArgs(
@@ -240,10 +227,10 @@ class Namespaces(pulumi.ComponentResource):
                 opts=child,
             )
             # No policy name is a '-suffix' of another, so '<namespace>-<policy>' URNs never collide.
-            for policy_name, spec in network_policies(config, ns).items():
+            for policy_name, spec in network_policies(args, ns).items():
                 k8s.networking.v1.NetworkPolicy(
                     f"{name}-{ns.name}-{policy_name}",
-                    metadata=object_metadata(config, policy_name, namespace),
+                    metadata=context.object_metadata(policy_name, namespace),
                     spec=spec,
                     opts=child,
                 )

@@ -17,7 +17,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from components.config import PlatformConfig
+from components.cluster.config import ClusterConfig, NetworkConfig
+from components.context import Context
 
 # Secondary range names on the subnet; the cluster's ip_allocation_policy refers to them.
 PODS_RANGE = "pods"
@@ -30,21 +31,27 @@ class Network(pulumi.ComponentResource):
     router: gcp.compute.Router
     nat: gcp.compute.RouterNat
 
-    def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        ranges: NetworkConfig,
+        cluster: ClusterConfig,
+        context: Context,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("platform:network:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        project = config.project
-        region = config.cluster.region
-        ranges = config.network
+        project = context.project
+        region = cluster.region
         # Named after the cluster: readable in the console, and unique per project like the cluster.
-        prefix = config.cluster.name
+        prefix = cluster.name
 
         self.vpc = gcp.compute.Network(
             f"{name}-vpc",
             gcp.compute.NetworkArgs(
                 project=project,
                 name=f"{prefix}-vpc",
-                description=f"VPC of GKE cluster {config.cluster.name} ({config.environment})",
+                description=f"VPC of GKE cluster {cluster.name} ({context.environment})",
                 # Custom mode: no subnet in every region with ranges nobody chose.
                 auto_create_subnetworks=False,
                 routing_mode="REGIONAL",

@@ -26,9 +26,8 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 import pulumi_random
 
-from components.config import PlatformConfig
-from components.helm_addon import AddonArgs, HelmChart, addon_namespace, helm_release
-from components.namespaces import platform_labels
+from components.helm import AddonArgs, HelmChart, addon_namespace, helm_release
+from components.observability.config import MonitoringConfig
 
 REPO = "https://prometheus-community.github.io/helm-charts"
 RELEASE = "kube-prometheus-stack"
@@ -47,10 +46,11 @@ class Monitoring(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
     adapter: k8s.helm.v3.Release
 
-    def __init__(self, name: str, args: AddonArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, monitoring: MonitoringConfig, args: AddonArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("platform:addons:Monitoring", name, None, opts)
-        config = args.config
-        monitoring = config.addons.monitoring
+        context = args.context
         namespace = addon_namespace(self, name, args, monitoring.namespace, "privileged")
         grafana_admin = self._grafana_admin(name, args, namespace)
         self.release = helm_release(
@@ -59,7 +59,7 @@ class Monitoring(pulumi.ComponentResource):
             args,
             HelmChart(release=RELEASE, chart="kube-prometheus-stack", repo=REPO, version=monitoring.chart_version),
             namespace,
-            _values(config),
+            _values(monitoring, context.creates_cluster),
             depends_on=[grafana_admin],
         )
         self.adapter = helm_release(
@@ -70,11 +70,11 @@ class Monitoring(pulumi.ComponentResource):
                 release=ADAPTER_RELEASE, chart="prometheus-adapter", repo=REPO, version=monitoring.adapter_chart_version
             ),
             namespace,
-            _adapter_values(config),
+            _adapter_values(monitoring, context.is_production),
             depends_on=[self.release],
         )
-        if config.creates_cluster:
-            self._retain_logs(name, config)
+        if context.creates_cluster:
+            self._retain_logs(name, monitoring, context.project)
         self.register_outputs({"grafanaAdminSecret": GRAFANA_ADMIN_SECRET})
 
     def _grafana_admin(self, name: str, args: AddonArgs, namespace: k8s.core.v1.Namespace) -> k8s.core.v1.Secret:
@@ -90,19 +90,21 @@ class Monitoring(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=GRAFANA_ADMIN_SECRET,
                 namespace=namespace.metadata.name,
-                labels=platform_labels(args.config),
+                labels=args.context.labels,
             ),
             type="Opaque",
             string_data=pulumi.Output.secret({"admin-user": GRAFANA_ADMIN_USER, "admin-password": password.result}),
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+            opts=pulumi.ResourceOptions(parent=self, provider=args.context.provider),
         )
 
-    def _retain_logs(self, name: str, config: PlatformConfig) -> gcp.logging.ProjectBucketConfig:
-        days = config.addons.monitoring.log_retention_days
+    def _retain_logs(
+        self, name: str, monitoring: MonitoringConfig, project: str | None
+    ) -> gcp.logging.ProjectBucketConfig:
+        days = monitoring.log_retention_days
         assert days is not None  # validated on load
         return gcp.logging.ProjectBucketConfig(
             f"{name}-log-retention",
-            project=config.project,
+            project=project,
             location="global",
             # The bucket every project log lands in by default, the cluster's included.
             bucket_id="_Default",
@@ -111,15 +113,15 @@ class Monitoring(pulumi.ComponentResource):
         )
 
 
-def _adapter_values(config: PlatformConfig) -> dict[str, Any]:
+def _adapter_values(monitoring: MonitoringConfig, production: bool) -> dict[str, Any]:
     """prometheus-adapter: the chart's default rules expose every per-pod series, counters as
     `<name>_per_second` rates (seed 001's http_requests_per_second) and gauges as they are
     (seed 003's projection_lag_events). It serves custom.metrics.k8s.io only, never
     metrics.k8s.io, which stays GKE's metrics-server."""
-    replicas = 2 if config.is_production else 1
+    replicas = 2 if production else 1
     return {
         "prometheus": {
-            "url": f"http://{PROMETHEUS_SERVICE}.{config.addons.monitoring.namespace}.svc",
+            "url": f"http://{PROMETHEUS_SERVICE}.{monitoring.namespace}.svc",
             "port": PROMETHEUS_PORT,
         },
         "rules": {"default": True},
@@ -130,8 +132,7 @@ def _adapter_values(config: PlatformConfig) -> dict[str, Any]:
     }
 
 
-def _values(config: PlatformConfig) -> dict[str, Any]:
-    monitoring = config.addons.monitoring
+def _values(monitoring: MonitoringConfig, creates_cluster: bool) -> dict[str, Any]:
     values: dict[str, Any] = {
         "crds": {"enabled": True},
         "grafana": {
@@ -160,7 +161,7 @@ def _values(config: PlatformConfig) -> dict[str, Any]:
             }
         },
     }
-    if config.creates_cluster:
+    if creates_cluster:
         # GKE manages the control plane and Dataplane V2 replaces kube-proxy: nothing there to scrape.
         for component in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):
             values[component] = {"enabled": False}

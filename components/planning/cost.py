@@ -18,12 +18,12 @@ program creates nothing billable and the estimate says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.capacity import MACHINE_TYPES, pool_node_counts
-from components.config import NodePoolConfig, PlatformConfig
+from components.cluster.config import ClusterConfig, NodePoolConfig
+from components.planning.capacity import MACHINE_TYPES, pool_node_counts
 
 HOURS_PER_MONTH = 730
 UNKNOWN = "unknown"
@@ -165,14 +165,14 @@ class CostEstimate:
         }
 
 
-def estimate_cost(config: PlatformConfig) -> CostEstimate:
+def estimate_cost(cluster: ClusterConfig, node_pools: Sequence[NodePoolConfig]) -> CostEstimate:
     """The stack's estimated monthly cost at its pools' minimum and maximum node counts."""
-    region = config.cluster.region
-    if not config.creates_cluster:
-        return CostEstimate(False, region, config.cluster.regional, [])
+    region = cluster.region
+    if cluster.mode != "gke":
+        return CostEstimate(False, region, cluster.regional, [])
     pools = []
-    for pool in config.node_pools:
-        min_nodes, max_nodes = pool_node_counts(config, pool)
+    for pool in node_pools:
+        min_nodes, max_nodes = pool_node_counts(cluster, pool)
         pools.append(
             PoolCost(
                 pool=pool,
@@ -182,4 +182,4 @@ def estimate_cost(config: PlatformConfig) -> CostEstimate:
                 on_demand_hourly=hourly_price(pool.machine_type, region, spot=False),
             )
         )
-    return CostEstimate(True, region, config.cluster.regional, pools)
+    return CostEstimate(True, region, cluster.regional, pools)

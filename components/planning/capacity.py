@@ -31,20 +31,17 @@ node pools are not known to the program, so the check is skipped and the summary
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
-from components.config import (
-    NodePoolConfig,
-    PlatformConfig,
-    config_error,
-    cpu_millicores,
-    memory_bytes,
-    problem_line,
-)
+from components.cluster.config import ClusterConfig, NodePoolConfig
+from components.config.errors import config_error, problem_line
+from components.config.values import cpu_millicores, memory_bytes
+from components.traffic.config import IngressNginxConfig
+from components.workloads.config import ServiceConfig
 
 MIB = 2**20
 GIB_IN_MIB = 1024
@@ -172,14 +169,14 @@ DAEMONSETS = CpuMemory(DAEMONSET_CPU_MILLICORES, DAEMONSET_MEMORY_MIB)
 # --------------------------------------------------------------------------- pools and workloads
 
 
-def machine_type(config: PlatformConfig, index: int) -> MachineType:
+def machine_type(stack: str, node_pools: Sequence[NodePoolConfig], index: int) -> MachineType:
     """The machine type of `nodePools[index]`; a ConfigError if the table does not know it."""
-    name = config.node_pools[index].machine_type
+    name = node_pools[index].machine_type
     machine = MACHINE_TYPES.get(name)
     if machine is None:
         known = ", ".join(f"{family}-{{{','.join(map(str, sizes))}}}" for family, (_, sizes) in _FAMILIES.items())
         raise config_error(
-            config.stack,
+            stack,
             [
                 (
                     f"nodePools[{index}].machineType",
@@ -190,16 +187,16 @@ def machine_type(config: PlatformConfig, index: int) -> MachineType:
     return machine
 
 
-def pool_zones(config: PlatformConfig, pool: NodePoolConfig) -> int:
+def pool_zones(cluster: ClusterConfig, pool: NodePoolConfig) -> int:
     """How many zones the pool's per-zone node counts apply to."""
     if pool.node_locations:
         return len(pool.node_locations)
-    return REGIONAL_DEFAULT_ZONES if config.cluster.regional else 1
+    return REGIONAL_DEFAULT_ZONES if cluster.regional else 1
 
 
-def pool_node_counts(config: PlatformConfig, pool: NodePoolConfig) -> tuple[int, int]:
+def pool_node_counts(cluster: ClusterConfig, pool: NodePoolConfig) -> tuple[int, int]:
     """The pool's (minimum, maximum) nodes across its zones."""
-    zones = pool_zones(config, pool)
+    zones = pool_zones(cluster, pool)
     return pool.min_nodes * zones, pool.max_nodes * zones
 
 
@@ -250,17 +247,17 @@ def _node_labels(pool: NodePoolConfig) -> dict[str, str]:
     return labels
 
 
-def _pools(config: PlatformConfig) -> list[Pool]:
+def _pools(stack: str, cluster: ClusterConfig, node_pools: Sequence[NodePoolConfig]) -> list[Pool]:
     pools = []
-    for index, pool in enumerate(config.node_pools):
-        machine = machine_type(config, index)
-        min_nodes, max_nodes = pool_node_counts(config, pool)
+    for index, pool in enumerate(node_pools):
+        machine = machine_type(stack, node_pools, index)
+        min_nodes, max_nodes = pool_node_counts(cluster, pool)
         pools.append(
             Pool(
                 name=pool.name,
                 spot=pool.spot,
                 machine_type=pool.machine_type,
-                zones=pool_zones(config, pool),
+                zones=pool_zones(cluster, pool),
                 min_nodes=min_nodes,
                 max_nodes=max_nodes,
                 per_node=node_allocatable(machine) - DAEMONSETS,
@@ -286,9 +283,9 @@ def _request(cpu: str, memory: str) -> CpuMemory:
     return CpuMemory(cpu_millicores(cpu), memory_bytes(memory) / MIB)
 
 
-def _workloads(config: PlatformConfig, pools: list[Pool]) -> list[Workload]:
+def _workloads(services: Sequence[ServiceConfig], nginx: IngressNginxConfig, pools: list[Pool]) -> list[Workload]:
     workloads = []
-    for svc in config.services:
+    for svc in services:
         requests = svc.effective_resources.requests
         workloads.append(
             Workload(
@@ -302,7 +299,6 @@ def _workloads(config: PlatformConfig, pools: list[Pool]) -> list[Workload]:
                 pools=_eligible(pools, svc.placement, svc.node_selector),
             )
         )
-    nginx = config.addons.ingress_nginx
     if nginx.enabled:
         requests = nginx.resources.requests
         workloads.append(
@@ -479,19 +475,27 @@ class CapacityReport:
         }
 
 
-def check_capacity(config: PlatformConfig) -> CapacityReport:
-    """Refuse a stack whose HPA maximum cannot fit its pools' maximum; warn when the minimum does not fit the minimum."""
-    if not config.creates_cluster:
-        return CapacityReport(False, [], _workloads(config, []), [])
-    pools = _pools(config)
-    workloads = _workloads(config, pools)
+def check_capacity(
+    stack: str,
+    cluster: ClusterConfig,
+    node_pools: Sequence[NodePoolConfig],
+    services: Sequence[ServiceConfig],
+    ingress_controller: IngressNginxConfig,
+) -> CapacityReport:
+    """Refuse a stack whose HPA maximum cannot fit its pools' maximum; warn when the minimum does not fit the minimum.
+
+    `ingress_controller` counts as a workload of the regular pools when it is enabled."""
+    if cluster.mode != "gke":
+        return CapacityReport(False, [], _workloads(services, ingress_controller, []), [])
+    pools = _pools(stack, cluster, node_pools)
+    workloads = _workloads(services, ingress_controller, pools)
     pool_sets = _pool_sets(pools, workloads)
     problems = [
         *_placement_problems(pools, workloads),
         *(_fit_message(s, at_max=True) for s in _failing(pool_sets, True)),
     ]
     if problems:
-        raise config_error(config.stack, [("nodePools", problem) for problem in problems])
+        raise config_error(stack, [("nodePools", problem) for problem in problems])
     for pool_set in _failing(pool_sets, at_max=False):
-        pulumi.log.warn(problem_line(config.stack, "nodePools", _fit_message(pool_set, at_max=False)))
+        pulumi.log.warn(problem_line(stack, "nodePools", _fit_message(pool_set, at_max=False)))
     return CapacityReport(True, pools, workloads, pool_sets)

@@ -1,0 +1,170 @@
+"""Config of the cluster domain: the GKE cluster, its network and its node pools.
+
+`ClusterConfig`, `NetworkConfig` and `NodePoolConfig` are the typed slices the cluster component
+takes; the `check_*` functions below are the rules that relate their fields to each other. Rules
+that reach into other domains (a service's spot placement needing a spot pool) live in
+`config/checks.py`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from typing import Literal
+
+from pydantic import Field
+
+from components.config.errors import Problem
+from components.config.values import Cidr, DnsLabel, Labels, Model
+
+
+class MaintenanceWindow(Model):
+    """A recurring window (RFC 5545 RRULE) in which GKE may upgrade the control plane and nodes."""
+
+    start_time: str = "2025-01-04T02:00:00Z"
+    end_time: str = "2025-01-04T08:00:00Z"
+    recurrence: str = "FREQ=WEEKLY;BYDAY=SA,SU"
+
+
+class AuthorizedNetwork(Model):
+    cidr_block: Cidr
+    display_name: str
+
+
+class ClusterConfig(Model):
+    # existing: target a cluster you already have (kind, minikube) through a kubeconfig context
+    # and create no GCP resources. gke: create the VPC, the cluster and its node pools.
+    mode: Literal["existing", "gke"] = "existing"
+    name: DnsLabel = "platform-${environment}"
+    # A region ("europe-west1") makes a regional cluster; a zone ("europe-west1-b") a zonal one.
+    location: str = "europe-west1"
+    kubeconfig: str = "~/.kube/config"
+    context: str = "kind-platform"
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    maintenance_window: MaintenanceWindow = MaintenanceWindow()
+    master_ipv4_cidr: Cidr = "172.16.0.0/28"
+    master_authorized_networks: list[AuthorizedNetwork] = []
+    private_endpoint: bool = False
+    binary_authorization: bool = False
+
+    @property
+    def regional(self) -> bool:
+        return re.fullmatch(r"[a-z]+-[a-z]+\d+", self.location) is not None
+
+    @property
+    def region(self) -> str:
+        return self.location if self.regional else self.location.rsplit("-", 1)[0]
+
+
+class NetworkConfig(Model):
+    subnet_cidr: Cidr = "10.10.0.0/20"
+    pods_cidr: Cidr = "10.16.0.0/14"
+    services_cidr: Cidr = "10.20.0.0/20"
+    flow_log_sampling: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class Taint(Model):
+    key: str
+    value: str = ""
+    effect: Literal["NO_SCHEDULE", "PREFER_NO_SCHEDULE", "NO_EXECUTE"]
+
+
+class NodePoolConfig(Model):
+    name: DnsLabel
+    spot: bool = False
+    machine_type: str = "e2-standard-4"
+    disk_size_gb: int = Field(100, ge=20, le=65536)
+    disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-balanced"
+    # Per zone, as GKE's autoscaler counts them.
+    min_nodes: int = Field(1, ge=0, le=1000)
+    max_nodes: int = Field(3, ge=1, le=1000)
+    # BALANCED spreads nodes evenly over zones; ANY favours zones with free (spot) capacity.
+    location_policy: Literal["BALANCED", "ANY"] | None = None
+    # Zones for the pool's nodes; empty means the cluster's zone, or GKE's default three for a region.
+    node_locations: list[str] = []
+    labels: Labels = {}
+    taints: list[Taint] = []
+
+    @property
+    def effective_location_policy(self) -> str:
+        return self.location_policy or ("ANY" if self.spot else "BALANCED")
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def check_cluster(cluster: ClusterConfig, *, production: bool, project: str | None) -> Iterator[Problem]:
+    if not re.fullmatch(r"[a-z]+-[a-z]+\d+(-[a-z])?", cluster.location):
+        yield (
+            "cluster.location",
+            f"'{cluster.location}' is neither a GCP region (europe-west1) nor a zone (europe-west1-b)",
+        )
+    elif production and cluster.mode == "gke" and not cluster.regional:
+        yield (
+            "cluster.location",
+            (
+                f"production clusters must be regional (a region such as '{cluster.region}'), got zone '{cluster.location}'"
+            ),
+        )
+    if production and cluster.mode != "gke":
+        yield "cluster.mode", "production must create its GKE cluster: set mode to 'gke'"
+    if cluster.mode == "gke" and not project:
+        yield "cluster.mode", "mode 'gke' needs a GCP project: run `pulumi config set gcp:project <project-id>`"
+    if cluster.mode == "gke" and len(cluster.name) > 40:
+        yield "cluster.name", f"'{cluster.name}' has {len(cluster.name)} characters; GKE cluster names have at most 40"
+
+
+def check_network(network: NetworkConfig, cluster: ClusterConfig) -> Iterator[Problem]:
+    ranges = [
+        ("network.subnetCidr", network.subnet_cidr),
+        ("network.podsCidr", network.pods_cidr),
+        ("network.servicesCidr", network.services_cidr),
+        ("cluster.masterIpv4Cidr", cluster.master_ipv4_cidr),
+    ]
+    for i, (path, cidr) in enumerate(ranges):
+        for other_path, other in ranges[:i]:
+            if ipaddress.ip_network(cidr).overlaps(ipaddress.ip_network(other)):
+                yield (
+                    path,
+                    f"{cidr} overlaps {other_path} ({other}); the subnet, pod, service and control-plane ranges must be disjoint",
+                )
+    if ipaddress.ip_network(cluster.master_ipv4_cidr).prefixlen != 28:
+        yield "cluster.masterIpv4Cidr", "the control-plane range of a private cluster must be a /28"
+
+
+def check_node_pools(pools: list[NodePoolConfig], cluster: ClusterConfig, *, production: bool) -> Iterator[Problem]:
+    for index, pool in enumerate(pools):
+        path = f"nodePools[{index}]"
+        if pool.min_nodes > pool.max_nodes:
+            yield (
+                f"{path}.maxNodes",
+                f"{pool.max_nodes} is below minNodes ({pool.min_nodes}); maxNodes must be >= minNodes",
+            )
+        if len(pool.name) > 30:
+            yield (
+                f"{path}.name",
+                "at most 30 characters: GKE appends a random suffix to keep replacements create-before-delete",
+            )
+        for z_index, zone in enumerate(pool.node_locations):
+            if not re.fullmatch(rf"{re.escape(cluster.region)}-[a-z]", zone):
+                yield (
+                    f"{path}.nodeLocations[{z_index}]",
+                    f"'{zone}' is not a zone of the cluster's region '{cluster.region}'",
+                )
+        for t_index, taint in enumerate(pool.taints):
+            if taint.key == "cloud.google.com/gke-spot":
+                yield (
+                    f"{path}.taints[{t_index}].key",
+                    "the spot taint is added to every spot pool by the platform; do not declare it",
+                )
+    if cluster.mode == "gke":
+        if not pools:
+            yield "nodePools", "mode 'gke' needs at least one node pool"
+        elif not any(not pool.spot for pool in pools):
+            yield (
+                "nodePools",
+                "declare at least one regular (spot: false) pool so that critical services have on-demand nodes",
+            )
+        elif production and not any(not p.spot and p.min_nodes >= 1 for p in pools):
+            yield "nodePools", "production needs an on-demand baseline: a regular pool with minNodes >= 1"

@@ -1,0 +1,237 @@
+"""The rules that span domains: references between services, secrets, namespaces and add-ons.
+
+Each domain's own rules live beside its model (`check_*` in `cluster/config.py`,
+`tenancy/config.py`, `workloads/config.py`); this module runs them in one fixed order and adds
+the rules that need two domains at once. Every rule yields `(key path, message)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from components.cluster.config import check_cluster, check_network, check_node_pools
+from components.config.errors import Problem
+from components.config.values import ENV_NAME
+from components.tenancy.config import (
+    ConfigMapConfig,
+    SecretConfig,
+    check_namespace,
+    check_namespace_refs,
+    check_secret_keys,
+)
+from components.workloads.config import (
+    EnvSource,
+    ServiceConfig,
+    check_route_ports,
+    check_scaling,
+    check_service,
+)
+
+if TYPE_CHECKING:
+    from components.config.root import PlatformConfig
+
+
+def semantic_problems(config: PlatformConfig) -> Iterator[Problem]:
+    production = config.is_production
+    yield from _check_names_unique(config)
+    yield from check_cluster(config.cluster, production=production, project=config.project)
+    yield from check_network(config.network, config.cluster)
+    yield from check_node_pools(config.node_pools, config.cluster, production=production)
+    yield from _check_namespaces(config)
+    enabled_namespaces = {ns.name for ns in config.namespaces if ns.enabled}
+    yield from check_namespace_refs("secrets", config.secrets, enabled_namespaces)
+    for index, secret in enumerate(config.secrets):
+        yield from check_secret_keys(secret, f"secrets[{index}]", config.supplied_secret_keys)
+    yield from check_namespace_refs("configMaps", config.config_maps, enabled_namespaces)
+    for index, service in enumerate(config.services):
+        if service.enabled:
+            yield from _check_service(config, f"services[{index}]", service)
+    yield from _check_routes(config)
+    yield from _check_addons(config)
+
+
+def _check_names_unique(config: PlatformConfig) -> Iterator[Problem]:
+    catalogs: list[tuple[str, list[Any]]] = [
+        ("nodePools", config.node_pools),
+        ("namespaces", config.namespaces),
+        ("configMaps", config.config_maps),
+        ("secrets", config.secrets),
+        ("services", config.services),
+    ]
+    for key, items in catalogs:
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            if item.name in seen:
+                yield f"{key}[{index}].name", f"'{item.name}' is declared twice; names must be unique"
+            seen.add(item.name)
+
+
+def _check_namespaces(config: PlatformConfig) -> Iterator[Problem]:
+    declared = {ns.name for ns in config.namespaces}
+    for index, ns in enumerate(config.namespaces):
+        path = f"namespaces[{index}]"
+        addon = config.addon_namespaces.get(ns.name)
+        if addon is not None and ns.policy != "relaxed":
+            yield (
+                f"{path}.policy",
+                (
+                    f"'{ns.name}' hosts {addon}, whose charts need the API server, node kubelets and the internet; "
+                    "use policy 'relaxed'"
+                ),
+            )
+        yield from check_namespace(ns, path, declared)
+
+
+def _check_service(config: PlatformConfig, path: str, svc: ServiceConfig) -> Iterator[Problem]:
+    namespace = config.namespace(svc.namespace)
+    if namespace is None or not namespace.enabled:
+        declared = ", ".join(sorted(ns.name for ns in config.namespaces if ns.enabled)) or "none"
+        yield f"{path}.namespace", f"'{svc.namespace}' is not a declared namespace; declared: {declared}"
+    yield from check_service(svc, path)
+    # A namespace labelled for another environment (seed 004's experimental and quarantine tracks)
+    # holds no production traffic, even in the production stack.
+    serves_production = config.is_production and (namespace is None or namespace.environment in (None, "production"))
+    yield from check_scaling(svc, path, production=config.is_production, serves_production=serves_production)
+    yield from _check_references(config, path, svc)
+    yield from check_route_ports(svc, path)
+    if svc.placement != "regular" and config.creates_cluster and not any(p.spot for p in config.node_pools):
+        yield f"{path}.placement", f"'{svc.placement}' needs a spot node pool, and this stack declares none"
+    if svc.service_account.workload_identity is not None and not config.creates_cluster:
+        yield f"{path}.serviceAccount.workloadIdentity", "Workload Identity needs a GKE cluster (cluster.mode 'gke')"
+
+
+def _check_references(config: PlatformConfig, path: str, svc: ServiceConfig) -> Iterator[Problem]:
+    def secret_in_namespace(name: str) -> SecretConfig | None:
+        secret = config.secret(name)
+        return secret if secret is not None and secret.enabled and svc.namespace in secret.namespaces else None
+
+    def config_map_in_namespace(name: str) -> ConfigMapConfig | None:
+        cm = config.config_map(name)
+        return cm if cm is not None and cm.enabled and svc.namespace in cm.namespaces else None
+
+    for name, value in svc.env.items():
+        env_path = f"{path}.env.{name}"
+        if not ENV_NAME.match(name):
+            yield env_path, "environment variable names must match [-._a-zA-Z][-._a-zA-Z0-9]*"
+        if isinstance(value, str):
+            continue
+        sources = [s for s in (value.secret_key_ref, value.config_map_key_ref, value.field_ref) if s is not None]
+        if len(sources) != 1:
+            yield env_path, "set exactly one of secretKeyRef, configMapKeyRef or fieldRef"
+            continue
+        if value.secret_key_ref is not None:
+            ref = value.secret_key_ref
+            secret = secret_in_namespace(ref.name)
+            if secret is None:
+                yield (
+                    f"{env_path}.secretKeyRef.name",
+                    f"no secret '{ref.name}' is declared in namespace '{svc.namespace}'",
+                )
+            elif ref.key not in secret.keys:
+                yield (
+                    f"{env_path}.secretKeyRef.key",
+                    f"secret '{ref.name}' has no key '{ref.key}'; keys: {', '.join(secret.keys)}",
+                )
+        if value.config_map_key_ref is not None:
+            ref = value.config_map_key_ref
+            cm = config_map_in_namespace(ref.name)
+            if ref.name == f"{svc.name}-config" and ref.key in svc.config:
+                continue
+            if cm is None:
+                yield (
+                    f"{env_path}.configMapKeyRef.name",
+                    f"no config map '{ref.name}' is declared in namespace '{svc.namespace}'",
+                )
+            elif ref.key not in cm.data:
+                yield (
+                    f"{env_path}.configMapKeyRef.key",
+                    f"config map '{ref.name}' has no key '{ref.key}'; keys: {', '.join(cm.data)}",
+                )
+
+    by_kind: list[tuple[str, list[EnvSource]]] = [("envFrom", svc.env_from), ("mounts", list(svc.mounts))]
+    for kind, items in by_kind:
+        for index, item in enumerate(items):
+            item_path = f"{path}.{kind}[{index}]"
+            if (item.config_map is None) == (item.secret is None):
+                yield item_path, "set exactly one of configMap or secret"
+            elif item.secret is not None and secret_in_namespace(item.secret) is None:
+                yield f"{item_path}.secret", f"no secret '{item.secret}' is declared in namespace '{svc.namespace}'"
+            elif (
+                item.config_map is not None
+                and config_map_in_namespace(item.config_map) is None
+                and item.config_map != f"{svc.name}-config"
+            ):
+                yield (
+                    f"{item_path}.configMap",
+                    f"no config map '{item.config_map}' is declared in namespace '{svc.namespace}'",
+                )
+    mount_paths = [m.path for m in svc.mounts]
+    for index, mount_path in enumerate(mount_paths):
+        if mount_path == "/tmp" or mount_paths.index(mount_path) != index:
+            yield (
+                f"{path}.mounts[{index}].path",
+                f"'{mount_path}' is already mounted ('/tmp' is the platform's scratch volume)",
+            )
+
+    known = {s.name for s in config.services if s.enabled}
+    for index, caller in enumerate(svc.allow_from):
+        if caller not in known:
+            yield (
+                f"{path}.allowFrom[{index}]",
+                f"'{caller}' is not a declared service; declared: {', '.join(sorted(known))}",
+            )
+
+
+def _check_routes(config: PlatformConfig) -> Iterator[Problem]:
+    owners: dict[tuple[str, str], str] = {}
+    for index, svc in enumerate(config.services):
+        if not svc.enabled:
+            continue
+        for r_index, route in enumerate(svc.routes):
+            key = (route.host, route.path)
+            if key in owners:
+                yield (
+                    f"services[{index}].routes[{r_index}].path",
+                    f"{route.host}{route.path} is already routed to '{owners[key]}'; each path on a host may route to one service",
+                )
+            else:
+                owners[key] = svc.name
+
+
+def _check_addons(config: PlatformConfig) -> Iterator[Problem]:
+    addons = config.addons
+    routed = any(svc.routes for svc in config.services if svc.enabled)
+    if config.ingress.tls and routed:
+        if not addons.cert_manager.enabled:
+            yield "addons.certManager.enabled", "ingress.tls needs cert-manager; enable it or set ingress.tls to false"
+        elif addons.cert_manager.email is None:
+            yield "addons.certManager.email", "Let's Encrypt needs an ACME account email when ingress.tls is on"
+    if routed and not config.domain and any("${domain}" in r.host for s in config.services for r in s.routes):
+        yield "domain", "routes use ${domain} but no domain is set"
+    if config.is_production and addons.ingress_nginx.enabled and addons.ingress_nginx.replicas < 2:
+        yield "addons.ingressNginx.replicas", "production runs at least 2 ingress controller replicas"
+    if addons.ingress_nginx.static_ip and not config.creates_cluster:
+        yield (
+            "addons.ingressNginx.staticIp",
+            "a reserved static IP needs cluster.mode 'gke'; leave it unset on an existing cluster",
+        )
+    if addons.ingress_nginx.static_ip and addons.ingress_nginx.service_type != "LoadBalancer":
+        yield (
+            "addons.ingressNginx.staticIp",
+            "a static IP belongs to a LoadBalancer Service; set serviceType to LoadBalancer",
+        )
+    monitoring = addons.monitoring
+    days = monitoring.log_retention_days
+    if monitoring.enabled and (days is None or not 1 <= days <= 3650):
+        yield (
+            "addons.monitoring.logRetention",
+            f"'{monitoring.log_retention}' must be whole days (d, w or y) from 1 to 3650; Cloud Logging keeps logs per day",
+        )
+    for index, ns in enumerate(config.namespaces):
+        if monitoring.enabled and ns.enabled and ns.name == monitoring.namespace and ns.pod_security != "privileged":
+            yield (
+                f"namespaces[{index}].podSecurity",
+                f"'{ns.pod_security}' would block the monitoring add-on in '{ns.name}': node-exporter needs "
+                "hostNetwork, hostPID and hostPath; set privileged",
+            )

@@ -1,0 +1,83 @@
+"""The root of the config: `PlatformConfig` composes every domain's typed slice.
+
+Only the config package and the platform wiring (`components/platform.py`) see this whole model;
+every component is handed its own slice and the facts it needs from other domains, by name.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig
+from components.config.values import DnsLabel, Model
+from components.observability.config import MonitoringConfig
+from components.tenancy.config import ConfigMapConfig, NamespaceConfig, SecretConfig
+from components.traffic.config import CertManagerConfig, IngressConfig, IngressNginxConfig
+from components.workloads.config import ServiceConfig
+
+
+class AddonsConfig(Model):
+    ingress_nginx: IngressNginxConfig = IngressNginxConfig()
+    cert_manager: CertManagerConfig = CertManagerConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+
+
+class PlatformConfig(Model):
+    stack: str
+    project: str | None = None
+    environment: Literal["dev", "staging", "production"]
+    app: DnsLabel = "platform"
+    domain: str | None = None
+    cluster: ClusterConfig = ClusterConfig()
+    network: NetworkConfig = NetworkConfig()
+    node_pools: list[NodePoolConfig] = []
+    namespaces: list[NamespaceConfig] = []
+    config_maps: list[ConfigMapConfig] = []
+    secrets: list[SecretConfig] = []
+    services: list[ServiceConfig] = []
+    ingress: IngressConfig = IngressConfig()
+    addons: AddonsConfig = AddonsConfig()
+    # The `type: config` secret keys whose `platform:<key>` value is set (read as secrets by the program).
+    supplied_secret_keys: tuple[str, ...] = ()
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def creates_cluster(self) -> bool:
+        return self.cluster.mode == "gke"
+
+    @property
+    def addon_namespaces(self) -> dict[str, str]:
+        """Namespace -> the enabled add-on installed there."""
+        addons = self.addons
+        enabled: list[tuple[IngressNginxConfig | CertManagerConfig | MonitoringConfig, str]] = [
+            (addons.ingress_nginx, "the ingress controller"),
+            (addons.cert_manager, "cert-manager"),
+            (addons.monitoring, "the monitoring stack"),
+        ]
+        return {addon.namespace: label for addon, label in enabled if addon.enabled}
+
+    @property
+    def uses_static_ip(self) -> bool:
+        nginx = self.addons.ingress_nginx
+        wanted = nginx.static_ip if nginx.static_ip is not None else self.creates_cluster
+        return nginx.enabled and wanted and nginx.service_type == "LoadBalancer"
+
+    @property
+    def issuer_name(self) -> str:
+        choice = self.addons.cert_manager.issuer or ("production" if self.is_production else "staging")
+        return f"letsencrypt-{choice}"
+
+    def namespace(self, name: str) -> NamespaceConfig | None:
+        return next((ns for ns in self.namespaces if ns.name == name), None)
+
+    def service(self, name: str) -> ServiceConfig | None:
+        return next((svc for svc in self.services if svc.name == name), None)
+
+    def secret(self, name: str) -> SecretConfig | None:
+        return next((sec for sec in self.secrets if sec.name == name), None)
+
+    def config_map(self, name: str) -> ConfigMapConfig | None:
+        return next((cm for cm in self.config_maps if cm.name == name), None)

@@ -1,0 +1,1 @@
+"""The observability domain: metrics, dashboards and log retention."""

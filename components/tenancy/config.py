@@ -1,0 +1,248 @@
+"""Config of the tenancy domain: namespaces with their guard rails, shared Secrets and ConfigMaps.
+
+`NamespaceConfig`, `SecretConfig` and `ConfigMapConfig` are the typed slices the tenancy components
+take; the `check_*` functions below are the rules among them (a secret's namespaces exist, a format
+key names keys of its own secret). Rules that reach into other domains (an add-on's namespace must
+be relaxed) live in `config/checks.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, ConfigDict, Discriminator, Field, Tag
+
+from components.config.errors import NAMESPACE, Problem
+from components.config.values import (
+    ENV_NAME,
+    Cidr,
+    Cpu,
+    DnsLabel,
+    DnsSubdomain,
+    LabelValue,
+    Memory,
+    Model,
+    cpu_millicores,
+    memory_bytes,
+)
+
+
+class Quota(Model):
+    requests_cpu: Cpu = "8"
+    requests_memory: Memory = "16Gi"
+    limits_cpu: Cpu = "16"
+    limits_memory: Memory = "32Gi"
+    pods: int = Field(100, ge=1)
+    # App namespaces reach the world through the shared ingress, never their own load balancer.
+    load_balancers: int = Field(0, ge=0)
+
+
+class ContainerDefaults(Model):
+    cpu: Cpu
+    memory: Memory
+
+
+class LimitRangeConfig(Model):
+    default_request: ContainerDefaults = ContainerDefaults.model_validate({"cpu": "100m", "memory": "128Mi"})
+    default_limit: ContainerDefaults = ContainerDefaults.model_validate({"cpu": "500m", "memory": "512Mi"})
+
+
+class EgressTargets(Model):
+    namespaces: list[DnsLabel] = []
+    cidrs: list[Cidr] = []
+
+
+class NamespaceConfig(Model):
+    name: DnsLabel
+    enabled: bool = True
+    # Overrides the `environment` label, e.g. "shared" for a monitoring namespace (seed 001).
+    environment: LabelValue | None = None
+    pod_security: Literal["restricted", "baseline", "privileged"] = "restricted"
+    # strict: egress only to `egress`; relaxed: egress anywhere (`egress.namespaces` still makes
+    # those namespaces admit it, seed 004's experimental track reaching its data namespace);
+    # read-only: ingress only from the ingress controller, egress only to `egress.namespaces`.
+    policy: Literal["strict", "relaxed", "read-only"] = "strict"
+    egress: EgressTargets = EgressTargets()
+    quota: Quota = Quota()
+    limits: LimitRangeConfig = LimitRangeConfig()
+    # Holds data: the namespace is protected and retained if removed from the program.
+    protect: bool = False
+
+
+# --------------------------------------------------------------------------- secrets and config maps
+
+
+class PasswordKey(Model):
+    type: Literal["password"]
+    length: int = Field(32, le=256)
+    special: bool = True
+
+
+class TokenKey(Model):
+    """Hex-encoded random bytes, like `openssl rand -hex 32`."""
+
+    type: Literal["token"]
+    bytes: int = Field(32, ge=16, le=256)
+
+
+class UuidKey(Model):
+    type: Literal["uuid"]
+
+
+class ConfigKey(Model):
+    """A value the operator supplies with `pulumi config set --secret platform:<key> ...`."""
+
+    type: Literal["config"]
+    key: Annotated[str, Field(pattern=r"^[a-zA-Z][a-zA-Z0-9]*$")]
+
+
+# A format key's reference to another key of its secret: '{password}'.
+_TEMPLATE_REF = re.compile(r"\{([^{}]*)\}")
+
+
+class FormatKey(Model):
+    """Built from other keys of the same secret: 'postgresql://app:{password}@db:5432/app'."""
+
+    type: Literal["format"]
+    template: str
+
+    @property
+    def references(self) -> list[str]:
+        """The keys the template names, in order: '{password}' -> 'password'."""
+        return _TEMPLATE_REF.findall(self.template)
+
+    def render(self, values: Mapping[str, str]) -> str:
+        """The template with every '{key}' replaced by its value (no str.format: keys may hold '.')."""
+        return _TEMPLATE_REF.sub(lambda match: values[match.group(1)], self.template)
+
+
+GENERATORS = ("password", "token", "uuid", "config", "format")
+
+
+def _generator_tag(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        tag = value.get("type")
+        return tag if tag in GENERATORS else "unknown"
+    return None
+
+
+def _reject_generator(value: str) -> str:
+    raise ValueError(f"unknown generator '{value}'; allowed: {', '.join(GENERATORS)}")
+
+
+class UnknownGenerator(Model):
+    """Catches a misspelt `type` so the error names the generators rather than five union members."""
+
+    model_config = ConfigDict(extra="ignore")
+    type: Annotated[str, AfterValidator(_reject_generator)]
+
+
+SecretKeySpec = Annotated[
+    Annotated[PasswordKey, Tag("password")]
+    | Annotated[TokenKey, Tag("token")]
+    | Annotated[UuidKey, Tag("uuid")]
+    | Annotated[ConfigKey, Tag("config")]
+    | Annotated[FormatKey, Tag("format")]
+    | Annotated[UnknownGenerator, Tag("unknown")],
+    Discriminator(_generator_tag),
+]
+
+
+class SecretConfig(Model):
+    name: DnsSubdomain
+    enabled: bool = True
+    namespaces: list[DnsLabel] = Field(min_length=1)
+    # Bump to regenerate every generated key of this secret on the next `pulumi up`.
+    rotation: int = Field(1, ge=1)
+    keys: dict[str, SecretKeySpec] = Field(min_length=1)
+
+
+class ConfigMapConfig(Model):
+    name: DnsSubdomain
+    enabled: bool = True
+    namespaces: list[DnsLabel] = Field(min_length=1)
+    data: dict[str, str] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def check_namespace(ns: NamespaceConfig, path: str, declared: set[str]) -> Iterator[Problem]:
+    """One namespace's own rules; `declared` is every namespace name, for its egress targets."""
+    if ns.policy == "relaxed" and ns.egress.cidrs:
+        yield (
+            f"{path}.egress.cidrs",
+            "a 'relaxed' namespace already allows egress to every address; remove cidrs or use policy 'strict'",
+        )
+    if ns.policy == "read-only" and ns.egress.cidrs:
+        yield f"{path}.egress.cidrs", "a 'read-only' namespace may reach only data namespaces, not CIDRs"
+    for e_index, target in enumerate(ns.egress.namespaces):
+        if target not in declared:
+            yield (
+                f"{path}.egress.namespaces[{e_index}]",
+                f"'{target}' is not a declared namespace; declared: {', '.join(sorted(declared))}",
+            )
+    quota, limits = ns.quota, ns.limits
+    pairs = [
+        ("cpu", limits.default_request.cpu, limits.default_limit.cpu, cpu_millicores),
+        ("memory", limits.default_request.memory, limits.default_limit.memory, memory_bytes),
+    ]
+    for resource, request, limit, parse_quantity in pairs:
+        if parse_quantity(limit) < parse_quantity(request):
+            yield (
+                f"{path}.limits.defaultLimit.{resource}",
+                f"{limit} is below defaultRequest.{resource} ({request})",
+            )
+    if cpu_millicores(quota.limits_cpu) < cpu_millicores(quota.requests_cpu):
+        yield f"{path}.quota.limitsCpu", f"{quota.limits_cpu} is below requestsCpu ({quota.requests_cpu})"
+    if memory_bytes(quota.limits_memory) < memory_bytes(quota.requests_memory):
+        yield (
+            f"{path}.quota.limitsMemory",
+            f"{quota.limits_memory} is below requestsMemory ({quota.requests_memory})",
+        )
+
+
+def check_namespace_refs(
+    kind: str, items: Sequence[SecretConfig | ConfigMapConfig], declared: set[str]
+) -> Iterator[Problem]:
+    """Every namespace a Secret or ConfigMap is placed in is declared (and enabled)."""
+    for index, item in enumerate(items):
+        for n_index, namespace in enumerate(item.namespaces):
+            if item.enabled and namespace not in declared:
+                yield (
+                    f"{kind}[{index}].namespaces[{n_index}]",
+                    f"'{namespace}' is not a declared namespace; declared: {', '.join(sorted(declared)) or 'none'}",
+                )
+
+
+def check_secret_keys(secret: SecretConfig, path: str, supplied: tuple[str, ...]) -> Iterator[Problem]:
+    """One secret's keys; `supplied` names the `platform:<key>` values the operator has set."""
+    for key, spec in secret.keys.items():
+        key_path = f"{path}.keys.{key}"
+        if not ENV_NAME.match(key) and not re.fullmatch(r"[-._a-zA-Z0-9]+", key):
+            yield key_path, "secret keys may contain only letters, digits, '-', '_' and '.'"
+        if isinstance(spec, PasswordKey) and spec.length < 16:
+            yield (
+                f"{key_path}.length",
+                f"{spec.length} is too short; generated passwords must be at least 16 characters",
+            )
+        if isinstance(spec, ConfigKey) and spec.key not in supplied:
+            yield (
+                f"{key_path}.key",
+                f"'{spec.key}' is not set; run `pulumi config set --secret {NAMESPACE}:{spec.key} <value>`",
+            )
+        if isinstance(spec, FormatKey):
+            for ref in spec.references:
+                target = secret.keys.get(ref)
+                if target is None:
+                    yield (
+                        f"{key_path}.template",
+                        f"'{{{ref}}}' names no key of secret '{secret.name}'; keys: {', '.join(secret.keys)}",
+                    )
+                elif isinstance(target, FormatKey):
+                    yield (
+                        f"{key_path}.template",
+                        f"'{{{ref}}}' is itself a format key; reference generated or supplied keys only",
+                    )

@@ -1,0 +1,1 @@
+"""The workloads domain: one microservice and every object a production service needs."""

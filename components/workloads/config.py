@@ -1,0 +1,484 @@
+"""Config of the workloads domain: one microservice, everything its Deployment and companions need.
+
+`ServiceConfig` is the typed slice the microservice component takes. The `check_*` functions below
+are one service's own rules (ports, probes, resources, scaling, budgets); rules that reach into
+other domains (its namespace exists, the Secrets it reads hold the keys it names, its callers are
+declared) live in `config/checks.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag
+from pydantic.alias_generators import to_camel
+
+from components.config.errors import Problem
+from components.config.values import (
+    IMAGE_REFERENCE,
+    DnsLabel,
+    DnsSubdomain,
+    Duration,
+    Host,
+    HttpPath,
+    Image,
+    Labels,
+    Model,
+    Percent,
+    Port,
+    PortName,
+    PortRef,
+    Resources,
+    ResourceValues,
+    ServiceName,
+    cpu_millicores,
+    memory_bytes,
+)
+
+
+class PortConfig(Model):
+    name: PortName
+    container_port: Port
+    # The Service's port; `http` defaults to 80 (seed 001), others to the container port.
+    service_port: Port | None = None
+    protocol: Literal["TCP", "UDP"] = "TCP"
+
+    @property
+    def effective_service_port(self) -> int:
+        if self.service_port is not None:
+            return self.service_port
+        return 80 if self.name == "http" else self.container_port
+
+
+class KeyRef(Model):
+    name: DnsSubdomain
+    key: str
+
+
+class EnvFrom(Model):
+    secret_key_ref: KeyRef | None = None
+    config_map_key_ref: KeyRef | None = None
+    # Downward API, e.g. metadata.name (POD_NAME) or metadata.namespace (POD_NAMESPACE).
+    field_ref: (
+        Literal[
+            "metadata.name",
+            "metadata.namespace",
+            "metadata.uid",
+            "spec.nodeName",
+            "spec.serviceAccountName",
+            "status.podIP",
+            "status.hostIP",
+        ]
+        | None
+    ) = None
+
+
+def _env_kind(value: Any) -> str:
+    return "ref" if isinstance(value, Mapping) else "plain"
+
+
+# A literal value ("INFO") or a reference ({secretKeyRef: {...}}).
+EnvValue = Annotated[
+    Annotated[str, Tag("plain")] | Annotated[EnvFrom, Tag("ref")],
+    Discriminator(_env_kind),
+]
+
+
+class EnvSource(Model):
+    """A whole ConfigMap or Secret as environment variables (`envFrom`)."""
+
+    config_map: DnsSubdomain | None = None
+    secret: DnsSubdomain | None = None
+
+
+class Mount(EnvSource):
+    """A ConfigMap or Secret mounted read-only as files."""
+
+    path: Annotated[str, Field(pattern=r"^/[^\s]*$")]
+
+
+# Seed 003's sizing tiers.
+SIZES: dict[str, Resources] = {
+    "small": Resources(
+        requests=ResourceValues(cpu="250m", memory="256Mi"), limits=ResourceValues(cpu="500m", memory="512Mi")
+    ),
+    "medium": Resources(
+        requests=ResourceValues(cpu="500m", memory="512Mi"), limits=ResourceValues(cpu="1000m", memory="1Gi")
+    ),
+    "large": Resources(
+        requests=ResourceValues(cpu="1000m", memory="1Gi"), limits=ResourceValues(cpu="2000m", memory="2Gi")
+    ),
+}
+
+
+class HttpGet(Model):
+    path: HttpPath
+    port: PortRef = "http"
+
+
+class TcpSocket(Model):
+    port: PortRef
+
+
+class ExecAction(Model):
+    command: list[str] = Field(min_length=1)
+
+
+class Probe(Model):
+    http_get: HttpGet | None = None
+    tcp_socket: TcpSocket | None = None
+    exec: ExecAction | None = None
+    initial_delay_seconds: int | None = Field(None, ge=0)
+    period_seconds: int | None = Field(None, ge=1)
+    timeout_seconds: int | None = Field(None, ge=1)
+    success_threshold: int | None = Field(None, ge=1)
+    failure_threshold: int | None = Field(None, ge=1)
+
+
+# Seed 002's timings: startup 5 s x 30, liveness 10 s x 3, readiness 5 s x 3, timeout 3 s.
+PROBE_DEFAULTS: dict[str, dict[str, int]] = {
+    "startup": {
+        "initialDelaySeconds": 0,
+        "periodSeconds": 5,
+        "timeoutSeconds": 3,
+        "successThreshold": 1,
+        "failureThreshold": 30,
+    },
+    "liveness": {
+        "initialDelaySeconds": 0,
+        "periodSeconds": 10,
+        "timeoutSeconds": 3,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    },
+    "readiness": {
+        "initialDelaySeconds": 0,
+        "periodSeconds": 5,
+        "timeoutSeconds": 3,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    },
+}
+
+
+class Probes(Model):
+    startup: Probe | None = None
+    liveness: Probe
+    readiness: Probe
+
+
+class Shutdown(Model):
+    # Seed 002: sleep 15 s so load balancers deregister the pod, then 30 s in all before SIGKILL.
+    pre_stop_sleep_seconds: int = Field(15, ge=0)
+    termination_grace_period_seconds: int = Field(30, ge=1)
+
+
+class SecurityConfig(Model):
+    # High IDs avoid clashing with users on the node (CKV_K8S_40).
+    run_as_user: int = Field(10001, ge=10000)
+    run_as_group: int = Field(10001, ge=10000)
+    fs_group: int = Field(10001, ge=10000)
+    read_only_root_filesystem: bool = True
+
+
+class Strategy(Model):
+    type: Literal["RollingUpdate", "Recreate"] = "RollingUpdate"
+    max_surge: int = Field(1, ge=0)
+    max_unavailable: int = Field(0, ge=0)
+
+
+class Spread(Model):
+    # Spread replicas over zones and nodes; `anti-affinity` uses preferred pod anti-affinity instead.
+    mode: Literal["topology", "anti-affinity", "none"] = "topology"
+    max_skew: int = Field(1, ge=1)
+
+
+class MetricsConfig(Model):
+    port: PortName = "metrics"
+    path: HttpPath = "/metrics"
+    interval: Duration = "30s"
+
+
+class HpaPolicy(Model):
+    type: Literal["Percent", "Pods"]
+    value: int = Field(ge=1)
+    period_seconds: int = Field(ge=1, le=1800)
+
+
+class ScalingRules(Model):
+    stabilization_window_seconds: int = Field(ge=0, le=3600)
+    select_policy: Literal["Max", "Min", "Disabled"] = "Max"
+    policies: list[HpaPolicy] = Field(min_length=1)
+
+
+class Behavior(Model):
+    # Seed 001: double every 15 s with no window; halve every 60 s after 5 minutes of calm.
+    scale_up: ScalingRules = ScalingRules.model_validate(
+        {"stabilizationWindowSeconds": 0, "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]}
+    )
+    scale_down: ScalingRules = ScalingRules.model_validate(
+        {"stabilizationWindowSeconds": 300, "policies": [{"type": "Percent", "value": 50, "periodSeconds": 60}]}
+    )
+
+
+class PodsMetric(Model):
+    """A per-pod custom metric, e.g. http_requests_per_second averaging 1000 (seed 001)."""
+
+    name: Annotated[str, Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")]
+    average_value: Annotated[str, Field(pattern=r"^\d+(\.\d+)?[kMG]?m?$")]
+
+
+class Autoscaling(Model):
+    min_replicas: int = Field(ge=1, le=1000)
+    max_replicas: int = Field(ge=1, le=1000)
+    cpu_utilization: Percent | None = 70
+    memory_utilization: Percent | None = None
+    pods_metrics: list[PodsMetric] = []
+    behavior: Behavior = Behavior()
+
+
+class DisruptionBudget(Model):
+    enabled: bool = True
+    min_available: int | None = Field(None, ge=1)
+    max_unavailable: int | None = Field(None, ge=1)
+
+
+class Route(Model):
+    host: Host
+    path: HttpPath
+    port: PortName = "http"
+
+
+class Migration(Model):
+    """A Job that runs the service image before the Deployment rolls (seed 001's alembic)."""
+
+    command: list[str] = Field(min_length=1)
+    backoff_limit: int = Field(3, ge=0, le=20)
+    ttl_seconds_after_finished: int = Field(86400, ge=0)
+    active_deadline_seconds: int = Field(600, ge=1)
+
+
+class WorkloadIdentity(Model):
+    # Roles granted to the service's own GCP service account, e.g. roles/storage.objectViewer.
+    roles: list[Annotated[str, Field(pattern=r"^roles/[A-Za-z0-9_.]+$")]] = []
+
+
+class ServiceAccountConfig(Model):
+    automount_token: bool = False
+    workload_identity: WorkloadIdentity | None = None
+
+
+class ServiceConfig(Model):
+    name: ServiceName
+    enabled: bool = True
+    namespace: DnsLabel
+    image: Image
+    # Always re-checks registry credentials on every start, so a cached private image is never
+    # reused by a pod that could not pull it (CKV_K8S_15); with pinned tags it costs one HEAD request.
+    image_pull_policy: Literal["IfNotPresent", "Always", "Never"] = "Always"
+    command: list[str] | None = None
+    args: list[str] | None = None
+    ports: list[PortConfig] = Field(min_length=1)
+    # Plain settings for the service's own ConfigMap `<name>-config`, consumed via envFrom.
+    config: dict[str, str] = {}
+    env: dict[str, EnvValue] = {}
+    env_from: list[EnvSource] = []
+    mounts: list[Mount] = []
+    size: Literal["small", "medium", "large"] | None = None
+    resources: Resources | None = None
+    probes: Probes
+    shutdown: Shutdown = Shutdown()
+    security: SecurityConfig = SecurityConfig()
+    strategy: Strategy = Strategy()
+    revision_history_limit: int = Field(5, ge=0, le=100)
+    progress_deadline_seconds: int = Field(600, ge=30)
+    # regular: on-demand nodes only; spot: spot nodes only; prefer-spot: spot when there is room.
+    placement: Literal["regular", "spot", "prefer-spot"] = "regular"
+    node_selector: Labels = {}
+    spread: Spread = Spread()
+    metrics: MetricsConfig | None = None
+    replicas: int | None = Field(None, ge=0, le=1000)
+    autoscaling: Autoscaling | None = None
+    disruption_budget: DisruptionBudget = DisruptionBudget()
+    routes: list[Route] = []
+    # Other services (by name) allowed to call this one.
+    allow_from: list[ServiceName] = []
+    migration: Migration | None = None
+    service_account: ServiceAccountConfig = ServiceAccountConfig()
+
+    @property
+    def effective_resources(self) -> Resources:
+        if self.resources is not None:
+            return self.resources
+        return SIZES[self.size or "small"]
+
+    @property
+    def min_replicas(self) -> int:
+        if self.autoscaling is not None:
+            return self.autoscaling.min_replicas
+        return self.replicas if self.replicas is not None else 1
+
+    @property
+    def max_replicas(self) -> int:
+        if self.autoscaling is not None:
+            return self.autoscaling.max_replicas
+        return self.min_replicas
+
+    @property
+    def user_facing(self) -> bool:
+        return bool(self.routes)
+
+    @property
+    def image_tag(self) -> str:
+        match = IMAGE_REFERENCE.match(self.image)
+        assert match is not None  # validated on load
+        return match.group("tag") or (match.group("digest") or "").split(":")[1][:12]
+
+    def port(self, ref: int | str) -> PortConfig | None:
+        for port in self.ports:
+            if ref in (port.name, port.container_port):
+                return port
+        return None
+
+    def pdb(self) -> tuple[str, int] | None:
+        """The PodDisruptionBudget this service gets, as (field, value), or None."""
+        budget = self.disruption_budget
+        if not budget.enabled:
+            return None
+        if budget.min_available is not None:
+            return ("minAvailable", budget.min_available)
+        if budget.max_unavailable is not None:
+            return ("maxUnavailable", budget.max_unavailable)
+        if self.min_replicas >= 2:
+            return ("maxUnavailable", 1)
+        return None
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def check_service(svc: ServiceConfig, path: str) -> Iterator[Problem]:
+    """Ports, resources, probes, shutdown, rollout strategy and metrics of one service."""
+    names = [p.name for p in svc.ports]
+    numbers = [p.container_port for p in svc.ports]
+    service_ports = [p.effective_service_port for p in svc.ports]
+    for i, port in enumerate(svc.ports):
+        if names.index(port.name) != i:
+            yield f"{path}.ports[{i}].name", f"port name '{port.name}' is used twice"
+        if numbers.index(port.container_port) != i:
+            yield f"{path}.ports[{i}].containerPort", f"container port {port.container_port} is used twice"
+        elif service_ports.index(port.effective_service_port) != i:
+            # `http` defaults to 80, so another port on 80 would clash in the Service.
+            yield (
+                f"{path}.ports[{i}].servicePort",
+                f"service port {port.effective_service_port} is used twice; set a distinct servicePort",
+            )
+
+    if svc.resources is not None and svc.size is not None:
+        yield f"{path}.size", "set either size (a preset) or resources, not both"
+    res = svc.effective_resources
+    if cpu_millicores(res.limits.cpu) < cpu_millicores(res.requests.cpu):
+        yield (
+            f"{path}.resources.limits.cpu",
+            f"{res.limits.cpu} is below the request ({res.requests.cpu}); limits must be >= requests",
+        )
+    if memory_bytes(res.limits.memory) < memory_bytes(res.requests.memory):
+        yield (
+            f"{path}.resources.limits.memory",
+            f"{res.limits.memory} is below the request ({res.requests.memory}); limits must be >= requests",
+        )
+
+    for kind in ("startup", "liveness", "readiness"):
+        probe = getattr(svc.probes, kind)
+        if probe is None:
+            continue
+        probe_path = f"{path}.probes.{kind}"
+        handlers = [h for h in ("http_get", "tcp_socket", "exec") if getattr(probe, h) is not None]
+        if len(handlers) != 1:
+            yield probe_path, "set exactly one of httpGet, tcpSocket or exec"
+            continue
+        handler = getattr(probe, handlers[0])
+        probe_port = getattr(handler, "port", None)
+        if probe_port is not None and svc.port(probe_port) is None:
+            yield (
+                f"{probe_path}.{to_camel(handlers[0])}.port",
+                f"{probe_port!r} is not a declared port; declared: {', '.join(names)}",
+            )
+        timeout = probe.timeout_seconds or PROBE_DEFAULTS[kind]["timeoutSeconds"]
+        period = probe.period_seconds or PROBE_DEFAULTS[kind]["periodSeconds"]
+        if timeout > period:
+            yield f"{probe_path}.timeoutSeconds", f"{timeout} exceeds periodSeconds ({period}); checks would overlap"
+        if kind in ("liveness", "startup") and probe.success_threshold not in (None, 1):
+            yield f"{probe_path}.successThreshold", "must be 1 for liveness and startup probes"
+
+    if svc.shutdown.termination_grace_period_seconds <= svc.shutdown.pre_stop_sleep_seconds:
+        yield (
+            f"{path}.shutdown.terminationGracePeriodSeconds",
+            (
+                f"{svc.shutdown.termination_grace_period_seconds} must exceed preStopSleepSeconds "
+                f"({svc.shutdown.pre_stop_sleep_seconds}) so the app has time to stop after the sleep"
+            ),
+        )
+
+    if svc.strategy.type == "RollingUpdate" and svc.strategy.max_surge == 0 and svc.strategy.max_unavailable == 0:
+        yield f"{path}.strategy", "maxSurge and maxUnavailable cannot both be 0"
+
+    if svc.metrics is not None and svc.port(svc.metrics.port) is None:
+        yield f"{path}.metrics.port", f"'{svc.metrics.port}' is not a declared port; declared: {', '.join(names)}"
+
+
+def check_scaling(svc: ServiceConfig, path: str, *, production: bool, serves_production: bool) -> Iterator[Problem]:
+    """Replicas, HPA bounds and the disruption budget; `serves_production` when its namespace takes production traffic."""
+    hpa = svc.autoscaling
+    if hpa is not None:
+        if svc.replicas is not None:
+            yield f"{path}.replicas", "set replicas or autoscaling, not both: the HPA owns the replica count"
+        if hpa.min_replicas > hpa.max_replicas:
+            yield (
+                f"{path}.autoscaling.maxReplicas",
+                f"{hpa.max_replicas} is below minReplicas ({hpa.min_replicas}); maxReplicas must be >= minReplicas",
+            )
+        if hpa.cpu_utilization is None and hpa.memory_utilization is None and not hpa.pods_metrics:
+            yield f"{path}.autoscaling", "declare at least one metric: cpuUtilization, memoryUtilization or podsMetrics"
+    if serves_production and svc.user_facing and svc.min_replicas < 3:
+        field = "autoscaling.minReplicas" if hpa is not None else "replicas"
+        yield f"{path}.{field}", f"user-facing services need at least 3 replicas in production, got {svc.min_replicas}"
+    budget = svc.disruption_budget
+    if budget.min_available is not None and budget.max_unavailable is not None:
+        yield f"{path}.disruptionBudget", "set minAvailable or maxUnavailable, not both"
+    elif budget.enabled and budget.min_available is not None and budget.min_available >= svc.min_replicas:
+        yield (
+            f"{path}.disruptionBudget.minAvailable",
+            (
+                f"{budget.min_available} would block every eviction with {svc.min_replicas} replica(s); "
+                f"it must be below the minimum replicas ({svc.min_replicas})"
+            ),
+        )
+    elif (
+        budget.enabled
+        and budget.max_unavailable is not None
+        and svc.min_replicas > 0
+        and budget.max_unavailable >= svc.min_replicas
+    ):
+        yield (
+            f"{path}.disruptionBudget.maxUnavailable",
+            (
+                f"{budget.max_unavailable} would let every replica go at once; it must be below the minimum replicas ({svc.min_replicas})"
+            ),
+        )
+    if production and svc.min_replicas >= 2 and svc.pdb() is None:
+        yield (
+            f"{path}.disruptionBudget.enabled",
+            "production services with 2 or more replicas must keep a PodDisruptionBudget",
+        )
+
+
+def check_route_ports(svc: ServiceConfig, path: str) -> Iterator[Problem]:
+    names = [p.name for p in svc.ports]
+    for r_index, route in enumerate(svc.routes):
+        if svc.port(route.port) is None:
+            yield (
+                f"{path}.routes[{r_index}].port",
+                f"'{route.port}' is not a declared port; declared: {', '.join(names)}",
+            )

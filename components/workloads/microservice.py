@@ -1,0 +1,392 @@
+"""One microservice: every object a production service needs, secure by default.
+
+Per service declared in config this component creates:
+- a ServiceAccount (token not mounted unless asked) and, optionally, Workload Identity (identity.py);
+- the service's own ConfigMap `<name>-config` when `config` is set, consumed via envFrom;
+- the Deployment, whose pod (pod.py) has a restricted security context, probes with every timing
+  set, a preStop sleep, spot placement, zone/node spread and checksum annotations that roll pods
+  when consumed Secrets or ConfigMaps change; no `spec.replicas` when an HPA owns the count;
+- a ClusterIP Service with named ports, an autoscaling/v2 HPA, a policy/v1 PodDisruptionBudget;
+- a NetworkPolicy admitting the edge namespace (routed ports), `allowFrom` callers and the
+  monitoring namespace (metrics port), both handed in by name;
+- an optional migration Job that the Deployment waits for, and a ServiceMonitor when monitoring is on.
+
+Migration Job: named `<svc>-migrate-<tag>`, so a new image tag replaces it (and the Deployment,
+which depends on it, rolls only after it completes; the provider awaits Job completion). Any
+other change to its spec also replaces it rather than patching a finished Job that the TTL
+controller may already have deleted. After the TTL removes it, `pulumi refresh` drops it from
+the state and the next `up` runs it again for the same tag: migrations must be idempotent.
+
+Deliberately left out: shared Secrets and ConfigMaps and namespace-wide default-deny and egress
+policies (tenancy/), the Ingresses, which aggregate routes across services per host
+(traffic/ingress.py), and the add-ons (platform.py wires them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.context import Context
+from components.kube import namespaces_named
+from components.workloads.config import HpaPolicy, ScalingRules, ServiceConfig
+from components.workloads.identity import ServiceIdentity, build_identity
+from components.workloads.pod import PodParts, to_dns_label
+
+# Margin over a migration's own deadline, so the Job, not the provider's wait, decides that it failed.
+JOB_AWAIT_MARGIN_SECONDS = 60
+
+
+def migration_job_name(svc: ServiceConfig) -> str:
+    return to_dns_label(f"{svc.name}-migrate-{svc.image_tag}")
+
+
+def _version_label(tag: str) -> str:
+    """An image tag as a label value: at most 63 characters, starting and ending alphanumeric."""
+    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", tag[:63])
+
+
+@dataclass(frozen=True)
+class MicroserviceArgs:
+    service: ServiceConfig
+    context: Context
+    namespace: k8s.core.v1.Namespace
+    # The ingress controller's namespace, admitted on the routed ports (traffic domain).
+    edge_namespace: str
+    # The monitoring namespace, admitted on the metrics port (observability domain).
+    scrape_namespace: str
+    # The services named in `allowFrom`, as (name, namespace), in catalog order.
+    callers: Sequence[tuple[str, str]] = ()
+    # "secret/<name>" and "configmap/<name>" -> checksum of the content, for pod-template annotations.
+    checksums: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    # The kube-prometheus-stack release when monitoring is on: the ServiceMonitor CRD comes with it.
+    monitoring: pulumi.Resource | None = None
+    depends_on: Sequence[pulumi.Resource] = ()
+
+
+class Microservice(pulumi.ComponentResource):
+    def __init__(self, name: str, args: MicroserviceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("platform:workloads:Microservice", name, None, opts)
+        self._name = name
+        self._args = args
+        self._svc = args.service
+        self._namespace = args.namespace.metadata.apply(lambda meta: meta.name)
+        self._k8s = pulumi.ResourceOptions(parent=self, provider=args.context.provider)
+        # Selectors are immutable: name + instance only, never the version.
+        self._selector = {"app.kubernetes.io/name": self._svc.name, "app.kubernetes.io/instance": self._svc.name}
+        self._labels = self._labels_for(self._svc.name, "service")
+        self._pod = PodParts(self._svc, self._selector, args.checksums, args.context.creates_cluster)
+
+        service_account = build_identity(
+            self, ServiceIdentity(name, self._svc, args.context, self._namespace, self._labels)
+        )
+        config_map = self._build_config_map()
+        job = self._build_migration(service_account, config_map)
+        self._build_deployment(service_account, config_map, job)
+        self._build_service()
+        self._build_autoscaler()
+        self._build_disruption_budget()
+        self._build_network_policy()
+        self._build_service_monitor()
+        self.register_outputs({})
+
+    # ------------------------------------------------------------------ metadata
+
+    def _labels_for(self, instance: str, component: str) -> dict[str, str]:
+        return {
+            "app.kubernetes.io/name": self._svc.name,
+            "app.kubernetes.io/instance": instance,
+            "app.kubernetes.io/version": _version_label(self._svc.image_tag),
+            "app.kubernetes.io/component": component,
+            **self._args.context.labels,
+        }
+
+    def _metadata(self, name: str, labels: Mapping[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._namespace, labels=labels or self._labels)
+
+    # ------------------------------------------------------------------ identity
+
+    # ------------------------------------------------------------------ configuration
+
+    def _build_config_map(self) -> k8s.core.v1.ConfigMap | None:
+        if not self._svc.config:
+            return None
+        return k8s.core.v1.ConfigMap(
+            f"{self._name}-config",
+            metadata=self._metadata(f"{self._svc.name}-config"),
+            data=self._svc.config,
+            opts=self._k8s,
+        )
+
+    def _build_deployment(
+        self,
+        service_account: k8s.core.v1.ServiceAccount,
+        config_map: k8s.core.v1.ConfigMap | None,
+        job: k8s.batch.v1.Job | None,
+    ) -> k8s.apps.v1.Deployment:
+        svc = self._svc
+        rolling_update = (
+            k8s.apps.v1.RollingUpdateDeploymentArgs(
+                max_surge=svc.strategy.max_surge, max_unavailable=svc.strategy.max_unavailable
+            )
+            if svc.strategy.type == "RollingUpdate"
+            else None
+        )
+        pod = k8s.core.v1.PodSpecArgs(
+            service_account_name=service_account.metadata.apply(lambda meta: meta.name),
+            automount_service_account_token=svc.service_account.automount_token,
+            security_context=self._pod.pod_security(),
+            termination_grace_period_seconds=svc.shutdown.termination_grace_period_seconds,
+            containers=[self._pod.container(config_map)],
+            volumes=self._pod.volumes(),
+            node_selector=svc.node_selector or None,
+            tolerations=self._pod.tolerations(),
+            affinity=self._pod.affinity(),
+            topology_spread_constraints=self._pod.spread(),
+        )
+        return k8s.apps.v1.Deployment(
+            f"{self._name}-deployment",
+            metadata=self._metadata(svc.name),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                # An HPA owns the count: setting it here would fight the HPA on every `up`.
+                replicas=None if svc.autoscaling is not None else svc.min_replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(type=svc.strategy.type, rolling_update=rolling_update),
+                revision_history_limit=svc.revision_history_limit,
+                progress_deadline_seconds=svc.progress_deadline_seconds,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels, annotations=self._pod.pod_annotations()),
+                    spec=pod,
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                self._k8s,
+                pulumi.ResourceOptions(depends_on=[*self._args.depends_on, *([job] if job is not None else [])]),
+            ),
+        )
+
+    def _build_migration(
+        self, service_account: k8s.core.v1.ServiceAccount, config_map: k8s.core.v1.ConfigMap | None
+    ) -> k8s.batch.v1.Job | None:
+        svc, migration = self._svc, self._svc.migration
+        if migration is None:
+            return None
+        job_name = migration_job_name(svc)
+        await_seconds = migration.active_deadline_seconds + JOB_AWAIT_MARGIN_SECONDS
+        # Its own instance label keeps migration pods out of the Service and the PDB.
+        labels = self._labels_for(job_name, "migration")
+        container = k8s.core.v1.ContainerArgs(
+            name="migrate",
+            image=svc.image,
+            image_pull_policy=svc.image_pull_policy,
+            command=migration.command,
+            env=self._pod.env(),
+            env_from=self._pod.env_from(config_map),
+            volume_mounts=self._pod.volume_mounts(),
+            resources=self._pod.resources(),
+            security_context=self._pod.container_security(),
+        )
+        # No spot toleration: a preemption half-way through a migration is worse than waiting for a node.
+        pod = k8s.core.v1.PodSpecArgs(
+            restart_policy="Never",
+            service_account_name=service_account.metadata.apply(lambda meta: meta.name),
+            automount_service_account_token=svc.service_account.automount_token,
+            security_context=self._pod.pod_security(),
+            containers=[container],
+            volumes=self._pod.volumes(),
+        )
+        return k8s.batch.v1.Job(
+            f"{self._name}-migrate",
+            metadata=self._metadata(job_name, labels),
+            spec=k8s.batch.v1.JobSpecArgs(
+                backoff_limit=migration.backoff_limit,
+                ttl_seconds_after_finished=migration.ttl_seconds_after_finished,
+                active_deadline_seconds=migration.active_deadline_seconds,
+                template=k8s.core.v1.PodTemplateSpecArgs(metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels), spec=pod),
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                self._k8s,
+                pulumi.ResourceOptions(
+                    depends_on=list(self._args.depends_on),
+                    # A finished Job is never patched (the TTL controller may have removed it): it is run anew.
+                    replace_on_changes=["spec"],
+                    delete_before_replace=True,
+                    # The provider awaits completion for 10 minutes by default; allow the Job its whole deadline.
+                    custom_timeouts=pulumi.CustomTimeouts(create=f"{await_seconds}s", update=f"{await_seconds}s"),
+                ),
+            ),
+        )
+
+    # ------------------------------------------------------------------ traffic and scaling
+
+    def _build_service(self) -> k8s.core.v1.Service:
+        return k8s.core.v1.Service(
+            f"{self._name}-service",
+            metadata=self._metadata(self._svc.name),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=self._selector,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name=p.name, port=p.effective_service_port, target_port=p.name, protocol=p.protocol
+                    )
+                    for p in self._svc.ports
+                ],
+            ),
+            opts=self._k8s,
+        )
+
+    def _build_autoscaler(self) -> None:
+        hpa = self._svc.autoscaling
+        if hpa is None:
+            return
+        metrics = [
+            k8s.autoscaling.v2.MetricSpecArgs(
+                type="Resource",
+                resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                    name=resource,
+                    target=k8s.autoscaling.v2.MetricTargetArgs(type="Utilization", average_utilization=target),
+                ),
+            )
+            for resource, target in (("cpu", hpa.cpu_utilization), ("memory", hpa.memory_utilization))
+            if target is not None
+        ]
+        metrics += [
+            k8s.autoscaling.v2.MetricSpecArgs(
+                type="Pods",
+                pods=k8s.autoscaling.v2.PodsMetricSourceArgs(
+                    metric=k8s.autoscaling.v2.MetricIdentifierArgs(name=metric.name),
+                    target=k8s.autoscaling.v2.MetricTargetArgs(type="AverageValue", average_value=metric.average_value),
+                ),
+            )
+            for metric in hpa.pods_metrics
+        ]
+        if hpa.pods_metrics and self._args.monitoring is None:
+            # prometheus-adapter (monitoring add-on) serves custom.metrics.k8s.io; without it the HPA
+            # sees these metrics as missing and, by design, never scales down.
+            names = ", ".join(metric.name for metric in hpa.pods_metrics)
+            pulumi.log.warn(
+                f"{self._svc.name}: the HPA's Pods metrics ({names}) need the monitoring add-on's "
+                "prometheus-adapter, which is off in this stack; the HPA scales on its resource metrics only "
+                "while they are missing and never scales down",
+                resource=self,
+            )
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{self._name}-hpa",
+            metadata=self._metadata(self._svc.name),
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=self._svc.name
+                ),
+                min_replicas=hpa.min_replicas,
+                max_replicas=hpa.max_replicas,
+                metrics=metrics,
+                behavior=k8s.autoscaling.v2.HorizontalPodAutoscalerBehaviorArgs(
+                    scale_up=_scaling_rules(hpa.behavior.scale_up),
+                    scale_down=_scaling_rules(hpa.behavior.scale_down),
+                ),
+            ),
+            opts=self._k8s,
+        )
+
+    def _build_disruption_budget(self) -> None:
+        budget = self._svc.pdb()
+        if budget is None:
+            return
+        field_name, value = budget
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{self._name}-pdb",
+            metadata=self._metadata(self._svc.name),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
+                min_available=value if field_name == "minAvailable" else None,
+                max_unavailable=value if field_name == "maxUnavailable" else None,
+                # A crash-looping pod must never block a node drain.
+                unhealthy_pod_eviction_policy="AlwaysAllow",
+            ),
+            opts=self._k8s,
+        )
+
+    def _build_network_policy(self) -> None:
+        svc = self._svc
+        declared = {p.name: p for p in svc.ports}
+        metrics_port = svc.metrics.port if svc.metrics is not None else None
+
+        def allow(
+            peers: list[k8s.networking.v1.NetworkPolicyPeerArgs], port_names: Sequence[str]
+        ) -> k8s.networking.v1.NetworkPolicyIngressRuleArgs:
+            ports = [
+                k8s.networking.v1.NetworkPolicyPortArgs(port=name, protocol=declared[name].protocol)
+                for name in dict.fromkeys(port_names)
+            ]
+            return k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=peers, ports=ports)
+
+        def from_namespace(name: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+            return k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=namespaces_named(name))
+
+        rules = []
+        if svc.routes:
+            ingress_controller = from_namespace(self._args.edge_namespace)
+            rules.append(allow([ingress_controller], [route.port for route in svc.routes]))
+        app_ports = [name for name in declared if name != metrics_port]
+        callers = self._args.callers
+        if callers and app_ports:
+            peers = [
+                k8s.networking.v1.NetworkPolicyPeerArgs(
+                    namespace_selector=namespaces_named(caller_namespace),
+                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": caller}),
+                )
+                for caller, caller_namespace in callers
+            ]
+            rules.append(allow(peers, app_ports))
+        if metrics_port is not None:
+            rules.append(allow([from_namespace(self._args.scrape_namespace)], [metrics_port]))
+        k8s.networking.v1.NetworkPolicy(
+            f"{self._name}-network-policy",
+            metadata=self._metadata(svc.name),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                # By name only, so the migration Job's pods are covered too.
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": svc.name}),
+                policy_types=["Ingress"],
+                ingress=rules,
+            ),
+            opts=self._k8s,
+        )
+
+    def _build_service_monitor(self) -> None:
+        metrics = self._svc.metrics
+        if metrics is None or self._args.monitoring is None:
+            return
+        k8s.apiextensions.CustomResource(
+            f"{self._name}-service-monitor",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata=self._metadata(self._svc.name),
+            spec={
+                "selector": {"matchLabels": self._selector},
+                "endpoints": [{"port": metrics.port, "path": metrics.path, "interval": metrics.interval}],
+            },
+            # The ServiceMonitor CRD arrives with the kube-prometheus-stack release.
+            opts=pulumi.ResourceOptions.merge(
+                self._k8s,
+                pulumi.ResourceOptions(depends_on=[self._args.monitoring] if self._args.monitoring else []),
+            ),
+        )
+
+
+def _scaling_rules(rules: ScalingRules) -> k8s.autoscaling.v2.HPAScalingRulesArgs:
+    return k8s.autoscaling.v2.HPAScalingRulesArgs(
+        stabilization_window_seconds=rules.stabilization_window_seconds,
+        select_policy=rules.select_policy,
+        policies=[_scaling_policy(policy) for policy in rules.policies],
+    )
+
+
+def _scaling_policy(policy: HpaPolicy) -> k8s.autoscaling.v2.HPAScalingPolicyArgs:
+    return k8s.autoscaling.v2.HPAScalingPolicyArgs(
+        type=policy.type, value=policy.value, period_seconds=policy.period_seconds
+    )

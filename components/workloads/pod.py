@@ -1,0 +1,329 @@
+"""The pod a microservice runs: its container, security contexts, probes, volumes and placement.
+
+`PodParts` turns one `ServiceConfig` into the pieces of a pod template that the Deployment and the
+migration Job share: the container (env from literals, Secrets, ConfigMaps and the downward API;
+envFrom; read-only mounts; requests and limits; probes with every timing stated; a native preStop
+sleep), the restricted security contexts, the `/tmp` scratch volume, spot tolerations and affinity,
+topology spread, and the annotations that roll pods when a consumed Secret or ConfigMap changes.
+
+Placement: on an existing cluster (`cluster.mode: existing`) the platform knows no node pools,
+so `spot` relaxes to `prefer-spot`: pods tolerate and prefer spot nodes but still schedule on a
+cluster that has none.
+
+Deliberately left out: the objects themselves (microservice.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic.alias_generators import to_camel
+
+from components.kube import content_checksum
+from components.workloads.config import PROBE_DEFAULTS, Probe, ServiceConfig
+
+SPOT_LABEL = "cloud.google.com/gke-spot"
+# Bounds the scratch volume so a runaway temp file evicts the pod, not the node.
+TMP_SIZE_LIMIT = "256Mi"
+# Owner and group may read mounted files (fsGroup makes the group ours); nobody may write.
+READ_ONLY_FILE_MODE = 0o440
+
+
+def to_dns_label(value: str, limit: int = 63) -> str:
+    """`value` as a DNS-1123 label of at most `limit` characters; a hash keeps trimmed names distinct."""
+    label = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", value.lower())).strip("-")
+    if len(label) <= limit:
+        return label
+    digest = hashlib.sha256(value.encode()).hexdigest()[:8]
+    return f"{label[: limit - len(digest) - 1].rstrip('-')}-{digest}"
+
+
+class PodParts:
+    """The pod-template pieces of one service; `selector` is the labels its replicas share."""
+
+    def __init__(
+        self,
+        svc: ServiceConfig,
+        selector: Mapping[str, str],
+        checksums: Mapping[str, pulumi.Output[str]],
+        creates_cluster: bool,
+    ) -> None:
+        self._svc = svc
+        self._selector = dict(selector)
+        # "secret/<name>" and "configmap/<name>" -> checksum of the content, for pod-template annotations.
+        self._checksums = checksums
+        self._creates_cluster = creates_cluster
+
+    def consumed_sources(self) -> list[tuple[str, str]]:
+        """Every (kind, name) of Secret and ConfigMap the pod reads, in a stable order."""
+        svc = self._svc
+        sources: list[tuple[str, str]] = []
+        for value in svc.env.values():
+            if isinstance(value, str):
+                continue
+            if value.secret_key_ref is not None:
+                sources.append(("secret", value.secret_key_ref.name))
+            if value.config_map_key_ref is not None:
+                sources.append(("configmap", value.config_map_key_ref.name))
+        for item in [*svc.env_from, *svc.mounts]:
+            if item.secret is not None:
+                sources.append(("secret", item.secret))
+            if item.config_map is not None:
+                sources.append(("configmap", item.config_map))
+        if svc.config:
+            sources.append(("configmap", f"{svc.name}-config"))
+        return sorted(set(sources))
+
+    def checksum_annotations(self) -> dict[str, pulumi.Input[str]]:
+        checksums: dict[str, pulumi.Input[str]] = dict(self._checksums)
+        if self._svc.config:
+            # This component owns the service's own map, so it hashes it the way the shared maps are hashed.
+            checksums[f"configmap/{self._svc.name}-config"] = content_checksum(self._svc.config)
+        return {
+            f"checksum/{to_dns_label(f'{kind}-{name}')}": checksums[f"{kind}/{name}"]
+            for kind, name in self.consumed_sources()
+        }
+
+    def env(self) -> list[k8s.core.v1.EnvVarArgs]:
+        # Grouped by source, literals first, so a rendered spec reads the same way every time.
+        literals, secrets, config_maps, fields = [], [], [], []
+        for name, value in self._svc.env.items():
+            if isinstance(value, str):
+                literals.append(k8s.core.v1.EnvVarArgs(name=name, value=value))
+            elif value.secret_key_ref is not None:
+                ref = value.secret_key_ref
+                source = k8s.core.v1.EnvVarSourceArgs(
+                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=ref.name, key=ref.key)
+                )
+                secrets.append(k8s.core.v1.EnvVarArgs(name=name, value_from=source))
+            elif value.config_map_key_ref is not None:
+                ref = value.config_map_key_ref
+                source = k8s.core.v1.EnvVarSourceArgs(
+                    config_map_key_ref=k8s.core.v1.ConfigMapKeySelectorArgs(name=ref.name, key=ref.key)
+                )
+                config_maps.append(k8s.core.v1.EnvVarArgs(name=name, value_from=source))
+            elif value.field_ref is not None:
+                source = k8s.core.v1.EnvVarSourceArgs(
+                    field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path=value.field_ref)
+                )
+                fields.append(k8s.core.v1.EnvVarArgs(name=name, value_from=source))
+        return [*literals, *secrets, *config_maps, *fields]
+
+    def env_from(self, config_map: k8s.core.v1.ConfigMap | None) -> list[k8s.core.v1.EnvFromSourceArgs]:
+        sources = [
+            k8s.core.v1.EnvFromSourceArgs(
+                config_map_ref=k8s.core.v1.ConfigMapEnvSourceArgs(name=item.config_map) if item.config_map else None,
+                secret_ref=k8s.core.v1.SecretEnvSourceArgs(name=item.secret) if item.secret else None,
+            )
+            for item in self._svc.env_from
+        ]
+        if config_map is not None:
+            # Last, so the service's own settings win over shared maps with the same keys.
+            own = k8s.core.v1.ConfigMapEnvSourceArgs(name=config_map.metadata.apply(lambda meta: meta.name))
+            sources.append(k8s.core.v1.EnvFromSourceArgs(config_map_ref=own))
+        return sources
+
+    def volumes(self) -> list[k8s.core.v1.VolumeArgs]:
+        volumes = [
+            k8s.core.v1.VolumeArgs(
+                name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=TMP_SIZE_LIMIT)
+            )
+        ]
+        for index, mount in enumerate(self._svc.mounts):
+            volumes.append(
+                k8s.core.v1.VolumeArgs(
+                    name=f"mount-{index}",
+                    secret=(
+                        k8s.core.v1.SecretVolumeSourceArgs(secret_name=mount.secret, default_mode=READ_ONLY_FILE_MODE)
+                        if mount.secret
+                        else None
+                    ),
+                    config_map=(
+                        k8s.core.v1.ConfigMapVolumeSourceArgs(name=mount.config_map, default_mode=READ_ONLY_FILE_MODE)
+                        if mount.config_map
+                        else None
+                    ),
+                )
+            )
+        return volumes
+
+    def volume_mounts(self) -> list[k8s.core.v1.VolumeMountArgs]:
+        mounts = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")]
+        mounts += [
+            k8s.core.v1.VolumeMountArgs(name=f"mount-{index}", mount_path=mount.path, read_only=True)
+            for index, mount in enumerate(self._svc.mounts)
+        ]
+        return mounts
+
+    def resources(self) -> k8s.core.v1.ResourceRequirementsArgs:
+        res = self._svc.effective_resources
+        return k8s.core.v1.ResourceRequirementsArgs(
+            requests={"cpu": res.requests.cpu, "memory": res.requests.memory},
+            limits={"cpu": res.limits.cpu, "memory": res.limits.memory},
+        )
+
+    def container_security(self) -> k8s.core.v1.SecurityContextArgs:
+        security = self._svc.security
+        return k8s.core.v1.SecurityContextArgs(
+            run_as_non_root=True,
+            run_as_user=security.run_as_user,
+            run_as_group=security.run_as_group,
+            allow_privilege_escalation=False,
+            read_only_root_filesystem=security.read_only_root_filesystem,
+            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+        )
+
+    def pod_security(self) -> k8s.core.v1.PodSecurityContextArgs:
+        security = self._svc.security
+        return k8s.core.v1.PodSecurityContextArgs(
+            run_as_non_root=True,
+            run_as_user=security.run_as_user,
+            run_as_group=security.run_as_group,
+            fs_group=security.fs_group,
+            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+        )
+
+    def probe(self, kind: str) -> k8s.core.v1.ProbeArgs | None:
+        probe: Probe | None = getattr(self._svc.probes, kind)
+        if probe is None:
+            return None
+
+        def timing(field_name: str) -> int:
+            # Unset timings take seed 002's defaults, so every probe states all five.
+            value: int | None = getattr(probe, field_name)
+            return value if value is not None else PROBE_DEFAULTS[kind][to_camel(field_name)]
+
+        http_get = tcp_socket = exec_ = None
+        if probe.http_get is not None:
+            port = self.port_name(probe.http_get.port)
+            http_get = k8s.core.v1.HTTPGetActionArgs(path=probe.http_get.path, port=port)
+        elif probe.tcp_socket is not None:
+            tcp_socket = k8s.core.v1.TCPSocketActionArgs(port=self.port_name(probe.tcp_socket.port))
+        elif probe.exec is not None:
+            exec_ = k8s.core.v1.ExecActionArgs(command=probe.exec.command)
+        return k8s.core.v1.ProbeArgs(
+            http_get=http_get,
+            tcp_socket=tcp_socket,
+            exec_=exec_,
+            initial_delay_seconds=timing("initial_delay_seconds"),
+            period_seconds=timing("period_seconds"),
+            timeout_seconds=timing("timeout_seconds"),
+            success_threshold=timing("success_threshold"),
+            failure_threshold=timing("failure_threshold"),
+        )
+
+    def port_name(self, ref: int | str) -> str:
+        port = self._svc.port(ref)
+        assert port is not None  # validated on load: probes name declared ports
+        return port.name
+
+    def container(self, config_map: k8s.core.v1.ConfigMap | None) -> k8s.core.v1.ContainerArgs:
+        svc = self._svc
+        pre_stop = svc.shutdown.pre_stop_sleep_seconds
+        return k8s.core.v1.ContainerArgs(
+            name=svc.name,
+            image=svc.image,
+            image_pull_policy=svc.image_pull_policy,
+            command=svc.command,
+            args=svc.args,
+            ports=[
+                k8s.core.v1.ContainerPortArgs(name=p.name, container_port=p.container_port, protocol=p.protocol)
+                for p in svc.ports
+            ],
+            env=self.env(),
+            env_from=self.env_from(config_map),
+            volume_mounts=self.volume_mounts(),
+            resources=self.resources(),
+            startup_probe=self.probe("startup"),
+            liveness_probe=self.probe("liveness"),
+            readiness_probe=self.probe("readiness"),
+            # The native sleep action needs no shell, so it works in distroless images.
+            lifecycle=(
+                k8s.core.v1.LifecycleArgs(
+                    pre_stop=k8s.core.v1.LifecycleHandlerArgs(sleep=k8s.core.v1.SleepActionArgs(seconds=pre_stop))
+                )
+                if pre_stop > 0
+                else None
+            ),
+            security_context=self.container_security(),
+        )
+
+    def placement(self) -> str:
+        # On an existing cluster the platform knows no pools: insisting on spot could leave pods Pending.
+        if self._svc.placement == "spot" and not self._creates_cluster:
+            return "prefer-spot"
+        return self._svc.placement
+
+    def tolerations(self) -> list[k8s.core.v1.TolerationArgs] | None:
+        if self.placement() == "regular":
+            return None  # the spot pools' NoSchedule taint keeps regular services off them
+        return [k8s.core.v1.TolerationArgs(key=SPOT_LABEL, operator="Equal", value="true", effect="NoSchedule")]
+
+    def affinity(self) -> k8s.core.v1.AffinityArgs | None:
+        on_spot = k8s.core.v1.NodeSelectorTermArgs(
+            match_expressions=[k8s.core.v1.NodeSelectorRequirementArgs(key=SPOT_LABEL, operator="In", values=["true"])]
+        )
+        node_affinity = None
+        if self.placement() == "spot":
+            node_affinity = k8s.core.v1.NodeAffinityArgs(
+                required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
+                    node_selector_terms=[on_spot]
+                )
+            )
+        elif self.placement() == "prefer-spot":
+            node_affinity = k8s.core.v1.NodeAffinityArgs(
+                preferred_during_scheduling_ignored_during_execution=[
+                    k8s.core.v1.PreferredSchedulingTermArgs(weight=100, preference=on_spot)
+                ]
+            )
+        pod_anti_affinity = None
+        if self._svc.spread.mode == "anti-affinity":
+            pod_anti_affinity = k8s.core.v1.PodAntiAffinityArgs(
+                preferred_during_scheduling_ignored_during_execution=[
+                    k8s.core.v1.WeightedPodAffinityTermArgs(
+                        weight=100,
+                        pod_affinity_term=k8s.core.v1.PodAffinityTermArgs(
+                            topology_key="kubernetes.io/hostname",
+                            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
+                        ),
+                    )
+                ]
+            )
+        if node_affinity is None and pod_anti_affinity is None:
+            return None
+        return k8s.core.v1.AffinityArgs(node_affinity=node_affinity, pod_anti_affinity=pod_anti_affinity)
+
+    def spread(self) -> list[k8s.core.v1.TopologySpreadConstraintArgs] | None:
+        if self._svc.spread.mode != "topology":
+            return None
+        # ScheduleAnyway: spreading is a preference; it must never leave a replica Pending.
+        return [
+            k8s.core.v1.TopologySpreadConstraintArgs(
+                max_skew=self._svc.spread.max_skew,
+                topology_key=key,
+                when_unsatisfiable="ScheduleAnyway",
+                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
+            )
+            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+        ]
+
+    def pod_annotations(self) -> dict[str, pulumi.Input[str]]:
+        annotations: dict[str, pulumi.Input[str]] = {}
+        metrics = self._svc.metrics
+        if metrics is not None:
+            port = self._svc.port(metrics.port)
+            assert port is not None  # validated on load
+            annotations.update(
+                {
+                    "prometheus.io/scrape": "true",
+                    "prometheus.io/port": str(port.container_port),
+                    "prometheus.io/path": metrics.path,
+                }
+            )
+        annotations.update(self.checksum_annotations())
+        return annotations
