@@ -32,7 +32,7 @@ import yaml
 STACK = "e2e"
 PROJECT_NAMESPACE = "platform"
 # Copied into the work directory: the program, not its tests, examples, benchmarks or this harness.
-PROGRAM_EXCLUDES = {".git", "venv", ".venv", "tests", "examples", "benchmarks", "e2e", "__pycache__",
+PROGRAM_EXCLUDES = {".git", "venv", ".venv", "tests", "examples", "benchmarks", "tools", "e2e", "__pycache__",
                     ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv-checkov", ".pulumi"}
 # Add-ons whose Helm charts are fetched from the internet at `up`: none is reachable from here.
 OFFLINE_ADDONS = {"ingressNginx": False, "certManager": False, "monitoring": False}
