@@ -105,8 +105,8 @@ class Harness:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
         return result
 
-    def kubectl(self, *args: str) -> Any:
-        out = subprocess.run(["kubectl", "--context", self.context, *args], env=self.env, text=True,
+    def kubectl(self, *args: str, stdin: str | None = None) -> Any:
+        out = subprocess.run(["kubectl", "--context", self.context, *args], env=self.env, text=True, input=stdin,
                              capture_output=True, timeout=120, check=False)
         if out.returncode != 0:
             raise LookupError(out.stderr.strip())
@@ -303,6 +303,28 @@ def check_admission(h: Harness, when: str) -> None:
                    f"unscheduled: {unscheduled}" if unscheduled else f"{len(pods)} pods on {len({p['spec']['nodeName'] for p in pods})} nodes")
 
 
+def check_nodes_stayed_ready(h: Harness) -> None:
+    """kwok must keep the fake nodes alive (leases) for the whole run, or pods turn unready under us."""
+    events = h.kubectl("get", "events", "-A", "-o", "json")["items"]
+    flapped = sorted({e["involvedObject"]["name"] for e in events if e.get("reason") in ("NodeNotReady", "NodeUnreachable")})
+    h.report.check("the fake nodes stayed Ready throughout", not flapped, f"NotReady: {flapped}" if flapped else "")
+
+
+def check_admission_is_live(h: Harness, namespace: str) -> None:
+    """A negative control: the admission checks above mean something only if PSA really enforces. A pod
+    with no security context at all breaks `restricted` (and nothing else: no privileged flag, which the
+    API server refuses on its own, and LimitRange fills in resources)."""
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "e2e-unrestricted", "namespace": namespace},
+           "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    try:
+        h.kubectl("create", "--dry-run=server", "-f", "-", stdin=json.dumps(pod))
+        rejected = ""
+    except LookupError as error:
+        rejected = str(error)
+    h.report.check(f"PSA is enforced: a pod without a security context is rejected in {namespace}", "PodSecurity" in rejected,
+                   rejected.splitlines()[0][:200] if rejected else "admitted")
+
+
 def generated_values(state: dict[str, Any]) -> dict[str, str]:
     """URN -> each value a random resource generated, from an export with --show-secrets."""
     values = {}
@@ -434,6 +456,7 @@ def check_deployed(h: Harness) -> None:
     h.timed("objects", lambda: check_objects(h, state))
     h.timed("await", lambda: check_awaited(h, "Deployments, StatefulSets and Jobs reach their awaited state"))
     check_admission(h, "after up")
+    check_admission_is_live(h, "shop")
 
     second = h.timed("second up", lambda: h.pulumi("up", "--yes", "--skip-preview", "--expect-no-changes", log="up-second"))
     h.report.check("second up reports no changes", second.returncode == 0, tail(second))
@@ -443,6 +466,7 @@ def check_deployed(h: Harness) -> None:
     check_rotation(h, "database-credentials", overrides)
     check_image_bump(h, "storefront", overrides)
     check_admission(h, "after the rollouts")
+    check_nodes_stayed_ready(h)
 
 
 def destroy(h: Harness, baseline: set[str]) -> None:
