@@ -24,17 +24,32 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
 STACK = "e2e"
 PROJECT_NAMESPACE = "platform"
 # Copied into the work directory: the program, not its tests, examples, benchmarks or this harness.
-PROGRAM_EXCLUDES = {".git", "venv", ".venv", "tests", "examples", "benchmarks", "tools", "e2e", "__pycache__",
-                    ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv-checkov", ".pulumi"}
+PROGRAM_EXCLUDES = {
+    ".git",
+    "venv",
+    ".venv",
+    "tests",
+    "examples",
+    "benchmarks",
+    "tools",
+    "e2e",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".venv-checkov",
+    ".pulumi",
+}
 # Add-ons whose Helm charts are fetched from the internet at `up`: none is reachable from here.
 OFFLINE_ADDONS = {"ingressNginx": False, "certManager": False, "monitoring": False}
 COMMAND_TIMEOUT = 20 * 60
@@ -79,17 +94,17 @@ class Harness:
         self.program = self.work / "program"
         self.published: set[str] = set()
         self.env = dict(os.environ)
-        self.env.update({
-            "PATH": f"{self.cache / 'bin'}:{os.environ['PATH']}",
-            "PULUMI_HOME": str(self.work / "pulumi-home"),
-            "PULUMI_CONFIG_PASSPHRASE": secrets.token_hex(16),
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
-            "PULUMI_EXPERIMENTAL": "false",
-            "KUBECONFIG": self.kubeconfig,
-            "PLATFORM_E2E_PYTHON": str(self.cache / "venv" / "bin" / "python"),
-        })
+        self.env.update(
+            {
+                "PATH": f"{self.cache / 'bin'}:{os.environ['PATH']}",
+                "PULUMI_HOME": str(self.work / "pulumi-home"),
+                "PULUMI_CONFIG_PASSPHRASE": secrets.token_hex(16),
+                "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+                "PULUMI_SKIP_UPDATE_CHECK": "true",
+                "KUBECONFIG": self.kubeconfig,
+                "PLATFORM_E2E_PYTHON": str(self.cache / "venv" / "bin" / "python"),
+            }
+        )
 
     # --- running things ---------------------------------------------------------------------------------
 
@@ -97,8 +112,9 @@ class Harness:
         cmd = ["pulumi", *args, "--non-interactive"]
         if args[0] not in ("login", "stack") or args[:2] in (("stack", "export"), ("stack", "output")):
             cmd += ["--stack", STACK]
-        result = subprocess.run(cmd, cwd=self.program, env=self.env, text=True, capture_output=True,
-                                timeout=COMMAND_TIMEOUT, check=False)
+        result = subprocess.run(
+            cmd, cwd=self.program, env=self.env, text=True, capture_output=True, timeout=COMMAND_TIMEOUT, check=False
+        )
         if log:
             (self.work / "logs" / f"{log}.log").write_text(f"$ {' '.join(cmd)}\n{result.stdout}\n{result.stderr}")
         if check and result.returncode != 0:
@@ -106,8 +122,15 @@ class Harness:
         return result
 
     def kubectl(self, *args: str, stdin: str | None = None) -> Any:
-        out = subprocess.run(["kubectl", "--context", self.context, *args], env=self.env, text=True, input=stdin,
-                             capture_output=True, timeout=120, check=False)
+        out = subprocess.run(
+            ["kubectl", "--context", self.context, *args],
+            env=self.env,
+            text=True,
+            input=stdin,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
         if out.returncode != 0:
             raise LookupError(out.stderr.strip())
         return json.loads(out.stdout) if "json" in args else out.stdout
@@ -121,8 +144,17 @@ class Harness:
                 for item in self.kubectl("get", "ingresses", "-A", "-o", "json")["items"]:
                     if not item.get("status", {}).get("loadBalancer", {}).get("ingress"):
                         meta = item["metadata"]
-                        self.kubectl("patch", "ingress", meta["name"], "-n", meta["namespace"],
-                                     "--subresource=status", "--type=merge", "-p", patch)
+                        self.kubectl(
+                            "patch",
+                            "ingress",
+                            meta["name"],
+                            "-n",
+                            meta["namespace"],
+                            "--subresource=status",
+                            "--type=merge",
+                            "-p",
+                            patch,
+                        )
                         self.published.add(f"{meta['namespace']}/{meta['name']}")
             except (LookupError, subprocess.TimeoutExpired):
                 continue
@@ -150,7 +182,11 @@ class Harness:
         addons = {name: {"enabled": on} for name, on in OFFLINE_ADDONS.items()}
         stack["config"] = {
             f"{PROJECT_NAMESPACE}:environment": "dev",
-            f"{PROJECT_NAMESPACE}:cluster": {"mode": "existing", "kubeconfig": self.kubeconfig, "context": self.context},
+            f"{PROJECT_NAMESPACE}:cluster": {
+                "mode": "existing",
+                "kubeconfig": self.kubeconfig,
+                "context": self.context,
+            },
             f"{PROJECT_NAMESPACE}:addons": addons,
             f"{PROJECT_NAMESPACE}:overrides": overrides,
         }
@@ -159,12 +195,13 @@ class Harness:
     def export(self, show_secrets: bool = False) -> dict[str, Any]:
         """The stack's state; with show_secrets, every secret value unwrapped to its plaintext."""
         args = ["stack", "export"] + (["--show-secrets"] if show_secrets else [])
-        state = json.loads(self.pulumi(*args, check=True).stdout)
+        state: dict[str, Any] = json.loads(self.pulumi(*args, check=True).stdout)
         return reveal(state) if show_secrets else state
 
     def kubernetes_resources(self, state: dict[str, Any]) -> list[dict[str, Any]]:
         return [
-            r for r in state["deployment"].get("resources", [])
+            r
+            for r in state["deployment"].get("resources", [])
             if r["type"].startswith("kubernetes:") and r.get("custom") and "outputs" in r
         ]
 
@@ -176,7 +213,8 @@ class Harness:
         args = ["get", target, meta["name"], "-o", "json"]
         if meta.get("namespace"):
             args += ["-n", meta["namespace"]]
-        return self.kubectl(*args)
+        live: dict[str, Any] = self.kubectl(*args)
+        return live
 
     def inventory(self) -> set[str]:
         listing = self.kubectl("get", INVENTORY_KINDS, "-A", "-o", "json")
@@ -206,7 +244,18 @@ def group_of(api_version: str) -> str:
 # --- comparing what was asked with what the API server holds ---------------------------------------------
 
 QUANTITY = re.compile(r"^([0-9.]+)(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
-SCALE = {None: 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+SCALE = {
+    None: 1,
+    "m": 1e-3,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
 
 
 def same_scalar(want: Any, got: Any) -> bool:
@@ -229,7 +278,7 @@ def missing(want: Any, got: Any, path: str = "") -> list[str]:
     if isinstance(want, list):
         if not isinstance(got, list) or len(got) != len(want):
             return [f"{path}: expected {len(want)} items, got {got!r}"[:300]]
-        return [m for i, (w, g) in enumerate(zip(want, got)) for m in missing(w, g, f"{path}[{i}]")]
+        return [m for i, (w, g) in enumerate(zip(want, got, strict=True)) for m in missing(w, g, f"{path}[{i}]")]
     return [] if same_scalar(want, got) else [f"{path}: expected {want!r}, got {got!r}"[:300]]
 
 
@@ -249,7 +298,8 @@ def expected_fields(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_objects(h: Harness, state: dict[str, Any]) -> None:
-    problems, count = [], Counter()
+    problems: list[str] = []
+    count: Counter[str] = Counter()
     for resource in h.kubernetes_resources(state):
         kind = resource["outputs"].get("kind", resource["type"])
         count[kind] += 1
@@ -261,20 +311,29 @@ def check_objects(h: Harness, state: dict[str, Any]) -> None:
         problems += [f"{kind}/{live['metadata']['name']}{m}" for m in missing(expected_fields(resource), live)]
     h.report.objects = count
     total = sum(count.values())
-    h.report.check("objects exist with the expected fields", total > 0 and not problems,
-                   f"{total} objects" + ("; " + "; ".join(problems[:8]) if problems else ""))
+    h.report.check(
+        "objects exist with the expected fields",
+        total > 0 and not problems,
+        f"{total} objects" + ("; " + "; ".join(problems[:8]) if problems else ""),
+    )
 
 
 def workload_state(h: Harness) -> list[str]:
     pending = []
     for kind in WORKLOAD_KINDS:
         for item in h.kubectl("get", kind.lower() + "s", "-A", "-o", "json")["items"]:
-            name, spec, status = f"{kind}/{item['metadata']['namespace']}/{item['metadata']['name']}", item["spec"], item.get("status", {})
+            name, spec, status = (
+                f"{kind}/{item['metadata']['namespace']}/{item['metadata']['name']}",
+                item["spec"],
+                item.get("status", {}),
+            )
             if kind == "Job":
                 done = any(c["type"] == "Complete" and c["status"] == "True" for c in status.get("conditions", []))
             elif kind == "Deployment":
-                done = status.get("updatedReplicas", 0) == status.get("availableReplicas", -1) == spec.get("replicas", 1) \
+                done = (
+                    status.get("updatedReplicas", 0) == status.get("availableReplicas", -1) == spec.get("replicas", 1)
                     and status.get("observedGeneration") == item["metadata"]["generation"]
+                )
             else:
                 done = status.get("readyReplicas", 0) == spec.get("replicas", 1)
             if not done:
@@ -287,26 +346,42 @@ def check_awaited(h: Harness, label: str) -> None:
     while (pending := workload_state(h)) and time.monotonic() < deadline:
         time.sleep(3)
     counts = Counter(k for k in WORKLOAD_KINDS for _ in h.kubectl("get", k.lower() + "s", "-A", "-o", "json")["items"])
-    h.report.check(label, not pending,
-                   ", ".join(f"{n} {k}" for k, n in counts.items()) + (f"; not ready: {pending}" if pending else ""))
+    h.report.check(
+        label,
+        not pending,
+        ", ".join(f"{n} {k}" for k, n in counts.items()) + (f"; not ready: {pending}" if pending else ""),
+    )
 
 
 def check_admission(h: Harness, when: str) -> None:
     events = h.kubectl("get", "events", "-A", "-o", "json")["items"]
-    failed = [f"{e['involvedObject']['kind']}/{e['involvedObject'].get('namespace')}/{e['involvedObject']['name']}: {e['message']}"
-              for e in events if e.get("reason") == "FailedCreate"]
+    failed = [
+        f"{e['involvedObject']['kind']}/{e['involvedObject'].get('namespace')}/{e['involvedObject']['name']}: {e['message']}"
+        for e in events
+        if e.get("reason") == "FailedCreate"
+    ]
     pods = h.kubectl("get", "pods", "-A", "-o", "json")["items"]
     unscheduled = [p["metadata"]["name"] for p in pods if not p["spec"].get("nodeName")]
-    h.report.check(f"admission (PSA restricted, ResourceQuota, LimitRange) admits every pod {when}", not failed,
-                   f"{len(pods)} pods, no FailedCreate" if not failed else "; ".join(sorted(set(failed))[:5]))
-    h.report.check(f"every pod is scheduled on a fake node {when}", not unscheduled,
-                   f"unscheduled: {unscheduled}" if unscheduled else f"{len(pods)} pods on {len({p['spec']['nodeName'] for p in pods})} nodes")
+    h.report.check(
+        f"admission (PSA restricted, ResourceQuota, LimitRange) admits every pod {when}",
+        not failed,
+        f"{len(pods)} pods, no FailedCreate" if not failed else "; ".join(sorted(set(failed))[:5]),
+    )
+    h.report.check(
+        f"every pod is scheduled on a fake node {when}",
+        not unscheduled,
+        f"unscheduled: {unscheduled}"
+        if unscheduled
+        else f"{len(pods)} pods on {len({p['spec']['nodeName'] for p in pods})} nodes",
+    )
 
 
 def check_nodes_stayed_ready(h: Harness) -> None:
     """kwok must keep the fake nodes alive (leases) for the whole run, or pods turn unready under us."""
     events = h.kubectl("get", "events", "-A", "-o", "json")["items"]
-    flapped = sorted({e["involvedObject"]["name"] for e in events if e.get("reason") in ("NodeNotReady", "NodeUnreachable")})
+    flapped = sorted(
+        {e["involvedObject"]["name"] for e in events if e.get("reason") in ("NodeNotReady", "NodeUnreachable")}
+    )
     h.report.check("the fake nodes stayed Ready throughout", not flapped, f"NotReady: {flapped}" if flapped else "")
 
 
@@ -314,15 +389,22 @@ def check_admission_is_live(h: Harness, namespace: str) -> None:
     """A negative control: the admission checks above mean something only if PSA really enforces. A pod
     with no security context at all breaks `restricted` (and nothing else: no privileged flag, which the
     API server refuses on its own, and LimitRange fills in resources)."""
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "e2e-unrestricted", "namespace": namespace},
-           "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "e2e-unrestricted", "namespace": namespace},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
     try:
         h.kubectl("create", "--dry-run=server", "-f", "-", stdin=json.dumps(pod))
         rejected = ""
     except LookupError as error:
         rejected = str(error)
-    h.report.check(f"PSA is enforced: a pod without a security context is rejected in {namespace}", "PodSecurity" in rejected,
-                   rejected.splitlines()[0][:200] if rejected else "admitted")
+    h.report.check(
+        f"PSA is enforced: a pod without a security context is rejected in {namespace}",
+        "PodSecurity" in rejected,
+        rejected.splitlines()[0][:200] if rejected else "admitted",
+    )
 
 
 def generated_values(state: dict[str, Any]) -> dict[str, str]:
@@ -340,10 +422,12 @@ def generated_values(state: dict[str, Any]) -> dict[str, str]:
 def check_secrecy(h: Harness) -> None:
     plain = json.dumps(h.export())
     values = generated_values(h.export(show_secrets=True))
-    leaked = [urn for urn, v in values.items()
-              if v in plain or base64.b64encode(v.encode()).decode() in plain]
-    h.report.check("stack export holds no generated secret in plaintext", bool(values) and not leaked,
-                   f"{len(values)} generated values, all encrypted" if not leaked else f"plaintext: {leaked}")
+    leaked = [urn for urn, v in values.items() if v in plain or base64.b64encode(v.encode()).decode() in plain]
+    h.report.check(
+        "stack export holds no generated secret in plaintext",
+        bool(values) and not leaked,
+        f"{len(values)} generated values, all encrypted" if not leaked else f"plaintext: {leaked}",
+    )
 
 
 def pod_template_annotations(h: Harness) -> dict[str, dict[str, str]]:
@@ -360,8 +444,11 @@ def pod_template_annotations(h: Harness) -> dict[str, dict[str, str]]:
 def preview_steps(h: Harness, log: str) -> list[dict[str, Any]]:
     """The steps of a preview that would touch a resource (not the stack itself)."""
     result = h.pulumi("preview", "--json", "--diff", log=log, check=True)
-    return [s for s in json.loads(result.stdout).get("steps", [])
-            if s["op"] != "same" and not s["urn"].split("::")[-2].endswith("pulumi:pulumi:Stack")]
+    return [
+        s
+        for s in json.loads(result.stdout).get("steps", [])
+        if s["op"] != "same" and not s["urn"].split("::")[-2].endswith("pulumi:pulumi:Stack")
+    ]
 
 
 def check_rotation(h: Harness, secret: str, overrides: dict[str, Any]) -> None:
@@ -379,19 +466,26 @@ def check_rotation(h: Harness, secret: str, overrides: dict[str, Any]) -> None:
     others = [k for k in before_values if k not in own]
     replaced = [k for k in own if after_values.get(k) not in (None, before_values[k])]
     kept = [k for k in others if after_values.get(k) == before_values[k]]
-    h.report.check(f"rotation replaces {secret}'s random values and keeps the others",
-                   bool(own) and len(replaced) == len(own) and len(kept) == len(others),
-                   f"{len(replaced)}/{len(own)} replaced, {len(kept)}/{len(others)} others kept")
+    h.report.check(
+        f"rotation replaces {secret}'s random values and keeps the others",
+        bool(own) and len(replaced) == len(own) and len(kept) == len(others),
+        f"{len(replaced)}/{len(own)} replaced, {len(kept)}/{len(others)} others kept",
+    )
     key = f"checksum/secret-{secret}"
     consumers = [w for w, a in before_checksums.items() if key in a]
     rolled = [w for w in consumers if after_checksums.get(w, {}).get(key) != before_checksums[w][key]]
-    h.report.check(f"rotation changes the pod-template checksum of {secret}'s consumers",
-                   bool(consumers) and rolled == consumers, f"{len(rolled)}/{len(consumers)} rolled: {rolled}")
+    h.report.check(
+        f"rotation changes the pod-template checksum of {secret}'s consumers",
+        bool(consumers) and rolled == consumers,
+        f"{len(rolled)}/{len(consumers)} rolled: {rolled}",
+    )
     check_awaited(h, "workloads roll out after the rotation")
 
 
 def check_image_bump(h: Harness, service: str, overrides: dict[str, Any]) -> None:
-    deployments = [d for d in h.kubectl("get", "deployments", "-A", "-o", "json")["items"] if d["metadata"]["name"] == service]
+    deployments = [
+        d for d in h.kubectl("get", "deployments", "-A", "-o", "json")["items"] if d["metadata"]["name"] == service
+    ]
     if not h.report.check(f"{service} Deployment exists for the image-tag bump", len(deployments) == 1):
         return
     image = deployments[0]["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -403,16 +497,24 @@ def check_image_bump(h: Harness, service: str, overrides: dict[str, Any]) -> Non
     deployment = [n for n, (op, diff) in changes.items() if "spec.template.spec.containers[0].image" in diff]
     # Allowed: the service's own Deployment rolls to the new image; its other objects (Service,
     # ServiceAccount, HPA, NetworkPolicy) change in place only in the version label.
-    stray = [f"{n}: {op} {diff}" for n, (op, diff) in changes.items()
-             if not n.startswith(service) or op != "update"
-             or (n not in deployment and diff != [VERSION_LABEL])]
-    h.report.check(f"an image-tag bump of {service} changes only its own objects, in place", len(deployment) == 1 and not stray,
-                   f"{deployment} rolls; {sorted(set(changes) - set(deployment))} change only app.kubernetes.io/version"
-                   + (f"; unexpected: {stray}" if stray else ""))
+    stray = [
+        f"{n}: {op} {diff}"
+        for n, (op, diff) in changes.items()
+        if not n.startswith(service) or op != "update" or (n not in deployment and diff != [VERSION_LABEL])
+    ]
+    h.report.check(
+        f"an image-tag bump of {service} changes only its own objects, in place",
+        len(deployment) == 1 and not stray,
+        f"{deployment} rolls; {sorted(set(changes) - set(deployment))} change only app.kubernetes.io/version"
+        + (f"; unexpected: {stray}" if stray else ""),
+    )
     up = h.timed("up (image bump)", lambda: h.pulumi("up", "--yes", "--skip-preview", log="up-image-bump"))
     live = h.kubectl("get", "deployment", service, "-n", deployments[0]["metadata"]["namespace"], "-o", "json")
-    h.report.check(f"up rolls {service} to the new image", up.returncode == 0
-                   and live["spec"]["template"]["spec"]["containers"][0]["image"] == bumped, tail(up))
+    h.report.check(
+        f"up rolls {service} to the new image",
+        up.returncode == 0 and live["spec"]["template"]["spec"]["containers"][0]["image"] == bumped,
+        tail(up),
+    )
 
 
 def tail(result: subprocess.CompletedProcess[str], lines: int = 12) -> str:
@@ -458,7 +560,9 @@ def check_deployed(h: Harness) -> None:
     check_admission(h, "after up")
     check_admission_is_live(h, "shop")
 
-    second = h.timed("second up", lambda: h.pulumi("up", "--yes", "--skip-preview", "--expect-no-changes", log="up-second"))
+    second = h.timed(
+        "second up", lambda: h.pulumi("up", "--yes", "--skip-preview", "--expect-no-changes", log="up-second")
+    )
     h.report.check("second up reports no changes", second.returncode == 0, tail(second))
     check_secrecy(h)
 
@@ -473,7 +577,9 @@ def destroy(h: Harness, baseline: set[str]) -> None:
     result = h.timed("destroy", lambda: h.pulumi("destroy", "--yes", "--skip-preview", log="destroy"))
     h.report.check("destroy succeeds", result.returncode == 0, tail(result))
     left = sorted(h.inventory() - baseline)
-    h.report.check("destroy leaves the control plane as it found it", not left, f"left over: {left[:10]}" if left else "")
+    h.report.check(
+        "destroy leaves the control plane as it found it", not left, f"left over: {left[:10]}" if left else ""
+    )
 
 
 def summary(report: Report, args: argparse.Namespace) -> None:
@@ -483,10 +589,8 @@ def summary(report: Report, args: argparse.Namespace) -> None:
     for line in build.read_text().splitlines() if build.exists() else []:
         print(f"  {line}")
     print("time per step:")
-    for line in Path(args.timings).read_text().splitlines():
-        name, seconds = line.split("\t")
-        print(f"  {name:<28} {int(seconds):>5}s")
-    for name, seconds in report.steps:
+    shell_steps = [line.split("\t") for line in Path(args.timings).read_text().splitlines()]
+    for name, seconds in [(n, float(s)) for n, s in shell_steps] + report.steps:
         print(f"  {name:<28} {seconds:>5.0f}s")
     print("objects created (kind: count):")
     for kind, n in sorted(report.objects.items()):

@@ -22,6 +22,7 @@ from concurrent import futures
 from pathlib import Path
 
 import grpc
+from google.protobuf import empty_pb2
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 
 # The exit code the SDK's runner uses after it has already shown the user an error.
@@ -35,15 +36,17 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         self._runner = runner
         self._python = python
 
-    def GetPluginInfo(self, request, context):
+    def GetPluginInfo(self, request: empty_pb2.Empty, context: grpc.ServicerContext) -> plugin_pb2.PluginInfo:
         return plugin_pb2.PluginInfo(version=HOST_VERSION)
 
-    def Run(self, request, context):
+    def Run(self, request: language_pb2.RunRequest, context: grpc.ServicerContext) -> language_pb2.RunResponse:
         env = dict(os.environ)
         env["PULUMI_CONFIG"] = json.dumps(dict(request.config))
         env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(request.configSecretKeys))
         argv = [
-            self._python, "-u", str(self._runner),
+            self._python,
+            "-u",
+            str(self._runner),
             f"--monitor={request.monitor_address}",
             f"--engine={self._engine_address}",
             f"--project={request.project}",
@@ -67,7 +70,9 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
 def main() -> None:
     # The engine passes flags (logging, tracing) first and its own address last.
     engine_address = [a for a in sys.argv[1:] if not a.startswith("-")][-1]
-    runner = Path(os.environ.get("PLATFORM_E2E_PYTHON_RUNNER", Path(sys.argv[0]).with_name("pulumi-language-python-exec")))
+    runner = Path(
+        os.environ.get("PLATFORM_E2E_PYTHON_RUNNER", Path(sys.argv[0]).with_name("pulumi-language-python-exec"))
+    )
     python = os.environ.get("PLATFORM_E2E_PYTHON", sys.executable)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     language_pb2_grpc.add_LanguageRuntimeServicer_to_server(LanguageHost(engine_address, runner, python), server)

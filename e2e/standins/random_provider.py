@@ -34,8 +34,14 @@ UUID = "random:index/randomUuid:RandomUuid"
 # terraform-provider-random's default special characters.
 SPECIAL = "!@#$%&*()-_=+[]{}<>:?"
 PASSWORD_DEFAULTS = {
-    "lower": True, "upper": True, "numeric": True, "special": True,
-    "minLower": 0, "minUpper": 0, "minNumeric": 0, "minSpecial": 0,
+    "lower": True,
+    "upper": True,
+    "numeric": True,
+    "special": True,
+    "minLower": 0,
+    "minUpper": 0,
+    "minNumeric": 0,
+    "minSpecial": 0,
 }
 
 
@@ -44,7 +50,8 @@ def _type(urn: str) -> str:
 
 
 def _to_dict(props: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(props)
+    values: dict[str, Any] = json_format.MessageToDict(props)
+    return values
 
 
 def _to_struct(values: dict[str, Any]) -> struct_pb2.Struct:
@@ -85,19 +92,23 @@ def _unknown_outputs(kind: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 class RandomProvider(provider_pb2_grpc.ResourceProviderServicer):
-    def GetPluginInfo(self, request, context):
+    def GetPluginInfo(self, request: empty_pb2.Empty, context: grpc.ServicerContext) -> plugin_pb2.PluginInfo:
         return plugin_pb2.PluginInfo(version=VERSION)
 
-    def CheckConfig(self, request, context):
+    def CheckConfig(
+        self, request: provider_pb2.CheckRequest, context: grpc.ServicerContext
+    ) -> provider_pb2.CheckResponse:
         return provider_pb2.CheckResponse(inputs=request.news)
 
-    def DiffConfig(self, request, context):
+    def DiffConfig(self, request: provider_pb2.DiffRequest, context: grpc.ServicerContext) -> provider_pb2.DiffResponse:
         return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_NONE)
 
-    def Configure(self, request, context):
+    def Configure(
+        self, request: provider_pb2.ConfigureRequest, context: grpc.ServicerContext
+    ) -> provider_pb2.ConfigureResponse:
         return provider_pb2.ConfigureResponse(acceptSecrets=False, supportsPreview=True)
 
-    def Check(self, request, context):
+    def Check(self, request: provider_pb2.CheckRequest, context: grpc.ServicerContext) -> provider_pb2.CheckResponse:
         kind = _type(request.urn)
         news = _to_dict(request.news)
         if kind not in (PASSWORD, BYTES, UUID):
@@ -109,7 +120,7 @@ class RandomProvider(provider_pb2_grpc.ResourceProviderServicer):
             news = {**PASSWORD_DEFAULTS, **news}
         return provider_pb2.CheckResponse(inputs=_to_struct(news), failures=failures)
 
-    def Diff(self, request, context):
+    def Diff(self, request: provider_pb2.DiffRequest, context: grpc.ServicerContext) -> provider_pb2.DiffResponse:
         olds = {k: v for k, v in _to_dict(request.old_inputs or request.olds).items()}
         news = _to_dict(request.news)
         changed = sorted(k for k in set(olds) | set(news) if olds.get(k) != news.get(k) or news.get(k) == UNKNOWN)
@@ -119,7 +130,7 @@ class RandomProvider(provider_pb2_grpc.ResourceProviderServicer):
             return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_NONE)
         return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_SOME, replaces=changed, diffs=changed)
 
-    def Create(self, request, context):
+    def Create(self, request: provider_pb2.CreateRequest, context: grpc.ServicerContext) -> provider_pb2.CreateResponse:
         kind = _type(request.urn)
         inputs = _to_dict(request.properties)
         if request.preview:
@@ -127,14 +138,14 @@ class RandomProvider(provider_pb2_grpc.ResourceProviderServicer):
         resource_id, state = _outputs(kind, inputs)
         return provider_pb2.CreateResponse(id=resource_id, properties=_to_struct(state))
 
-    def Read(self, request, context):
+    def Read(self, request: provider_pb2.ReadRequest, context: grpc.ServicerContext) -> provider_pb2.ReadResponse:
         return provider_pb2.ReadResponse(id=request.id, properties=request.properties, inputs=request.inputs)
 
-    def Update(self, request, context):
+    def Update(self, request: provider_pb2.UpdateRequest, context: grpc.ServicerContext) -> provider_pb2.UpdateResponse:
         # Never reached: Diff reports every change as a replacement.
         return provider_pb2.UpdateResponse(properties=request.olds)
 
-    def Delete(self, request, context):
+    def Delete(self, request: provider_pb2.DeleteRequest, context: grpc.ServicerContext) -> empty_pb2.Empty:
         return empty_pb2.Empty()
 
 
