@@ -36,7 +36,7 @@ def rows(stack: str) -> list[str]:
     prefix = NAMESPACE + ":"
     raw = {key[len(prefix) :]: value for key, value in values.items() if key.startswith(prefix)}
     config = parse(stack, raw, values.get("gcp:project"))
-    summary = estimate_cost(config.cluster, config.node_pools).summary()
+    summary = estimate_cost(config.cluster, config.node_pools, config.workloads).summary()
     if not summary["estimated"]:
         return [f"| {stack} | - | - | - | - | {summary['reason']} | - |"]
     lines = []
@@ -46,6 +46,13 @@ def rows(stack: str) -> list[str]:
             f"| {stack} | {name} | {pool['machineType']}{' (spot)' if pool['spot'] else ''} "
             f"| {pool['nodes']['min']} - {pool['nodes']['max']} | {money(pool['hourlyUsdPerNode'], 4)} "
             f"| {span(pool['monthlyUsd'])} | {on_demand} |"
+        )
+    for storage_class, volume in summary["persistentVolumes"].items():
+        gib, price = volume["GiB"], volume["usdPerGiBMonth"]
+        monthly = span({k: gib[k] * price for k in ("min", "max")}) if isinstance(price, float) else price
+        lines.append(
+            f"| {stack} | volumes ({storage_class}) | - | {gib['min']:g} - {gib['max']:g} GiB "
+            f"| {money(price, 4)}/GiB-month | {monthly} | - |"
         )
     fee = summary["clusterFeeMonthlyUsd"]
     free_tier = " (zonal: free-tier eligible)" if summary["clusterFeeFreeTierEligible"] else ""

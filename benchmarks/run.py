@@ -2,6 +2,12 @@
 
 Run: venv/bin/python benchmarks/run.py   (add --profile to print where the 500-service run spends its time)
 
+Cases: the fixture stacks (dev, staging, production), every example's stacks (`<example>/<stack>`)
+and the synthetic catalogs. Beside each case's evaluation times the report shows the timing model's
+figures from the run's `timing` output (components/planning/timing.py): the slowest service's
+rollout, rollback and scale-up, the critical path from scratch, the slowest route against the
+unavoidable chain, and an image-tag change. Those are modeled seconds, not measurements.
+
 Each case runs in its own subprocess, so peak RSS is per case. A case runs the real `__main__.py`
 through `tests/harness.py` `run_program` (the tests' mocks), then registers the very same resources
 again as the floor: one `CustomResource` (or `ProviderResource` / `ComponentResource`) per recorded
@@ -80,10 +86,44 @@ def synthetic_config(services: int) -> dict[str, Any]:
     return config
 
 
-def case_config(case: str) -> tuple[str, dict[str, Any] | None]:
+def example_cases() -> list[str]:
+    """`<example>/<stack>` for every example's stack file."""
+    return [
+        f"{directory.name}/{path.name.split('.')[1]}"
+        for directory in sorted(p for p in (ROOT_DIR / "examples").iterdir() if p.is_dir())
+        for path in sorted(directory.glob("Pulumi.*.yaml"))
+    ]
+
+
+def case_run(case: str) -> Any:
+    """Run the program for a case: a fixture stack, an example's stack, or a synthetic catalog."""
+    from harness import run_program, stack_config, stand_in_secrets
+
     if case in STACKS:
-        return case, None
-    return "production", synthetic_config(int(case.removeprefix("synthetic-")))
+        return run_program(case)
+    if case.startswith("synthetic-"):
+        return run_program("production", synthetic_config(int(case.removeprefix("synthetic-"))))
+    example, stack = case.split("/")
+    directory = ROOT_DIR / "examples" / example
+    values = stack_config(stack, directory)
+    supplied = stand_in_secrets(values)
+    return run_program(stack, {**values, **supplied}, secret_keys=list(supplied), config_dir=directory)
+
+
+def modeled_timing(timing: dict[str, Any]) -> dict[str, Any]:
+    """The timing model's headline figures: the slowest service's rollout, rollback and scale-up, and the paths."""
+    services = timing["services"].values()
+    scale_ups = [s["scaleUp"]["seconds"] for s in services if s["scaleUp"] and s["scaleUp"]["seconds"] is not None]
+    critical = timing["criticalPath"]
+    return {
+        "rollout": max((s["rolloutSeconds"]["max"] for s in services), default=0),
+        "rollback": max((s["rollbackSeconds"]["max"] for s in services), default=0),
+        "scale_up": max(scale_ups, default=None),
+        "from_scratch": critical["fromScratch"]["seconds"],
+        "slowest_route": critical["slowestRoute"]["seconds"] if critical["slowestRoute"] else None,
+        "chain": critical["unavoidableChainSeconds"],
+        "image_change": critical["imageTagChange"]["seconds"],
+    }
 
 
 # --------------------------------------------------------------------------- the floor
@@ -166,7 +206,6 @@ def child_case(case: str, modules: list[str], profile: bool) -> dict[str, Any]:
     import_modules(modules)
     from harness import run_program
 
-    stack, config = case_config(case)
     # A first run pays one-off costs (type hints resolved and cached by the SDK) that are no part of scaling.
     run_program("production")
     # The best of a few runs steadies the small cases; the largest runs once.
@@ -178,13 +217,15 @@ def child_case(case: str, modules: list[str], profile: bool) -> dict[str, Any]:
         start = time.perf_counter()
         if profiler:
             profiler.enable()
-        run = run_program(stack, config)
+        run = case_run(case)
         if profiler:
             profiler.disable()
         walls.append(time.perf_counter() - start)
         # Peak RSS after the first timed run, before any floor or repeat.
         peak_rss = peak_rss or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         registrations = run.resources
+        stack = run.stack
+        timing = modeled_timing(run.outputs["timing"])
         del run
         gc.collect()
         start = time.perf_counter()
@@ -202,6 +243,7 @@ def child_case(case: str, modules: list[str], profile: bool) -> dict[str, Any]:
         "harness_check": harness_check,
         "floor": min(floors),
         "peak_rss": peak_rss,
+        "timing": timing,
     }
     if profiler:
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as out:
@@ -235,6 +277,25 @@ def verdict(ok: bool) -> str:
     return "pass" if ok else "MISS"
 
 
+def _seconds(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def print_modeled(results: list[dict[str, Any]]) -> None:
+    """The timing model's figures per case (seconds, modeled, not measured): beside the evaluation times above."""
+    print(
+        f"\nmodeled times, s (slowest service; critical paths):\n{'case':<26}{'rollout':>9}{'rollback':>10}"
+        f"{'scale-up':>10}{'scratch':>9}{'route':>7}{'chain':>7}{'route/chain':>13}{'tag change':>12}"
+    )
+    for r in results:
+        t = r["timing"]
+        ratio = f"{t['slowest_route'] / t['chain']:.3f}" if t["slowest_route"] and t["chain"] else "-"
+        print(
+            f"{r['case']:<26}{t['rollout']:>9}{t['rollback']:>10}{_seconds(t['scale_up']):>10}{t['from_scratch']:>9}"
+            f"{_seconds(t['slowest_route']):>7}{_seconds(t['chain']):>7}{ratio:>13}{t['image_change']:>12}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -263,7 +324,7 @@ def main() -> None:
     for module, seconds in sorted(imports.items(), key=lambda item: -item[1])[:8]:
         print(f"  {module:<45} {seconds:6.3f} s")
 
-    cases = [*STACKS, *(f"synthetic-{n}" for n in SYNTHETIC_SIZES)]
+    cases = [*STACKS, *example_cases(), *(f"synthetic-{n}" for n in SYNTHETIC_SIZES)]
     results = []
     for case in cases:
         profile = ["--profile"] if args.profile and case == "synthetic-500" else []
@@ -271,7 +332,7 @@ def main() -> None:
     Path(handle.name).unlink()
 
     header = (
-        f"\n{'case':<15}{'resources':>10}{'wall s':>9}{'harness s':>11}{'floor s':>9}{'overhead':>10}"
+        f"\n{'case':<26}{'resources':>10}{'wall s':>9}{'harness s':>11}{'floor s':>9}{'overhead':>10}"
         f"{'ms/resource':>13}{'peak RSS MiB':>14}"
     )
     print(header)
@@ -281,9 +342,10 @@ def main() -> None:
         r["overhead"] = overhead
         r["per_resource"] = program / r["resources"]
         print(
-            f"{r['case']:<15}{r['resources']:>10}{r['wall']:>9.2f}{r['harness_check']:>11.2f}{r['floor']:>9.2f}"
+            f"{r['case']:<26}{r['resources']:>10}{r['wall']:>9.2f}{r['harness_check']:>11.2f}{r['floor']:>9.2f}"
             f"{overhead:>9.2f}x{r['per_resource'] * 1000:>13.2f}{r['peak_rss'] / 2**20:>14.0f}"
         )
+    print_modeled(results)
     by_case = {r["case"]: r for r in results}
     small, large = by_case["synthetic-10"], by_case["synthetic-500"]
     scaling = large["per_resource"] / small["per_resource"]

@@ -36,12 +36,12 @@ class AddonArgs:
     context: Context
     # The platform's namespace catalog: an add-on whose namespace is declared there installs into it.
     namespaces: Mapping[str, k8s.core.v1.Namespace]
-    # The kube-prometheus-stack release when monitoring is on: a chart's ServiceMonitor needs its CRDs.
+    # The prometheus-operator CRD release when monitoring is on: a chart's ServiceMonitor needs its CRDs.
     monitoring: pulumi.Resource | None = None
 
     @property
     def monitoring_crds(self) -> list[pulumi.Resource]:
-        """What a chart shipping a ServiceMonitor waits for: the monitoring release, if there is one."""
+        """What a chart shipping a ServiceMonitor waits for: the CRD release, if there is one."""
         return [self.monitoring] if self.monitoring is not None else []
 
 

@@ -1,15 +1,18 @@
-"""Small Kubernetes helpers every domain shares: namespace selectors and content checksums."""
+"""Small Kubernetes helpers every domain shares: namespace selectors, the edge's peers and content checksums."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi_kubernetes as k8s
 
 # Set by the API server on every namespace (Kubernetes >= 1.22), so it cannot be spoofed by a label edit.
 NAME_LABEL = "kubernetes.io/metadata.name"
+# Every catalog service's pods (and its migration Job's) carry their service's name here.
+SERVICE_NAME_LABEL = "app.kubernetes.io/name"
 
 
 def namespaces_named(*names: str) -> k8s.meta.v1.LabelSelectorArgs:
@@ -19,6 +22,43 @@ def namespaces_named(*names: str) -> k8s.meta.v1.LabelSelectorArgs:
             k8s.meta.v1.LabelSelectorRequirementArgs(key=NAME_LABEL, operator="In", values=sorted(names))
         ]
     )
+
+
+@dataclass(frozen=True)
+class PodPeer:
+    """Pods other objects admit by namespace and labels, e.g. an ingress controller's."""
+
+    namespace: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """The ingress data plane: what public traffic arrives from when it reaches a routed service.
+
+    ingress-nginx: its controller pods. A Gateway: its proxies, and on GKE Google's front ends and
+    health checkers (35.191.0.0/16, 130.211.0.0/22), which reach pods by IP. Empty: nothing routed
+    is reachable, which is what a stack without an ingress data plane means.
+    """
+
+    pods: Sequence[PodPeer] = ()
+    cidrs: Sequence[str] = ()
+
+    def peers(self) -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
+        """One NetworkPolicy peer per pod set and per range (namespace AND pod labels in one peer)."""
+        return [
+            *(
+                k8s.networking.v1.NetworkPolicyPeerArgs(
+                    namespace_selector=namespaces_named(pod.namespace),
+                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(pod.labels)),
+                )
+                for pod in self.pods
+            ),
+            *(
+                k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c))
+                for c in self.cidrs
+            ),
+        ]
 
 
 def content_checksum(data: Mapping[str, str]) -> str:

@@ -6,14 +6,15 @@ Each gate returns human-readable problems, one line each, empty when clean:
   built-in schema, and only known CRD kinds may be there;
 - ``api_version_failures(run)``: every kind at its current apiVersion, nothing deprecated or removed;
 - ``checkov_failures(run, config)``: Checkov's Kubernetes framework reports no failed check, except
-  CKV_K8S_43 and CKV_K8S_35 where the owning service's config chooses a tag or secret env vars.
+  CKV_K8S_43, CKV_K8S_35 and CKV_K8S_15 where the owning service's config chooses a tag, secret env vars
+  or (on dev) a pull policy other than Always;
+- ``custom_resources(run)``: the objects with no built-in schema, for crd_schemas.crd_failures, which
+  checks each against its CRD's OpenAPI schema (tests/crd, pinned @kubernetes-models packages).
 
 Manifests are rebuilt from the recorded mock inputs (camelCase, with apiVersion and kind); the
 engine sends integral numbers as floats, so those become ints again first.
 
-Deliberately out of scope: objects rendered from Helm charts (the mocks never render a chart), and
-the custom resources' own schemas (no CRD schema ships in any installed package, so ClusterIssuer or
-ServiceMonitor bodies are checked only for kind and apiVersion).
+Deliberately out of scope: objects rendered from Helm charts (the mocks never render a chart).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any, TypeVar
 import kubernetes_validate
 import kubernetes_validate.utils
 import yaml
-from harness import ROOT_DIR, ProgramRun, Registration, stack_config
+from harness import FIXTURE_DIR, ROOT_DIR, ProgramRun, Registration, stack_config
 
 from components.config import NAMESPACE, PlatformConfig, parse
 
@@ -101,6 +102,7 @@ DEPRECATED_API_VERSIONS = frozenset(
 CHECKOV_VENV = ROOT_DIR / ".venv-checkov"
 CHECKOV_REQUIREMENTS = ROOT_DIR / "requirements-checkov.txt"
 IMAGE_DIGEST = "CKV_K8S_43"
+PULL_ALWAYS = "CKV_K8S_15"
 SECRETS_AS_ENV = "CKV_K8S_35"
 # CKV_K8S_21 (namespace) covers every one of these kinds, so each must show up in Checkov's results.
 CHECKOV_SCANNED_KINDS = frozenset(
@@ -165,7 +167,7 @@ def integral_floats_to_ints(value: Any) -> Any:
     return value
 
 
-def _is_kubernetes_object(resource: Registration) -> bool:
+def is_kubernetes_object(resource: Registration) -> bool:
     # Helm releases are objects of the provider, not of the API server; the provider itself is "pulumi:".
     return (
         resource.custom and resource.type.startswith("kubernetes:") and not resource.type.startswith("kubernetes:helm")
@@ -189,13 +191,21 @@ def manifests(run: ProgramRun) -> list[Manifest]:
         return [
             Manifest(integral_floats_to_ints(r.manifest), r.name, _owning_service(r, by_urn))
             for r in run.resources
-            if _is_kubernetes_object(r)
+            if is_kubernetes_object(r)
         ]
 
     return _once("manifests", run, build)
 
 
-def platform_config(stack: str, values: Mapping[str, Any] | None = None, config_dir: Path = ROOT_DIR) -> PlatformConfig:
+def custom_resources(run: ProgramRun) -> list[dict[str, Any]]:
+    """The objects kubernetes-validate has no built-in schema for: the CRD gate must cover every one."""
+    without_schema = set(unvalidated_kinds(run))
+    return [item.body for item in manifests(run) if f"{item.api_version} {item.kind}" in without_schema]
+
+
+def platform_config(
+    stack: str, values: Mapping[str, Any] | None = None, config_dir: Path = FIXTURE_DIR
+) -> PlatformConfig:
     """The validated config the program reads from `values` (default: the stack's files), to judge
     Checkov's exceptions against; pass the same values you gave run_program."""
     values = stack_config(stack, config_dir) if values is None else values
@@ -414,7 +424,7 @@ def _containers(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _exception_justified(finding: Finding, config: PlatformConfig) -> bool:
-    """CKV_K8S_43 and CKV_K8S_35 are accepted only as far as the owning service's config chose them."""
+    """CKV_K8S_43, CKV_K8S_35 and CKV_K8S_15 are accepted only as far as the owning service's config chose them."""
     service = config.service(finding.manifest.service) if finding.manifest.service else None
     if service is None:
         return False
@@ -423,6 +433,9 @@ def _exception_justified(finding: Finding, config: PlatformConfig) -> bool:
         # The service's own image, pinned by a tag in its config; any other undigested image is not excused.
         undigested = {c.get("image") for c in containers if "@" not in str(c.get("image"))}
         return "@" not in service.image and undigested == {service.image}
+    if finding.check_id == PULL_ALWAYS:
+        # Only the pull policy the service gets in this environment (IfNotPresent on dev, or its own choice).
+        return {c.get("imagePullPolicy") for c in containers} == {service.pull_policy(config.environment)}
     if finding.check_id == SECRETS_AS_ENV:
         declared_env = {
             (name, value.secret_key_ref.name, value.secret_key_ref.key)
@@ -454,7 +467,7 @@ def judge_checkov(report: CheckovReport, config: PlatformConfig) -> list[str]:
         for finding in report.skipped
     ]
     for finding in report.failed:
-        if finding.check_id in (IMAGE_DIGEST, SECRETS_AS_ENV) and _exception_justified(finding, config):
+        if finding.check_id in (IMAGE_DIGEST, SECRETS_AS_ENV, PULL_ALWAYS) and _exception_justified(finding, config):
             continue
         problems.append(finding.describe())
     problems += [f"Checkov reported nothing on {item.label}; it was not scanned" for item in report.unscanned]

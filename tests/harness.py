@@ -5,7 +5,7 @@ Built to avoid the known mock pitfalls:
   so exports and resources never leak between stacks;
 - `additionalSecretOutputs` are honoured (stock mocks ignore them), so `RandomPassword.result`
   and Kubernetes Secret data are secret exactly as under the real engine;
-- `preview=False`, and computed outputs (cluster endpoint, masterAuth, node pool names, random
+- `preview=False`, and computed outputs (cluster IP and DNS endpoints, masterAuth, node pool names, random
   results, addresses) are returned, so apply callbacks really run;
 - every registration is recorded with its parent, provider, protect flag and dependencies, and
   URNs are checked for uniqueness, which mocks do not enforce;
@@ -34,7 +34,8 @@ from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import wait_for_rpcs
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
-PROJECT = "platform"
+# The platform tests' own catalog (dev, staging, production), independent of the root stack files.
+FIXTURE_DIR = ROOT_DIR / "tests" / "fixtures" / "shop"
 SECRET_SIG = rpc._special_sig_key
 SECRET_VALUE = rpc._special_secret_sig
 
@@ -42,15 +43,41 @@ SECRET_VALUE = rpc._special_secret_sig
 # --------------------------------------------------------------------------- config files
 
 
+def project_name(config_dir: Path = ROOT_DIR) -> str:
+    """The project name in `config_dir`'s Pulumi.yaml: the engine namespaces bare config keys and
+    builds every URN with it."""
+    name: str = yaml.safe_load((config_dir / "Pulumi.yaml").read_text())["name"]
+    return name
+
+
+# The root project's name (the examples each have their own; see `project_name`).
+PROJECT = project_name()
+
+
 def _project_config(project_file: Path) -> dict[str, Any]:
-    """Project-level values from a Pulumi.yaml: `value`, else `default`, else the plain value."""
+    """Project-level values from a Pulumi.yaml: `value`, else `default`, else the plain value.
+
+    Keeps the engine's own rules for the file (pulumi/sdk/go/common/workspace/project.go,
+    `Project.Validate`), so a file these tests accept is one a real `pulumi` loads: a bare key is
+    the project's own (`<project>:key`); a key in another namespace (`platform:app` in an
+    example's project) takes only a `value`, never a `type` or a `default`; no key has both."""
     document = yaml.safe_load(project_file.read_text())
+    project = document["name"]
     values: dict[str, Any] = {}
     for key, declaration in (document.get("config") or {}).items():
-        full_key = key if ":" in key else f"{document['name']}:{key}"
+        own = ":" not in key or key.startswith(f"{project}:")
+        full_key = f"{project}:{key}" if ":" not in key else key
         if isinstance(declaration, dict) and (
             "value" in declaration or "default" in declaration or "type" in declaration
         ):
+            assert not ("value" in declaration and "default" in declaration), (
+                f"{project_file}: project config '{key}' cannot have both a 'default' and 'value' attribute"
+            )
+            if not own:
+                assert "type" not in declaration and "default" not in declaration, (
+                    f"{project_file}: configuration key '{key}' is not namespaced by the project "
+                    "and should not define a type or a default"
+                )
             if "value" in declaration:
                 values[full_key] = declaration["value"]
             elif "default" in declaration:
@@ -60,7 +87,7 @@ def _project_config(project_file: Path) -> dict[str, Any]:
     return values
 
 
-def stack_config(stack: str, config_dir: Path = ROOT_DIR) -> dict[str, Any]:
+def stack_config(stack: str, config_dir: Path = FIXTURE_DIR) -> dict[str, Any]:
     """The merged project + stack config as the engine would hand it over (values not encoded)."""
     values = _project_config(config_dir / "Pulumi.yaml")
     stack_file = config_dir / f"Pulumi.{stack}.yaml"
@@ -68,6 +95,33 @@ def stack_config(stack: str, config_dir: Path = ROOT_DIR) -> dict[str, Any]:
         document = yaml.safe_load(stack_file.read_text()) or {}
         values.update(document.get("config") or {})
     return values
+
+
+# dev needs no stack file; these examples document that they have no dev stack (their READMEs say why).
+NO_DEV_STACK = {"code-review"}
+
+
+def discover_stacks() -> list[tuple[Path, str]]:
+    """(project directory, stack) for every stack that exists: dev, which needs no file, and every
+    `Pulumi.<stack>.yaml`, at the root and in each example."""
+    found = []
+    for directory in [ROOT_DIR, *sorted(p for p in (ROOT_DIR / "examples").iterdir() if p.is_dir())]:
+        if directory.name not in NO_DEV_STACK:
+            found.append((directory, "dev"))
+        found += [(directory, path.name.split(".")[1]) for path in sorted(directory.glob("Pulumi.*.yaml"))]
+    return found
+
+
+def stand_in_secrets(values: dict[str, Any]) -> dict[str, str]:
+    """A stand-in for every `type: config` secret key the config names, as an operator would supply it."""
+    supplied = {}
+    secrets = values.get("platform:secrets")
+    for secret in secrets if isinstance(secrets, list) else []:
+        keys = secret.get("keys") if isinstance(secret, dict) else None
+        for spec in keys.values() if isinstance(keys, dict) else []:
+            if isinstance(spec, dict) and spec.get("type") == "config":
+                supplied[f"platform:{spec['key']}"] = f"stand-in-for-{spec['key']}-0123456789"
+    return supplied
 
 
 def encode_config(values: dict[str, Any]) -> dict[str, str]:
@@ -117,7 +171,14 @@ def _fake_hex(seed: str, length: int) -> str:
 
 
 class PlatformMocks(pulumi.runtime.Mocks):
-    """Computed outputs for the resource types the platform creates; deterministic per name."""
+    """Computed outputs for the resource types the platform creates; deterministic per name.
+
+    `stack_outputs` stands in for what the stack exported on its previous deploy: the program reads
+    it back (its own StackReference, or the engine's readStackOutputs invoke); None is a first deploy."""
+
+    def __init__(self, stack_outputs: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.stack_outputs = stack_outputs or {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -125,9 +186,18 @@ class PlatformMocks(pulumi.runtime.Mocks):
         seed = f"{typ}:{name}:{json.dumps(inputs.get('keepers'), sort_keys=True, default=str)}"
         outputs = dict(inputs)
         if typ == "gcp:container/cluster:Cluster":
+            # GKE gives every cluster a DNS endpoint (gke-<id>.<region>.gke.goog), used or not.
+            endpoints = dict(inputs.get("controlPlaneEndpointsConfig") or {})
+            region = str(inputs.get("location", "europe-west1"))
+            region = region if region.count("-") == 1 else region.rsplit("-", 1)[0]
+            endpoints["dnsEndpointConfig"] = {
+                **(endpoints.get("dnsEndpointConfig") or {}),
+                "endpoint": f"gke-{_fake_hex(seed, 32)}.{region}.gke.goog",
+            }
             outputs.update(
                 name=inputs.get("name", name),
                 endpoint="203.0.113.10",
+                controlPlaneEndpointsConfig=endpoints,
                 masterAuth={
                     "clusterCaCertificate": base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMOCK\n").decode(),
                     "clientCertificateConfig": {"issueClientCertificate": False},
@@ -162,6 +232,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
         elif typ == "random:index/randomUuid:RandomUuid":
             h = _fake_hex(seed, 32)
             outputs["result"] = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
+        elif typ == "pulumi:pulumi:StackReference":
+            outputs.update(outputs=self.stack_outputs, secretOutputNames=[])
         elif typ.startswith("kubernetes:helm.sh/v3:Release"):
             outputs["status"] = {
                 "name": inputs.get("name", name),
@@ -173,6 +245,8 @@ class PlatformMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         if args.token == "gcp:organizations/getProject:getProject":
             return {"projectId": args.args.get("projectId", "mock-project"), "number": "123456789012"}
+        if args.token == "pulumi:pulumi:readStackOutputs":
+            return {"name": args.args.get("name"), "outputs": self.stack_outputs, "secretOutputNames": []}
         if args.token == "gcp:organizations/getClientConfig:getClientConfig":
             return {"project": "mock-project", "region": "europe-west1", "accessToken": "mock"}
         return {}
@@ -320,10 +394,12 @@ def run_program(
     stack: str,
     config: dict[str, Any] | None = None,
     secret_keys: list[str] | None = None,
-    config_dir: Path = ROOT_DIR,
+    config_dir: Path = FIXTURE_DIR,
+    stack_outputs: dict[str, Any] | None = None,
 ) -> ProgramRun:
-    """Run the repo's `__main__.py` as `stack` with `config` (default: the stack files in `config_dir`)."""
-    run, error = _execute(stack, config, secret_keys, config_dir)
+    """Run the repo's `__main__.py` as `stack` with `config` (default: the stack files in `config_dir`);
+    `stack_outputs` are the outputs of the stack's previous deploy (None: the first deploy)."""
+    run, error = _execute(stack, config, secret_keys, config_dir, stack_outputs)
     if error is not None:
         raise error
     return run
@@ -333,13 +409,14 @@ def rejected(
     stack: str,
     config: dict[str, Any],
     secret_keys: list[str] | None = None,
-    config_dir: Path = ROOT_DIR,
+    config_dir: Path = FIXTURE_DIR,
+    stack_outputs: dict[str, Any] | None = None,
 ) -> tuple[str, int]:
     """Run a config the program must refuse: returns the ConfigError message and the number of
     resources registered before it stopped (which must be 0)."""
     from components.config import ConfigError
 
-    run, error = _execute(stack, config, secret_keys, config_dir)
+    run, error = _execute(stack, config, secret_keys, config_dir, stack_outputs)
     assert isinstance(error, ConfigError), f"expected a ConfigError, got {error!r}"
     return str(error), len(run.resources)
 
@@ -349,11 +426,12 @@ def assert_rejected(
     config: dict[str, Any],
     expected: str,
     secret_keys: list[str] | None = None,
-    config_dir: Path = ROOT_DIR,
+    config_dir: Path = FIXTURE_DIR,
+    stack_outputs: dict[str, Any] | None = None,
 ) -> None:
     """The program refuses `config` with exactly `expected`, before registering any resource."""
-    message, registered = rejected(stack, config, secret_keys, config_dir)
-    assert message == expected
+    message, registered = rejected(stack, config, secret_keys, config_dir, stack_outputs)
+    assert message == expected, f"got: {message}"
     assert registered == 0
 
 
@@ -362,6 +440,7 @@ def _execute(
     config: dict[str, Any] | None,
     secret_keys: list[str] | None,
     config_dir: Path,
+    stack_outputs: dict[str, Any] | None = None,
 ) -> tuple[ProgramRun, BaseException | None]:
     values = stack_config(stack, config_dir) if config is None else config
     loop = asyncio.new_event_loop()
@@ -372,10 +451,10 @@ def _execute(
     logger.propagate = False
     logger.setLevel(logging.DEBUG)
     logger.addHandler(capture)
-    platform_mocks = PlatformMocks()
+    platform_mocks = PlatformMocks(stack_outputs)
     monitor = RecordingMonitor(platform_mocks)
     pulumi.runtime.set_mocks(
-        platform_mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor
+        platform_mocks, project=project_name(config_dir), stack=stack, preview=False, logger=logger, monitor=monitor
     )
     # set_mocks makes a new RPC manager but keeps the tracked outputs; a run that stopped early
     # leaves futures of its closed loop there, which the next run's wait_for_rpcs would await forever.

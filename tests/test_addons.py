@@ -30,6 +30,7 @@ PINNED = {
     "cert-manager": ("https://charts.jetstack.io", "v1.21.2", "cert-manager"),
     "kube-prometheus-stack": ("https://prometheus-community.github.io/helm-charts", "92.3.0", "monitoring"),
     "prometheus-adapter": ("https://prometheus-community.github.io/helm-charts", "5.3.0", "monitoring"),
+    "prometheus-operator-crds": ("https://prometheus-community.github.io/helm-charts", "32.0.1", "monitoring"),
 }
 ACME = {
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
@@ -59,7 +60,7 @@ def _node_pool_urns(run: ProgramRun) -> set[str]:
 # --------------------------------------------------------------------------- the releases
 
 
-def test_gke_stacks_release_the_four_charts_pinned(gke_run: ProgramRun) -> None:
+def test_gke_stacks_release_the_five_charts_pinned(gke_run: ProgramRun) -> None:
     releases = {r.inputs["chart"]: r.inputs for r in gke_run.of_type(RELEASE)}
     assert set(releases) == set(PINNED)
     for chart, (repo, version, namespace) in PINNED.items():
@@ -79,11 +80,17 @@ def test_releases_use_the_platform_provider_and_wait_for_the_node_pools(gke_run:
         assert pools <= set(release.dependencies)
 
 
-def test_charts_with_service_monitors_wait_for_the_monitoring_release(gke_run: ProgramRun) -> None:
-    # Their ServiceMonitors need the CRDs kube-prometheus-stack installs.
+def test_charts_with_service_monitors_wait_for_the_crd_release_not_the_monitoring_stack(gke_run: ProgramRun) -> None:
+    # Their ServiceMonitors need only the prometheus-operator CRDs: the stack's ~4 minutes stay off their path.
+    crds = _release(gke_run, "prometheus-operator-crds").urn
     monitoring = _release(gke_run, "kube-prometheus-stack").urn
-    assert monitoring in _release(gke_run, "ingress-nginx").dependencies
-    assert monitoring in _release(gke_run, "cert-manager").dependencies
+    for chart in ("ingress-nginx", "cert-manager", "kube-prometheus-stack"):
+        assert crds in _release(gke_run, chart).dependencies, chart
+    for chart in ("ingress-nginx", "cert-manager"):
+        assert monitoring not in _release(gke_run, chart).dependencies, chart
+    # The stack does not install a second copy of the CRDs; the CRD chart runs with its defaults.
+    assert _values(gke_run, "kube-prometheus-stack")["crds"] == {"enabled": False}
+    assert _values(gke_run, "prometheus-operator-crds") == {}
     assert _values(gke_run, "ingress-nginx")["controller"]["metrics"] == {
         "enabled": True,
         "serviceMonitor": {"enabled": True},
@@ -122,6 +129,8 @@ def test_ingress_controller_values(gke_run: ProgramRun) -> None:
     }
     assert controller["ingressClassResource"] == {"name": "nginx", "enabled": True, "default": False}
     assert controller["admissionWebhooks"] == {"port": 10250}
+    # A LoadBalancer publishes its address itself.
+    assert "publishService" not in controller and "extraArgs" not in controller
     assert [(c["topologyKey"], c["maxSkew"]) for c in controller["topologySpreadConstraints"]] == [
         ("topology.kubernetes.io/zone", 1),
         ("kubernetes.io/hostname", 1),
@@ -233,7 +242,6 @@ def test_prometheus_retention_storage_and_selection(gke_run: ProgramRun) -> None
     assert spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"] == {"requests": {"storage": storage}}
     for selector in ("serviceMonitor", "podMonitor", "probe", "rule"):
         assert spec[f"{selector}SelectorNilUsesHelmValues"] is False
-    assert values["crds"] == {"enabled": True}
     # GKE's managed control plane and Dataplane V2 expose nothing for these scrapes.
     for component in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):
         assert values[component] == {"enabled": False}
@@ -301,6 +309,10 @@ def test_dev_runs_ingress_nginx_alone_on_a_node_port(dev: ProgramRun) -> None:
     assert controller["replicaCount"] == 1
     assert controller["service"] == {"type": "NodePort", "externalTrafficPolicy": "Local", "annotations": {}}
     assert controller["metrics"]["serviceMonitor"] == {"enabled": False}
+    # No load balancer publishes an address: the Ingress status carries the nodes' internal IPs, so
+    # Pulumi's Ingress await completes on kind.
+    assert controller["publishService"] == {"enabled": False}
+    assert controller["extraArgs"] == {"report-node-internal-ip-address": "true"}
     assert dev.k8s("ClusterIssuer") == []
     assert "ingressIp" not in dev.outputs
 
@@ -373,7 +385,7 @@ def test_a_catalog_monitoring_namespace_below_privileged_is_rejected() -> None:
     assert_rejected(
         "staging",
         config,
-        "stack 'staging': platform:namespaces[3].podSecurity: 'restricted' would block the monitoring add-on "
+        "stack 'staging': platform:namespaces[monitoring].podSecurity: 'restricted' would block the monitoring add-on "
         "in 'monitoring': node-exporter needs hostNetwork, hostPID and hostPath; set privileged",
     )
 

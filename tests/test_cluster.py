@@ -6,9 +6,10 @@ import base64
 import functools
 import json
 import os
+import re
 from typing import Any
 
-from harness import ProgramRun, Registration, is_secret_value, rejected, run_program, stack_config
+from harness import ProgramRun, Registration, assert_rejected, is_secret_value, rejected, run_program, stack_config
 
 CLUSTER = "gcp:container/cluster:Cluster"
 PROVIDER = "pulumi:providers:kubernetes"
@@ -47,14 +48,52 @@ def kubeconfig(run: ProgramRun) -> dict[str, Any]:
     return parsed
 
 
-@functools.cache
-def open_run() -> ProgramRun:
-    """Staging with no authorized networks, a private endpoint and the release channel left to default."""
+OFFICE_VPN = {"cidrBlock": "198.51.100.0/24", "displayName": "office-vpn"}
+# What GKE reports for every cluster's DNS endpoint; the mock derives the id from the resource.
+DNS_ENDPOINT = re.compile(r"gke-[0-9a-f]{32}\.europe-west1\.gke\.goog")
+
+
+def staging_with(**cluster: Any) -> dict[str, Any]:
+    """Staging's config with `cluster` keys replaced."""
     config = stack_config("staging")
-    settings = {**config["platform:cluster"], "masterAuthorizedNetworks": [], "privateEndpoint": True}
-    del settings["releaseChannel"]
-    config["platform:cluster"] = settings
+    config["platform:cluster"] = {**config["platform:cluster"], **cluster}
+    return config
+
+
+@functools.cache
+def default_channel_run() -> ProgramRun:
+    """Staging with the release channel left to default."""
+    config = staging_with()
+    del config["platform:cluster"]["releaseChannel"]
     return run_program("staging", config)
+
+
+@functools.cache
+def public_ip_run() -> ProgramRun:
+    """Staging whose IP endpoint is also public, behind the office network; the DNS endpoint stays on."""
+    return run_program(
+        "staging", staging_with(controlPlane={"ipEndpoint": "public"}, masterAuthorizedNetworks=[OFFICE_VPN])
+    )
+
+
+@functools.cache
+def ip_only_run() -> ProgramRun:
+    """Staging reached only over its public IP endpoint, from the office network: no DNS endpoint."""
+    return run_program(
+        "staging",
+        staging_with(
+            controlPlane={"dnsEndpoint": False, "ipEndpoint": "public"}, masterAuthorizedNetworks=[OFFICE_VPN]
+        ),
+    )
+
+
+@functools.cache
+def relaxed_run() -> ProgramRun:
+    """Staging with every switchable guard rail switched off, and Calico instead of Dataplane V2."""
+    return run_program(
+        "staging",
+        staging_with(securityPosture="DISABLED", dataplaneV2=False, fqdnNetworkPolicy=False, secretManager=False),
+    )
 
 
 # --------------------------------------------------------------------------- the cluster
@@ -81,6 +120,7 @@ def test_the_default_node_pool_is_removed(gke_run: ProgramRun) -> None:
         "imageType": "COS_CONTAINERD",
         "shieldedInstanceConfig": {"enableSecureBoot": True, "enableIntegrityMonitoring": True},
         "workloadMetadataConfig": {"mode": "GKE_METADATA"},
+        "kubeletConfig": {"insecureKubeletReadonlyPortEnabled": "FALSE"},
     }
     # ...and GKE's later report of a real pool there must not replace the cluster.
     assert registered.ignore_changes == ("nodeConfig",)
@@ -101,30 +141,50 @@ def test_the_cluster_is_vpc_native_on_the_subnet_ranges(gke_run: ProgramRun) -> 
     assert {vpc.urn, subnet.urn} <= set(cluster(gke_run).dependencies)
 
 
-def test_nodes_are_private_behind_the_configured_control_plane_range(gke_run: ProgramRun) -> None:
+def test_nodes_are_private_and_the_ip_endpoint_is_private_by_default(gke_run: ProgramRun) -> None:
     assert cluster(gke_run).inputs["privateClusterConfig"] == {
         "enablePrivateNodes": True,
-        "enablePrivateEndpoint": False,
+        "enablePrivateEndpoint": True,
         "masterIpv4CidrBlock": EXPECTED[gke_run.stack]["masterCidr"],
     }
 
 
-def test_a_private_endpoint_can_be_asked_for() -> None:
-    assert cluster(open_run()).inputs["privateClusterConfig"]["enablePrivateEndpoint"] is True
-
-
-def test_master_authorized_networks_come_from_config(gke_run: ProgramRun) -> None:
-    assert cluster(gke_run).inputs["masterAuthorizedNetworksConfig"] == {
-        "cidrBlocks": [{"cidrBlock": "198.51.100.0/24", "displayName": "office-vpn"}],
-        "gcpPublicCidrsAccessEnabled": False,
+def test_the_dns_endpoint_is_on_and_admits_only_google_identities(gke_run: ProgramRun) -> None:
+    assert cluster(gke_run).inputs["controlPlaneEndpointsConfig"] == {
+        "dnsEndpointConfig": {
+            "allowExternalTraffic": True,
+            "enableK8sTokensViaDns": False,
+            "enableK8sCertsViaDns": False,
+        },
+        "ipEndpointsConfig": {"enabled": True},
     }
 
 
-def test_no_authorized_networks_means_no_outside_network_reaches_the_control_plane() -> None:
-    assert cluster(open_run()).inputs["masterAuthorizedNetworksConfig"] == {
+def test_no_authorized_networks_means_no_outside_network_reaches_the_ip_endpoint(gke_run: ProgramRun) -> None:
+    assert cluster(gke_run).inputs["masterAuthorizedNetworksConfig"] == {
         "cidrBlocks": [],
         "gcpPublicCidrsAccessEnabled": False,
     }
+
+
+def test_the_ip_endpoint_can_also_be_public_behind_the_authorized_networks() -> None:
+    inputs = cluster(public_ip_run()).inputs
+    assert inputs["privateClusterConfig"]["enablePrivateEndpoint"] is False
+    assert inputs["masterAuthorizedNetworksConfig"] == {
+        "cidrBlocks": [{"cidrBlock": "198.51.100.0/24", "displayName": "office-vpn"}],
+        "gcpPublicCidrsAccessEnabled": False,
+    }
+    assert inputs["controlPlaneEndpointsConfig"]["dnsEndpointConfig"]["allowExternalTraffic"] is True
+
+
+def test_the_dns_endpoint_can_be_switched_off() -> None:
+    inputs = cluster(ip_only_run()).inputs
+    assert inputs["controlPlaneEndpointsConfig"]["dnsEndpointConfig"] == {
+        "allowExternalTraffic": False,
+        "enableK8sTokensViaDns": False,
+        "enableK8sCertsViaDns": False,
+    }
+    assert inputs["privateClusterConfig"]["enablePrivateEndpoint"] is False
 
 
 def test_workload_identity_uses_the_project_pool(gke_run: ProgramRun) -> None:
@@ -138,7 +198,7 @@ def test_the_release_channel_comes_from_config(gke_run: ProgramRun) -> None:
 
 
 def test_the_release_channel_defaults_to_regular() -> None:
-    assert cluster(open_run()).inputs["releaseChannel"] == {"channel": "REGULAR"}
+    assert cluster(default_channel_run()).inputs["releaseChannel"] == {"channel": "REGULAR"}
 
 
 def test_maintenance_happens_in_the_default_weekend_window(gke_run: ProgramRun) -> None:
@@ -159,6 +219,27 @@ def test_dataplane_v2_shielded_nodes_no_legacy_abac_no_client_certificate(gke_ru
     assert inputs["masterAuth"] == {"clientCertificateConfig": {"issueClientCertificate": False}}
     # Dataplane V2 enforces NetworkPolicy itself; the Calico add-on must not be switched on too.
     assert "networkPolicy" not in inputs
+
+
+def test_the_guard_rails_are_on(gke_run: ProgramRun) -> None:
+    inputs = cluster(gke_run).inputs
+    # GKE's standard posture tier; both tiers of workload vulnerability scanning are shut down.
+    assert inputs["securityPostureConfig"] == {"mode": "BASIC", "vulnerabilityMode": "VULNERABILITY_DISABLED"}
+    assert inputs["enableFqdnNetworkPolicy"] is True
+    assert inputs["secretManagerConfig"] == {"enabled": True}
+    assert inputs["nodePoolDefaults"] == {"nodeConfigDefaults": {"insecureKubeletReadonlyPortEnabled": "FALSE"}}
+    assert "addonsConfig" not in inputs
+
+
+def test_the_guard_rails_can_be_switched_off_and_calico_then_enforces_network_policy() -> None:
+    inputs = cluster(relaxed_run()).inputs
+    assert inputs["securityPostureConfig"] == {"mode": "DISABLED", "vulnerabilityMode": "VULNERABILITY_DISABLED"}
+    assert inputs["enableFqdnNetworkPolicy"] is False
+    # Written as disabled, so switching it off on a live cluster really removes the add-on.
+    assert inputs["secretManagerConfig"] == {"enabled": False}
+    assert inputs["datapathProvider"] == "LEGACY_DATAPATH"
+    assert inputs["networkPolicy"] == {"enabled": True, "provider": "CALICO"}
+    assert inputs["addonsConfig"] == {"networkPolicyConfig": {"disabled": False}}
 
 
 def test_system_and_workload_logs_and_system_metrics_are_collected(gke_run: ProgramRun) -> None:
@@ -194,16 +275,26 @@ def test_the_staging_cluster_can_be_torn_down(staging: ProgramRun) -> None:
 # --------------------------------------------------------------------------- the Kubernetes provider
 
 
-def test_the_provider_kubeconfig_is_a_secret_built_from_the_cluster(gke_run: ProgramRun) -> None:
+def test_the_provider_kubeconfig_is_a_secret_that_targets_the_dns_endpoint(gke_run: ProgramRun) -> None:
     expected = EXPECTED[gke_run.stack]
     context = f"gke_{expected['project']}_{expected['location']}_{expected['name']}"
+    dns_endpoint = gke_run.outputs["clusterDnsEndpoint"]
+    assert DNS_ENDPOINT.fullmatch(dns_endpoint)
     config = kubeconfig(gke_run)
     assert config["current-context"] == context
-    assert config["clusters"] == [
-        {"name": context, "cluster": {"server": f"https://{MOCK_ENDPOINT}", "certificate-authority-data": MOCK_CA}}
-    ]
+    # Google's front end serves a publicly trusted certificate: no cluster CA is pinned.
+    assert config["clusters"] == [{"name": context, "cluster": {"server": f"https://{dns_endpoint}"}}]
     assert config["contexts"] == [{"name": context, "context": {"cluster": context, "user": context}}]
     assert cluster(gke_run).urn in provider(gke_run).dependencies
+
+
+def test_without_the_dns_endpoint_the_kubeconfig_targets_the_ip_endpoint_and_pins_the_ca() -> None:
+    run = ip_only_run()
+    context = "gke_acme-shop-staging_europe-west1-b_shop-staging"
+    assert kubeconfig(run)["clusters"] == [
+        {"name": context, "cluster": {"server": f"https://{MOCK_ENDPOINT}", "certificate-authority-data": MOCK_CA}}
+    ]
+    assert "clusterDnsEndpoint" not in run.outputs
 
 
 def test_the_provider_authenticates_with_the_gcloud_plugin(gke_run: ProgramRun) -> None:
@@ -250,6 +341,7 @@ def test_gke_stacks_export_the_cluster_outputs(gke_run: ProgramRun) -> None:
     assert outputs["clusterName"] == expected["name"]
     assert outputs["clusterLocation"] == expected["location"]
     assert outputs["clusterEndpoint"] == MOCK_ENDPOINT
+    assert DNS_ENDPOINT.fullmatch(outputs["clusterDnsEndpoint"])
     assert outputs["nodeServiceAccountEmail"] == (
         f"{expected['name']}-nodes@{expected['project']}.iam.gserviceaccount.com"
     )
@@ -264,7 +356,14 @@ def test_the_kubeconfig_output_is_secret_and_is_the_provider_kubeconfig(gke_run:
 
 def test_dev_exports_its_context_and_no_secret(dev: ProgramRun) -> None:
     assert dev.outputs["clusterContext"] == "kind-platform"
-    for key in ("kubeconfig", "clusterName", "clusterEndpoint", "nodePoolNames", "nodeServiceAccountEmail"):
+    for key in (
+        "kubeconfig",
+        "clusterName",
+        "clusterEndpoint",
+        "clusterDnsEndpoint",
+        "nodePoolNames",
+        "nodeServiceAccountEmail",
+    ):
         assert key not in dev.outputs
     assert "clusterContext" not in dev.secret_outputs
 
@@ -293,3 +392,35 @@ def test_a_cluster_name_longer_than_gke_allows_is_rejected() -> None:
         == f"stack 'staging': platform:cluster.name: '{name}' has 41 characters; GKE cluster names have at most 40"
     )
     assert registered == 0
+
+
+def test_a_public_ip_endpoint_without_the_dns_endpoint_or_authorized_networks_is_rejected() -> None:
+    assert_rejected(
+        "staging",
+        staging_with(controlPlane={"dnsEndpoint": False, "ipEndpoint": "public"}, masterAuthorizedNetworks=[]),
+        "stack 'staging': platform:cluster.controlPlane.dnsEndpoint: with the DNS endpoint off, a public IP "
+        "endpoint needs masterAuthorizedNetworks to say who may reach it: keep dnsEndpoint true, list the "
+        "networks, or set ipEndpoint to private",
+    )
+
+
+def test_fqdn_network_policies_without_dataplane_v2_are_rejected() -> None:
+    assert_rejected(
+        "staging",
+        staging_with(dataplaneV2=False),
+        "stack 'staging': platform:cluster.fqdnNetworkPolicy: FQDN network policies need Dataplane V2: "
+        "set dataplaneV2 to true, or fqdnNetworkPolicy to false",
+    )
+
+
+def test_the_replaced_private_endpoint_key_says_where_it_went() -> None:
+    assert_rejected(
+        "production",
+        {
+            **stack_config("production"),
+            "platform:cluster": {**stack_config("production")["platform:cluster"], "privateEndpoint": True},
+        },
+        "stack 'production': platform:cluster: privateEndpoint was replaced by controlPlane.ipEndpoint: write "
+        "'controlPlane: {ipEndpoint: private}' (privateEndpoint: true) or "
+        "'controlPlane: {ipEndpoint: public}' (privateEndpoint: false)",
+    )

@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from harness import ROOT_DIR, assert_rejected, rejected, stack_config
+from harness import FIXTURE_DIR, assert_rejected, rejected, stack_config
 
 from components.config import ConfigError, parse
-from components.config.loader import TOP_LEVEL_KEYS
 
 
 def _service(config: dict[str, Any], name: str) -> dict[str, Any]:
@@ -36,7 +34,7 @@ def test_wrong_type_is_rejected() -> None:
     assert_rejected(
         "production",
         config,
-        "stack 'production': platform:services[1].autoscaling.cpuUtilization: input should be a valid integer, "
+        "stack 'production': platform:services[checkout].autoscaling.cpuUtilization: input should be a valid integer, "
         'unable to parse string as an integer (got "high")',
     )
 
@@ -47,8 +45,9 @@ def test_unknown_key_is_rejected_with_the_allowed_keys() -> None:
     assert_rejected(
         "production",
         config,
-        "stack 'production': platform:services[0].autoscaling.maxReplica: unknown key; allowed: behavior, "
-        "cpuUtilization, maxReplicas, memoryUtilization, minReplicas, podsMetrics",
+        "stack 'production': platform:services[storefront].autoscaling.maxReplica: unknown key; "
+        "did you mean 'maxReplicas'? allowed: behavior, cpuUtilization, maxReplicas, memoryUtilization, "
+        "minReplicas, podsMetrics",
     )
 
 
@@ -56,7 +55,9 @@ def test_misspelt_top_level_key_is_rejected() -> None:
     config = _production()
     config["platform:nodepools"] = config.pop("platform:nodePools")
     message, registered = rejected("production", config)
-    assert message.startswith("stack 'production': platform:nodepools: unknown key; allowed: environment, app, domain")
+    assert message.startswith(
+        "stack 'production': platform:nodepools: unknown key; did you mean 'nodePools'? allowed: environment, app, domain"
+    )
     assert registered == 0
 
 
@@ -67,7 +68,7 @@ def test_hpa_min_above_max_is_rejected() -> None:
     assert_rejected(
         "production",
         config,
-        "stack 'production': platform:services[2].autoscaling.maxReplicas: 3 is below minReplicas (5); "
+        "stack 'production': platform:overrides.services.order-worker.autoscaling.maxReplicas: 3 is below minReplicas (5); "
         "maxReplicas must be >= minReplicas",
     )
 
@@ -78,7 +79,7 @@ def test_cpu_limit_below_request_is_rejected() -> None:
     assert_rejected(
         "production",
         config,
-        "stack 'production': platform:services[1].resources.limits.cpu: 200m is below the request (250m); "
+        "stack 'production': platform:services[checkout].resources.limits.cpu: 200m is below the request (250m); "
         "limits must be >= requests",
     )
 
@@ -89,7 +90,7 @@ def test_latest_image_is_rejected() -> None:
     assert_rejected(
         "production",
         config,
-        "stack 'production': platform:services[0].image: 'europe-docker.pkg.dev/acme-shop/apps/storefront:latest' "
+        "stack 'production': platform:services[storefront].image: 'europe-docker.pkg.dev/acme-shop/apps/storefront:latest' "
         "uses the 'latest' tag; pin a version tag or a sha256 digest",
     )
 
@@ -100,7 +101,7 @@ def test_untagged_image_is_rejected_because_it_means_latest() -> None:
     assert_rejected(
         "production",
         config,
-        "stack 'production': platform:services[0].image: 'nginx' has no tag, which means 'latest'; "
+        "stack 'production': platform:services[storefront].image: 'nginx' has no tag, which means 'latest'; "
         "pin a version tag or a sha256 digest",
     )
 
@@ -111,7 +112,7 @@ def test_non_dns_1123_service_name_is_rejected() -> None:
     assert_rejected(
         "production",
         config,
-        "stack 'production': platform:services[3].name: 'Order_Worker' is not a DNS-1123 label: use at most 63 "
+        "stack 'production': platform:services[Order_Worker].name: 'Order_Worker' is not a DNS-1123 label: use at most 63 "
         "lowercase letters, digits and '-', starting and ending with a letter or digit",
     )
 
@@ -125,7 +126,7 @@ def test_production_routed_service_needs_three_replicas() -> None:
     assert_rejected(
         "production",
         config,
-        "stack 'production': platform:services[0].autoscaling.minReplicas: user-facing services need at least "
+        "stack 'production': platform:overrides.services.storefront.autoscaling.minReplicas: user-facing services need at least "
         "3 replicas in production, got 2",
     )
 
@@ -144,9 +145,9 @@ def test_several_problems_are_reported_one_per_line() -> None:
     _service(config, "checkout")["resources"]["requests"]["memory"] = "256mb"
     message, registered = rejected("production", config)
     assert message.splitlines() == [
-        "stack 'production': platform:services[0].image: 'nginx:latest' uses the 'latest' tag; "
+        "stack 'production': platform:services[storefront].image: 'nginx:latest' uses the 'latest' tag; "
         "pin a version tag or a sha256 digest",
-        "stack 'production': platform:services[1].resources.requests.memory: '256mb' is not a memory quantity: "
+        "stack 'production': platform:services[checkout].resources.requests.memory: '256mb' is not a memory quantity: "
         "use a number with a suffix Ki, Mi, Gi, Ti (or k, M, G, T), e.g. '512Mi'",
     ]
     assert registered == 0
@@ -226,43 +227,15 @@ def test_an_override_of_an_unknown_catalog_is_rejected() -> None:
         "production",
         config,
         "stack 'production': platform:overrides.service: unknown catalog 'service'; allowed: services, "
-        "namespaces, secrets, configMaps",
+        "namespaces, secrets, configMaps, dataServices",
     )
 
 
-# --------------------------------------------------------------------------- the project file
-
-
-def test_pulumi_yaml_declares_every_key_the_program_reads() -> None:
-    document = yaml.safe_load((ROOT_DIR / "Pulumi.yaml").read_text())
-    declared = document["config"]
-    assert set(TOP_LEVEL_KEYS) <= set(declared)
-    for key in TOP_LEVEL_KEYS:
-        declaration = declared[key]
-        assert declaration.get("description"), f"{key} has no description"
-        # Pulumi's project schema: a scalar has a type; a structured value is a `value`.
-        assert "type" in declaration or "value" in declaration, key
-
-
-def test_pulumi_yaml_runs_python_from_its_virtualenv() -> None:
-    document = yaml.safe_load((ROOT_DIR / "Pulumi.yaml").read_text())
-    assert document["name"] == "platform"
-    assert document["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
-
-
-@pytest.mark.parametrize("stack", ["staging", "production"])
-def test_stack_files_hold_only_platform_and_provider_keys(stack: str) -> None:
-    document = yaml.safe_load((ROOT_DIR / f"Pulumi.{stack}.yaml").read_text())
-    keys = set(document["config"])
-    platform_keys = {k.split(":", 1)[1] for k in keys if k.startswith("platform:")}
-    assert platform_keys <= set(TOP_LEVEL_KEYS)
-    # The catalogs are shared: stack files change them only through overrides.
-    assert not platform_keys & {"services", "namespaces", "secrets", "configMaps"}
-    assert {k for k in keys if not k.startswith("platform:")} <= {"gcp:project", "gcp:region"}
+# --------------------------------------------------------------------------- the fixture's project file
 
 
 def test_dev_needs_no_stack_file() -> None:
-    assert not Path(ROOT_DIR / "Pulumi.dev.yaml").exists()
+    assert not Path(FIXTURE_DIR / "Pulumi.dev.yaml").exists()
     config = parse("dev", _encoded(stack_config("dev")))
     assert config.environment == "dev"
     assert config.cluster.mode == "existing"
@@ -298,7 +271,7 @@ def _encoded(values: dict[str, Any]) -> dict[str, Any]:
         (
             "secrets",
             [{"name": "database-credentials", "namespaces": ["shop"], "keys": "password"}],
-            "stack 'production': platform:secrets[0].keys: input should be a valid dictionary (got \"password\")",
+            "stack 'production': platform:secrets[database-credentials].keys: input should be a valid dictionary (got \"password\")",
         ),
     ],
 )
@@ -311,3 +284,154 @@ def test_malformed_shapes_are_config_errors(key: str, value: Any, expected: str)
     message, registered = rejected("production", config)
     assert message.splitlines()[0] == expected
     assert registered == 0
+
+
+# --------------------------------------------------------------------------- errors name the item, not an index
+# A fixture catalog of these tests' own (not the sample shop), so editing Pulumi.yaml never changes them.
+
+
+def _fixture() -> dict[str, Any]:
+    service = {
+        "namespace": "team",
+        "image": "ghcr.io/stefanprodan/podinfo:6.7.1",
+        "ports": [{"name": "http", "containerPort": 9898}, {"name": "grpc", "containerPort": 9999}],
+        "probes": {
+            "liveness": {"httpGet": {"path": "/healthz", "port": "http"}},
+            "readiness": {"httpGet": {"path": "/readyz", "port": "http"}},
+        },
+        "autoscaling": {"minReplicas": 2, "maxReplicas": 4, "cpuUtilization": 70},
+    }
+    return {
+        "platform:environment": "dev",
+        "platform:namespaces": [{"name": "team"}, {"name": "team-data"}],
+        "platform:services": [{**copy.deepcopy(service), "name": name} for name in ("web", "api", "worker")],
+        "platform:overrides": {},
+    }
+
+
+def _fixture_service(config: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(s for s in config["platform:services"] if s["name"] == name)
+
+
+def test_a_shape_error_names_the_item_wherever_it_sits_in_the_list() -> None:
+    config = _fixture()
+    _fixture_service(config, "api")["autoscaling"]["cpuUtilization"] = "high"
+    expected = (
+        "stack 'dev': platform:services[api].autoscaling.cpuUtilization: input should be a valid integer, "
+        'unable to parse string as an integer (got "high")'
+    )
+    assert_rejected("dev", config, expected)
+    # Moving the item leaves the message unchanged: the path follows the name, not the position.
+    config["platform:services"].reverse()
+    assert_rejected("dev", config, expected)
+
+
+def test_a_nested_named_list_is_named_too() -> None:
+    config = _fixture()
+    _fixture_service(config, "worker")["ports"][1]["containerPort"] = 70000
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:services[worker].ports[grpc].containerPort: input should be less than or equal to "
+        "65535 (got 70000)",
+    )
+
+
+def test_a_semantic_error_names_the_item() -> None:
+    config = _fixture()
+    # Egress may name namespaces the platform does not manage (issue #13); a caller must be a declared service.
+    _fixture_service(config, "api")["allowFrom"] = ["web", "payments"]
+    assert_rejected(
+        "dev",
+        config,
+        # A list of plain strings has no names: its position stays.
+        "stack 'dev': platform:services[api].allowFrom[1]: 'payments' is not a declared service; "
+        "declared: api, web, worker",
+    )
+
+
+def test_a_name_declared_twice_is_reported_by_index_as_it_is_ambiguous() -> None:
+    config = _fixture()
+    config["platform:services"].append(copy.deepcopy(_fixture_service(config, "api")))
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:services[3].name: 'api' is declared twice; names must be unique",
+    )
+
+
+def test_an_error_in_an_overridden_value_names_the_stack_file_key() -> None:
+    config = _fixture()
+    config["platform:overrides"] = {"services": {"api": {"autoscaling": {"maxReplicas": 1}}}}
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:overrides.services.api.autoscaling.maxReplicas: 1 is below minReplicas (2); "
+        "maxReplicas must be >= minReplicas",
+    )
+
+
+def test_a_value_an_override_replaced_whole_is_reported_below_its_key() -> None:
+    config = _fixture()
+    config["platform:overrides"] = {"services": {"web": {"ports": [{"name": "http", "containerPort": 0}]}}}
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:overrides.services.web.ports[http].containerPort: input should be greater than "
+        "or equal to 1 (got 0)",
+    )
+
+
+def test_a_value_the_override_did_not_set_keeps_its_catalog_path() -> None:
+    config = _fixture()
+    # The override touches `api`, but the bad value is the catalog's own.
+    config["platform:overrides"] = {"services": {"api": {"autoscaling": {"maxReplicas": 6}}}}
+    _fixture_service(config, "api")["autoscaling"]["cpuUtilization"] = 0
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:services[api].autoscaling.cpuUtilization: input should be greater than or equal "
+        "to 1 (got 0)",
+    )
+
+
+def test_an_unknown_key_suggests_the_closest_allowed_key() -> None:
+    config = _fixture()
+    _fixture_service(config, "web")["autoscaling"]["minReplica"] = 3
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:services[web].autoscaling.minReplica: unknown key; did you mean 'minReplicas'? "
+        "allowed: behavior, cpuUtilization, maxReplicas, memoryUtilization, minReplicas, podsMetrics",
+    )
+
+
+def test_an_unknown_key_close_to_nothing_suggests_nothing() -> None:
+    config = _fixture()
+    _fixture_service(config, "web")["autoscaling"]["zzz"] = 3
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:services[web].autoscaling.zzz: unknown key; allowed: behavior, cpuUtilization, "
+        "maxReplicas, memoryUtilization, minReplicas, podsMetrics",
+    )
+
+
+@pytest.mark.parametrize("name", ["default", "kube-system", "kube-public", "kube-node-lease", "gke-managed-system"])
+def test_declaring_a_system_namespace_is_refused(name: str) -> None:
+    config = _fixture()
+    config["platform:namespaces"].append({"name": name})
+    assert_rejected(
+        "dev",
+        config,
+        f"stack 'dev': platform:namespaces[{name}].name: '{name}' is a system namespace, managed by Kubernetes or "
+        "GKE (default, kube-system, kube-public, kube-node-lease, gke-*); declare a namespace of your own",
+    )
+
+
+def test_a_namespace_merely_resembling_a_system_one_is_allowed() -> None:
+    config = _fixture()
+    config["platform:namespaces"][1]["name"] = "kube-systems"
+    config["platform:services"][2]["namespace"] = "kube-systems"
+    parsed = parse("dev", _encoded(config))
+    assert [ns.name for ns in parsed.namespaces] == ["team", "kube-systems"]

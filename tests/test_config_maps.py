@@ -64,7 +64,7 @@ def test_a_config_map_targeting_an_undeclared_namespace_is_rejected() -> None:
         "staging",
         config,
         (
-            "stack 'staging': platform:configMaps[0].namespaces[2]: "
+            "stack 'staging': platform:configMaps[app-config].namespaces[2]: "
             "'shop-api' is not a declared namespace; declared: shop, shop-data, shop-workers"
         ),
     )

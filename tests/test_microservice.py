@@ -142,6 +142,30 @@ def test_recommended_labels_on_deployment_and_pods_and_a_stable_selector(staging
         "app.kubernetes.io/name": "checkout",
         "app.kubernetes.io/instance": "checkout",
     }
+    # Every other object of the service is labelled alike, without the version.
+    unversioned = {key: value for key, value in expected.items() if key != "app.kubernetes.io/version"}
+    for kind in ("Service", "HorizontalPodAutoscaler", "NetworkPolicy", "ServiceAccount", "ConfigMap"):
+        name = "checkout-config" if kind == "ConfigMap" else "checkout"
+        assert _manifest(staging, kind, name)["metadata"]["labels"] == unversioned, kind
+
+
+def test_an_image_tag_change_changes_only_the_deployment_and_the_migration_job() -> None:
+    # Two runs of the same stack whose only difference is checkout's image tag (1.9.0 -> 1.9.1).
+    config = stack_config("production")
+    before = run_program("production", config)
+    changed = copy.deepcopy(config)
+    service = next(s for s in changed["platform:services"] if s["name"] == "checkout")
+    service["image"] = service["image"].replace(":1.9.0", ":1.9.1")
+    after = run_program("production", changed)
+
+    def inputs(run: ProgramRun) -> dict[str, Any]:
+        return {r.urn: r.inputs for r in run.resources}
+
+    old, new = inputs(before), inputs(after)
+    differing = sorted(urn.rsplit("::", 1)[1] for urn in old.keys() & new.keys() if old[urn] != new[urn])
+    assert differing == ["checkout-deployment", "checkout-migrate"]
+    # Nothing else is added or removed: the Job keeps its URN (its Kubernetes name carries the tag).
+    assert old.keys() == new.keys()
 
 
 def test_every_kubernetes_object_uses_the_cluster_provider_and_its_namespace_resource(run: ProgramRun) -> None:
@@ -257,10 +281,22 @@ def test_checksum_annotations_never_carry_a_secret_value(staging: ProgramRun) ->
 # --------------------------------------------------------------------------- the container
 
 
-def test_container_runs_the_pinned_image_with_pull_policy_always(run: ProgramRun) -> None:
+def test_container_runs_the_pinned_image_pulling_always_outside_dev(run: ProgramRun) -> None:
     container = _container(run, "checkout")
     assert container["image"] == "europe-docker.pkg.dev/acme-shop/apps/checkout:1.9.0"
-    assert container["imagePullPolicy"] == "Always"
+    # dev pulls IfNotPresent, so images loaded with `kind load docker-image` run.
+    assert container["imagePullPolicy"] == ("IfNotPresent" if run.stack == "dev" else "Always")
+
+
+def test_the_migration_job_pulls_like_its_service(run: ProgramRun) -> None:
+    job = run.k8s("Job")[0].manifest["spec"]["template"]["spec"]["containers"][0]
+    assert job["imagePullPolicy"] == _container(run, "checkout")["imagePullPolicy"]
+
+
+def test_an_explicit_pull_policy_wins_over_the_environments_default() -> None:
+    config = stack_config("dev")
+    config["platform:overrides"] = {"services": {"checkout": {"imagePullPolicy": "Always"}}}
+    assert _container(run_program("dev", config), "checkout")["imagePullPolicy"] == "Always"
 
 
 def test_named_container_ports(run: ProgramRun) -> None:
@@ -381,9 +417,10 @@ def test_replicas_are_set_when_autoscaling_is_off(custom: ProgramRun) -> None:
     assert custom.k8s("HorizontalPodAutoscaler", "auth") == []
 
 
-def test_rolling_update_surges_one_and_never_drops_below_desired(run: ProgramRun) -> None:
+def test_rolling_update_surges_a_quarter_and_never_drops_below_desired(run: ProgramRun) -> None:
     spec = _manifest(run, "Deployment", "storefront")["spec"]
-    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    # Kubernetes' own default surge: a 20-replica rollout takes 4 waves of 5, not 20 of 1.
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}}
     assert (spec["revisionHistoryLimit"], spec["progressDeadlineSeconds"]) == (5, 600)
 
 
@@ -577,19 +614,62 @@ def _from_namespace(name: str) -> dict[str, Any]:
     return {"namespaceSelector": {"matchExpressions": [selector]}}
 
 
-def test_network_policy_admits_ingress_controller_callers_and_monitoring(staging: ProgramRun) -> None:
+def _service_pods(namespace: str, name: str) -> dict[str, Any]:
+    return {**_from_namespace(namespace), "podSelector": {"matchLabels": {"app.kubernetes.io/name": name}}}
+
+
+CONTROLLER_PODS = {
+    **_from_namespace("ingress-nginx"),
+    "podSelector": {
+        "matchLabels": {
+            "app.kubernetes.io/name": "ingress-nginx",
+            "app.kubernetes.io/instance": "ingress-nginx",
+            "app.kubernetes.io/component": "controller",
+        }
+    },
+}
+
+
+def test_network_policy_admits_the_controller_pods_callers_and_monitoring(staging: ProgramRun) -> None:
     spec = _manifest(staging, "NetworkPolicy", "checkout")["spec"]
     assert spec["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "checkout"}}
     assert spec["policyTypes"] == ["Ingress"]
     assert spec["ingress"] == [
-        {"from": [_from_namespace("ingress-nginx")], "ports": [{"port": "http", "protocol": "TCP"}]},
-        {
-            "from": [
-                {**_from_namespace("shop"), "podSelector": {"matchLabels": {"app.kubernetes.io/name": "storefront"}}}
-            ],
-            "ports": [{"port": "http", "protocol": "TCP"}],
-        },
+        # The controller's pods, not its whole namespace, and only on the routed port.
+        {"from": [CONTROLLER_PODS], "ports": [{"port": "http", "protocol": "TCP"}]},
+        {"from": [_service_pods("shop", "storefront")], "ports": [{"port": "http", "protocol": "TCP"}]},
         {"from": [_from_namespace("monitoring")], "ports": [{"port": "metrics", "protocol": "TCP"}]},
+    ]
+
+
+def test_a_caller_may_open_connections_only_to_the_services_that_admit_it(staging: ProgramRun) -> None:
+    """storefront and checkout name each other in allowFrom: each gets an egress policy to the other's
+    container port (not its metrics port); order-worker, named by nobody, gets none."""
+    for caller, callee, port in (("storefront", "checkout", 8000), ("checkout", "storefront", 8080)):
+        policy = _manifest(staging, "NetworkPolicy", f"{caller}-egress")
+        assert policy["metadata"]["namespace"] == "shop"
+        assert policy["spec"] == {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": caller}},
+            "policyTypes": ["Egress"],
+            "egress": [{"to": [_service_pods("shop", callee)], "ports": [{"port": port, "protocol": "TCP"}]}],
+        }
+    assert staging.k8s("NetworkPolicy", name="order-worker-egress") == []
+    registration = _one(staging, "NetworkPolicy", "storefront-egress")
+    assert registration.name == "storefront-egress-policy"
+    assert registration.parent.endswith("platform:workloads:Microservice::storefront")
+
+
+def test_callers_in_other_namespaces_get_egress_to_each_callee(custom: ProgramRun) -> None:
+    """auth admits storefront and order-worker on http and health (no metrics declared): both may call it."""
+    to_auth = {
+        "to": [_service_pods("shop", "auth")],
+        "ports": [{"port": 8000, "protocol": "TCP"}, {"port": 8081, "protocol": "TCP"}],
+    }
+    assert _manifest(custom, "NetworkPolicy", "order-worker-egress")["spec"]["egress"] == [to_auth]
+    storefront = _manifest(custom, "NetworkPolicy", "storefront-egress")["spec"]["egress"]
+    assert storefront == [
+        {"to": [_service_pods("shop", "checkout")], "ports": [{"port": 8000, "protocol": "TCP"}]},
+        to_auth,
     ]
 
 
@@ -602,13 +682,7 @@ def test_unrouted_service_admits_only_monitoring_on_its_metrics_port(run: Progra
 def test_allow_from_names_callers_in_their_own_namespaces(custom: ProgramRun) -> None:
     rules = _manifest(custom, "NetworkPolicy", "auth")["spec"]["ingress"]
     assert rules[1] == {
-        "from": [
-            {**_from_namespace("shop"), "podSelector": {"matchLabels": {"app.kubernetes.io/name": "storefront"}}},
-            {
-                **_from_namespace("shop-workers"),
-                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "order-worker"}},
-            },
-        ],
+        "from": [_service_pods("shop", "storefront"), _service_pods("shop-workers", "order-worker")],
         "ports": [{"port": "http", "protocol": "TCP"}, {"port": "health", "protocol": "TCP"}],
     }
     assert len(rules) == 2  # no metrics declared: no monitoring rule
@@ -679,12 +753,12 @@ def test_no_migration_job_unless_declared(run: ProgramRun) -> None:
 # --------------------------------------------------------------------------- ServiceMonitor
 
 
-def test_service_monitor_waits_for_the_monitoring_release(gke_run: ProgramRun) -> None:
-    release = next(
-        r for r in gke_run.of_type("kubernetes:helm.sh/v3:Release") if r.inputs.get("chart") == "kube-prometheus-stack"
-    )
+def test_service_monitor_waits_for_the_crd_release_only(gke_run: ProgramRun) -> None:
+    releases = {r.inputs.get("chart"): r.urn for r in gke_run.of_type("kubernetes:helm.sh/v3:Release")}
     monitor = _one(gke_run, "ServiceMonitor", "order-worker")
-    assert release.urn in monitor.dependencies
+    assert releases["prometheus-operator-crds"] in monitor.dependencies
+    # Not the whole monitoring stack (about 4 minutes), only the CRDs it needs.
+    assert releases["kube-prometheus-stack"] not in monitor.dependencies
     assert unwrap(monitor.inputs)["spec"] == {
         "selector": {
             "matchLabels": {"app.kubernetes.io/name": "order-worker", "app.kubernetes.io/instance": "order-worker"}

@@ -149,39 +149,66 @@ def test_each_namespace_has_default_container_requests_and_limits(run: ProgramRu
         }
 
 
-def test_each_namespace_denies_all_traffic_by_default_then_allows_dns_ingress_and_scraping(run: ProgramRun) -> None:
+def test_each_namespace_denies_all_traffic_by_default_and_opens_nothing_namespace_wide_but_dns(
+    run: ProgramRun,
+) -> None:
+    """The edge, callers and monitoring are admitted per service (microservice.py), never to a whole namespace."""
     for name in ("shop", "shop-workers", "shop-data"):
         found = policies(run, name)
         assert found["default-deny-all"] == DENY_ALL
         assert found["allow-dns"] == DNS
-        assert found["allow-from-ingress-controller"] == ingress_from("ingress-nginx")
-        assert found["allow-metrics-scraping"] == ingress_from(
-            "monitoring", ports=[{"protocol": "TCP", "port": "metrics"}]
-        )
+        for hole in ("allow-from-ingress-controller", "allow-metrics-scraping", "allow-same-namespace"):
+            assert hole not in found, (name, hole)
 
 
 def test_shipped_namespaces_get_the_policies_of_their_mode(run: ProgramRun) -> None:
     shop, workers, data = (policies(run, name) for name in ("shop", "shop-workers", "shop-data"))
-    # strict: within the namespace, plus egress to what it declares and ingress from who declares it.
-    assert shop["allow-same-namespace"] == SAME_NAMESPACE
-    assert shop["allow-declared-egress"] == {
+    # strict: egress to the declared data namespace (no catalog service there: all its pods), nothing within.
+    to_data = {
         "podSelector": {},
         "policyTypes": ["Egress"],
-        "egress": [{"to": [named("shop-data")]}],
+        "egress": [{"to": [{**named("shop-data"), "podSelector": {}}]}],
     }
-    assert shop["allow-from-declared-clients"] == ingress_from("shop-workers")
-    assert workers["allow-declared-egress"]["egress"] == [{"to": [named("shop", "shop-data")]}]
-    assert "allow-from-declared-clients" not in workers
-    # strict with no egress declared: its own pods and its declared clients, and nothing out but DNS.
-    assert sorted(data) == [
-        "allow-dns",
-        "allow-from-declared-clients",
-        "allow-from-ingress-controller",
-        "allow-metrics-scraping",
-        "allow-same-namespace",
-        "default-deny-all",
-    ]
-    assert data["allow-from-declared-clients"] == ingress_from("shop", "shop-workers")
+    solver = ["allow-acme-http01-solver"] if run.stack != "dev" else []  # see the ACME test below
+    assert sorted(shop) == [*solver, "allow-declared-egress", "allow-dns", "default-deny-all"]
+    assert shop["allow-declared-egress"] == to_data
+    assert sorted(workers) == ["allow-declared-egress", "allow-dns", "default-deny-all"]
+    assert workers["allow-declared-egress"] == to_data
+    # The data namespace admits exactly the namespaces that declare it, itself included (its replicas),
+    # and reaches nothing but DNS and itself.
+    assert sorted(data) == ["allow-declared-egress", "allow-dns", "allow-from-declared-clients", "default-deny-all"]
+    assert data["allow-declared-egress"] == to_data
+    assert data["allow-from-declared-clients"] == ingress_from("shop", "shop-data", "shop-workers")
+
+
+def test_routed_namespaces_admit_the_controller_to_acme_solver_pods_when_tls_is_on(run: ProgramRun) -> None:
+    found = policies(run, "shop")
+    if run.stack == "dev":  # no TLS, no cert-manager: nothing to validate
+        assert "allow-acme-http01-solver" not in found
+        return
+    assert found["allow-acme-http01-solver"] == {
+        "podSelector": {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {
+                "from": [
+                    {
+                        **named("ingress-nginx"),
+                        "podSelector": {
+                            "matchLabels": {
+                                "app.kubernetes.io/name": "ingress-nginx",
+                                "app.kubernetes.io/instance": "ingress-nginx",
+                                "app.kubernetes.io/component": "controller",
+                            }
+                        },
+                    }
+                ],
+                "ports": [{"protocol": "TCP", "port": 8089.0}],
+            }
+        ],
+    }
+    # order-worker has no route: its namespace holds no Ingress and needs no solver.
+    assert "allow-acme-http01-solver" not in policies(run, "shop-workers")
 
 
 def test_namespaces_wait_for_the_node_pools(gke_run: ProgramRun) -> None:
@@ -226,7 +253,11 @@ def tracks() -> ProgramRun:
         {
             "name": "coderev-stable",
             "policy": "strict",
-            "egress": {"namespaces": ["shop-data"], "cidrs": ["10.50.0.0/16", "203.0.113.0/24"]},
+            # A managed data namespace, a managed app namespace and one the platform does not manage.
+            "egress": {
+                "namespaces": ["shop-data", "shop", "default"],
+                "cidrs": ["10.50.0.0/16", "203.0.113.0/24"],
+            },
         },
         {"name": "coderev-exp", "environment": "experimental", "policy": "relaxed"},
         {"name": "coderev-quarantine", "policy": "read-only", "egress": {"namespaces": ["shop-data"]}},
@@ -238,47 +269,68 @@ def tracks() -> ProgramRun:
     return run_program("staging", config)
 
 
+NOT_SHOP_SERVICES = {
+    "matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "NotIn", "values": ["checkout", "storefront"]}]
+}
+
+
 def test_strict_egress_goes_only_to_declared_namespaces_and_cidrs(tracks: ProgramRun) -> None:
     stable = policies(tracks, "coderev-stable")
     assert stable["allow-declared-egress"] == {
         "podSelector": {},
         "policyTypes": ["Egress"],
         "egress": [
-            {"to": [named("shop-data"), {"ipBlock": {"cidr": "10.50.0.0/16"}}, {"ipBlock": {"cidr": "203.0.113.0/24"}}]}
+            {
+                "to": [
+                    # Unmanaged: the whole namespace. Managed: only what the catalog does not run there.
+                    {**named("default"), "podSelector": {}},
+                    {**named("shop"), "podSelector": NOT_SHOP_SERVICES},
+                    {**named("shop-data"), "podSelector": {}},
+                    {"ipBlock": {"cidr": "10.50.0.0/16"}},
+                    {"ipBlock": {"cidr": "203.0.113.0/24"}},
+                ]
+            }
         ],
     }
-    assert stable["allow-same-namespace"] == SAME_NAMESPACE
+    # strict: nothing within the namespace.
+    assert sorted(stable) == ["allow-declared-egress", "allow-dns", "default-deny-all"]
     assert stable["default-deny-all"] == DENY_ALL
+
+
+def test_a_managed_namespace_named_as_egress_admits_the_declarer_only_outside_its_catalog(tracks: ProgramRun) -> None:
+    assert policies(tracks, "shop")["allow-from-declared-clients"] == {
+        **ingress_from("coderev-stable"),
+        "podSelector": NOT_SHOP_SERVICES,
+    }
 
 
 def test_relaxed_egress_goes_anywhere(tracks: ProgramRun) -> None:
     experimental = policies(tracks, "coderev-exp")
     # An empty rule matches every destination, pods included (ipBlock 0.0.0.0/0 would not under Cilium).
     assert experimental["allow-declared-egress"] == {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]}
+    # relaxed: free traffic among its own pods; the edge is still admitted per service only.
     assert experimental["allow-same-namespace"] == SAME_NAMESPACE
-    assert experimental["allow-from-ingress-controller"] == ingress_from("ingress-nginx")
+    assert sorted(experimental) == ["allow-declared-egress", "allow-dns", "allow-same-namespace", "default-deny-all"]
     (namespace,) = tracks.k8s("Namespace", "coderev-exp")
     assert namespace.manifest["metadata"]["labels"]["environment"] == "experimental"
 
 
-def test_read_only_admits_only_the_ingress_controller_and_reaches_only_its_data_namespaces(tracks: ProgramRun) -> None:
+def test_read_only_reaches_only_its_data_namespaces_and_admits_nothing_namespace_wide(tracks: ProgramRun) -> None:
     quarantine = policies(tracks, "coderev-quarantine")
     assert quarantine == {
         "default-deny-all": DENY_ALL,
         "allow-dns": DNS,
-        "allow-from-ingress-controller": ingress_from("ingress-nginx"),
-        "allow-metrics-scraping": ingress_from("monitoring", ports=[{"protocol": "TCP", "port": "metrics"}]),
         "allow-declared-egress": {
             "podSelector": {},
             "policyTypes": ["Egress"],
-            "egress": [{"to": [named("shop-data")]}],
+            "egress": [{"to": [{**named("shop-data"), "podSelector": {}}]}],
         },
     }
 
 
 def test_a_data_namespace_admits_every_namespace_that_declares_egress_to_it(tracks: ProgramRun) -> None:
     assert policies(tracks, "shop-data")["allow-from-declared-clients"] == ingress_from(
-        "coderev-quarantine", "coderev-stable", "shop", "shop-workers"
+        "coderev-quarantine", "coderev-stable", "shop", "shop-data", "shop-workers"
     )
     assert "allow-from-declared-clients" not in policies(tracks, "coderev-exp")
 
@@ -301,10 +353,15 @@ def test_a_namespace_running_workload_identity_may_reach_the_gke_metadata_server
     assert "allow-gke-metadata-server" not in policies(tracks, "shop-workers")
 
 
-def test_monitoring_may_scrape_a_metrics_port_a_service_names_differently(tracks: ProgramRun) -> None:
-    assert policies(tracks, "shop")["allow-metrics-scraping"] == ingress_from(
-        "monitoring", ports=[{"protocol": "TCP", "port": "http"}, {"protocol": "TCP", "port": "metrics"}]
-    )
+def test_monitoring_scrapes_a_metrics_port_a_service_names_differently_through_its_own_policy(
+    tracks: ProgramRun,
+) -> None:
+    (storefront,) = tracks.k8s("NetworkPolicy", name="storefront", namespace="shop")
+    assert storefront.manifest["spec"]["ingress"][-1] == {
+        "from": [named("monitoring")],
+        "ports": [{"port": "http", "protocol": "TCP"}],
+    }
+    assert "allow-metrics-scraping" not in policies(tracks, "shop")
 
 
 # --------------------------------------------------------------------------- rejected config
@@ -317,7 +374,7 @@ def test_an_unknown_policy_mode_is_rejected() -> None:
         "staging",
         config,
         (
-            "stack 'staging': platform:namespaces[0].policy: input should be 'strict', 'relaxed' or 'read-only' (got \"open\")"
+            "stack 'staging': platform:namespaces[shop].policy: input should be 'strict', 'relaxed' or 'read-only' (got \"open\")"
         ),
     )
 
@@ -329,7 +386,7 @@ def test_an_environment_label_that_is_not_a_label_value_is_rejected() -> None:
         "staging",
         config,
         (
-            "stack 'staging': platform:namespaces[0].environment: "
+            "stack 'staging': platform:namespaces[shop].environment: "
             "'shared env' is not a valid label value: at most 63 characters of [A-Za-z0-9-_.]"
         ),
     )
@@ -356,7 +413,7 @@ def addon_namespaces() -> ProgramRun:
 def test_an_addon_namespace_in_the_catalog_must_be_relaxed() -> None:
     message, registered = rejected("staging", _with_addon_namespaces("strict"))
     assert message.splitlines()[0] == (
-        "stack 'staging': platform:namespaces[3].policy: 'ingress-nginx' hosts the ingress controller, whose charts "
+        "stack 'staging': platform:namespaces[ingress-nginx].policy: 'ingress-nginx' hosts the ingress controller, whose charts "
         "need the API server, node kubelets and the internet; use policy 'relaxed'"
     )
     assert registered == 0
@@ -381,3 +438,12 @@ def test_the_ingress_controller_namespace_admits_public_traffic_on_http_and_http
         "ingress": [{"ports": [{"protocol": "TCP", "port": "http"}, {"protocol": "TCP", "port": "https"}]}],
     }
     assert "allow-public-ingress" not in policies(addon_namespaces, "monitoring")
+
+
+def test_addon_namespaces_admit_scraping_of_their_charts_metrics_ports(addon_namespaces: ProgramRun) -> None:
+    """The charts' own metrics (the controller's, cert-manager's) are the only namespace-wide scrape allow."""
+    for name in ("ingress-nginx", "monitoring"):
+        assert policies(addon_namespaces, name)["allow-metrics-scraping"] == ingress_from(
+            "monitoring", ports=[{"protocol": "TCP", "port": "metrics"}]
+        )
+    assert "allow-metrics-scraping" not in policies(addon_namespaces, "shop")

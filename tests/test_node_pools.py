@@ -48,7 +48,7 @@ def node_email(run: ProgramRun) -> str:
 
 @functools.cache
 def customised_run() -> ProgramRun:
-    """Staging with a long cluster name and pools that set labels, taints, zones and sizes."""
+    """Staging with a long cluster name and pools that set labels, taints, zones, sizes and the kubelet port."""
     config = stack_config("staging")
     config["platform:cluster"] = {**config["platform:cluster"], "name": "shop-staging-with-a-long-cluster-name"}
     base, spot = config["platform:nodePools"]
@@ -65,6 +65,7 @@ def customised_run() -> ProgramRun:
         {
             **spot,
             "locationPolicy": "BALANCED",
+            "kubeletReadOnlyPort": True,
             "labels": {"workload-type": "batch"},
             "taints": [{"key": "dedicated", "value": "batch", "effect": "PREFER_NO_SCHEDULE"}],
         },
@@ -138,6 +139,14 @@ def test_every_pool_runs_hardened_nodes_as_the_node_service_account(gke_run: Pro
         assert node_config["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
         assert node_config["serviceAccount"] == node_email(gke_run)
         assert node_config["oauthScopes"] == ["https://www.googleapis.com/auth/cloud-platform"]
+        # The kubelet's unauthenticated read-only port (10255) is closed.
+        assert node_config["kubeletConfig"] == {"insecureKubeletReadonlyPortEnabled": "FALSE"}
+
+
+def test_a_pool_can_open_the_kubelet_read_only_port_for_itself_only() -> None:
+    run = customised_run()
+    assert pool(run, "spot").inputs["nodeConfig"]["kubeletConfig"] == {"insecureKubeletReadonlyPortEnabled": "TRUE"}
+    assert pool(run, "base").inputs["nodeConfig"]["kubeletConfig"] == {"insecureKubeletReadonlyPortEnabled": "FALSE"}
 
 
 def test_machine_type_and_disk_defaults(gke_run: ProgramRun) -> None:
@@ -228,7 +237,7 @@ def _with_base_pool(stack: str, **changes: Any) -> dict[str, Any]:
 def test_a_pool_whose_minimum_exceeds_its_maximum_is_rejected() -> None:
     error, registered = rejected("staging", _with_base_pool("staging", minNodes=3, maxNodes=2))
     assert error == (
-        "stack 'staging': platform:nodePools[0].maxNodes: 2 is below minNodes (3); maxNodes must be >= minNodes"
+        "stack 'staging': platform:nodePools[base].maxNodes: 2 is below minNodes (3); maxNodes must be >= minNodes"
     )
     assert registered == 0
 
@@ -237,7 +246,7 @@ def test_an_unknown_taint_effect_is_rejected() -> None:
     taints = [{"key": "dedicated", "value": "batch", "effect": "NoSchedule"}]
     error, registered = rejected("staging", _with_base_pool("staging", taints=taints))
     assert error == (
-        "stack 'staging': platform:nodePools[0].taints[0].effect: "
+        "stack 'staging': platform:nodePools[base].taints[0].effect: "
         "input should be 'NO_SCHEDULE', 'PREFER_NO_SCHEDULE' or 'NO_EXECUTE' (got \"NoSchedule\")"
     )
     assert registered == 0
@@ -247,7 +256,7 @@ def test_an_unknown_taint_effect_is_rejected() -> None:
 def test_a_pool_zone_outside_the_cluster_region_is_rejected(zone: str) -> None:
     error, registered = rejected("production", _with_base_pool("production", nodeLocations=["europe-west1-b", zone]))
     assert error == (
-        f"stack 'production': platform:nodePools[0].nodeLocations[1]: "
+        f"stack 'production': platform:nodePools[base].nodeLocations[1]: "
         f"'{zone}' is not a zone of the cluster's region 'europe-west1'"
     )
     assert registered == 0

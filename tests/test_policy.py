@@ -284,6 +284,15 @@ def test_an_envfrom_secret_is_excused_where_the_service_config_declares_it() -> 
     assert _judge("CKV_K8S_35", manifest, config) == []
 
 
+def test_a_pull_policy_other_than_always_is_excused_only_where_the_environment_or_service_chose_it() -> None:
+    if_not_present = _storefront([{"name": "storefront", "image": STOREFRONT_IMAGE, "imagePullPolicy": "IfNotPresent"}])
+    dev = platform_config("dev")
+    assert _judge("CKV_K8S_15", if_not_present, dev) == []
+    assert len(_judge("CKV_K8S_15", if_not_present)) == 1  # staging pulls Always
+    never = _storefront([{"name": "storefront", "image": STOREFRONT_IMAGE, "imagePullPolicy": "Never"}])
+    assert len(_judge("CKV_K8S_15", never, dev)) == 1
+
+
 def test_exceptions_never_cover_objects_outside_a_service_or_other_checks() -> None:
     addon = Manifest(_storefront([{"name": "x", "image": "x:1"}]).body, "some-addon")
     assert len(_judge("CKV_K8S_43", addon)) == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness import ProgramRun, assert_rejected
+from harness import FIXTURE_DIR, ProgramRun, assert_rejected, project_name
 
 
 def test_every_stack_runs_and_exports_its_environment(run: ProgramRun) -> None:
@@ -19,7 +19,8 @@ def test_every_resource_is_parented_inside_the_platform(run: ProgramRun) -> None
     # so URNs stay stable and `pulumi stack` shows one tree.
     urns = {r.urn for r in run.resources}
     platform = run.one("platform:index:Platform")
-    assert platform.parent.endswith(f"pulumi:pulumi:Stack::platform-{run.stack}")
+    # The stack resource is named `<project>-<stack>`, the project being the one whose files ran.
+    assert platform.parent.endswith(f"pulumi:pulumi:Stack::{project_name(FIXTURE_DIR)}-{run.stack}")
     orphans = [r.urn for r in run.resources if r is not platform and r.parent not in urns]
     assert orphans == []
 
@@ -33,8 +34,8 @@ def test_bad_config_stops_before_any_resource_is_registered() -> None:
         "production",
         config,
         (
-            "stack 'production': platform:servics: unknown key; allowed: environment, app, domain, cluster, network, "
-            "nodePools, namespaces, configMaps, secrets, services, ingress, addons, overrides or a key named by a 'config' secret"
+            "stack 'production': platform:servics: unknown key; did you mean 'services'? allowed: environment, app, "
+            "domain, cluster, network, nodePools, namespaces, configMaps, secrets, services, ingress, addons, dataServices, backup, timing, overrides or a key named by a 'config' secret"
         ),
     )
 

@@ -255,7 +255,7 @@ def test_an_unknown_generator_is_rejected() -> None:
         "staging",
         config,
         (
-            "stack 'staging': platform:secrets[1].keys.JWT_SECRET.type: "
+            "stack 'staging': platform:secrets[api-secrets].keys.JWT_SECRET.type: "
             "unknown generator 'hex'; allowed: password, token, uuid, config, format"
         ),
     )
@@ -268,7 +268,7 @@ def test_a_password_shorter_than_16_characters_is_rejected() -> None:
         "staging",
         config,
         (
-            "stack 'staging': platform:secrets[0].keys.password.length: "
+            "stack 'staging': platform:secrets[database-credentials].keys.password.length: "
             "12 is too short; generated passwords must be at least 16 characters"
         ),
     )
@@ -281,7 +281,7 @@ def test_a_secret_targeting_an_undeclared_namespace_is_rejected() -> None:
         "staging",
         config,
         (
-            "stack 'staging': platform:secrets[1].namespaces[1]: "
+            "stack 'staging': platform:secrets[api-secrets].namespaces[1]: "
             "'payments' is not a declared namespace; declared: shop, shop-data, shop-workers"
         ),
     )
@@ -294,7 +294,7 @@ def test_a_user_supplied_key_that_is_not_set_is_rejected() -> None:
         "staging",
         config,
         (
-            "stack 'staging': platform:secrets[1].keys.HF_TOKEN.key: "
+            "stack 'staging': platform:secrets[api-secrets].keys.HF_TOKEN.key: "
             "'hfApiToken' is not set; run `pulumi config set --secret platform:hfApiToken <value>`"
         ),
     )

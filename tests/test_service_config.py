@@ -89,73 +89,73 @@ REJECTIONS: list[tuple[str, Mutation, str]] = [
     (
         "port outside 1-65535",
         _port_out_of_range,
-        "platform:services[1].ports[0].containerPort: input should be less than or equal to 65535 (got 70000)",
+        "platform:services[checkout].ports[http].containerPort: input should be less than or equal to 65535 (got 70000)",
     ),
     (
         "probe on an undeclared port",
         _probe_on_undeclared_port,
-        "platform:services[2].probes.liveness.httpGet.port: 'admin' is not a declared port; declared: metrics, health",
+        "platform:services[order-worker].probes.liveness.httpGet.port: 'admin' is not a declared port; declared: metrics, health",
     ),
     (
         "malformed quantity",
         _malformed_quantity,
-        "platform:services[1].resources.requests.memory: '512mb' is not a memory quantity: use a number with a "
+        "platform:services[checkout].resources.requests.memory: '512mb' is not a memory quantity: use a number with a "
         "suffix Ki, Mi, Gi, Ti (or k, M, G, T), e.g. '512Mi'",
     ),
     (
         "limit below its request",
         _limit_below_request,
-        "platform:services[1].resources.limits.memory: 128Mi is below the request (256Mi); limits must be >= requests",
+        "platform:services[checkout].resources.limits.memory: 128Mi is below the request (256Mi); limits must be >= requests",
     ),
     (
         "HPA min above max",
         _hpa_min_above_max,
-        "platform:services[0].autoscaling.maxReplicas: 2 is below minReplicas (4); maxReplicas must be >= minReplicas",
+        "platform:services[storefront].autoscaling.maxReplicas: 2 is below minReplicas (4); maxReplicas must be >= minReplicas",
     ),
     (
         "HPA target above 100",
         _hpa_target_above_100,
-        "platform:services[0].autoscaling.memoryUtilization: input should be less than or equal to 100 (got 150)",
+        "platform:services[storefront].autoscaling.memoryUtilization: input should be less than or equal to 100 (got 150)",
     ),
     (
         "HPA target below 1",
         _hpa_target_zero,
-        "platform:services[1].autoscaling.cpuUtilization: input should be greater than or equal to 1 (got 0)",
+        "platform:services[checkout].autoscaling.cpuUtilization: input should be greater than or equal to 1 (got 0)",
     ),
     (
         "PDB that blocks every eviction",
         _pdb_blocking_every_eviction,
-        "platform:services[0].disruptionBudget.minAvailable: 2 would block every eviction with 2 replica(s); "
+        "platform:services[storefront].disruptionBudget.minAvailable: 2 would block every eviction with 2 replica(s); "
         "it must be below the minimum replicas (2)",
     ),
     (
         "grace period not above the preStop sleep",
         _grace_not_above_pre_stop,
-        "platform:services[2].shutdown.terminationGracePeriodSeconds: 30 must exceed preStopSleepSeconds (30) "
+        "platform:services[order-worker].shutdown.terminationGracePeriodSeconds: 30 must exceed preStopSleepSeconds (30) "
         "so the app has time to stop after the sleep",
     ),
     (
         "latest tag",
         _latest_tag,
-        "platform:services[1].image: 'europe-docker.pkg.dev/acme-shop/apps/checkout:latest' uses the 'latest' tag; "
+        "platform:services[checkout].image: 'europe-docker.pkg.dev/acme-shop/apps/checkout:latest' uses the 'latest' tag; "
         "pin a version tag or a sha256 digest",
     ),
     (
         "duplicate path on one host",
         _duplicate_path_on_a_host,
-        "platform:services[1].routes[0].path: www.localtest.me/ is already routed to 'storefront'; "
+        "platform:services[checkout].routes[0].path: www.localtest.me/ is already routed to 'storefront'; "
         "each path on a host may route to one service",
     ),
     (
         "allowFrom naming an unknown service",
         _unknown_caller,
-        "platform:services[0].allowFrom[1]: 'payments' is not a declared service; "
+        "platform:services[storefront].allowFrom[1]: 'payments' is not a declared service; "
         "declared: checkout, order-worker, storefront",
     ),
     (
         "two ports on one Service port",
         _service_port_used_twice,
-        "platform:services[1].ports[2].servicePort: service port 80 is used twice; set a distinct servicePort",
+        "platform:services[checkout].ports[web].servicePort: service port 80 is used twice; set a distinct servicePort",
     ),
 ]
 

@@ -107,10 +107,17 @@ def test_deployments_are_never_cancelled_midway() -> None:
     assert _workflow()["concurrency"]["cancel-in-progress"] is False
 
 
-def test_jobs_that_reach_the_cluster_can_run_inside_its_authorized_networks() -> None:
-    # The private control plane admits only cluster.masterAuthorizedNetworks; GitHub-hosted
-    # runners are not in them, so these jobs take a self-hosted runner label when one is set.
+def test_jobs_that_reach_the_cluster_run_on_github_hosted_runners_unless_a_runner_is_named() -> None:
+    # The DNS endpoint admits any network and checks IAM, so GitHub-hosted runners deploy; a
+    # self-hosted runner label (DEPLOY_RUNNER) is only for stacks reached over the IP endpoint.
     jobs = _workflow()["jobs"]
     for name in ("preview", "deploy-staging", "deploy-production"):
         assert jobs[name]["runs-on"] == "${{ vars.DEPLOY_RUNNER || 'ubuntu-latest' }}", name
     assert jobs["test"]["runs-on"] == "ubuntu-latest"
+
+
+def test_the_workflow_says_which_iam_permission_its_service_accounts_need() -> None:
+    header = WORKFLOW.read_text().split("\nname:", 1)[0]
+    assert "container.clusters.connect" in header
+    assert "roles/container.admin" in header
+    assert "gcloud projects add-iam-policy-binding PROJECT --role=projects/PROJECT/roles/gkeConnect" in header

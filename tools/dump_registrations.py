@@ -11,6 +11,7 @@ behaviour is proven by identical dumps before and after:
     diff -r /tmp/before /tmp/after
 
 `type: config` secret keys get a fixed stand-in value (as secrets), as an operator would supply them.
+It reads the stack files themselves (root and examples), not the tests' fixture catalog.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from harness import run_program, stack_config  # noqa: E402
+from harness import run_program, stack_config, stand_in_secrets  # noqa: E402
 
 
 def stack_files() -> list[tuple[Path, str]]:
@@ -38,20 +39,9 @@ def stack_files() -> list[tuple[Path, str]]:
     return sorted(set(found))
 
 
-def supplied_secrets(values: dict[str, Any]) -> dict[str, str]:
-    """A stand-in for every `type: config` secret key the config names."""
-    supplied = {}
-    secrets = values.get("platform:secrets")
-    for secret in secrets if isinstance(secrets, list) else []:
-        for spec in (secret.get("keys") or {}).values():
-            if isinstance(spec, dict) and spec.get("type") == "config":
-                supplied[f"platform:{spec['key']}"] = f"stand-in-for-{spec['key']}"
-    return supplied
-
-
 def dump(directory: Path, stack: str) -> dict[str, Any]:
     values = stack_config(stack, directory)
-    supplied = supplied_secrets(values)
+    supplied = stand_in_secrets(values)
     run = run_program(stack, {**values, **supplied}, secret_keys=list(supplied), config_dir=directory)
     resources = []
     for registration in sorted(run.resources, key=lambda r: r.urn):

@@ -5,7 +5,12 @@ Two modes, from `cluster.mode`:
   (node_pool.py) and a hardened, private, VPC-native GKE Standard cluster in the spirit of
   terraform-google-kubernetes-engine's `safer-cluster`: default pool removed, Workload Identity,
   Dataplane V2, shielded nodes, no legacy ABAC or client certificate, Binary Authorization on
-  request. The provider's kubeconfig is built from the cluster's outputs (kubeconfig.py).
+  request. The control plane is reached through its IAM-gated DNS endpoint (container.clusters.connect)
+  while its IP endpoint stays private, or public behind masterAuthorizedNetworks, as
+  `cluster.controlPlane` says. GKE's current guard rails come from config with safe defaults: the
+  standard security posture, FQDN network policies, the Secret Manager add-on and, on every pool,
+  the kubelet read-only port closed. The provider's kubeconfig is built from the cluster's outputs
+  and targets the DNS endpoint when it is on (kubeconfig.py).
   Production's cluster has deletion protection and is `protect`ed in Pulumi; dev and staging's
   are not, so those environments can be torn down.
 - `existing` (dev): no GCP resource at all; the provider targets the kubeconfig file and context
@@ -15,7 +20,9 @@ Two modes, from `cluster.mode`:
 cluster without nodes.
 
 Deliberately left out: Autopilot, application-layer Secrets encryption with Cloud KMS, a
-private-endpoint bastion, fleet registration and node auto-provisioning.
+private-endpoint bastion, fleet registration, node auto-provisioning, and workload vulnerability
+scanning: GKE shut down its standard tier on 2025-07-31 and its advanced tier on 2026-06-16, so
+`vulnerabilityMode` is written as VULNERABILITY_DISABLED (scan images in Artifact Registry instead).
 """
 
 from __future__ import annotations
@@ -32,13 +39,21 @@ import pulumi_kubernetes as k8s
 from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig
 from components.cluster.kubeconfig import gke_kubeconfig
 from components.cluster.network import PODS_RANGE, SERVICES_RANGE, Network
-from components.cluster.node_pool import NodePool, NodePoolArgs, NodeServiceAccount, default_pool_node_config
+from components.cluster.node_pool import (
+    KUBELET_READ_ONLY_PORT,
+    NodePool,
+    NodePoolArgs,
+    NodeServiceAccount,
+    default_pool_node_config,
+)
 from components.context import Context
 
 # Logs from system components and workloads. (Workload *metrics* come through Managed Service for
 # Prometheus: the monitoring WORKLOADS component was removed in GKE 1.24.)
 LOGGING_COMPONENTS = ["SYSTEM_COMPONENTS", "WORKLOADS"]
 MONITORING_COMPONENTS = ["SYSTEM_COMPONENTS"]
+# Both tiers of GKE's workload vulnerability scanning are shut down; enabling either is refused.
+VULNERABILITY_MODE = "VULNERABILITY_DISABLED"
 
 
 @dataclass(frozen=True)
@@ -47,10 +62,27 @@ class ClusterArgs:
     network: NetworkConfig
     node_pools: Sequence[NodePoolConfig]
     context: Context
+    # Enable the Backup for GKE agent add-on (a BackupPlan protects the data namespaces).
+    backup_agent: bool = False
+
+
+def _addons_config(dataplane_v2: bool, backup_agent: bool) -> gcp.container.ClusterAddonsConfigArgs | None:
+    """Calico's network policy add-on without Dataplane V2; the Backup for GKE agent when data is backed up."""
+    if dataplane_v2 and not backup_agent:
+        return None
+    return gcp.container.ClusterAddonsConfigArgs(
+        network_policy_config=None
+        if dataplane_v2
+        else gcp.container.ClusterAddonsConfigNetworkPolicyConfigArgs(disabled=False),
+        gke_backup_agent_config=gcp.container.ClusterAddonsConfigGkeBackupAgentConfigArgs(enabled=True)
+        if backup_agent
+        else None,
+    )
 
 
 class Cluster(pulumi.ComponentResource):
     provider: k8s.Provider
+    cluster_id: pulumi.Output[str] | None = None
     ready: list[pulumi.Resource]
     outputs: dict[str, Any]
 
@@ -99,23 +131,44 @@ class Cluster(pulumi.ComponentResource):
             for pool in args.node_pools
         ]
 
+        dns_endpoint = self._dns_endpoint(cluster) if args.cluster.control_plane.dns_endpoint else None
         kubeconfig = gke_kubeconfig(
             project,
             args.cluster.location,
             cluster.name,
             cluster.endpoint,
             cluster.master_auth.cluster_ca_certificate,
+            dns_endpoint=dns_endpoint,
         )
         self.provider = k8s.Provider(f"{name}-k8s", k8s.ProviderArgs(kubeconfig=kubeconfig), opts=child)
         self.ready = [pool.node_pool for pool in pools]
+        # projects/<p>/locations/<l>/clusters/<name>: what a Backup for GKE plan names.
+        self.cluster_id = cluster.id
         self.outputs = {
             "clusterName": cluster.name,
             "clusterLocation": cluster.location,
             "clusterEndpoint": cluster.endpoint,
+            **({"clusterDnsEndpoint": dns_endpoint} if dns_endpoint is not None else {}),
             "kubeconfig": kubeconfig,
             "nodePoolNames": pulumi.Output.all(*[pool.node_pool.name for pool in pools]),
             "nodeServiceAccountEmail": node_identity.account.email,
         }
+
+    @staticmethod
+    def _dns_endpoint(cluster: gcp.container.Cluster) -> pulumi.Output[str]:
+        """The cluster's DNS name (`gke-<id>.<region>.gke.goog`), known once GKE created it."""
+
+        def endpoint(config: Any) -> str:
+            dns = config.dns_endpoint_config if config is not None else None
+            if dns is None or not dns.endpoint:
+                # GKE reports one for every cluster; its absence means stale state, and the IP endpoint may be private.
+                raise ValueError(
+                    "GKE reported no DNS endpoint although cluster.controlPlane.dnsEndpoint is on; "
+                    "run `pulumi refresh` and try again"
+                )
+            return str(dns.endpoint)
+
+        return cluster.control_plane_endpoints_config.apply(endpoint)
 
     def _build_cluster(
         self,
@@ -126,7 +179,7 @@ class Cluster(pulumi.ComponentResource):
         node_identity: NodeServiceAccount,
     ) -> gcp.container.Cluster:
         settings, context = args.cluster, args.context
-        window = settings.maintenance_window
+        window, access = settings.maintenance_window, settings.control_plane
         return gcp.container.Cluster(
             f"{name}-gke",
             gcp.container.ClusterArgs(
@@ -149,8 +202,21 @@ class Cluster(pulumi.ComponentResource):
                 ),
                 private_cluster_config=gcp.container.ClusterPrivateClusterConfigArgs(
                     enable_private_nodes=True,
-                    enable_private_endpoint=settings.private_endpoint,
+                    enable_private_endpoint=access.ip_endpoint == "private",
                     master_ipv4_cidr_block=settings.master_ipv4_cidr,
+                ),
+                control_plane_endpoints_config=gcp.container.ClusterControlPlaneEndpointsConfigArgs(
+                    dns_endpoint_config=gcp.container.ClusterControlPlaneEndpointsConfigDnsEndpointConfigArgs(
+                        # On: any network may resolve and call it; IAM (container.clusters.connect) decides who gets in.
+                        allow_external_traffic=access.dns_endpoint,
+                        # Only Google identities pass the DNS endpoint, never Kubernetes tokens or certificates.
+                        enable_k8s_tokens_via_dns=False,
+                        enable_k8s_certs_via_dns=False,
+                    ),
+                    # The IP endpoint stays for nodes and in-VPC callers; ipEndpoint decides whether it is also public.
+                    ip_endpoints_config=gcp.container.ClusterControlPlaneEndpointsConfigIpEndpointsConfigArgs(
+                        enabled=True
+                    ),
                 ),
                 # Always on: an empty list lets no outside network reach the control plane.
                 master_authorized_networks_config=gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
@@ -171,8 +237,24 @@ class Cluster(pulumi.ComponentResource):
                         start_time=window.start_time, end_time=window.end_time, recurrence=window.recurrence
                     )
                 ),
-                # Dataplane V2 (eBPF) enforces NetworkPolicy itself; no Calico add-on.
-                datapath_provider="ADVANCED_DATAPATH",
+                # Dataplane V2 (eBPF) enforces NetworkPolicy itself; without it Calico must, or policies do nothing.
+                datapath_provider="ADVANCED_DATAPATH" if settings.dataplane_v2 else "LEGACY_DATAPATH",
+                network_policy=None
+                if settings.dataplane_v2
+                else gcp.container.ClusterNetworkPolicyArgs(enabled=True, provider="CALICO"),
+                enable_fqdn_network_policy=settings.fqdn_network_policy,
+                addons_config=_addons_config(settings.dataplane_v2, args.backup_agent),
+                security_posture_config=gcp.container.ClusterSecurityPostureConfigArgs(
+                    mode=settings.security_posture, vulnerability_mode=VULNERABILITY_MODE
+                ),
+                # Explicitly false when off, so switching it off later really removes the add-on.
+                secret_manager_config=gcp.container.ClusterSecretManagerConfigArgs(enabled=settings.secret_manager),
+                # Pools created outside this program (or by GKE) start with the read-only port closed too.
+                node_pool_defaults=gcp.container.ClusterNodePoolDefaultsArgs(
+                    node_config_defaults=gcp.container.ClusterNodePoolDefaultsNodeConfigDefaultsArgs(
+                        insecure_kubelet_readonly_port_enabled=KUBELET_READ_ONLY_PORT[False]
+                    )
+                ),
                 enable_shielded_nodes=True,
                 enable_legacy_abac=False,
                 master_auth=gcp.container.ClusterMasterAuthArgs(

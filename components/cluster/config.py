@@ -11,9 +11,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterator
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from components.config.errors import Problem
 from components.config.values import Cidr, DnsLabel, Labels, Model
@@ -32,6 +32,17 @@ class AuthorizedNetwork(Model):
     display_name: str
 
 
+class ControlPlaneConfig(Model):
+    """How the control plane is reached: the IAM-gated DNS endpoint and the IP endpoint."""
+
+    # Google's front end serves the cluster's DNS name and admits only identities with the IAM
+    # permission container.clusters.connect: no source-IP list, no runner inside the network.
+    dns_endpoint: bool = True
+    # private: the IP endpoint has only its internal address in the VPC. public: it also has a
+    # public address, which admits only cluster.masterAuthorizedNetworks.
+    ip_endpoint: Literal["private", "public"] = "private"
+
+
 class ClusterConfig(Model):
     # existing: target a cluster you already have (kind, minikube) through a kubeconfig context
     # and create no GCP resources. gke: create the VPC, the cluster and its node pools.
@@ -44,9 +55,29 @@ class ClusterConfig(Model):
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
     maintenance_window: MaintenanceWindow = MaintenanceWindow()
     master_ipv4_cidr: Cidr = "172.16.0.0/28"
+    control_plane: ControlPlaneConfig = ControlPlaneConfig()
     master_authorized_networks: list[AuthorizedNetwork] = []
-    private_endpoint: bool = False
     binary_authorization: bool = False
+    # BASIC is GKE's standard tier: workload configuration auditing in the security posture dashboard.
+    security_posture: Literal["BASIC", "DISABLED"] = "BASIC"
+    # Dataplane V2 (eBPF) enforces NetworkPolicy itself; off, the cluster falls back to Calico.
+    dataplane_v2: bool = True
+    # FQDNNetworkPolicy: egress to Google APIs and managed services named by host, not opened by CIDR.
+    fqdn_network_policy: bool = True
+    # The Secret Manager add-on: pods mount Secret Manager secrets through the CSI driver.
+    secret_manager: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced_keys(cls, data: Any) -> Any:
+        # privateEndpoint predates controlPlane; say where it went rather than just 'unknown key'.
+        if isinstance(data, dict) and "privateEndpoint" in data:
+            raise ValueError(
+                "privateEndpoint was replaced by controlPlane.ipEndpoint: write "
+                "'controlPlane: {ipEndpoint: private}' (privateEndpoint: true) or "
+                "'controlPlane: {ipEndpoint: public}' (privateEndpoint: false)"
+            )
+        return data
 
     @property
     def regional(self) -> bool:
@@ -85,6 +116,8 @@ class NodePoolConfig(Model):
     node_locations: list[str] = []
     labels: Labels = {}
     taints: list[Taint] = []
+    # The kubelet's unauthenticated read-only port (10255) exposes pod specs and metrics to anything on the node network.
+    kubelet_read_only_port: bool = False
 
     @property
     def effective_location_policy(self) -> str:
@@ -113,6 +146,22 @@ def check_cluster(cluster: ClusterConfig, *, production: bool, project: str | No
         yield "cluster.mode", "mode 'gke' needs a GCP project: run `pulumi config set gcp:project <project-id>`"
     if cluster.mode == "gke" and len(cluster.name) > 40:
         yield "cluster.name", f"'{cluster.name}' has {len(cluster.name)} characters; GKE cluster names have at most 40"
+    yield from check_control_plane(cluster)
+    if cluster.fqdn_network_policy and not cluster.dataplane_v2:
+        yield (
+            "cluster.fqdnNetworkPolicy",
+            "FQDN network policies need Dataplane V2: set dataplaneV2 to true, or fqdnNetworkPolicy to false",
+        )
+
+
+def check_control_plane(cluster: ClusterConfig) -> Iterator[Problem]:
+    access = cluster.control_plane
+    if not access.dns_endpoint and access.ip_endpoint == "public" and not cluster.master_authorized_networks:
+        yield (
+            "cluster.controlPlane.dnsEndpoint",
+            "with the DNS endpoint off, a public IP endpoint needs masterAuthorizedNetworks to say who may "
+            "reach it: keep dnsEndpoint true, list the networks, or set ipEndpoint to private",
+        )
 
 
 def check_network(network: NetworkConfig, cluster: ClusterConfig) -> Iterator[Problem]:

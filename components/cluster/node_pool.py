@@ -12,8 +12,9 @@ Pool names are generated from the pool's `name` as a prefix, so a change that fo
 creates the new pool before the old one is drained and deleted. With pulumi-gcp 10 these replace a
 pool: its `name`, `spot`, the node service account or scopes, the shielded-instance settings, the
 cluster or its location. These update the pool in place (GKE rolls the nodes by surge where it must):
-machine type, disk size and type, image type, labels, taints, autoscaling bounds, location policy
-and `nodeLocations`.
+machine type, disk size and type, image type, labels, taints, autoscaling bounds, location policy,
+`nodeLocations` and the kubelet read-only port. Every pool, and the short-lived default pool, has
+that port (10255, unauthenticated) closed unless its config opens it.
 
 Deliberately left out: GPUs, local SSDs, sandboxing, node auto-provisioning and blue-green
 upgrades; sizes are checked against the workloads by the capacity check, not here.
@@ -41,6 +42,8 @@ NODE_ROLES = (
     "roles/stackdriver.resourceMetadata.writer",
     "roles/artifactregistry.reader",
 )
+# GKE's kubelet settings take the strings TRUE / FALSE, not booleans.
+KUBELET_READ_ONLY_PORT = {True: "TRUE", False: "FALSE"}
 # Added to every spot pool so only pods that tolerate preemption land there.
 SPOT_TAINT = Taint.model_validate({"key": "cloud.google.com/gke-spot", "value": "true", "effect": "NO_SCHEDULE"})
 
@@ -64,6 +67,9 @@ def default_pool_node_config(service_account: pulumi.Input[str]) -> gcp.containe
             enable_secure_boot=True, enable_integrity_monitoring=True
         ),
         workload_metadata_config=gcp.container.ClusterNodeConfigWorkloadMetadataConfigArgs(mode=WORKLOAD_METADATA_MODE),
+        kubelet_config=gcp.container.ClusterNodeConfigKubeletConfigArgs(
+            insecure_kubelet_readonly_port_enabled=KUBELET_READ_ONLY_PORT[False]
+        ),
     )
 
 
@@ -150,6 +156,9 @@ class NodePool(pulumi.ComponentResource):
                     ),
                     workload_metadata_config=gcp.container.NodePoolNodeConfigWorkloadMetadataConfigArgs(
                         mode=WORKLOAD_METADATA_MODE
+                    ),
+                    kubelet_config=gcp.container.NodePoolNodeConfigKubeletConfigArgs(
+                        insecure_kubelet_readonly_port_enabled=KUBELET_READ_ONLY_PORT[pool.kubelet_read_only_port]
                     ),
                 ),
             ),

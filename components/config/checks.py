@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from components.cluster.config import check_cluster, check_network, check_node_pools
 from components.config.errors import Problem
-from components.config.values import ENV_NAME
+from components.config.values import ENV_NAME, storage_bytes
+from components.data.config import PSA_LEVELS, DataServiceConfig, check_data_service, check_retention
 from components.tenancy.config import (
     ConfigMapConfig,
     SecretConfig,
@@ -21,11 +22,13 @@ from components.tenancy.config import (
     check_secret_keys,
 )
 from components.workloads.config import (
+    STORAGE_CLASSES,
     EnvSource,
     ServiceConfig,
     check_route_ports,
     check_scaling,
     check_service,
+    check_volumes,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +52,12 @@ def semantic_problems(config: PlatformConfig) -> Iterator[Problem]:
             yield from _check_service(config, f"services[{index}]", service)
     yield from _check_routes(config)
     yield from _check_addons(config)
+    for index, store in enumerate(config.data_services):
+        if store.enabled:
+            yield from _check_data_service(config, f"dataServices[{index}]", store)
+    yield from check_retention(config.backup, "backup")
+    if config.is_production and config.creates_cluster and config.data_namespaces and not config.backup.enabled:
+        yield "backup.enabled", "production data services must be backed up; keep Backup for GKE on"
 
 
 def _check_names_unique(config: PlatformConfig) -> Iterator[Problem]:
@@ -58,6 +67,7 @@ def _check_names_unique(config: PlatformConfig) -> Iterator[Problem]:
         ("configMaps", config.config_maps),
         ("secrets", config.secrets),
         ("services", config.services),
+        ("dataServices", config.data_services),
     ]
     for key, items in catalogs:
         seen: set[str] = set()
@@ -65,10 +75,22 @@ def _check_names_unique(config: PlatformConfig) -> Iterator[Problem]:
             if item.name in seen:
                 yield f"{key}[{index}].name", f"'{item.name}' is declared twice; names must be unique"
             seen.add(item.name)
+    services = {svc.name for svc in config.services}
+    secrets = {secret.name for secret in config.secrets}
+    for index, store in enumerate(config.data_services):
+        if store.name in services:
+            yield (
+                f"dataServices[{index}].name",
+                f"'{store.name}' is also a service; a data service's Service and StatefulSet take its name",
+            )
+        if store.secret_name in secrets:
+            yield (
+                f"dataServices[{index}].name",
+                f"the secret '{store.secret_name}' is declared in secrets; the data service delivers its own credentials under that name",
+            )
 
 
 def _check_namespaces(config: PlatformConfig) -> Iterator[Problem]:
-    declared = {ns.name for ns in config.namespaces}
     for index, ns in enumerate(config.namespaces):
         path = f"namespaces[{index}]"
         addon = config.addon_namespaces.get(ns.name)
@@ -80,7 +102,7 @@ def _check_namespaces(config: PlatformConfig) -> Iterator[Problem]:
                     "use policy 'relaxed'"
                 ),
             )
-        yield from check_namespace(ns, path, declared)
+        yield from check_namespace(ns, path)
 
 
 def _check_service(config: PlatformConfig, path: str, svc: ServiceConfig) -> Iterator[Problem]:
@@ -95,6 +117,7 @@ def _check_service(config: PlatformConfig, path: str, svc: ServiceConfig) -> Ite
     yield from check_scaling(svc, path, production=config.is_production, serves_production=serves_production)
     yield from _check_references(config, path, svc)
     yield from check_route_ports(svc, path)
+    yield from check_volumes(svc, path, config.cluster.mode)
     if svc.placement != "regular" and config.creates_cluster and not any(p.spot for p in config.node_pools):
         yield f"{path}.placement", f"'{svc.placement}' needs a spot node pool, and this stack declares none"
     if svc.service_account.workload_identity is not None and not config.creates_cluster:
@@ -175,11 +198,25 @@ def _check_references(config: PlatformConfig, path: str, svc: ServiceConfig) -> 
             )
 
     known = {s.name for s in config.services if s.enabled}
+    namespace = config.namespace(svc.namespace)
+    if svc.allow_from and namespace is not None and namespace.policy == "read-only":
+        yield (
+            f"{path}.allowFrom",
+            f"'{svc.namespace}' is read-only: its services admit only the edge; remove allowFrom or use policy 'strict'",
+        )
     for index, caller in enumerate(svc.allow_from):
+        caller_service = config.service(caller)
+        caller_namespace = config.namespace(caller_service.namespace) if caller_service is not None else None
         if caller not in known:
             yield (
                 f"{path}.allowFrom[{index}]",
                 f"'{caller}' is not a declared service; declared: {', '.join(sorted(known))}",
+            )
+        elif caller_namespace is not None and caller_namespace.policy == "read-only":
+            yield (
+                f"{path}.allowFrom[{index}]",
+                f"'{caller}' runs in read-only namespace '{caller_namespace.name}', "
+                "whose pods may open connections only to its egress namespaces",
             )
 
 
@@ -234,4 +271,68 @@ def _check_addons(config: PlatformConfig) -> Iterator[Problem]:
                 f"namespaces[{index}].podSecurity",
                 f"'{ns.pod_security}' would block the monitoring add-on in '{ns.name}': node-exporter needs "
                 "hostNetwork, hostPID and hostPath; set privileged",
+            )
+
+
+def _check_data_service(config: PlatformConfig, path: str, store: DataServiceConfig) -> Iterator[Problem]:
+    yield from check_data_service(store, path)
+    engine = store.engine
+    namespace = config.namespace(store.namespace)
+    if namespace is None or not namespace.enabled:
+        declared = ", ".join(sorted(ns.name for ns in config.namespaces if ns.enabled)) or "none"
+        yield f"{path}.namespace", f"'{store.namespace}' is not a declared namespace; declared: {declared}"
+    elif PSA_LEVELS.index(namespace.pod_security) < PSA_LEVELS.index(engine.pod_security):
+        yield (
+            f"{path}.namespace",
+            f"'{namespace.name}' enforces Pod Security '{namespace.pod_security}', but {engine.label} needs "
+            f"'{engine.pod_security}'; set the namespace's podSecurity to '{engine.pod_security}' or place the store elsewhere",
+        )
+    if store.effective_version == "latest":
+        yield f"{path}.version", "'latest' is not a version; pin the image tag, e.g. " + engine.default_version
+    mode = config.cluster.mode
+    storage_class = store.storage.storage_class
+    if storage_class is not None and storage_class not in STORAGE_CLASSES[mode]:
+        yield (
+            f"{path}.storage.storageClass",
+            f"'{storage_class}' is not a storage class of cluster.mode '{mode}'; "
+            f"use one of {', '.join(STORAGE_CLASSES[mode])} or leave it unset for the default",
+        )
+    known = {svc.name for svc in config.services if svc.enabled}
+    for index, client in enumerate(store.clients):
+        if client not in known:
+            yield (
+                f"{path}.clients[{index}]",
+                f"'{client}' is not a declared service; declared: {', '.join(sorted(known)) or 'none'}",
+            )
+    yield from _check_against_deployed(config, path, store)
+
+
+def _check_against_deployed(config: PlatformConfig, path: str, store: DataServiceConfig) -> Iterator[Problem]:
+    """What the engine and the volumes cannot do in place, against what this stack last deployed."""
+    deployed = config.deployed_data.get(store.name)
+    if not isinstance(deployed, dict):
+        return
+    if deployed.get("type") != store.type:
+        yield (
+            f"{path}.type",
+            f"'{store.name}' holds {deployed.get('type')} data on its volumes; another engine cannot read it: "
+            "declare the new store under another name and move the data",
+        )
+        return
+    version = deployed.get("version")
+    if isinstance(version, str) and version != store.effective_version:
+        refusal = store.engine.refuse_version_change(version, store.effective_version)
+        if refusal is not None:
+            yield f"{path}.version", refusal
+    size = deployed.get("storage")
+    if isinstance(size, str):
+        try:
+            shrinks = storage_bytes(store.storage_size) < storage_bytes(size)
+        except ValueError:
+            shrinks = False
+        if shrinks:
+            yield (
+                f"{path}.storage.size",
+                f"{store.storage_size} is smaller than the {size} already provisioned; a persistent volume can "
+                "only grow: keep the size, or move the data to a new store with a smaller volume",
             )

@@ -8,7 +8,10 @@ substitutes ``${environment}`` and ``${domain}``, and validates the result in tw
 2. meaning: each domain's own rules, then the rules across domains (``checks.py``).
 
 Every problem becomes one line naming the stack, the key path and what is allowed, raised as
-``ConfigError`` (``errors.py``).
+``ConfigError`` (``errors.py``). Paths name list items by their ``name`` (``services[checkout]``),
+and a value an override set is reported at the stack-file key it came from
+(``overrides.services.checkout.autoscaling.maxReplicas``); both translations happen once, here, so
+every domain's checks keep yielding plain index paths.
 
 Deliberately out of scope: reading files other than Pulumi config, and any resource logic.
 """
@@ -16,8 +19,10 @@ Deliberately out of scope: reading files other than Pulumi config, and any resou
 from __future__ import annotations
 
 import copy
+import difflib
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pulumi
@@ -26,6 +31,7 @@ from pydantic import BaseModel, ValidationError
 from components.config.checks import semantic_problems
 from components.config.errors import NAMESPACE, Problem, Problems, config_error
 from components.config.root import PlatformConfig
+from components.data.history import deployed_data_services
 from components.tenancy.config import GENERATORS
 
 # Top-level keys under ``platform:``; each is one Pulumi config key.
@@ -42,10 +48,13 @@ TOP_LEVEL_KEYS = (
     "services",
     "ingress",
     "addons",
+    "dataServices",
+    "backup",
+    "timing",
     "overrides",
 )
 STRUCTURED_KEYS = frozenset(TOP_LEVEL_KEYS) - {"environment", "app", "domain"}
-CATALOGS = ("services", "namespaces", "secrets", "configMaps")
+CATALOGS = ("services", "namespaces", "secrets", "configMaps", "dataServices")
 
 
 def _all_config() -> dict[str, Any]:
@@ -76,7 +85,17 @@ def _merge(base: Any, overlay: Any) -> Any:
     return copy.deepcopy(overlay)
 
 
-def _apply_overrides(raw: dict[str, Any]) -> dict[str, Any]:
+def _set_paths(base: Any, overlay: Any, path: str) -> Iterator[str]:
+    """The key paths `_merge(base, overlay)` replaced: mapping keys recursed into, anything else whole."""
+    if isinstance(base, dict) and isinstance(overlay, dict):
+        for key, value in overlay.items():
+            yield from _set_paths(base.get(key), value, f"{path}.{key}")
+    else:
+        yield path
+
+
+def _apply_overrides(raw: dict[str, Any], origins: dict[str, str]) -> dict[str, Any]:
+    """Merge `overrides` into the catalogs; `origins` gets each replaced path -> its override key."""
     overrides = raw.pop("overrides", None) or {}
     if not isinstance(overrides, dict):
         raise Problems([("overrides", "must be a mapping of catalog name to {item name: partial item}")])
@@ -106,6 +125,8 @@ def _apply_overrides(raw: dict[str, Any]) -> dict[str, Any]:
                 problems.append((f"{path}.{name}", "must be a mapping of the keys that change (not including 'name')"))
             else:
                 index = by_name[name]
+                for set_path in _set_paths(merged[index], change, f"{catalog}[{index}]"):
+                    origins[set_path] = f"{path}.{name}"
                 merged[index] = _merge(merged[index], change)
         raw[catalog] = merged
     if problems:
@@ -175,8 +196,7 @@ def _describe(error: Any) -> str:
     kind = error["type"]
     value = error.get("input")
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(tuple(error["loc"]))
-        return "unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        return _unknown_key(str(error["loc"][-1]), _allowed_keys(tuple(error["loc"])))
     if kind == "missing":
         return "is required"
     if kind == "value_error":
@@ -189,6 +209,20 @@ def _describe(error: Any) -> str:
     return f"{message} (got {shown})"
 
 
+def _unknown_key(key: str, allowed: list[str] | tuple[str, ...], also: str = "") -> str:
+    """'unknown key; did you mean 'minReplicas'? allowed: ...' - the suggestion only when one is close."""
+    message = "unknown key"
+    close = difflib.get_close_matches(key, allowed, n=1) or difflib.get_close_matches(
+        key.lower(), [a.lower() for a in allowed], n=1
+    )
+    if close:
+        suggestion = next(a for a in allowed if a.lower() == close[0].lower())
+        message += f"; did you mean '{suggestion}'?"
+    if allowed:
+        message += ("" if close else ";") + f" allowed: {', '.join(allowed)}{also}"
+    return message
+
+
 def _shape_problems(exc: ValidationError) -> list[Problem]:
     problems = []
     for error in exc.errors():
@@ -196,25 +230,33 @@ def _shape_problems(exc: ValidationError) -> list[Problem]:
     return problems
 
 
-def parse(stack: str, raw_values: Mapping[str, Any], project: str | None = None) -> PlatformConfig:
+def parse(
+    stack: str,
+    raw_values: Mapping[str, Any],
+    project: str | None = None,
+    deployed_data: Mapping[str, Any] | None = None,
+) -> PlatformConfig:
     """Validate raw `platform:*` config (already keyed without the namespace) for one stack."""
+    origins: dict[str, str] = {}
+    raw: dict[str, Any] = {}
     try:
         raw = {key: _decode(key, value) for key, value in raw_values.items()}
-        raw = _apply_overrides(raw)
+        raw = _apply_overrides(raw, origins)
         environment = raw.get("environment", "dev")
         substitutions = {"environment": str(environment), "domain": str(raw.get("domain") or "")}
         raw = _substitute(raw, substitutions)
         supplied = _config_secret_keys(raw)
         unknown = [key for key in raw if key not in TOP_LEVEL_KEYS and key not in supplied]
         if unknown:
-            raise Problems(
-                [
-                    (key, f"unknown key; allowed: {', '.join(TOP_LEVEL_KEYS)} or a key named by a 'config' secret")
-                    for key in unknown
-                ]
-            )
+            also = " or a key named by a 'config' secret"
+            raise Problems([(key, _unknown_key(key, TOP_LEVEL_KEYS, also)) for key in unknown])
         document = {key: value for key, value in raw.items() if key in TOP_LEVEL_KEYS}
-        document.update(stack=stack, project=project, suppliedSecretKeys=tuple(k for k in supplied if k in raw))
+        document.update(
+            stack=stack,
+            project=project,
+            suppliedSecretKeys=tuple(k for k in supplied if k in raw),
+            deployedData=dict(deployed_data or {}),
+        )
         document.setdefault("environment", "dev")
         try:
             config = PlatformConfig.model_validate(document)
@@ -224,8 +266,70 @@ def parse(stack: str, raw_values: Mapping[str, Any], project: str | None = None)
         if problems:
             raise Problems(problems)
     except Problems as found:
-        raise config_error(stack, found.problems) from None
+        named = [(_reported_path(path, raw, origins), message) for path, message in found.problems]
+        raise config_error(stack, named) from None
     return _without_disabled(config)
+
+
+# --------------------------------------------------------------------------- how a path is reported
+
+# `services[2].ports[0].name` -> ("services", 2, "ports", 0, "name"); a key holding dots
+# (`data.app.properties`) splits into several parts, and is joined back unchanged.
+_PATH_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+_CATALOG_ITEM = re.compile(r"^(?P<catalog>[A-Za-z]+)\[\d+\]")
+
+
+def _reported_path(path: str, document: Mapping[str, Any], origins: Mapping[str, str]) -> str:
+    """The path as the user wrote the value: list items by name, and an overridden value at its
+    `overrides.<catalog>.<item>...` key in the stack file."""
+    item = _CATALOG_ITEM.match(path)
+    if item is not None:
+        for set_path, override in origins.items():
+            # The problem lies at or below a replaced value, or inside an object an override changed.
+            below = path == set_path or path.startswith((set_path + ".", set_path + "["))
+            inside = path != item.group(0) and set_path.startswith((path + ".", path + "["))
+            if below or inside:
+                rest = path[item.end() :]
+                node = _at(document, path[: item.end()])
+                return override + _named(rest, node)
+    return _named(path, document)
+
+
+def _at(document: Any, path: str) -> Any:
+    node = document
+    for index, key in _PATH_PART.findall(path):
+        node = _child(node, int(index) if index else key)
+    return node
+
+
+def _child(node: Any, part: int | str) -> Any:
+    if isinstance(part, int):
+        return node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+    return node.get(part) if isinstance(node, dict) else None
+
+
+def _named(path: str, node: Any) -> str:
+    """Each `[i]` whose list item has a unique, plain `name` becomes `[name]`; the rest is unchanged."""
+    out = ""
+    for index, key in _PATH_PART.findall(path):
+        if not index:
+            out += f".{key}" if out or path.startswith(".") else key
+            node = _child(node, key)
+            continue
+        position = int(index)
+        out += f"[{_item_label(node, position)}]"
+        node = _child(node, position)
+    return out
+
+
+def _item_label(items: Any, position: int) -> str:
+    if not isinstance(items, list) or not 0 <= position < len(items) or not isinstance(items[position], dict):
+        return str(position)
+    name = items[position].get("name")
+    names = [item.get("name") for item in items if isinstance(item, dict)]
+    if isinstance(name, str) and name and re.fullmatch(r"[^\s.\[\]]+", name) and names.count(name) == 1:
+        return name
+    return str(position)
 
 
 def _config_secret_keys(raw: Mapping[str, Any]) -> list[str]:
@@ -245,7 +349,9 @@ def load_config() -> PlatformConfig:
     prefix = NAMESPACE + ":"
     raw = {key[len(prefix) :]: value for key, value in _all_config().items() if key.startswith(prefix)}
     project = pulumi.Config("gcp").get("project")
-    return parse(pulumi.get_stack(), raw, project)
+    # Only a stack that declares data services needs its previous deploy's versions and sizes.
+    deployed = deployed_data_services() if raw.get("dataServices") else {}
+    return parse(pulumi.get_stack(), raw, project, deployed)
 
 
 def _without_disabled(config: PlatformConfig) -> PlatformConfig:
@@ -255,5 +361,6 @@ def _without_disabled(config: PlatformConfig) -> PlatformConfig:
             "namespaces": [n for n in config.namespaces if n.enabled],
             "secrets": [s for s in config.secrets if s.enabled],
             "config_maps": [c for c in config.config_maps if c.enabled],
+            "data_services": [d for d in config.data_services if d.enabled],
         }
     )

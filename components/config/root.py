@@ -6,11 +6,14 @@ every component is handed its own slice and the facts it needs from other domain
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig
 from components.config.values import DnsLabel, Model
+from components.data.catalog import credentials_secret, store_service
+from components.data.config import BackupConfig, DataServiceConfig
 from components.observability.config import MonitoringConfig
+from components.planning.config import TimingConfig
 from components.tenancy.config import ConfigMapConfig, NamespaceConfig, SecretConfig
 from components.traffic.config import CertManagerConfig, IngressConfig, IngressNginxConfig
 from components.workloads.config import ServiceConfig
@@ -37,8 +40,14 @@ class PlatformConfig(Model):
     services: list[ServiceConfig] = []
     ingress: IngressConfig = IngressConfig()
     addons: AddonsConfig = AddonsConfig()
+    data_services: list[DataServiceConfig] = []
+    backup: BackupConfig = BackupConfig()
+    timing: TimingConfig = TimingConfig()
     # The `type: config` secret keys whose `platform:<key>` value is set (read as secrets by the program).
     supplied_secret_keys: tuple[str, ...] = ()
+    # What this stack last deployed of each data service ({name: {type, version, storage}}), read
+    # from its own `dataServices` output; empty on the first deploy.
+    deployed_data: dict[str, Any] = {}
 
     @property
     def is_production(self) -> bool:
@@ -70,14 +79,41 @@ class PlatformConfig(Model):
         choice = self.addons.cert_manager.issuer or ("production" if self.is_production else "staging")
         return f"letsencrypt-{choice}"
 
+    @property
+    def stores(self) -> list[ServiceConfig]:
+        """The enabled data services, each as the StatefulSet service that runs it in the cluster."""
+        return [
+            store_service(store, self.cluster.mode, self.is_production) for store in self.data_services if store.enabled
+        ]
+
+    @property
+    def workloads(self) -> list[ServiceConfig]:
+        """Everything that runs pods from the catalogs: the services, then the data stores."""
+        return [*self.services, *self.stores]
+
+    @property
+    def data_secrets(self) -> list[SecretConfig]:
+        """Each enabled data service's credentials Secret, in its namespace and its clients'."""
+        namespaces = {svc.name: svc.namespace for svc in self.services if svc.enabled}
+        return [
+            credentials_secret(store, [namespaces[c] for c in store.clients if c in namespaces])
+            for store in self.data_services
+            if store.enabled
+        ]
+
+    @property
+    def data_namespaces(self) -> list[str]:
+        """The namespaces that hold data stores, in catalog order."""
+        return list(dict.fromkeys(store.namespace for store in self.data_services if store.enabled))
+
     def namespace(self, name: str) -> NamespaceConfig | None:
         return next((ns for ns in self.namespaces if ns.name == name), None)
 
     def service(self, name: str) -> ServiceConfig | None:
-        return next((svc for svc in self.services if svc.name == name), None)
+        return next((svc for svc in self.workloads if svc.name == name), None)
 
     def secret(self, name: str) -> SecretConfig | None:
-        return next((sec for sec in self.secrets if sec.name == name), None)
+        return next((sec for sec in [*self.secrets, *self.data_secrets] if sec.name == name), None)
 
     def config_map(self, name: str) -> ConfigMapConfig | None:
         return next((cm for cm in self.config_maps if cm.name == name), None)

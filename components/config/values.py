@@ -106,6 +106,21 @@ def memory_bytes(value: str) -> int:
         raise ValueError(f"'{value}' is not a memory quantity") from exc
 
 
+def storage_bytes(value: str) -> int:
+    """Parse a volume size ('10Gi', '500Mi', '1Ti') into bytes; a storage quantity is a memory-style quantity."""
+    match = _MEMORY.match(str(value))
+    if not match or match.group(3) is None:
+        raise ValueError(
+            f"'{value}' is not a storage quantity: use a number with a suffix Mi, Gi or Ti (or M, G, T), e.g. '10Gi'"
+        )
+    return int(Decimal(match.group(1)) * _MEMORY_FACTORS[match.group(3)])
+
+
+def _storage(value: str) -> str:
+    storage_bytes(value)
+    return value
+
+
 def _cpu(value: str) -> str:
     cpu_millicores(value)
     return value
@@ -179,6 +194,7 @@ DnsSubdomain = Annotated[str, AfterValidator(dns_subdomain)]
 PortName = Annotated[str, AfterValidator(port_name)]
 Cpu = Annotated[str, AfterValidator(_cpu)]
 Memory = Annotated[str, AfterValidator(_memory)]
+Storage = Annotated[str, AfterValidator(_storage)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 Image = Annotated[str, AfterValidator(_image)]
 Host = Annotated[str, AfterValidator(_host)]

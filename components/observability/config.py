@@ -9,6 +9,8 @@ class MonitoringConfig(Model):
     enabled: bool = True
     namespace: DnsLabel = "monitoring"
     chart_version: str = "92.3.0"
+    # prometheus-community's prometheus-operator-crds, installed before the stack (crds.enabled false there).
+    crds_chart_version: str = "32.0.1"
     # prometheus-adapter serves the services' custom Pods metrics (custom.metrics.k8s.io) to HPAs.
     adapter_chart_version: str = "5.3.0"
     retention: Duration = "15d"

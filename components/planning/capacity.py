@@ -32,16 +32,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 
 from components.cluster.config import ClusterConfig, NodePoolConfig
 from components.config.errors import config_error, problem_line
-from components.config.values import cpu_millicores, memory_bytes
+from components.config.values import cpu_millicores, memory_bytes, storage_bytes
 from components.traffic.config import IngressNginxConfig
-from components.workloads.config import ServiceConfig
+from components.workloads.config import DEFAULT_STORAGE_CLASS, ServiceConfig
 
 MIB = 2**20
 GIB_IN_MIB = 1024
@@ -446,6 +446,8 @@ class CapacityReport:
     pools: list[Pool]
     workloads: list[Workload]
     pool_sets: list[PoolSet]
+    # GiB of persistent volumes per storage class ("default": the cluster's default class), at min and max replicas.
+    volumes: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Requested and allocatable CPU and memory at the minimum and the maximum, in total and per set of pools."""
@@ -455,8 +457,10 @@ class CapacityReport:
                 "checked": False,
                 "reason": "cluster.mode is 'existing': the node pools are not known to the program",
                 "requested": _min_max(everything.requested),
+                "persistentVolumesGiB": self.volumes,
             }
         return {
+            "persistentVolumesGiB": self.volumes,
             "checked": True,
             "daemonSetsPerNode": DAEMONSETS.as_dict(),
             "pools": {
@@ -485,8 +489,9 @@ def check_capacity(
     """Refuse a stack whose HPA maximum cannot fit its pools' maximum; warn when the minimum does not fit the minimum.
 
     `ingress_controller` counts as a workload of the regular pools when it is enabled."""
+    volumes = requested_volumes(services, cluster.mode)
     if cluster.mode != "gke":
-        return CapacityReport(False, [], _workloads(services, ingress_controller, []), [])
+        return CapacityReport(False, [], _workloads(services, ingress_controller, []), [], volumes)
     pools = _pools(stack, cluster, node_pools)
     workloads = _workloads(services, ingress_controller, pools)
     pool_sets = _pool_sets(pools, workloads)
@@ -498,4 +503,19 @@ def check_capacity(
         raise config_error(stack, [("nodePools", problem) for problem in problems])
     for pool_set in _failing(pool_sets, at_max=False):
         pulumi.log.warn(problem_line(stack, "nodePools", _fit_message(pool_set, at_max=False)))
-    return CapacityReport(True, pools, workloads, pool_sets)
+    return CapacityReport(True, pools, workloads, pool_sets, volumes)
+
+
+def requested_volumes(services: Sequence[ServiceConfig], cluster_mode: str) -> dict[str, dict[str, float]]:
+    """GiB of persistent volumes per storage class, at the minimum and the maximum replica counts."""
+    default = DEFAULT_STORAGE_CLASS[cluster_mode] or "default"
+    totals: dict[str, dict[str, float]] = {}
+    for svc in services:
+        if svc.stateful is None:
+            continue
+        for volume in svc.stateful.volumes:
+            gib = storage_bytes(volume.size) / 2**30
+            entry = totals.setdefault(volume.storage_class or default, {"min": 0.0, "max": 0.0})
+            entry["min"] = round(entry["min"] + gib * svc.min_replicas, 3)
+            entry["max"] = round(entry["max"] + gib * svc.max_replicas, 3)
+    return totals

@@ -19,11 +19,12 @@ program creates nothing billable and the estimate says so.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from components.cluster.config import ClusterConfig, NodePoolConfig
-from components.planning.capacity import MACHINE_TYPES, pool_node_counts
+from components.planning.capacity import MACHINE_TYPES, pool_node_counts, requested_volumes
+from components.workloads.config import ServiceConfig
 
 HOURS_PER_MONTH = 730
 UNKNOWN = "unknown"
@@ -63,6 +64,21 @@ PRICES: dict[tuple[str, str], FamilyRates] = {
     ("n2", "europe-west1"): FamilyRates(
         vcpu=0.034773, memory_gib=0.004661, spot_vcpu=0.00359, spot_memory_gib=0.000481
     ),
+}
+
+
+# USD per GiB-month of the persistent disk behind each GKE storage class (same price table:
+# compute.storage.balanced / ssd / hdd). Snapshots taken by Backup for GKE are not included.
+_DISK_RATES = {  # region: (pd-balanced, pd-ssd, pd-standard)
+    "europe-west1": (0.10, 0.17, 0.04),
+    "europe-west4": (0.11, 0.187, 0.044),
+    "us-central1": (0.10, 0.17, 0.04),
+    "us-east1": (0.10, 0.17, 0.04),
+}
+DISK_PRICES: dict[tuple[str, str], float] = {
+    (storage_class, region): rate
+    for region, rates in _DISK_RATES.items()
+    for storage_class, rate in zip(("standard-rwo", "premium-rwo", "standard"), rates, strict=True)
 }
 
 
@@ -128,16 +144,25 @@ class CostEstimate:
     region: str
     regional: bool
     pools: list[PoolCost]
+    # Storage class -> (GiB at min and max replicas, USD per GiB-month or None).
+    volumes: dict[str, tuple[dict[str, float], Money]] = field(default_factory=dict)
 
     @property
     def cluster_fee(self) -> float:
         return CLUSTER_FEE_PER_HOUR * HOURS_PER_MONTH
 
+    def disks(self, at_max: bool) -> Money:
+        """Persistent volumes' monthly cost; unknown if any class has no price in the region."""
+        amounts = [
+            None if price is None else gib["max" if at_max else "min"] * price for gib, price in self.volumes.values()
+        ]
+        return _sum(amounts)
+
     def total(self, at_max: bool) -> Money:
-        return _sum([*(p.monthly(at_max) for p in self.pools), self.cluster_fee])
+        return _sum([*(p.monthly(at_max) for p in self.pools), self.cluster_fee, self.disks(at_max)])
 
     def all_on_demand(self, at_max: bool) -> Money:
-        return _sum([*(p.on_demand_monthly(at_max) for p in self.pools), self.cluster_fee])
+        return _sum([*(p.on_demand_monthly(at_max) for p in self.pools), self.cluster_fee, self.disks(at_max)])
 
     def spot_saving(self, at_max: bool) -> Money:
         total, on_demand = self.total(at_max), self.all_on_demand(at_max)
@@ -155,18 +180,26 @@ class CostEstimate:
             "priceDate": PRICE_DATE,
             "pools": {p.pool.name: p.summary() for p in self.pools},
             "clusterFeeMonthlyUsd": round(self.cluster_fee, 2),
+            "persistentVolumes": {
+                storage_class: {"GiB": gib, "usdPerGiBMonth": UNKNOWN if price is None else price}
+                for storage_class, (gib, price) in self.volumes.items()
+            },
+            "persistentVolumesMonthlyUsd": _min_max(self.disks),
             # The free tier's credit covers one zonal cluster per billing account, never a regional one;
             # totals keep the fee because another cluster of the account may be using the credit.
             "clusterFeeFreeTierEligible": not self.regional,
             "totalMonthlyUsd": _min_max(self.total),
             "allOnDemandMonthlyUsd": _min_max(self.all_on_demand),
             "spotSavingMonthlyUsd": _min_max(self.spot_saving),
-            "excludes": "boot disks, load balancers, static IPs, egress, logging, sustained/committed-use discounts",
+            "excludes": "boot disks, volume snapshots and backups, load balancers, static IPs, egress, logging, sustained/committed-use discounts",
         }
 
 
-def estimate_cost(cluster: ClusterConfig, node_pools: Sequence[NodePoolConfig]) -> CostEstimate:
-    """The stack's estimated monthly cost at its pools' minimum and maximum node counts."""
+def estimate_cost(
+    cluster: ClusterConfig, node_pools: Sequence[NodePoolConfig], workloads: Sequence[ServiceConfig] = ()
+) -> CostEstimate:
+    """The stack's estimated monthly cost at its pools' minimum and maximum node counts, plus the
+    persistent volumes of its stateful workloads."""
     region = cluster.region
     if cluster.mode != "gke":
         return CostEstimate(False, region, cluster.regional, [])
@@ -182,4 +215,8 @@ def estimate_cost(cluster: ClusterConfig, node_pools: Sequence[NodePoolConfig]) 
                 on_demand_hourly=hourly_price(pool.machine_type, region, spot=False),
             )
         )
-    return CostEstimate(True, region, cluster.regional, pools)
+    volumes = {
+        storage_class: (gib, DISK_PRICES.get((storage_class, region)))
+        for storage_class, gib in requested_volumes(workloads, cluster.mode).items()
+    }
+    return CostEstimate(True, region, cluster.regional, pools, volumes)

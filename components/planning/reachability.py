@@ -29,7 +29,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from components.kube import Edge
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set on every namespace by the API server
 _POD_TEMPLATE_PATHS = {
@@ -259,3 +262,27 @@ def _port_matches(rule: _Rule, destination: Endpoint, port: int, protocol: str) 
         elif int(wanted) <= port <= int(entry.get("endPort", wanted)):
             return True
     return False
+
+
+def edge_endpoints(edge: Edge) -> list[Endpoint]:
+    """The platform's ingress data plane as source endpoints: its pods ("<namespace>/edge", numbered when
+    there are several pod sets) and one per front-end range, at the range's first address ("edge-<cidr>")."""
+    numbered = len(edge.pods) > 1
+    pods = [
+        Endpoint(f"{pod.namespace}/edge{f'-{n}' if numbered else ''}", pod.namespace, dict(pod.labels))
+        for n, pod in enumerate(edge.pods)
+    ]
+    ranges = [Endpoint(f"edge-{cidr}", ip=str(ipaddress.ip_network(cidr)[1])) for cidr in edge.cidrs]
+    return [*pods, *ranges]
+
+
+def monitoring_endpoint(namespace: str) -> Endpoint:
+    """Prometheus, standing for every scraper in the monitoring namespace (policies admit it by namespace)."""
+    return Endpoint(f"{namespace}/prometheus", namespace, {"app.kubernetes.io/name": "prometheus"})
+
+
+def reachability_table(
+    manifests: Iterable[Manifest], extra_endpoints: Iterable[Endpoint] = ()
+) -> list[tuple[str, str, int]]:
+    """Every allowed (source, destination, destination port), sorted: the matrix a plan prints as a table."""
+    return sorted(Evaluator(manifests, extra_endpoints).matrix())

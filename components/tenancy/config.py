@@ -50,19 +50,37 @@ class LimitRangeConfig(Model):
 
 
 class EgressTargets(Model):
+    """What a namespace reaches outside the catalog. A namespace the platform does not manage is reached
+    whole; one it manages, only its pods that are not catalog services (those keep their allowFrom)."""
+
     namespaces: list[DnsLabel] = []
     cidrs: list[Cidr] = []
 
 
+# Namespaces Kubernetes or GKE create and manage: the platform never declares (and so never takes
+# over, labels, quotas or deletes) one of them. Egress *to* them stays possible.
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def not_system_namespace(name: str) -> str:
+    if name in SYSTEM_NAMESPACES or name.startswith("gke-"):
+        raise ValueError(
+            f"'{name}' is a system namespace, managed by Kubernetes or GKE "
+            f"({', '.join(SYSTEM_NAMESPACES)}, gke-*); declare a namespace of your own"
+        )
+    return name
+
+
 class NamespaceConfig(Model):
-    name: DnsLabel
+    name: Annotated[DnsLabel, AfterValidator(not_system_namespace)]
     enabled: bool = True
     # Overrides the `environment` label, e.g. "shared" for a monitoring namespace (seed 001).
     environment: LabelValue | None = None
     pod_security: Literal["restricted", "baseline", "privileged"] = "restricted"
-    # strict: egress only to `egress`; relaxed: egress anywhere (`egress.namespaces` still makes
+    # strict: egress only to DNS, `egress` and the services whose allowFrom names the caller;
+    # relaxed: free traffic among its own pods, egress anywhere (`egress.namespaces` still makes
     # those namespaces admit it, seed 004's experimental track reaching its data namespace);
-    # read-only: ingress only from the ingress controller, egress only to `egress.namespaces`.
+    # read-only: ingress only from the edge on routed ports, egress only to `egress.namespaces`.
     policy: Literal["strict", "relaxed", "read-only"] = "strict"
     egress: EgressTargets = EgressTargets()
     quota: Quota = Quota()
@@ -169,8 +187,9 @@ class ConfigMapConfig(Model):
 # --------------------------------------------------------------------------- rules
 
 
-def check_namespace(ns: NamespaceConfig, path: str, declared: set[str]) -> Iterator[Problem]:
-    """One namespace's own rules; `declared` is every namespace name, for its egress targets."""
+def check_namespace(ns: NamespaceConfig, path: str) -> Iterator[Problem]:
+    """One namespace's own rules. Egress namespaces need not be declared: a database may live in one
+    the platform does not manage (`default`); the type already holds them to DNS labels."""
     if ns.policy == "relaxed" and ns.egress.cidrs:
         yield (
             f"{path}.egress.cidrs",
@@ -178,12 +197,6 @@ def check_namespace(ns: NamespaceConfig, path: str, declared: set[str]) -> Itera
         )
     if ns.policy == "read-only" and ns.egress.cidrs:
         yield f"{path}.egress.cidrs", "a 'read-only' namespace may reach only data namespaces, not CIDRs"
-    for e_index, target in enumerate(ns.egress.namespaces):
-        if target not in declared:
-            yield (
-                f"{path}.egress.namespaces[{e_index}]",
-                f"'{target}' is not a declared namespace; declared: {', '.join(sorted(declared))}",
-            )
     quota, limits = ns.quota, ns.limits
     pairs = [
         ("cpu", limits.default_request.cpu, limits.default_limit.cpu, cpu_millicores),

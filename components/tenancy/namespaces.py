@@ -8,17 +8,22 @@ For every namespace declared in config this registers:
 - a ResourceQuota (CPU and memory requests and limits, pods, load balancers) and a LimitRange
   (default container requests and limits);
 - NetworkPolicies: a namespace-wide default deny of ingress and egress, then allows for DNS to
-  kube-dns, ingress from the ingress controller's namespace, metrics scraping (the `metrics` port
-  and the services' own metrics ports) from the monitoring namespace, and the namespace's policy mode:
-  - strict: traffic within the namespace; egress to `egress.namespaces` and `egress.cidrs`;
-  - relaxed: traffic within the namespace; egress anywhere;
-  - read-only: no traffic within the namespace; egress to `egress.namespaces` only.
-  Cross-namespace traffic is declared once, on the caller (`egress.namespaces`): the target admits
-  ingress from every namespace that declares it, so the two ends of a flow never disagree.
+  kube-dns and the namespace's policy mode:
+  - strict: egress to `egress.namespaces` and `egress.cidrs`, nothing within the namespace;
+  - relaxed: traffic among the namespace's own pods; egress anywhere;
+  - read-only: egress to `egress.namespaces` only, nothing within the namespace.
+  Everything between platform services (the edge on routed ports, `allowFrom` callers, monitoring on
+  metrics ports) is per service, in the microservice component, never namespace-wide.
+  `egress.namespaces` names places outside the catalog: a namespace the platform does not manage
+  (a database in `default`) is reached whole; in a namespace it manages, only the pods that are not
+  catalog services (a database the data team runs in `shop-data`), and that namespace admits the
+  declaring namespaces to those pods alone. A catalog service is reached only through its `allowFrom`.
   Namespaces running a Workload Identity service may also reach the GKE metadata server.
+  Namespaces whose Ingresses get certificates over ACME HTTP-01 admit the edge to cert-manager's
+  short-lived solver pods (only those, on their port 8089), so Let's Encrypt can validate the host.
   A catalog-declared add-on namespace (ingress controller, cert-manager, monitoring) must be
-  `relaxed`, admits the control plane's admission-webhook calls, and, for the ingress controller,
-  public traffic on its http and https ports.
+  `relaxed`, admits the control plane's admission-webhook calls and metrics scraping on `metrics`
+  ports, and, for the ingress controller, public traffic on its http and https ports.
 
 Deliberately left out: add-on namespaces the catalog does not declare (the add-ons create them),
 per-service policies (the microservice component's `allowFrom`), and RBAC.
@@ -33,38 +38,47 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.context import Context
-from components.kube import namespaces_named
+from components.kube import SERVICE_NAME_LABEL, Edge, namespaces_named
 from components.tenancy.config import NamespaceConfig
 
 ALL_PODS = k8s.meta.v1.LabelSelectorArgs()
 # The GKE metadata server answers Workload Identity token requests: Dataplane V2 serves it on
 # 169.254.169.254:80/8080, the legacy (Calico) dataplane on 169.254.169.252:987/988.
 METADATA_SERVER = {"169.254.169.254/32": [80, 8080], "169.254.169.252/32": [987, 988]}
+# cert-manager labels the pods that answer ACME HTTP-01 challenges, and serves them on 8089.
+ACME_SOLVER_LABELS = {"acme.cert-manager.io/http01-solver": "true"}
+ACME_SOLVER_PORT = 8089
 
 
 @dataclass(frozen=True)
 class NamespacesArgs:
     namespaces: Sequence[NamespaceConfig]
     context: Context
-    # The ingress controller's namespace, admitted to every pod (traffic domain).
+    # The ingress controller's namespace, open to public traffic when the catalog declares it (traffic domain).
     edge_namespace: str
-    # The monitoring namespace, admitted to metrics ports (observability domain).
+    # The monitoring namespace, admitted to add-on namespaces' `metrics` ports (observability domain).
     scrape_namespace: str
     # Namespaces that host an enabled add-on (traffic and observability domains).
     addon_namespaces: frozenset[str] = frozenset()
     # The private control plane's range, which calls the add-ons' admission webhooks (gke mode only).
     control_plane_cidr: str | None = None
-    # Namespace -> the metrics ports its services declare (workloads domain).
-    metrics_ports: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # Namespace -> the catalog services in it (workloads domain): declared egress never reaches those.
+    catalog_services: Mapping[str, Sequence[str]] = field(default_factory=dict)
     # Namespaces running a service with Workload Identity, which must reach the metadata server.
     workload_identity_namespaces: frozenset[str] = frozenset()
+    # The ingress data plane (traffic domain), admitted to ACME solver pods in `acme_solver_namespaces`.
+    edge: Edge = field(default_factory=Edge)
+    # Namespaces whose Ingresses cert-manager validates over HTTP-01 (traffic domain).
+    acme_solver_namespaces: frozenset[str] = frozenset()
 
 
 def _ingress_from(
-    sources: list[str], ports: list[k8s.networking.v1.NetworkPolicyPortArgs] | None = None
+    sources: list[str],
+    ports: list[k8s.networking.v1.NetworkPolicyPortArgs] | None = None,
+    pods: k8s.meta.v1.LabelSelectorArgs = ALL_PODS,
 ) -> k8s.networking.v1.NetworkPolicySpecArgs:
     return k8s.networking.v1.NetworkPolicySpecArgs(
-        pod_selector=ALL_PODS,
+        pod_selector=pods,
         policy_types=["Ingress"],
         ingress=[
             k8s.networking.v1.NetworkPolicyIngressRuleArgs(
@@ -79,11 +93,20 @@ def _egress(*rules: k8s.networking.v1.NetworkPolicyEgressRuleArgs) -> k8s.networ
     return k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=ALL_PODS, policy_types=["Egress"], egress=list(rules))
 
 
+def outside_catalog(services: Sequence[str]) -> k8s.meta.v1.LabelSelectorArgs:
+    """The pods of a namespace that are not catalog services: what declared egress may reach there."""
+    if not services:
+        return ALL_PODS
+    return k8s.meta.v1.LabelSelectorArgs(
+        match_expressions=[
+            k8s.meta.v1.LabelSelectorRequirementArgs(key=SERVICE_NAME_LABEL, operator="NotIn", values=sorted(services))
+        ]
+    )
+
+
 def network_policies(args: NamespacesArgs, ns: NamespaceConfig) -> dict[str, k8s.networking.v1.NetworkPolicySpecArgs]:
     """One namespace's NetworkPolicies by name; each name also names its URN role."""
     net = k8s.networking.v1
-    # Prometheus scrapes `metrics` by convention, and any other port a service names as its metrics port.
-    metrics_ports = sorted({"metrics", *args.metrics_ports.get(ns.name, ())})
     policies = {
         "default-deny-all": net.NetworkPolicySpecArgs(pod_selector=ALL_PODS, policy_types=["Ingress", "Egress"]),
         "allow-dns": _egress(
@@ -97,16 +120,14 @@ def network_policies(args: NamespacesArgs, ns: NamespaceConfig) -> dict[str, k8s
                 ports=[net.NetworkPolicyPortArgs(protocol=protocol, port=53) for protocol in ("UDP", "TCP")],
             )
         ),
-        "allow-from-ingress-controller": _ingress_from([args.edge_namespace]),
-        "allow-metrics-scraping": _ingress_from(
-            [args.scrape_namespace],
-            ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=port) for port in metrics_ports],
-        ),
     }
     clients = [other.name for other in args.namespaces if ns.name in other.egress.namespaces]
     if clients:
-        policies["allow-from-declared-clients"] = _ingress_from(clients)
-    if ns.policy != "read-only":
+        # Declared egress reaches what the catalog does not run here (a database); services keep their allowFrom.
+        policies["allow-from-declared-clients"] = _ingress_from(
+            clients, pods=outside_catalog(args.catalog_services.get(ns.name, ()))
+        )
+    if ns.policy == "relaxed":
         same_namespace = [net.NetworkPolicyPeerArgs(pod_selector=ALL_PODS)]
         policies["allow-same-namespace"] = net.NetworkPolicySpecArgs(
             pod_selector=ALL_PODS,
@@ -114,17 +135,32 @@ def network_policies(args: NamespacesArgs, ns: NamespaceConfig) -> dict[str, k8s
             ingress=[net.NetworkPolicyIngressRuleArgs(from_=same_namespace)],
             egress=[net.NetworkPolicyEgressRuleArgs(to=same_namespace)],
         )
-    if ns.policy == "relaxed":
         # An empty rule matches every destination; ipBlock 0.0.0.0/0 would miss pod IPs under Dataplane V2.
         policies["allow-declared-egress"] = _egress(net.NetworkPolicyEgressRuleArgs())
     else:
-        peers = [net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=cidr)) for cidr in ns.egress.cidrs]
-        if ns.egress.namespaces:
-            peers.insert(0, net.NetworkPolicyPeerArgs(namespace_selector=namespaces_named(*ns.egress.namespaces)))
+        peers = [
+            net.NetworkPolicyPeerArgs(
+                namespace_selector=namespaces_named(target),
+                pod_selector=outside_catalog(args.catalog_services.get(target, ())),
+            )
+            for target in sorted(set(ns.egress.namespaces))
+        ]
+        peers += [net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=cidr)) for cidr in ns.egress.cidrs]
         if peers:
             policies["allow-declared-egress"] = _egress(net.NetworkPolicyEgressRuleArgs(to=peers))
     if ns.name in args.addon_namespaces:
         policies.update(_addon_policies(args, ns))
+    edge = args.edge.peers()
+    if ns.name in args.acme_solver_namespaces and edge:
+        policies["allow-acme-http01-solver"] = net.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=ACME_SOLVER_LABELS),
+            policy_types=["Ingress"],
+            ingress=[
+                net.NetworkPolicyIngressRuleArgs(
+                    from_=edge, ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=ACME_SOLVER_PORT)]
+                )
+            ],
+        )
     if ns.name in args.workload_identity_namespaces:
         policies["allow-gke-metadata-server"] = _egress(
             *(
@@ -141,7 +177,12 @@ def network_policies(args: NamespacesArgs, ns: NamespaceConfig) -> dict[str, k8s
 def _addon_policies(args: NamespacesArgs, ns: NamespaceConfig) -> dict[str, k8s.networking.v1.NetworkPolicySpecArgs]:
     """What an add-on's charts need in a catalog-declared namespace (validation keeps it `relaxed`)."""
     net = k8s.networking.v1
-    policies = {}
+    # The charts name their metrics ports `metrics` (ingress-nginx, cert-manager, kube-state-metrics).
+    policies = {
+        "allow-metrics-scraping": _ingress_from(
+            [args.scrape_namespace], ports=[net.NetworkPolicyPortArgs(protocol="TCP", port="metrics")]
+        )
+    }
     if args.control_plane_cidr is not None:
         # Admission webhooks (ingress-nginx, cert-manager, prometheus-operator) are called by the
         # private control plane, from its /28.

@@ -120,6 +120,13 @@ def _values(args: IngressControllerArgs, annotations: dict[str, Any]) -> dict[st
                 "serviceMonitor": {"enabled": args.addon.monitoring is not None},
             },
             "admissionWebhooks": {"port": ADMISSION_WEBHOOK_PORT},
+            # Behind a NodePort no load balancer publishes an address, and an Ingress without one
+            # never becomes ready for Pulumi's await: report the controller nodes' internal IPs instead.
+            **(
+                {"publishService": {"enabled": False}, "extraArgs": {"report-node-internal-ip-address": "true"}}
+                if nginx.service_type == "NodePort"
+                else {}
+            ),
             # Replicas spread over zones and nodes; spot nodes (tainted, never used) do not count.
             "topologySpreadConstraints": [
                 {

@@ -1,6 +1,7 @@
 """Config of the workloads domain: one microservice, everything its Deployment and companions need.
 
-`ServiceConfig` is the typed slice the microservice component takes. The `check_*` functions below
+`ServiceConfig` is the typed slice the microservice component takes; `stateful` makes it a
+StatefulSet on persistent volumes (storage classes per cluster mode below). The `check_*` functions below
 are one service's own rules (ports, probes, resources, scaling, budgets); rules that reach into
 other domains (its namespace exists, the Secrets it reads hold the keys it names, its callers are
 declared) live in `config/checks.py`.
@@ -8,10 +9,11 @@ declared) live in `config/checks.py`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import BeforeValidator, Discriminator, Field, Tag
 from pydantic.alias_generators import to_camel
 
 from components.config.errors import Problem
@@ -32,6 +34,7 @@ from components.config.values import (
     Resources,
     ResourceValues,
     ServiceName,
+    Storage,
     cpu_millicores,
     memory_bytes,
 )
@@ -68,6 +71,8 @@ class EnvFrom(Model):
             "spec.nodeName",
             "spec.serviceAccountName",
             "status.podIP",
+            # A StatefulSet pod's ordinal (Kubernetes >= 1.28), e.g. a Kafka node id.
+            "metadata.labels['apps.kubernetes.io/pod-index']",
             "status.hostIP",
         ]
         | None
@@ -182,10 +187,50 @@ class SecurityConfig(Model):
     read_only_root_filesystem: bool = True
 
 
+_PERCENT = re.compile(r"^(\d{1,3})%$")
+
+
+def _int_or_percent(value: Any) -> int | str:
+    """A pod count (>= 0) or a percentage of the replicas ('25%', 0-100%), as Kubernetes' IntOrString takes it."""
+    if isinstance(value, str):
+        match = _PERCENT.match(value)
+        if match is not None and int(match.group(1)) <= 100:
+            return value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if value >= 0:
+            return value
+        raise ValueError(f"{value} is negative; use a pod count >= 0 or a percentage such as '25%'")
+    raise ValueError(f"{value!r} is neither a pod count nor a percentage from '0%' to '100%', e.g. '25%'")
+
+
+# A pod count or a percentage of the replicas.
+IntOrPercent = Annotated[int | str, BeforeValidator(_int_or_percent)]
+
+
+def resolve_int_or_percent(value: int | str, replicas: int, *, round_up: bool) -> int:
+    """A count or percentage of `replicas` in pods, rounded as the Deployment controller rounds it:
+    up for maxSurge, down for maxUnavailable (k8s.io/apimachinery intstr.GetScaledValueFromIntOrPercent)."""
+    if isinstance(value, int):
+        return value
+    scaled = int(value[:-1]) * replicas
+    return -(-scaled // 100) if round_up else scaled // 100
+
+
 class Strategy(Model):
     type: Literal["RollingUpdate", "Recreate"] = "RollingUpdate"
-    max_surge: int = Field(1, ge=0)
-    max_unavailable: int = Field(0, ge=0)
+    # Kubernetes' own default: a quarter of the replicas at once, so a 20-replica rollout takes 4 waves, not 20.
+    max_surge: IntOrPercent = "25%"
+    # Surge never takes capacity away first.
+    max_unavailable: IntOrPercent = 0
+
+    def resolved(self, replicas: int) -> tuple[int, int]:
+        """(maxSurge, maxUnavailable) in pods at `replicas`, as the Deployment controller resolves them;
+        when both round to 0 it lets one pod be unavailable (deployment util ResolveFenceposts)."""
+        surge = resolve_int_or_percent(self.max_surge, replicas, round_up=True)
+        unavailable = resolve_int_or_percent(self.max_unavailable, replicas, round_up=False)
+        if surge == 0 and unavailable == 0:
+            unavailable = 1
+        return surge, unavailable
 
 
 class Spread(Model):
@@ -269,14 +314,56 @@ class ServiceAccountConfig(Model):
     workload_identity: WorkloadIdentity | None = None
 
 
+# Storage classes each cluster mode knows, and the one a claim gets when it names none. GKE's
+# Persistent Disk CSI driver installs standard-rwo (pd-balanced, the cluster default), premium-rwo
+# (pd-ssd) and the legacy standard (pd-standard); on an existing cluster (kind) the claim omits
+# storageClassName, so the cluster's default class (kind: rancher local-path `standard`) serves it.
+STORAGE_CLASSES: dict[str, tuple[str, ...]] = {
+    "gke": ("standard-rwo", "premium-rwo", "standard"),
+    "existing": ("standard",),
+}
+DEFAULT_STORAGE_CLASS: dict[str, str | None] = {"gke": "standard-rwo", "existing": None}
+
+
+class VolumeClaim(Model):
+    """One persistent volume per replica (a StatefulSet volumeClaimTemplate), mounted at `path`."""
+
+    name: DnsLabel = "data"
+    path: Annotated[str, Field(pattern=r"^/[^\s]*$")]
+    size: Storage
+    # Unset: the mode's default (GKE standard-rwo; kind: the cluster's default class).
+    storage_class: DnsSubdomain | None = None
+    access_modes: list[Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadOnlyMany", "ReadWriteMany"]] = Field(
+        default=["ReadWriteOnce"], min_length=1
+    )
+
+
+class StatefulConfig(Model):
+    """Run the service as a StatefulSet: stable pod names and DNS, a volume per replica that outlives it."""
+
+    volumes: list[VolumeClaim] = Field(min_length=1)
+    # OrderedReady starts pod N only once pod N-1 is Ready (primaries first); Parallel for peers that
+    # find each other (a KRaft quorum, a MongoDB replica set).
+    pod_management_policy: Literal["OrderedReady", "Parallel"] = "OrderedReady"
+    # Pods with an ordinal >= partition take a new template; raise it to canary the highest ordinals.
+    partition: int = Field(0, ge=0)
+    # An HPA adds and removes pods whose volumes are retained; only a store built for it may opt in.
+    allow_autoscaling: bool = False
+    # Ports only the service's own pods reach (replication, a quorum); callers are not admitted on them.
+    peer_ports: list[PortName] = []
+    # Writable emptyDirs beside /tmp for images that write outside their data volume (a socket directory).
+    scratch_paths: list[Annotated[str, Field(pattern=r"^/[^\s]*$")]] = []
+
+
 class ServiceConfig(Model):
     name: ServiceName
     enabled: bool = True
     namespace: DnsLabel
     image: Image
-    # Always re-checks registry credentials on every start, so a cached private image is never
-    # reused by a pod that could not pull it (CKV_K8S_15); with pinned tags it costs one HEAD request.
-    image_pull_policy: Literal["IfNotPresent", "Always", "Never"] = "Always"
+    # Unset: Always outside dev, which re-checks registry credentials on every start so a cached
+    # private image is never reused by a pod that could not pull it (CKV_K8S_15; with pinned tags it
+    # costs one HEAD request); IfNotPresent on dev, so images loaded with `kind load docker-image` run.
+    image_pull_policy: Literal["IfNotPresent", "Always", "Never"] | None = None
     command: list[str] | None = None
     args: list[str] | None = None
     ports: list[PortConfig] = Field(min_length=1)
@@ -302,10 +389,28 @@ class ServiceConfig(Model):
     autoscaling: Autoscaling | None = None
     disruption_budget: DisruptionBudget = DisruptionBudget()
     routes: list[Route] = []
-    # Other services (by name) allowed to call this one.
+    # Other services (by name) allowed to call this one, on its caller ports.
     allow_from: list[ServiceName] = []
     migration: Migration | None = None
     service_account: ServiceAccountConfig = ServiceAccountConfig()
+    # Set: a StatefulSet with persistent volumes instead of a Deployment.
+    stateful: StatefulConfig | None = None
+
+    @property
+    def kind(self) -> str:
+        """The workload kind the service runs as."""
+        return "StatefulSet" if self.stateful is not None else "Deployment"
+
+    @property
+    def headless_service_name(self) -> str:
+        """The headless Service that gives a StatefulSet's pods stable DNS (<pod>.<this>.<namespace>.svc)."""
+        return f"{self.name}-headless"
+
+    def pull_policy(self, environment: str) -> str:
+        """The image pull policy this service gets in `environment`."""
+        if self.image_pull_policy is not None:
+            return self.image_pull_policy
+        return "IfNotPresent" if environment == "dev" else "Always"
 
     @property
     def effective_resources(self) -> Resources:
@@ -324,6 +429,19 @@ class ServiceConfig(Model):
         if self.autoscaling is not None:
             return self.autoscaling.max_replicas
         return self.min_replicas
+
+    @property
+    def caller_ports(self) -> list[PortConfig]:
+        """The ports `allowFrom` callers reach: every port but a dedicated metrics port. A service serving
+        /metrics on its only port (as most seeds do) keeps that port open to its callers."""
+        metrics_port = self.metrics.port if self.metrics is not None else None
+        callable_ports = [p for p in self.ports if p.name not in self.peer_ports]
+        return [p for p in callable_ports if p.name != metrics_port] or callable_ports
+
+    @property
+    def peer_ports(self) -> list[str]:
+        """Ports only a stateful service's own pods reach (a quorum's controller listener)."""
+        return list(self.stateful.peer_ports) if self.stateful is not None else []
 
     @property
     def user_facing(self) -> bool:
@@ -421,7 +539,8 @@ def check_service(svc: ServiceConfig, path: str) -> Iterator[Problem]:
             ),
         )
 
-    if svc.strategy.type == "RollingUpdate" and svc.strategy.max_surge == 0 and svc.strategy.max_unavailable == 0:
+    strategy = svc.strategy
+    if strategy.type == "RollingUpdate" and strategy.max_surge in (0, "0%") and strategy.max_unavailable in (0, "0%"):
         yield f"{path}.strategy", "maxSurge and maxUnavailable cannot both be 0"
 
     if svc.metrics is not None and svc.port(svc.metrics.port) is None:
@@ -441,6 +560,12 @@ def check_scaling(svc: ServiceConfig, path: str, *, production: bool, serves_pro
             )
         if hpa.cpu_utilization is None and hpa.memory_utilization is None and not hpa.pods_metrics:
             yield f"{path}.autoscaling", "declare at least one metric: cpuUtilization, memoryUtilization or podsMetrics"
+        if svc.stateful is not None and not svc.stateful.allow_autoscaling:
+            yield (
+                f"{path}.autoscaling",
+                "a StatefulSet keeps a volume per replica, so an HPA would add and drop copies of its data; "
+                "remove autoscaling or set stateful.allowAutoscaling: true",
+            )
     if serves_production and svc.user_facing and svc.min_replicas < 3:
         field = "autoscaling.minReplicas" if hpa is not None else "replicas"
         yield f"{path}.{field}", f"user-facing services need at least 3 replicas in production, got {svc.min_replicas}"
@@ -472,6 +597,29 @@ def check_scaling(svc: ServiceConfig, path: str, *, production: bool, serves_pro
             f"{path}.disruptionBudget.enabled",
             "production services with 2 or more replicas must keep a PodDisruptionBudget",
         )
+
+
+def check_volumes(svc: ServiceConfig, path: str, cluster_mode: str) -> Iterator[Problem]:
+    """A stateful service's claims: storage classes the cluster mode knows, distinct names and paths."""
+    if svc.stateful is None:
+        return
+    known = STORAGE_CLASSES[cluster_mode]
+    taken = ["/tmp", *(m.path for m in svc.mounts), *svc.stateful.scratch_paths]
+    names: list[str] = []
+    for index, volume in enumerate(svc.stateful.volumes):
+        volume_path = f"{path}.stateful.volumes[{index}]"
+        if volume.storage_class is not None and volume.storage_class not in known:
+            yield (
+                f"{volume_path}.storageClass",
+                f"'{volume.storage_class}' is not a storage class of cluster.mode '{cluster_mode}'; "
+                f"use one of {', '.join(known)} or leave it unset for the default",
+            )
+        if volume.name in names:
+            yield f"{volume_path}.name", f"volume name '{volume.name}' is used twice"
+        names.append(volume.name)
+        if volume.path in taken:
+            yield f"{volume_path}.path", f"'{volume.path}' is already mounted"
+        taken.append(volume.path)
 
 
 def check_route_ports(svc: ServiceConfig, path: str) -> Iterator[Problem]:

@@ -7,9 +7,23 @@ Per service declared in config this component creates:
   set, a preStop sleep, spot placement, zone/node spread and checksum annotations that roll pods
   when consumed Secrets or ConfigMaps change; no `spec.replicas` when an HPA owns the count;
 - a ClusterIP Service with named ports, an autoscaling/v2 HPA, a policy/v1 PodDisruptionBudget;
-- a NetworkPolicy admitting the edge namespace (routed ports), `allowFrom` callers and the
-  monitoring namespace (metrics port), both handed in by name;
+- a NetworkPolicy admitting exactly: the edge's peers on the routed ports, the `allowFrom` callers'
+  pods on the caller ports (all but a dedicated metrics port) and the monitoring namespace on the
+  metrics port; and, when other services' `allowFrom` name this one, an egress NetworkPolicy letting
+  its pods open connections to exactly those services' pods on their caller ports (the namespace's
+  default deny blocks all other egress but its declared targets);
 - an optional migration Job that the Deployment waits for, and a ServiceMonitor when monitoring is on.
+
+A stateful service (`stateful`) runs as a StatefulSet instead: a headless Service `<name>-headless`
+gives each pod a stable DNS name, `volumeClaimTemplates` a volume per replica (storage class by
+cluster mode), and `persistentVolumeClaimRetentionPolicy` Retain/Retain keeps every volume when the
+set is deleted or scaled down; ordered or parallel pod management, RollingUpdate with a partition.
+Its PDB, spread, security contexts and network policy are a Deployment's; callers are not admitted
+on its `peerPorts`, and when it has any its own pods reach each other on every port (a quorum). With
+`protect` (production data stores) Pulumi can neither delete nor replace the StatefulSet.
+
+Only the Deployment (or StatefulSet), its pod template and the migration Job carry `app.kubernetes.io/version`, so
+an image-tag change updates exactly those two objects (the Job by replacement, see below).
 
 Migration Job: named `<svc>-migrate-<tag>`, so a new image tag replaces it (and the Deployment,
 which depends on it, rolls only after it completes; the provider awaits Job completion). Any
@@ -32,8 +46,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.context import Context
-from components.kube import namespaces_named
-from components.workloads.config import HpaPolicy, ScalingRules, ServiceConfig
+from components.kube import SERVICE_NAME_LABEL, Edge, namespaces_named
+from components.workloads.config import DEFAULT_STORAGE_CLASS, HpaPolicy, ScalingRules, ServiceConfig
 from components.workloads.identity import ServiceIdentity, build_identity
 from components.workloads.pod import PodParts, to_dns_label
 
@@ -55,17 +69,21 @@ class MicroserviceArgs:
     service: ServiceConfig
     context: Context
     namespace: k8s.core.v1.Namespace
-    # The ingress controller's namespace, admitted on the routed ports (traffic domain).
-    edge_namespace: str
+    # The ingress data plane, admitted on the routed ports (traffic domain).
+    edge: Edge
     # The monitoring namespace, admitted on the metrics port (observability domain).
     scrape_namespace: str
     # The services named in `allowFrom`, as (name, namespace), in catalog order.
     callers: Sequence[tuple[str, str]] = ()
+    # The services whose `allowFrom` names this one, in catalog order: its pods' egress.
+    callees: Sequence[ServiceConfig] = ()
     # "secret/<name>" and "configmap/<name>" -> checksum of the content, for pod-template annotations.
     checksums: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
-    # The kube-prometheus-stack release when monitoring is on: the ServiceMonitor CRD comes with it.
+    # The prometheus-operator CRD release when monitoring is on: the ServiceMonitor CRD comes with it.
     monitoring: pulumi.Resource | None = None
     depends_on: Sequence[pulumi.Resource] = ()
+    # Protect the workload from deletion and replacement (production data stores).
+    protect: bool = False
 
 
 class Microservice(pulumi.ComponentResource):
@@ -78,15 +96,28 @@ class Microservice(pulumi.ComponentResource):
         self._k8s = pulumi.ResourceOptions(parent=self, provider=args.context.provider)
         # Selectors are immutable: name + instance only, never the version.
         self._selector = {"app.kubernetes.io/name": self._svc.name, "app.kubernetes.io/instance": self._svc.name}
+        # The version label only where the image is: an image-tag change then touches the Deployment
+        # (and the migration Job) alone, not the Service, HPA, PDB, policy, account or monitor.
         self._labels = self._labels_for(self._svc.name, "service")
-        self._pod = PodParts(self._svc, self._selector, args.checksums, args.context.creates_cluster)
+        self._versioned = self._with_version(self._labels)
+        self._pod = PodParts(
+            self._svc,
+            self._selector,
+            args.checksums,
+            args.context.creates_cluster,
+            self._svc.pull_policy(args.context.environment),
+        )
 
         service_account = build_identity(
             self, ServiceIdentity(name, self._svc, args.context, self._namespace, self._labels)
         )
         config_map = self._build_config_map()
         job = self._build_migration(service_account, config_map)
-        self._build_deployment(service_account, config_map, job)
+        if self._svc.stateful is not None:
+            self._build_stateful_set(service_account, config_map, job)
+            self._build_headless_service()
+        else:
+            self._build_deployment(service_account, config_map, job)
         self._build_service()
         self._build_autoscaler()
         self._build_disruption_budget()
@@ -100,10 +131,12 @@ class Microservice(pulumi.ComponentResource):
         return {
             "app.kubernetes.io/name": self._svc.name,
             "app.kubernetes.io/instance": instance,
-            "app.kubernetes.io/version": _version_label(self._svc.image_tag),
             "app.kubernetes.io/component": component,
             **self._args.context.labels,
         }
+
+    def _with_version(self, labels: Mapping[str, str]) -> dict[str, str]:
+        return {**labels, "app.kubernetes.io/version": _version_label(self._svc.image_tag)}
 
     def _metadata(self, name: str, labels: Mapping[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._namespace, labels=labels or self._labels)
@@ -122,6 +155,36 @@ class Microservice(pulumi.ComponentResource):
             opts=self._k8s,
         )
 
+    def _pod_spec(
+        self, service_account: k8s.core.v1.ServiceAccount, config_map: k8s.core.v1.ConfigMap | None
+    ) -> k8s.core.v1.PodTemplateSpecArgs:
+        svc = self._svc
+        pod = k8s.core.v1.PodSpecArgs(
+            service_account_name=service_account.metadata.apply(lambda meta: meta.name),
+            automount_service_account_token=svc.service_account.automount_token,
+            security_context=self._pod.pod_security(),
+            termination_grace_period_seconds=svc.shutdown.termination_grace_period_seconds,
+            containers=[self._pod.container(config_map)],
+            volumes=self._pod.volumes(),
+            node_selector=svc.node_selector or None,
+            tolerations=self._pod.tolerations(),
+            affinity=self._pod.affinity(),
+            topology_spread_constraints=self._pod.spread(),
+        )
+        return k8s.core.v1.PodTemplateSpecArgs(
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._versioned, annotations=self._pod.pod_annotations()),
+            spec=pod,
+        )
+
+    def _workload_options(self, job: k8s.batch.v1.Job | None) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions.merge(
+            self._k8s,
+            pulumi.ResourceOptions(
+                depends_on=[*self._args.depends_on, *([job] if job is not None else [])],
+                protect=self._args.protect or None,
+            ),
+        )
+
     def _build_deployment(
         self,
         service_account: k8s.core.v1.ServiceAccount,
@@ -136,21 +199,9 @@ class Microservice(pulumi.ComponentResource):
             if svc.strategy.type == "RollingUpdate"
             else None
         )
-        pod = k8s.core.v1.PodSpecArgs(
-            service_account_name=service_account.metadata.apply(lambda meta: meta.name),
-            automount_service_account_token=svc.service_account.automount_token,
-            security_context=self._pod.pod_security(),
-            termination_grace_period_seconds=svc.shutdown.termination_grace_period_seconds,
-            containers=[self._pod.container(config_map)],
-            volumes=self._pod.volumes(),
-            node_selector=svc.node_selector or None,
-            tolerations=self._pod.tolerations(),
-            affinity=self._pod.affinity(),
-            topology_spread_constraints=self._pod.spread(),
-        )
         return k8s.apps.v1.Deployment(
             f"{self._name}-deployment",
-            metadata=self._metadata(svc.name),
+            metadata=self._metadata(svc.name, self._versioned),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 # An HPA owns the count: setting it here would fight the HPA on every `up`.
                 replicas=None if svc.autoscaling is not None else svc.min_replicas,
@@ -158,15 +209,77 @@ class Microservice(pulumi.ComponentResource):
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(type=svc.strategy.type, rolling_update=rolling_update),
                 revision_history_limit=svc.revision_history_limit,
                 progress_deadline_seconds=svc.progress_deadline_seconds,
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels, annotations=self._pod.pod_annotations()),
-                    spec=pod,
+                template=self._pod_spec(service_account, config_map),
+            ),
+            opts=self._workload_options(job),
+        )
+
+    def _build_stateful_set(
+        self,
+        service_account: k8s.core.v1.ServiceAccount,
+        config_map: k8s.core.v1.ConfigMap | None,
+        job: k8s.batch.v1.Job | None,
+    ) -> k8s.apps.v1.StatefulSet:
+        svc, stateful = self._svc, self._svc.stateful
+        assert stateful is not None
+        default_class = DEFAULT_STORAGE_CLASS["gke" if self._args.context.creates_cluster else "existing"]
+        claims = [
+            k8s.core.v1.PersistentVolumeClaimArgs(
+                # Claim templates are immutable: no version label, which changes with every image.
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=volume.name, labels={**self._selector, **self._args.context.labels}
                 ),
+                spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                    access_modes=volume.access_modes,
+                    # Unset on kind: the cluster's default class provisions it.
+                    storage_class_name=volume.storage_class or default_class,
+                    resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": volume.size}),
+                ),
+            )
+            for volume in stateful.volumes
+        ]
+        return k8s.apps.v1.StatefulSet(
+            f"{self._name}-statefulset",
+            metadata=self._metadata(svc.name, self._versioned),
+            spec=k8s.apps.v1.StatefulSetSpecArgs(
+                service_name=svc.headless_service_name,
+                # An HPA (opted in) owns the count, as for a Deployment.
+                replicas=None if svc.autoscaling is not None else svc.min_replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
+                pod_management_policy=stateful.pod_management_policy,
+                update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateStatefulSetStrategyArgs(partition=stateful.partition),
+                ),
+                # Neither deleting the set nor scaling it down ever deletes a volume.
+                persistent_volume_claim_retention_policy=k8s.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
+                    when_deleted="Retain", when_scaled="Retain"
+                ),
+                revision_history_limit=svc.revision_history_limit,
+                volume_claim_templates=claims,
+                template=self._pod_spec(service_account, config_map),
             ),
-            opts=pulumi.ResourceOptions.merge(
-                self._k8s,
-                pulumi.ResourceOptions(depends_on=[*self._args.depends_on, *([job] if job is not None else [])]),
+            opts=self._workload_options(job),
+        )
+
+    def _build_headless_service(self) -> k8s.core.v1.Service:
+        return k8s.core.v1.Service(
+            f"{self._name}-headless",
+            metadata=self._metadata(self._svc.headless_service_name),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                cluster_ip="None",
+                selector=self._selector,
+                # Peers must resolve each other before they are Ready (a quorum forming).
+                publish_not_ready_addresses=True,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name=p.name, port=p.container_port, target_port=p.name, protocol=p.protocol
+                    )
+                    for p in self._svc.ports
+                ],
             ),
+            opts=self._k8s,
         )
 
     def _build_migration(
@@ -178,11 +291,11 @@ class Microservice(pulumi.ComponentResource):
         job_name = migration_job_name(svc)
         await_seconds = migration.active_deadline_seconds + JOB_AWAIT_MARGIN_SECONDS
         # Its own instance label keeps migration pods out of the Service and the PDB.
-        labels = self._labels_for(job_name, "migration")
+        labels = self._with_version(self._labels_for(job_name, "migration"))
         container = k8s.core.v1.ContainerArgs(
             name="migrate",
             image=svc.image,
-            image_pull_policy=svc.image_pull_policy,
+            image_pull_policy=svc.pull_policy(self._args.context.environment),
             command=migration.command,
             env=self._pod.env(),
             env_from=self._pod.env_from(config_map),
@@ -280,7 +393,7 @@ class Microservice(pulumi.ComponentResource):
             metadata=self._metadata(self._svc.name),
             spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
                 scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
-                    api_version="apps/v1", kind="Deployment", name=self._svc.name
+                    api_version="apps/v1", kind=self._svc.kind, name=self._svc.name
                 ),
                 min_replicas=hpa.min_replicas,
                 max_replicas=hpa.max_replicas,
@@ -313,46 +426,70 @@ class Microservice(pulumi.ComponentResource):
 
     def _build_network_policy(self) -> None:
         svc = self._svc
+        net = k8s.networking.v1
         declared = {p.name: p for p in svc.ports}
-        metrics_port = svc.metrics.port if svc.metrics is not None else None
 
         def allow(
-            peers: list[k8s.networking.v1.NetworkPolicyPeerArgs], port_names: Sequence[str]
-        ) -> k8s.networking.v1.NetworkPolicyIngressRuleArgs:
+            peers: list[net.NetworkPolicyPeerArgs], port_names: Sequence[str]
+        ) -> net.NetworkPolicyIngressRuleArgs:
             ports = [
-                k8s.networking.v1.NetworkPolicyPortArgs(port=name, protocol=declared[name].protocol)
+                net.NetworkPolicyPortArgs(port=name, protocol=declared[name].protocol)
                 for name in dict.fromkeys(port_names)
             ]
-            return k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=peers, ports=ports)
-
-        def from_namespace(name: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-            return k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=namespaces_named(name))
+            return net.NetworkPolicyIngressRuleArgs(from_=peers, ports=ports)
 
         rules = []
-        if svc.routes:
-            ingress_controller = from_namespace(self._args.edge_namespace)
-            rules.append(allow([ingress_controller], [route.port for route in svc.routes]))
-        app_ports = [name for name in declared if name != metrics_port]
-        callers = self._args.callers
-        if callers and app_ports:
-            peers = [
-                k8s.networking.v1.NetworkPolicyPeerArgs(
-                    namespace_selector=namespaces_named(caller_namespace),
-                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": caller}),
-                )
-                for caller, caller_namespace in callers
-            ]
-            rules.append(allow(peers, app_ports))
-        if metrics_port is not None:
-            rules.append(allow([from_namespace(self._args.scrape_namespace)], [metrics_port]))
-        k8s.networking.v1.NetworkPolicy(
+        # An empty `from` would admit everyone: no edge peers, no edge rule.
+        edge = self._args.edge.peers()
+        if svc.routes and edge:
+            rules.append(allow(edge, [route.port for route in svc.routes]))
+        if self._args.callers:
+            callers = [_service_peer(caller, namespace) for caller, namespace in self._args.callers]
+            rules.append(allow(callers, [p.name for p in svc.caller_ports]))
+        own_pods = _service_peer(svc.name, svc.namespace)
+        if svc.peer_ports:
+            # Replication and quorum: the service's own pods reach each other on every port.
+            rules.append(allow([own_pods], list(declared)))
+        if svc.metrics is not None:
+            scrape = net.NetworkPolicyPeerArgs(namespace_selector=namespaces_named(self._args.scrape_namespace))
+            rules.append(allow([scrape], [svc.metrics.port]))
+        net.NetworkPolicy(
             f"{self._name}-network-policy",
             metadata=self._metadata(svc.name),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            spec=net.NetworkPolicySpecArgs(
                 # By name only, so the migration Job's pods are covered too.
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": svc.name}),
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={SERVICE_NAME_LABEL: svc.name}),
                 policy_types=["Ingress"],
                 ingress=rules,
+            ),
+            opts=self._k8s,
+        )
+        # Container ports by number: the callee's ingress rule names the same ports.
+        egress = [
+            net.NetworkPolicyEgressRuleArgs(
+                to=[_service_peer(callee.name, callee.namespace)],
+                ports=[
+                    net.NetworkPolicyPortArgs(port=p.container_port, protocol=p.protocol) for p in callee.caller_ports
+                ],
+            )
+            for callee in self._args.callees
+        ]
+        if svc.peer_ports:
+            egress.append(
+                net.NetworkPolicyEgressRuleArgs(
+                    to=[own_pods],
+                    ports=[net.NetworkPolicyPortArgs(port=p.container_port, protocol=p.protocol) for p in svc.ports],
+                )
+            )
+        if not egress:
+            return
+        net.NetworkPolicy(
+            f"{self._name}-egress-policy",
+            metadata=self._metadata(f"{svc.name}-egress"),
+            spec=net.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={SERVICE_NAME_LABEL: svc.name}),
+                policy_types=["Egress"],
+                egress=egress,
             ),
             opts=self._k8s,
         )
@@ -370,12 +507,20 @@ class Microservice(pulumi.ComponentResource):
                 "selector": {"matchLabels": self._selector},
                 "endpoints": [{"port": metrics.port, "path": metrics.path, "interval": metrics.interval}],
             },
-            # The ServiceMonitor CRD arrives with the kube-prometheus-stack release.
+            # The ServiceMonitor CRD arrives with the CRD release, long before the monitoring stack.
             opts=pulumi.ResourceOptions.merge(
                 self._k8s,
                 pulumi.ResourceOptions(depends_on=[self._args.monitoring] if self._args.monitoring else []),
             ),
         )
+
+
+def _service_peer(name: str, namespace: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    """A catalog service's pods: its namespace AND its name label, in one peer."""
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        namespace_selector=namespaces_named(namespace),
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={SERVICE_NAME_LABEL: name}),
+    )
 
 
 def _scaling_rules(rules: ScalingRules) -> k8s.autoscaling.v2.HPAScalingRulesArgs:

@@ -51,8 +51,10 @@ class PodParts:
         selector: Mapping[str, str],
         checksums: Mapping[str, pulumi.Output[str]],
         creates_cluster: bool,
+        pull_policy: str,
     ) -> None:
         self._svc = svc
+        self._pull_policy = pull_policy
         self._selector = dict(selector)
         # "secret/<name>" and "configmap/<name>" -> checksum of the content, for pod-template annotations.
         self._checksums = checksums
@@ -89,11 +91,14 @@ class PodParts:
         }
 
     def env(self) -> list[k8s.core.v1.EnvVarArgs]:
-        # Grouped by source, literals first, so a rendered spec reads the same way every time.
-        literals, secrets, config_maps, fields = [], [], [], []
+        # Grouped by source, literals first, so a rendered spec reads the same way every time; a literal
+        # that expands another variable ('$(POD_NAME)') comes last, since Kubernetes expands only earlier ones.
+        literals: list[k8s.core.v1.EnvVarArgs] = []
+        dependent: list[k8s.core.v1.EnvVarArgs] = []
+        secrets, config_maps, fields = [], [], []
         for name, value in self._svc.env.items():
             if isinstance(value, str):
-                literals.append(k8s.core.v1.EnvVarArgs(name=name, value=value))
+                (dependent if "$(" in value else literals).append(k8s.core.v1.EnvVarArgs(name=name, value=value))
             elif value.secret_key_ref is not None:
                 ref = value.secret_key_ref
                 source = k8s.core.v1.EnvVarSourceArgs(
@@ -111,7 +116,7 @@ class PodParts:
                     field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path=value.field_ref)
                 )
                 fields.append(k8s.core.v1.EnvVarArgs(name=name, value_from=source))
-        return [*literals, *secrets, *config_maps, *fields]
+        return [*literals, *secrets, *config_maps, *fields, *dependent]
 
     def env_from(self, config_map: k8s.core.v1.ConfigMap | None) -> list[k8s.core.v1.EnvFromSourceArgs]:
         sources = [
@@ -127,11 +132,20 @@ class PodParts:
             sources.append(k8s.core.v1.EnvFromSourceArgs(config_map_ref=own))
         return sources
 
+    def _scratch_paths(self) -> list[str]:
+        return list(self._svc.stateful.scratch_paths) if self._svc.stateful is not None else []
+
     def volumes(self) -> list[k8s.core.v1.VolumeArgs]:
         volumes = [
             k8s.core.v1.VolumeArgs(
                 name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=TMP_SIZE_LIMIT)
             )
+        ]
+        volumes += [
+            k8s.core.v1.VolumeArgs(
+                name=f"scratch-{index}", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=TMP_SIZE_LIMIT)
+            )
+            for index, _ in enumerate(self._scratch_paths())
         ]
         for index, mount in enumerate(self._svc.mounts):
             volumes.append(
@@ -157,6 +171,16 @@ class PodParts:
             k8s.core.v1.VolumeMountArgs(name=f"mount-{index}", mount_path=mount.path, read_only=True)
             for index, mount in enumerate(self._svc.mounts)
         ]
+        mounts += [
+            k8s.core.v1.VolumeMountArgs(name=f"scratch-{index}", mount_path=path)
+            for index, path in enumerate(self._scratch_paths())
+        ]
+        if self._svc.stateful is not None:
+            # The volumeClaimTemplates' volumes, by claim name.
+            mounts += [
+                k8s.core.v1.VolumeMountArgs(name=volume.name, mount_path=volume.path)
+                for volume in self._svc.stateful.volumes
+            ]
         return mounts
 
     def resources(self) -> k8s.core.v1.ResourceRequirementsArgs:
@@ -185,6 +209,8 @@ class PodParts:
             run_as_user=security.run_as_user,
             run_as_group=security.run_as_group,
             fs_group=security.fs_group,
+            # A large data volume is re-owned only when its root is not already ours.
+            fs_group_change_policy="OnRootMismatch" if self._svc.stateful is not None else None,
             seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
         )
 
@@ -228,7 +254,7 @@ class PodParts:
         return k8s.core.v1.ContainerArgs(
             name=svc.name,
             image=svc.image,
-            image_pull_policy=svc.image_pull_policy,
+            image_pull_policy=self._pull_policy,
             command=svc.command,
             args=svc.args,
             ports=[

@@ -1,0 +1,230 @@
+"""A data store as the platform runs it in the cluster: a stateful service and its credentials Secret.
+
+`store_service` turns one `DataServiceConfig` into the `ServiceConfig` of a StatefulSet of the
+engine's official image, so the store gets everything a service gets (restricted pods, spread, PDB,
+network policy) from the same component; its `allowFrom` is the store's `clients`, so the network
+policy admits exactly them, on the client port only.
+
+`credentials_secret` is the store's Secret, `<store>-credentials`, generated with pulumi-random by
+the tenancy Secrets component and delivered into the store's namespace and every client's
+namespace with the same keys on every engine: `host`, `port`, `username`, `password`, `url`
+(plus `database` for PostgreSQL and `sasl.jaas.config` for Kafka). A client reads its `url` with
+one `secretKeyRef`; bumping the store's rotation is not offered, since a store's users are created
+once on first start (rotate by hand inside the store, then supply the new value).
+
+Deliberately left out: replication for engines whose official image has no clustering without an
+operator (PostgreSQL, Redis, MongoDB, MinIO, Neo4j run one replica; Kafka runs a KRaft quorum),
+and TLS between clients and stores inside the cluster (the network policy confines who connects).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from components.data.config import DataServiceConfig
+from components.tenancy.config import SecretConfig
+from components.workloads.config import DEFAULT_STORAGE_CLASS, ServiceConfig
+
+PASSWORD_LENGTH = 32
+# Data stores run a little longer than services to stop: flush, checkpoint, hand over leadership.
+STOP_SECONDS = {"kafka": 120}
+DEFAULT_STOP_SECONDS = 60
+
+
+def host(store: DataServiceConfig) -> str:
+    return f"{store.name}.{store.namespace}.svc.cluster.local"
+
+
+def _ref(store: DataServiceConfig, key: str) -> dict[str, Any]:
+    return {"secretKeyRef": {"name": store.secret_name, "key": key}}
+
+
+def _pod_dns(store: DataServiceConfig, ordinal: int) -> str:
+    return f"{store.name}-{ordinal}.{store.name}-headless.{store.namespace}.svc.cluster.local"
+
+
+def kafka_cluster_id(store: DataServiceConfig) -> str:
+    """KRaft's cluster id: 16 bytes, base64url without padding, stable per store."""
+    digest = hashlib.sha256(f"{store.namespace}/{store.name}".encode()).digest()[:16]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
+    """The engine-specific part of the pod: command, args, env and probes (camelCase config)."""
+    engine = store.engine
+    port = engine.port_name
+    tcp = {"tcpSocket": {"port": port}}
+    if store.type == "postgres":
+        ready = {"exec": {"command": ["sh", "-c", 'pg_isready -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"']}}
+        return {
+            "env": {
+                "POSTGRES_USER": _ref(store, "username"),
+                "POSTGRES_PASSWORD": _ref(store, "password"),
+                "POSTGRES_DB": _ref(store, "database"),
+                # A subdirectory: the volume's root holds lost+found, which initdb refuses.
+                "PGDATA": f"{engine.data_path}/pgdata",
+            },
+            "probes": {"startup": ready, "liveness": tcp, "readiness": ready},
+        }
+    if store.type == "redis":
+        ping = {"exec": {"command": ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping | grep -q PONG']}}
+        return {
+            "command": ["redis-server"],
+            # Append-only file on the volume: every write survives a restart, not just the last snapshot.
+            "args": ["--requirepass", "$(REDIS_PASSWORD)", "--appendonly", "yes", "--dir", engine.data_path],
+            "env": {"REDIS_PASSWORD": _ref(store, "password")},
+            "probes": {"startup": ping, "liveness": tcp, "readiness": ping},
+        }
+    if store.type == "mongodb":
+        ping = {"exec": {"command": ["mongosh", "--quiet", "--eval", "db.adminCommand('ping').ok"]}}
+        return {
+            "env": {
+                "MONGO_INITDB_ROOT_USERNAME": _ref(store, "username"),
+                "MONGO_INITDB_ROOT_PASSWORD": _ref(store, "password"),
+            },
+            "probes": {
+                "startup": tcp,
+                "liveness": tcp,
+                "readiness": {**ping, "periodSeconds": 10, "timeoutSeconds": 5},
+            },
+        }
+    if store.type == "kafka":
+        replicas = store.replicas
+        voters = ",".join(f"{i}@{_pod_dns(store, i)}:9093" for i in range(replicas))
+        factor = str(min(3, replicas))
+        return {
+            "env": {
+                "CLUSTER_ID": kafka_cluster_id(store),
+                "KAFKA_PROCESS_ROLES": "broker,controller",
+                "KAFKA_LISTENERS": "CLIENT://:9092,CONTROLLER://:9093",
+                "KAFKA_ADVERTISED_LISTENERS": (
+                    f"CLIENT://$(POD_NAME).{store.name}-headless.{store.namespace}.svc.cluster.local:9092"
+                ),
+                "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CLIENT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+                "KAFKA_INTER_BROKER_LISTENER_NAME": "CLIENT",
+                "KAFKA_SASL_ENABLED_MECHANISMS": "PLAIN",
+                "KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL": "PLAIN",
+                "KAFKA_CONTROLLER_QUORUM_VOTERS": voters,
+                "KAFKA_LOG_DIRS": f"{engine.data_path}/logs",
+                "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": factor,
+                "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": factor,
+                "KAFKA_DEFAULT_REPLICATION_FACTOR": factor,
+                "KAFKA_MIN_INSYNC_REPLICAS": str(max(1, min(3, replicas) - 1)),
+                "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": str(max(1, min(3, replicas) - 1)),
+                "KAFKA_HEAP_OPTS": "-Xms512m -Xmx512m",
+                "KAFKA_LISTENER_NAME_CLIENT_PLAIN_SASL_JAAS_CONFIG": _ref(store, "sasl.jaas.config"),
+                "KAFKA_NODE_ID": {"fieldRef": "metadata.labels['apps.kubernetes.io/pod-index']"},
+                "POD_NAME": {"fieldRef": "metadata.name"},
+            },
+            "probes": {"startup": tcp, "liveness": tcp, "readiness": tcp},
+        }
+    if store.type == "object-store":
+        return {
+            "args": ["server", engine.data_path, "--address", f":{engine.port}", "--certs-dir", "/tmp/certs"],
+            "env": {
+                "MINIO_ROOT_USER": _ref(store, "username"),
+                "MINIO_ROOT_PASSWORD": _ref(store, "password"),
+            },
+            "probes": {
+                "liveness": {"httpGet": {"path": "/minio/health/live", "port": port}},
+                "readiness": {"httpGet": {"path": "/minio/health/ready", "port": port}},
+            },
+        }
+    # neo4j
+    return {
+        "env": {
+            "NEO4J_AUTH": _ref(store, "NEO4J_AUTH"),
+            "NEO4J_server_memory_heap_max__size": "512m",
+            "NEO4J_server_memory_pagecache_size": "256m",
+        },
+        "probes": {"startup": {**tcp, "failureThreshold": 60}, "liveness": tcp, "readiness": tcp},
+    }
+
+
+def _disruption_budget(store: DataServiceConfig, production: bool) -> dict[str, Any]:
+    """A quorum keeps its majority; a single primary is never evicted in production (drain it by hand)."""
+    if store.replicas >= 3:
+        return {"minAvailable": store.replicas // 2 + 1}
+    if production:
+        return {"minAvailable": 1}
+    return {"enabled": False}
+
+
+def store_service(store: DataServiceConfig, cluster_mode: str, production: bool) -> ServiceConfig:
+    """The StatefulSet service that runs `store` in the cluster."""
+    engine = store.engine
+    pod = _engine_pod(store)
+    document: dict[str, Any] = {
+        "name": store.name,
+        "namespace": store.namespace,
+        "image": store.image,
+        "ports": [
+            {"name": engine.port_name, "containerPort": engine.port},
+            *({"name": name, "containerPort": number} for name, number in engine.peer_ports),
+        ],
+        **pod,
+        "replicas": store.replicas,
+        "shutdown": {
+            # Clients keep their connections until the store stops; no load balancer to leave.
+            "preStopSleepSeconds": 5,
+            "terminationGracePeriodSeconds": STOP_SECONDS.get(store.type, DEFAULT_STOP_SECONDS),
+        },
+        "disruptionBudget": _disruption_budget(store, production),
+        "allowFrom": list(store.clients),
+        "stateful": {
+            "volumes": [
+                {
+                    "name": "data",
+                    "path": engine.data_path,
+                    "size": store.storage_size,
+                    "storageClass": store.storage.storage_class or DEFAULT_STORAGE_CLASS[cluster_mode],
+                }
+            ],
+            # A quorum's members find each other only once all of them are scheduled.
+            "podManagementPolicy": "Parallel" if store.replicas > 1 else "OrderedReady",
+            "peerPorts": [name for name, _ in engine.peer_ports],
+            "scratchPaths": list(engine.scratch_paths),
+        },
+    }
+    if store.resources is not None:
+        document["resources"] = store.resources.model_dump(by_alias=True)
+    else:
+        document["size"] = store.size or engine.default_size
+    if document["stateful"]["volumes"][0]["storageClass"] is None:
+        del document["stateful"]["volumes"][0]["storageClass"]
+    return ServiceConfig.model_validate(document)
+
+
+def credentials_secret(store: DataServiceConfig, client_namespaces: Sequence[str]) -> SecretConfig:
+    """The store's credentials and client connection details, in its namespace and each client's."""
+    engine = store.engine
+    database = store.database or store.name
+    url = engine.url.format(
+        user=engine.username, password="{password}", host=host(store), port=engine.port, database=database
+    )
+    keys: dict[str, Any] = {
+        "host": {"type": "format", "template": host(store)},
+        "port": {"type": "format", "template": str(engine.port)},
+        "username": {"type": "format", "template": engine.username},
+        # Letters and digits only, so the password needs no escaping inside the URL.
+        "password": {"type": "password", "length": PASSWORD_LENGTH, "special": False},
+        "url": {"type": "format", "template": url},
+    }
+    if store.type == "postgres":
+        keys["database"] = {"type": "format", "template": database}
+    if store.type == "kafka":
+        keys["sasl.jaas.config"] = {
+            "type": "format",
+            "template": (
+                "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                f'username="{engine.username}" password="{{password}}" user_{engine.username}="{{password}}";'
+            ),
+        }
+    if store.type == "neo4j":
+        keys["NEO4J_AUTH"] = {"type": "format", "template": f"{engine.username}/{{password}}"}
+    namespaces = sorted({store.namespace, *client_namespaces})
+    return SecretConfig.model_validate({"name": store.secret_name, "namespaces": namespaces, "keys": keys})

@@ -1,0 +1,44 @@
+"""What this stack last deployed of its data services: read back from its own outputs.
+
+A change the engine cannot make in place (a PostgreSQL major upgrade) or a volume that would
+shrink must be refused before anything is registered, so the previous version and size are needed
+while the config is checked. The platform exports `dataServices` ({name: {type, version, storage}});
+the next run reads it back with the engine's built-in `pulumi:pulumi:readStackOutputs` invoke (what a
+StackReference to this same stack reads, but synchronous, so the check happens first and
+registers nothing).
+
+On the first deploy the stack has no outputs yet, so the checks that need the previous deploy have
+nothing to compare. A backend that cannot read the stack's outputs stops the run (fail closed):
+skipping the checks could let a major upgrade or a shrink through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.config.errors import config_error
+
+READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
+OUTPUT = "dataServices"
+
+
+def own_stack_name() -> str:
+    return f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+
+
+def deployed_data_services() -> dict[str, Any]:
+    """{store name: {type, version, storage}} as this stack last exported it; {} on a first deploy."""
+    try:
+        result = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": own_stack_name()})
+        failures = getattr(result, "failures", None)
+        if failures:
+            raise RuntimeError("; ".join(str(failure) for failure in failures))
+    except Exception as exc:  # a backend without the stack, or without the built-in provider
+        problem = f"cannot read this stack's previous outputs to check data services' versions and volumes ({exc})"
+        raise config_error(pulumi.get_stack(), [("dataServices", problem)]) from None
+    value = result.value if isinstance(result.value, dict) else {}
+    outputs = value.get("outputs")
+    deployed = outputs.get(OUTPUT) if isinstance(outputs, dict) else None
+    return deployed if isinstance(deployed, dict) else {}

@@ -1,0 +1,527 @@
+"""Stateful services and the data-service catalog, on the shop fixture plus data stores declared here.
+
+What is asserted is what the API server would receive: the StatefulSet's claims, retention and
+update policy, the stores' Secrets (keys present, values secret), the network policy peers (the
+declared clients, on the store's port only), production protection, Backup for GKE, capacity and
+cost, and one rejection per unsafe input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from harness import ProgramRun, assert_rejected, is_secret_value, plain_strings, run_program, stack_config, unwrap
+
+STORES = [
+    {
+        "name": "orders-db",
+        "type": "postgres",
+        "namespace": "shop-data",
+        "clients": ["checkout", "order-worker"],
+        "storage": {"size": "20Gi"},
+    },
+    {"name": "events", "type": "kafka", "namespace": "shop-data", "replicas": 3, "clients": ["order-worker"]},
+    {"name": "sessions", "type": "redis", "namespace": "shop-data", "clients": ["storefront"]},
+]
+STATEFUL_WORKER = {"volumes": [{"path": "/var/lib/worker", "size": "5Gi"}], "partition": 1}
+
+
+def with_stores(stack: str, stores: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    config = stack_config(stack)
+    config["platform:dataServices"] = [dict(store) for store in (STORES if stores is None else stores)]
+    return config
+
+
+def with_stateful_worker(stack: str, **changes: Any) -> dict[str, Any]:
+    """The fixture's order-worker as a StatefulSet (its HPA dropped, as a StatefulSet needs)."""
+    config = with_stores(stack)
+    overrides = config.setdefault("platform:overrides", {}).setdefault("services", {})
+    worker = overrides.setdefault("order-worker", {})
+    worker.pop("autoscaling", None)
+    for service in config["platform:services"]:
+        if service["name"] == "order-worker":
+            service.pop("autoscaling", None)
+            service["replicas"] = 2
+            service["stateful"] = {**STATEFUL_WORKER, **changes}
+    return config
+
+
+_RUNS: dict[str, ProgramRun] = {}
+
+
+def data_run(stack: str) -> ProgramRun:
+    if stack not in _RUNS:
+        _RUNS[stack] = run_program(stack, with_stores(stack))
+    return _RUNS[stack]
+
+
+def statefulset(run: ProgramRun, name: str) -> dict[str, Any]:
+    (found,) = run.k8s("StatefulSet", name)
+    return dict(found.manifest)
+
+
+def secret_of(run: ProgramRun, name: str, namespace: str) -> Any:
+    """The Secret's stringData as registered, secret markers kept."""
+    (found,) = run.k8s("Secret", name, namespace)
+    return found.inputs["stringData"]
+
+
+# --------------------------------------------------------------------------- stateful services
+
+
+def test_a_stateful_service_runs_as_a_statefulset_with_retained_claims() -> None:
+    run = run_program("staging", with_stateful_worker("staging"))
+    assert not run.k8s("Deployment", "order-worker")
+    spec = statefulset(run, "order-worker")["spec"]
+    assert spec["serviceName"] == "order-worker-headless"
+    assert spec["replicas"] == 2
+    assert spec["podManagementPolicy"] == "OrderedReady"
+    assert spec["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 1}}
+    assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "data"
+    assert "app.kubernetes.io/version" not in claim["metadata"]["labels"]  # claim templates are immutable
+    assert claim["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "storageClassName": "standard-rwo",
+        "resources": {"requests": {"storage": "5Gi"}},
+    }
+    pod = spec["template"]["spec"]
+    mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["data"] == "/var/lib/worker"
+    assert pod["securityContext"]["fsGroup"] == 10001
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+    assert [c["topologyKey"] for c in pod["topologySpreadConstraints"]] == [
+        "topology.kubernetes.io/zone",
+        "kubernetes.io/hostname",
+    ]
+
+
+def test_a_stateful_service_gets_a_headless_service_beside_its_clusterip_service() -> None:
+    run = run_program("dev", with_stateful_worker("dev"))
+    (headless,) = run.k8s("Service", "order-worker-headless", "shop-workers")
+    assert headless.manifest["spec"]["clusterIP"] == "None"
+    assert headless.manifest["spec"]["publishNotReadyAddresses"] is True
+    (service,) = run.k8s("Service", "order-worker", "shop-workers")
+    assert service.manifest["spec"]["type"] == "ClusterIP"
+    (budget,) = run.k8s("PodDisruptionBudget", "order-worker")
+    assert budget.manifest["spec"]["maxUnavailable"] == 1
+
+
+def test_on_kind_a_claim_names_no_storage_class_and_gke_takes_premium_by_config() -> None:
+    dev = run_program("dev", with_stateful_worker("dev"))
+    (claim,) = statefulset(dev, "order-worker")["spec"]["volumeClaimTemplates"]
+    assert "storageClassName" not in claim["spec"]
+    premium = {"volumes": [{"path": "/var/lib/worker", "size": "5Gi", "storageClass": "premium-rwo"}]}
+    staging = run_program("staging", with_stateful_worker("staging", **premium))
+    (claim,) = statefulset(staging, "order-worker")["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["storageClassName"] == "premium-rwo"
+
+
+def test_an_opted_in_hpa_scales_the_statefulset() -> None:
+    config = with_stateful_worker("dev", allowAutoscaling=True)
+    for service in config["platform:services"]:
+        if service["name"] == "order-worker":
+            del service["replicas"]
+            service["autoscaling"] = {"minReplicas": 2, "maxReplicas": 4}
+    run = run_program("dev", config)
+    (hpa,) = run.k8s("HorizontalPodAutoscaler", "order-worker")
+    assert hpa.manifest["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "name": "order-worker",
+    }
+    assert "replicas" not in statefulset(run, "order-worker")["spec"]
+
+
+def test_deployments_keep_their_names_and_urns() -> None:
+    run = data_run("dev")
+    (deployment,) = run.k8s("Deployment", "checkout")
+    assert deployment.name == "checkout-deployment"
+    assert deployment.urn.endswith("::checkout-deployment")
+
+
+# --------------------------------------------------------------------------- data services
+
+
+def test_a_data_service_is_a_statefulset_of_the_official_pinned_image() -> None:
+    spec = statefulset(data_run("dev"), "orders-db")["spec"]
+    (container,) = spec["template"]["spec"]["containers"]
+    assert container["image"] == "postgres:17.6"
+    assert container["ports"] == [{"name": "postgres", "containerPort": 5432, "protocol": "TCP"}]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["PGDATA"]["value"] == "/var/lib/postgresql/data/pgdata"
+    assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "orders-db-credentials", "key": "password"}
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert {"/var/lib/postgresql/data", "/var/run/postgresql", "/tmp"} <= mounts
+
+
+def test_a_kafka_store_runs_a_kraft_quorum_in_parallel() -> None:
+    spec = statefulset(data_run("dev"), "events")["spec"]
+    assert spec["replicas"] == 3
+    assert spec["podManagementPolicy"] == "Parallel"
+    env = {e["name"]: e for e in spec["template"]["spec"]["containers"][0]["env"]}
+    voters = env["KAFKA_CONTROLLER_QUORUM_VOTERS"]["value"].split(",")
+    assert voters[0] == "0@events-0.events-headless.shop-data.svc.cluster.local:9093"
+    assert len(voters) == 3
+    assert (
+        env["KAFKA_NODE_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.labels['apps.kubernetes.io/pod-index']"
+    )
+    # $(POD_NAME) expands only if POD_NAME comes first.
+    names = [e["name"] for e in spec["template"]["spec"]["containers"][0]["env"]]
+    assert names.index("POD_NAME") < names.index("KAFKA_ADVERTISED_LISTENERS")
+
+
+@pytest.mark.parametrize(
+    ("store", "namespaces"),
+    [("orders-db", {"shop-data", "shop", "shop-workers"}), ("events", {"shop-data", "shop-workers"})],
+)
+def test_each_client_namespace_gets_the_credentials_secret_with_secret_values(store: str, namespaces: set[str]) -> None:
+    run = data_run("staging")
+    found = {r.manifest["metadata"]["namespace"] for r in run.k8s("Secret", f"{store}-credentials")}
+    assert found == namespaces
+    for namespace in namespaces:
+        registered = secret_of(run, f"{store}-credentials", namespace)
+        assert is_secret_value(registered)
+        data = unwrap(registered)
+        assert {"host", "port", "username", "password", "url"} <= set(data)
+        assert data["password"] not in plain_strings(run.outputs)
+        for resource in run.resources:
+            assert data["password"] not in plain_strings(resource.inputs)
+
+
+def test_the_client_url_is_ready_to_use_per_engine() -> None:
+    run = data_run("dev")
+    postgres = unwrap(secret_of(run, "orders-db-credentials", "shop"))
+    assert postgres["host"] == "orders-db.shop-data.svc.cluster.local"
+    assert postgres["port"] == "5432"
+    assert postgres["url"] == (
+        f"postgresql://app:{postgres['password']}@orders-db.shop-data.svc.cluster.local:5432/orders-db?sslmode=disable"
+    )
+    assert postgres["password"].isalnum() and len(postgres["password"]) == 32
+    redis = unwrap(secret_of(run, "sessions-credentials", "shop"))
+    assert redis["url"] == f"redis://default:{redis['password']}@sessions.shop-data.svc.cluster.local:6379/0"
+    kafka = unwrap(secret_of(run, "events-credentials", "shop-workers"))
+    assert kafka["url"] == "events.shop-data.svc.cluster.local:9092"
+    assert f'password="{kafka["password"]}"' in kafka["sasl.jaas.config"]
+
+
+@pytest.mark.parametrize(
+    ("engine", "scheme"),
+    [("mongodb", "mongodb://root:"), ("object-store", "http://"), ("neo4j", "neo4j://")],
+)
+def test_the_other_engines_urls(engine: str, scheme: str) -> None:
+    run = run_program(
+        "dev",
+        with_stores("dev", [{"name": "store", "type": engine, "namespace": "shop-data", "clients": ["checkout"]}]),
+    )
+    data = unwrap(secret_of(run, "store-credentials", "shop"))
+    assert data["url"].startswith(scheme)
+    assert "store.shop-data.svc.cluster.local" in data["url"]
+
+
+def test_a_store_admits_exactly_its_clients_on_its_port() -> None:
+    run = data_run("dev")
+    (policy,) = run.k8s("NetworkPolicy", "orders-db", "shop-data")
+    (rule,) = policy.manifest["spec"]["ingress"]
+    assert rule["ports"] == [{"port": "postgres", "protocol": "TCP"}]
+    peers = {
+        (
+            p["namespaceSelector"]["matchExpressions"][0]["values"][0],
+            p["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+        )
+        for p in rule["from"]
+    }
+    assert peers == {("shop", "checkout"), ("shop-workers", "order-worker")}
+
+
+def test_a_quorum_port_admits_only_the_stores_own_pods() -> None:
+    run = data_run("dev")
+    (policy,) = run.k8s("NetworkPolicy", "events", "shop-data")
+    rules = policy.manifest["spec"]["ingress"]
+
+    def names(rule: dict[str, Any]) -> list[str]:
+        return [peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in rule["from"]]
+
+    by_peer = {tuple(names(rule)): [port["port"] for port in rule["ports"]] for rule in rules}
+    # Clients reach the client listener only; the brokers reach each other on both listeners.
+    assert by_peer == {("order-worker",): ["kafka"], ("events",): ["kafka", "controller"]}
+    (egress,) = run.k8s("NetworkPolicy", "events-egress", "shop-data")
+    (own,) = egress.manifest["spec"]["egress"]
+    assert own["to"][0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "events"}
+    assert [port["port"] for port in own["ports"]] == [9092, 9093]
+    # The client's own egress opens the client port only.
+    (worker,) = run.k8s("NetworkPolicy", "order-worker-egress", "shop-workers")
+    to_events = [
+        rule
+        for rule in worker.manifest["spec"]["egress"]
+        if rule["to"][0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "events"}
+    ]
+    assert [[port["port"] for port in rule["ports"]] for rule in to_events] == [[9092]]
+
+
+def test_production_protects_data_and_keeps_quorum_or_the_primary() -> None:
+    run = data_run("production")
+    for name in ("orders-db", "events", "sessions"):
+        (workload,) = run.k8s("StatefulSet", name)
+        assert workload.protect
+    (namespace,) = run.k8s("Namespace", "shop-data")
+    assert namespace.protect
+    (primary,) = run.k8s("PodDisruptionBudget", "orders-db")
+    assert primary.manifest["spec"]["minAvailable"] == 1
+    (quorum,) = run.k8s("PodDisruptionBudget", "events")
+    assert quorum.manifest["spec"]["minAvailable"] == 2
+    staging = data_run("staging")
+    (workload,) = staging.k8s("StatefulSet", "orders-db")
+    assert not workload.protect
+    assert not staging.k8s("PodDisruptionBudget", "orders-db")
+
+
+def test_gke_backs_up_the_data_namespaces() -> None:
+    run = data_run("production")
+    plan = run.one("gcp:gkebackup/backupPlan:BackupPlan").inputs
+    assert plan["backupConfig"]["selectedNamespaces"]["namespaces"] == ["shop-data"]
+    assert plan["backupConfig"]["includeVolumeData"] is True
+    assert plan["backupConfig"]["includeSecrets"] is True
+    assert plan["backupSchedule"]["cronSchedule"] == "0 2 * * *"
+    assert plan["retentionPolicy"]["backupRetainDays"] == 14
+    assert plan["location"] == "europe-west1"
+    assert run.one("gcp:gkebackup/backupPlan:BackupPlan").protect
+    cluster = run.one("gcp:container/cluster:Cluster").inputs
+    assert cluster["addonsConfig"]["gkeBackupAgentConfig"] == {"enabled": True}
+    assert not data_run("dev").of_type("gcp:gkebackup/backupPlan:BackupPlan")
+
+
+def test_backup_schedule_and_retention_come_from_config() -> None:
+    config = with_stores("staging")
+    config["platform:backup"] = {"schedule": "30 3 * * 0", "retentionDays": 30, "deleteLockDays": 7}
+    plan = run_program("staging", config).one("gcp:gkebackup/backupPlan:BackupPlan").inputs
+    assert plan["backupSchedule"]["cronSchedule"] == "30 3 * * 0"
+    assert plan["retentionPolicy"] == {"backupRetainDays": 30, "backupDeleteLockDays": 7}
+
+
+def test_without_data_services_no_backup_agent_is_enabled() -> None:
+    run = run_program("production")
+    assert not run.of_type("gcp:gkebackup/backupPlan:BackupPlan")
+    assert "gkeBackupAgentConfig" not in (run.one("gcp:container/cluster:Cluster").inputs.get("addonsConfig") or {})
+
+
+def test_capacity_and_cost_count_the_stores() -> None:
+    plain, stores = run_program("production"), data_run("production")
+    before = plain.outputs["capacity"]["requested"]["min"]["cpuMillicores"]
+    after = stores.outputs["capacity"]["requested"]["min"]["cpuMillicores"]
+    # postgres small (250m) + redis small (250m) + kafka medium (500m) x 3
+    assert after - before == 250 + 250 + 3 * 500
+    # 20Gi postgres + 1Gi redis + 3 x 20Gi kafka, on standard-rwo at $0.10 per GiB-month.
+    assert stores.outputs["capacity"]["persistentVolumesGiB"] == {"standard-rwo": {"min": 81.0, "max": 81.0}}
+    cost = stores.outputs["cost"]
+    assert cost["persistentVolumesMonthlyUsd"] == {"min": 8.1, "max": 8.1}
+    assert cost["totalMonthlyUsd"]["min"] == pytest.approx(plain.outputs["cost"]["totalMonthlyUsd"]["min"] + 8.1)
+
+
+def test_the_stack_exports_what_the_next_run_checks_against() -> None:
+    assert data_run("dev").outputs["dataServices"]["orders-db"] == {
+        "type": "postgres",
+        "version": "17.6",
+        "storage": "20Gi",
+    }
+
+
+def test_a_first_deploy_and_a_compatible_change_are_accepted() -> None:
+    previous = {"dataServices": {"orders-db": {"type": "postgres", "version": "17.2", "storage": "10Gi"}}}
+    run = run_program("dev", with_stores("dev"), stack_outputs=previous)
+    assert run.k8s("StatefulSet", "orders-db")
+
+
+def test_a_client_reads_the_url_with_one_secret_key_ref() -> None:
+    config = with_stores("dev")
+    for service in config["platform:services"]:
+        if service["name"] == "checkout":
+            service["env"]["DATABASE_URL"] = {"secretKeyRef": {"name": "orders-db-credentials", "key": "url"}}
+    run = run_program("dev", config)
+    (deployment,) = run.k8s("Deployment", "checkout")
+    env = {e["name"]: e for e in deployment.manifest["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "orders-db-credentials", "key": "url"}
+    annotations = deployment.manifest["spec"]["template"]["metadata"]["annotations"]
+    assert "checksum/secret-orders-db-credentials" in annotations
+
+
+# --------------------------------------------------------------------------- rejections
+
+
+def test_a_volume_size_that_is_not_a_quantity_is_rejected() -> None:
+    config = with_stores("dev")
+    config["platform:dataServices"][0]["storage"] = {"size": "20 GB"}
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:dataServices[orders-db].storage.size: '20 GB' is not a storage quantity: use a "
+        "number with a suffix Mi, Gi or Ti (or M, G, T), e.g. '10Gi'",
+    )
+
+
+def test_a_storage_class_the_mode_does_not_know_is_rejected() -> None:
+    config = with_stores("dev")
+    config["platform:dataServices"][0]["storage"] = {"size": "20Gi", "storageClass": "premium-rwo"}
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:dataServices[orders-db].storage.storageClass: 'premium-rwo' is not a storage class "
+        "of cluster.mode 'existing'; use one of standard or leave it unset for the default",
+    )
+
+
+def test_a_statefulset_with_an_hpa_but_no_opt_in_is_rejected() -> None:
+    config = with_stateful_worker("dev")
+    for service in config["platform:services"]:
+        if service["name"] == "order-worker":
+            del service["replicas"]
+            service["autoscaling"] = {"minReplicas": 2, "maxReplicas": 4}
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:services[order-worker].autoscaling: a StatefulSet keeps a volume per replica, so an "
+        "HPA would add and drop copies of its data; remove autoscaling or set stateful.allowAutoscaling: true",
+    )
+
+
+def test_a_client_that_is_not_a_declared_service_is_rejected() -> None:
+    config = with_stores("dev")
+    config["platform:dataServices"][0]["clients"] = ["checkout", "billing"]
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:dataServices[orders-db].clients[1]: 'billing' is not a declared service; "
+        "declared: checkout, order-worker, storefront",
+    )
+
+
+def test_shrinking_a_volume_is_rejected() -> None:
+    previous = {"dataServices": {"orders-db": {"type": "postgres", "version": "17.6", "storage": "50Gi"}}}
+    assert_rejected(
+        "dev",
+        with_stores("dev"),
+        "stack 'dev': platform:dataServices[orders-db].storage.size: 20Gi is smaller than the 50Gi already "
+        "provisioned; a persistent volume can only grow: keep the size, or move the data to a new store with a "
+        "smaller volume",
+        stack_outputs=previous,
+    )
+
+
+def test_a_major_upgrade_the_engine_cannot_do_in_place_is_rejected() -> None:
+    previous = {"dataServices": {"orders-db": {"type": "postgres", "version": "16.10", "storage": "20Gi"}}}
+    assert_rejected(
+        "dev",
+        with_stores("dev"),
+        "stack 'dev': platform:dataServices[orders-db].version: PostgreSQL 16.10 -> 17.6 is a major upgrade the "
+        "engine cannot do in place; declare a second store at the new version, copy the data with "
+        "pg_dump/pg_restore (or pg_upgrade from a backup), move the clients, then remove the old store",
+        stack_outputs=previous,
+    )
+
+
+def test_a_store_in_a_namespace_stricter_than_its_engine_needs_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every official image here runs under 'restricted'; an engine that needs more declares it in the table.
+    from components.data import config as data_config
+
+    needs_baseline = dataclasses.replace(data_config.ENGINES["redis"], pod_security="baseline")
+    monkeypatch.setitem(data_config.ENGINES, "redis", needs_baseline)
+    config = with_stores("dev", [{"name": "sessions", "type": "redis", "namespace": "shop", "clients": ["storefront"]}])
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:dataServices[sessions].namespace: 'shop' enforces Pod Security 'restricted', but "
+        "Redis needs 'baseline'; set the namespace's podSecurity to 'baseline' or place the store elsewhere",
+    )
+
+
+# --------------------------------------------------------------------------- gates
+
+
+@pytest.mark.parametrize("stack", ["dev", "production"])
+def test_data_stores_pass_the_schema_and_checkov_gates(stack: str) -> None:
+    from crd_schemas import crd_failures
+    from gates import checkov_failures, custom_resources, platform_config, schema_failures
+
+    run = data_run(stack)
+    assert schema_failures(run) == []
+    assert crd_failures(custom_resources(run)) == []
+    assert checkov_failures(run, platform_config(stack, with_stores(stack))) == []
+
+
+def test_a_client_rolls_out_after_its_stores() -> None:
+    run = data_run("dev")
+    # A dependency on a component reaches the engine as its children: here the StatefulSets.
+    (orders_db,) = (r.urn for r in run.k8s("StatefulSet", "orders-db"))
+    (events,) = (r.urn for r in run.k8s("StatefulSet", "events"))
+    (worker,) = run.k8s("Deployment", "order-worker")
+    assert {orders_db, events} <= set(worker.dependencies)
+    (storefront,) = run.k8s("Deployment", "storefront")
+    assert orders_db not in storefront.dependencies
+
+
+def test_changing_a_stores_engine_is_rejected() -> None:
+    previous = {"dataServices": {"orders-db": {"type": "mongodb", "version": "8.0.13", "storage": "20Gi"}}}
+    assert_rejected(
+        "dev",
+        with_stores("dev"),
+        "stack 'dev': platform:dataServices[orders-db].type: 'orders-db' holds mongodb data on its volumes; another "
+        "engine cannot read it: declare the new store under another name and move the data",
+        stack_outputs=previous,
+    )
+
+
+def test_a_mongodb_release_series_upgrades_one_step_at_a_time() -> None:
+    def store(version: str) -> list[dict[str, Any]]:
+        return [
+            {"name": "docs", "type": "mongodb", "version": version, "namespace": "shop-data", "clients": ["checkout"]}
+        ]
+
+    previous = {"dataServices": {"docs": {"type": "mongodb", "version": "7.0.14", "storage": "10Gi"}}}
+    assert run_program("dev", with_stores("dev", store("8.0.13")), stack_outputs=previous).k8s("StatefulSet", "docs")
+    previous = {"dataServices": {"docs": {"type": "mongodb", "version": "6.0.19", "storage": "10Gi"}}}
+    assert_rejected(
+        "dev",
+        with_stores("dev", store("8.0.13")),
+        "stack 'dev': platform:dataServices[docs].version: MongoDB 6.0.19 -> 8.0.13 is a major upgrade the engine "
+        "cannot do in place; upgrade one release series at a time (7.0 -> 8.0), after setting "
+        "featureCompatibilityVersion to the running series, or restore a mongodump into a new store",
+        stack_outputs=previous,
+    )
+
+
+def test_production_data_services_without_backups_are_rejected() -> None:
+    config = with_stores("production")
+    config["platform:backup"] = {"enabled": False}
+    assert_rejected(
+        "production",
+        config,
+        "stack 'production': platform:backup.enabled: production data services must be backed up; keep Backup for "
+        "GKE on",
+    )
+
+
+def test_a_backend_that_cannot_read_the_previous_outputs_stops_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import PlatformMocks
+
+    original = PlatformMocks.call
+
+    def failing(self: PlatformMocks, args: Any) -> dict[str, Any]:
+        if args.token == "pulumi:pulumi:readStackOutputs":
+            raise RuntimeError("no such stack")
+        return original(self, args)
+
+    monkeypatch.setattr(PlatformMocks, "call", failing)
+    # Fail closed: skipping the checks could let a major upgrade or a shrink through.
+    assert_rejected(
+        "dev",
+        with_stores("dev"),
+        "stack 'dev': platform:dataServices: cannot read this stack's previous outputs to check data services' "
+        "versions and volumes (no such stack)",
+    )

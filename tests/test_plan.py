@@ -1,0 +1,112 @@
+"""The local `plan` command: a summary per component, the gates, manifests on disk, one-line errors."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from gates import Manifest, check_schemas
+from harness import FIXTURE_DIR, ROOT_DIR, discover_stacks, stack_config
+
+from tools import plan
+
+STACK_DIRS = discover_stacks()
+
+
+@pytest.mark.parametrize(
+    ("directory", "stack"), STACK_DIRS, ids=[f"{d.name}-{s}" if d != ROOT_DIR else f"root-{s}" for d, s in STACK_DIRS]
+)
+def test_plan_prints_the_summary_and_passes_the_gates(
+    directory: Path, stack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert plan.main(["--stack", stack, "--dir", str(directory), "--skip-checkov"]) == 0
+    printed = capsys.readouterr().out
+    config = yaml.safe_load((directory / "Pulumi.yaml").read_text())
+    services = config["config"].get("services", config["config"].get("platform:services", {})).get("value", [])
+    for section in (
+        "cluster",
+        "namespaces",
+        "secrets",
+        "services",
+        "add-on charts",
+        "capacity",
+        "cost",
+        "timing",
+        "gates",
+    ):
+        assert f"== {section}" in printed
+    assert all(f"/{svc['name']}: " in printed for svc in services), "every service is listed"
+    assert "strict Kubernetes schemas (1.31, 1.33, 1.35): pass" in printed
+    assert "CRD schemas: pass" in printed
+
+
+def test_plan_shows_pools_namespaces_services_and_secrets_by_name_only(capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan.main(["--stack", "production", "--dir", str(FIXTURE_DIR), "--skip-checkov"]) == 0
+    printed = capsys.readouterr().out
+    assert "  pool spot: e2-standard-4 spot, 0-5 nodes per zone" in printed
+    assert "  shop-data: policy strict, pod security baseline" in printed
+    assert "  shop/checkout: europe-docker.pkg.dev/acme-shop/apps/checkout:1.9.0, replicas 3-10" in printed
+    assert "    route api.shop.example.com/api/checkout -> port http" in printed
+    assert "  database-credentials in shop, shop-workers: password, url" in printed
+    assert "postgresql://" not in printed
+
+
+def test_plan_shows_the_timing_model(capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan.main(["--stack", "production", "--dir", str(FIXTURE_DIR), "--skip-checkov"]) == 0
+    printed = capsys.readouterr().out.split("== timing", 1)[1]
+    # storefront: 3 replicas, surge ceil(0.75) = 1, 3 waves of 25 s + 30 s = 105 s; 12 replicas, 4 waves of 25 s + 30 s = 130 s;
+    # rollback 4 x 15 + 30 = 90 s; scale-up 3 -> 12 in 60 s (see test_timing.py).
+    assert (
+        "  storefront: rollout 105 s at 3 / 130 s at 12 replicas (4 waves of 25 s), rollback 90 s, scale-up 3->6->12 60 s"
+    ) in printed
+    assert "  slowest route: 1002 s (unavoidable chain 980 s): network/vpc -> network/router" in printed
+    assert "  image-tag change: 135 s (slowest: checkout)" in printed
+
+
+def test_plan_out_writes_every_object_as_schema_valid_yaml_with_secrets_redacted(tmp_path: Path) -> None:
+    assert plan.main(["--stack", "staging", "--dir", str(FIXTURE_DIR), "--skip-checkov", "--out", str(tmp_path)]) == 0
+    files = sorted(tmp_path.rglob("*.yaml"))
+    bodies = [yaml.safe_load(path.read_text()) for path in files]
+    assert {"Namespace", "Deployment", "Service", "NetworkPolicy", "Secret", "Ingress"} <= {b["kind"] for b in bodies}
+    secret = yaml.safe_load((tmp_path / "shop" / "secret-database-credentials.yaml").read_text())
+    assert set(secret["stringData"].values()) == {plan.REDACTED}
+    builtin = [
+        Manifest(b, path.stem)
+        for b, path in zip(bodies, files, strict=True)
+        if "." not in b["apiVersion"].split("/")[0]
+    ]
+    report = check_schemas(builtin)
+    assert builtin and report.problems == [] and report.unvalidated == []
+
+
+def test_plan_refuses_a_bad_config_with_the_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    document = yaml.safe_load((FIXTURE_DIR / "Pulumi.yaml").read_text())
+    broken = copy.deepcopy(document)
+    broken["config"]["platform:services"]["value"][0]["autoscaling"]["maxReplicas"] = 0
+    (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(broken))
+    assert stack_config("dev", tmp_path)
+    assert plan.main(["--stack", "dev", "--dir", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        "stack 'dev': platform:services[storefront].autoscaling.maxReplicas: input should be greater than or equal to 1 (got 0)"
+    ]
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_plan_prints_the_reachability_matrix_the_network_policies_allow(capsys: pytest.CaptureFixture[str]) -> None:
+    assert plan.main(["--stack", "production", "--dir", str(FIXTURE_DIR), "--skip-checkov"]) == 0
+    printed = capsys.readouterr().out
+    section = printed[printed.index("== reachability") : printed.index("== capacity")]
+    assert [line.strip() for line in section.strip().splitlines()[1:]] == [
+        # The edge: routed ports only; monitoring: metrics ports only; callers: what allowFrom names.
+        "ingress-nginx/edge -> shop/checkout: 8000",
+        "ingress-nginx/edge -> shop/storefront: 8080",
+        "monitoring/prometheus -> shop-workers/order-worker: 9090",
+        "monitoring/prometheus -> shop/checkout: 9090",
+        "monitoring/prometheus -> shop/storefront: 9090",
+        "shop/checkout -> shop/storefront: 8080",
+        "shop/checkout-migrate-1-9-0 -> shop/storefront: 8080",
+        "shop/storefront -> shop/checkout: 8000",
+    ]

@@ -1,0 +1,1 @@
+"""Tools around the program: the local plan command and the registration dump."""
