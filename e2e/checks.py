@@ -434,9 +434,15 @@ def generated_values(state: dict[str, Any]) -> dict[str, str]:
 
 
 def check_secrecy(h: Harness) -> None:
-    plain = json.dumps(h.export())
+    state = h.export()
+    plain = json.dumps(state)
+    ids = {r.get("id") for r in state["deployment"].get("resources", [])}
     values = generated_values(h.export(show_secrets=True))
-    leaked = [urn for urn, v in values.items() if v in plain or base64.b64encode(v.encode()).decode() in plain]
+    leaked = [
+        urn + (" (also as the resource ID)" if v in ids else "")
+        for urn, v in values.items()
+        if v in plain or base64.b64encode(v.encode()).decode() in plain
+    ]
     h.report.check(
         "stack export holds no generated secret in plaintext",
         bool(values) and not leaked,
