@@ -49,7 +49,8 @@ class AddonArgs:
 class HelmChart:
     release: str
     chart: str
-    repo: str
+    # None for an OCI chart, whose `chart` is the full oci:// reference.
+    repo: str | None
     version: str
 
 
@@ -88,7 +89,7 @@ def helm_release(
             name=chart.release,
             chart=chart.chart,
             version=chart.version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo),
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo) if chart.repo is not None else None,
             namespace=namespace.metadata.name,
             create_namespace=False,
             # A failed install or upgrade is rolled back rather than left half-applied.

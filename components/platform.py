@@ -3,12 +3,14 @@
     planning (capacity) -> cluster (network, node pools, provider)
       -> tenancy (namespaces, then secrets and config maps)
       -> add-ons (observability's prometheus-operator CRD release first: it backs every
-                  ServiceMonitor; then, in parallel, the monitoring stack, traffic's ingress
-                  controller and cert-manager)
+                  ServiceMonitor; then, in parallel, the monitoring stack, traffic's controller
+                  (Envoy Gateway off GKE, or the legacy ingress-nginx) and cert-manager)
       -> workloads (one Microservice per data store first: a StatefulSet whose clients are its
                     allowFrom; then one per service, rolled out once its stores are) and, in gke
                     mode, the data namespaces' BackupPlan
-      -> traffic (the per-host Ingresses, after the services and add-ons)
+      -> observability per service (PrometheusRules, dashboards) and alert routing, when monitoring is on
+      -> traffic (the shared Gateway and each service's HTTPRoutes, or the legacy per-host
+                  Ingresses, after the services and add-ons)
 
 Every component gets its own config slice and a `Context` (environment, app and labels, GCP project,
 the platform's provider, the node pools to wait for). Every fact one domain takes from another is
@@ -31,7 +33,11 @@ from components.data.backup import DataBackup
 from components.data.history import OUTPUT as DEPLOYED_OUTPUT
 from components.helm import AddonArgs
 from components.kube import Edge, PodPeer
+from components.observability.alerting import AlertRouting
 from components.observability.monitoring import Monitoring
+from components.observability.rules import ServiceFacts
+from components.observability.signals import ServiceSignals
+from components.observability.tracing import OTLP_GRPC_PORT, OTLP_HTTP_PORT, Tracing, collector_peer, otlp_env
 from components.planning.capacity import check_capacity
 from components.planning.cost import estimate_cost
 from components.planning.timing import Wiring, estimate_timing
@@ -39,9 +45,14 @@ from components.tenancy.config_maps import ConfigMaps
 from components.tenancy.namespaces import Namespaces, NamespacesArgs
 from components.tenancy.secrets import Secrets
 from components.traffic.cert_manager import CertManager, CertManagerArgs
+from components.traffic.config import listener_for
+from components.traffic.envoy_gateway import RELEASE as ENVOY_RELEASE
+from components.traffic.envoy_gateway import EnvoyGateway, EnvoyGatewayArgs, proxy_labels
+from components.traffic.gateway import GatewayArgs, Scope, SharedGateway
 from components.traffic.ingress import Ingresses
 from components.traffic.ingress_controller import CONTROLLER_LABELS, IngressController, IngressControllerArgs
 from components.traffic.ingress_controller import RELEASE as INGRESS_RELEASE
+from components.traffic.routes import HttpRoutes, RoutesArgs
 from components.workloads.microservice import Microservice, MicroserviceArgs
 
 
@@ -51,13 +62,18 @@ class Platform(pulumi.ComponentResource):
     def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         # Refuse a stack whose HPA maxima cannot fit its node pools before anything is registered.
         workloads = config.workloads
-        capacity = check_capacity(
-            config.stack, config.cluster, config.node_pools, workloads, config.addons.ingress_nginx
-        )
+        nginx = config.addons.ingress_nginx.model_copy(update={"enabled": config.runs_ingress_nginx})
+        capacity = check_capacity(config.stack, config.cluster, config.node_pools, workloads, nginx)
         timing = estimate_timing(config.stack, config.timing, config.services, wiring_of(config), capacity)
         for warning in timing.warnings():
             pulumi.log.warn(warning)
         super().__init__("platform:index:Platform", name, None, opts)
+        if config.ingress.controller == "ingress-nginx":
+            pulumi.log.warn(
+                f"stack '{config.stack}': ingress.controller 'ingress-nginx' is retired upstream (no releases or "
+                "security fixes since 2026-03-24); move to 'gateway' (README, 'Migrating from ingress-nginx')"
+            )
+        gke_scope = config.ingress.gke_scope(config.creates_cluster) if config.runs_gateway else None
         child = pulumi.ResourceOptions(parent=self)
         context = Context(
             environment=config.environment,
@@ -70,7 +86,14 @@ class Platform(pulumi.ComponentResource):
         backs_up = config.creates_cluster and config.backup.enabled and bool(data_namespaces)
         cluster = Cluster(
             f"{name}-cluster",
-            ClusterArgs(config.cluster, config.network, config.node_pools, context, backup_agent=backs_up),
+            ClusterArgs(
+                config.cluster,
+                config.network,
+                config.node_pools,
+                context,
+                backup_agent=backs_up,
+                proxy_only_subnet=gke_scope in ("regional-external", "regional-internal"),
+            ),
             opts=child,
         )
         context = context.on_cluster(cluster.provider, cluster.ready)
@@ -78,9 +101,8 @@ class Platform(pulumi.ComponentResource):
         on_nodes = pulumi.ResourceOptions(parent=self, depends_on=cluster.ready)
 
         addons = config.addons
-        edge_namespace = addons.ingress_nginx.namespace
+        edge_namespace, edge_peers = edge_home(config), ingress_edge(config)
         scrape_namespace = addons.monitoring.namespace
-        edge_peers = ingress_edge(addons)
         namespaces = Namespaces(
             f"{name}-namespaces",
             NamespacesArgs(
@@ -103,11 +125,9 @@ class Platform(pulumi.ComponentResource):
                     s.namespace for s in config.services if s.service_account.workload_identity is not None
                 ),
                 edge=edge_peers,
-                acme_solver_namespaces=frozenset(
-                    s.namespace
-                    for s in config.services
-                    if s.routes and config.ingress.tls and addons.cert_manager.enabled
-                ),
+                acme_solver_namespaces=acme_solver_namespaces(config),
+                telemetry=collector_peer(addons.tracing) if addons.tracing.enabled else None,
+                telemetry_ports=(OTLP_GRPC_PORT, OTLP_HTTP_PORT),
             ),
             opts=on_nodes,
         )
@@ -122,11 +142,7 @@ class Platform(pulumi.ComponentResource):
             f"{name}-addons",
             addons,
             addon_args,
-            class_name=config.ingress.class_name,
-            cluster_name=config.cluster.name,
-            region=config.cluster.region,
-            static_ip=config.uses_static_ip,
-            issuer_name=config.issuer_name,
+            config=config,
             opts=on_nodes,
         )
 
@@ -147,12 +163,49 @@ class Platform(pulumi.ComponentResource):
                     callers=[(s.name, s.namespace) for s in workloads if s.name in service.allow_from],
                     callees=[s for s in workloads if service.name in s.allow_from],
                     checksums=checksums,
+                    telemetry_env=(
+                        otlp_env(addons.tracing, service.name, service.namespace, config.environment)
+                        if addons.tracing.enabled
+                        else {}
+                    ),
                     monitoring=edge.monitoring_crds,
                     depends_on=[*secrets.resources, *config_maps.resources, *its_stores],
                     protect=config.is_production and service.name in stores,
                 ),
                 opts=on_nodes,
             )
+        monitoring = edge.monitoring
+        if monitoring is not None:
+            ServiceSignals(
+                f"{name}-signals",
+                [
+                    ServiceFacts(
+                        name=s.name,
+                        namespace=s.namespace,
+                        slo=s.slo,
+                        has_hpa=s.autoscaling is not None,
+                        has_pdb=s.pdb() is not None,
+                        stateful=s.stateful is not None,
+                    )
+                    for s in config.services
+                ],
+                context,
+                namespaces=namespaces.namespaces,
+                monitoring_namespace=monitoring.namespace,
+                retention=addons.monitoring.retention,
+                # The PrometheusRule CRD comes with the CRD release.
+                depends_on=[monitoring.crds],
+                opts=on_nodes,
+            )
+            if addons.monitoring.alerting.receivers:
+                AlertRouting(
+                    f"{name}-alert-routing",
+                    addons.monitoring.alerting,
+                    context,
+                    namespace=monitoring.namespace,
+                    depends_on=[monitoring.crds, *secrets.resources],
+                    opts=on_nodes,
+                )
         if backs_up:
             assert cluster.cluster_id is not None  # gke mode
             DataBackup(
@@ -165,21 +218,28 @@ class Platform(pulumi.ComponentResource):
                 namespaces=data_namespaces,
                 opts=on_nodes,
             )
-        ingresses = Ingresses(
-            f"{name}-ingresses",
-            config.ingress,
-            config.services,
-            context,
-            issuer=edge.issuer_name,
-            depends_on=[*services.values(), *edge.ready],
-            opts=on_nodes,
-        )
+        urls: list[str] = []
+        if config.runs_gateway:
+            # An HTTPRoute needs its Services, not their pods: the load balancer only sends traffic to
+            # ready endpoints, so the routes do not wait for the rollouts.
+            backends: list[pulumi.Resource] = [svc for ms in services.values() for svc in ms.services]
+            urls = self._gateway(name, config, context, addon_args, edge, gke_scope, cluster, backends, on_nodes)
+        elif config.ingress.controller == "ingress-nginx":
+            urls = Ingresses(
+                f"{name}-ingresses",
+                config.ingress,
+                config.services,
+                context,
+                issuer=edge.issuer_name,
+                depends_on=[*services.values(), *edge.ready],
+                opts=on_nodes,
+            ).urls
 
         self.exports = {
             "environment": config.environment,
             **cluster.outputs,
             **edge.outputs,
-            "urls": ingresses.urls,
+            "urls": urls,
             "namespaces": sorted(namespaces.namespaces),
             "services": sorted(s.name for s in config.services),
             # Read back on the next run (data/history.py): versions and sizes the engines cannot undo.
@@ -193,42 +253,130 @@ class Platform(pulumi.ComponentResource):
         }
         self.register_outputs({})
 
+    def _gateway(
+        self,
+        name: str,
+        config: PlatformConfig,
+        context: Context,
+        addon_args: AddonArgs,
+        addons: Addons,
+        gke_scope: Scope | None,
+        cluster: Cluster,
+        backends: list[pulumi.Resource],
+        opts: pulumi.ResourceOptions,
+    ) -> list[str]:
+        """The shared Gateway, then every service's HTTPRoutes on it; the URLs they serve."""
+        hosts = config.gateway_hosts
+        services = [s for s in config.services if s.enabled]
+        listener_of = {r.host: listener_for(r.host, hosts) or r.host for s in services for r in s.routes}
+        listeners: dict[str, list[str]] = {host: [] for host in hosts}
+        for svc in services:
+            for route in svc.routes:
+                if svc.namespace not in listeners[listener_of[route.host]]:
+                    listeners[listener_of[route.host]].append(svc.namespace)
+        gateway = SharedGateway(
+            f"{name}-gateway",
+            GatewayArgs(
+                ingress=config.ingress,
+                class_name=config.gateway_class,
+                listeners=listeners,
+                scope=gke_scope,
+                cluster_name=config.cluster.name,
+                region=config.cluster.region,
+                addon=addon_args,
+                subnetwork=cluster.network.subnet.self_link if cluster.network is not None else None,
+                issuer=addons.issuer_name if config.addons.cert_manager.enabled else None,
+                depends_on=addons.controller,
+            ),
+            opts=opts,
+        )
+        addons.outputs.update(gateway.outputs)
+        routes = HttpRoutes(
+            f"{name}-routes",
+            RoutesArgs(services, gateway, listener_of, context, gke=gke_scope is not None, depends_on=backends),
+            opts=opts,
+        )
+        return routes.urls
+
 
 def wiring_of(config: PlatformConfig) -> Wiring:
     """The facts of this file's wiring the timing model orders its steps by."""
     addons = config.addons
+    # The release the routes wait for: Envoy Gateway, or the legacy ingress-nginx. GKE's Gateway
+    # controller is the cluster's own, and Pulumi does not wait for its load balancer.
+    edge_release = (
+        ENVOY_RELEASE if config.runs_envoy_gateway else INGRESS_RELEASE if config.runs_ingress_nginx else None
+    )
     return Wiring(
         creates_cluster=config.creates_cluster,
         regional=config.cluster.regional,
         node_pools=[pool.name for pool in config.node_pools],
-        edge_release=INGRESS_RELEASE if addons.ingress_nginx.enabled else None,
+        edge_release=edge_release,
         static_ip=config.uses_static_ip,
         cert_manager=addons.cert_manager.enabled,
         monitoring=addons.monitoring.enabled,
         hosts=sorted({route.host for svc in config.services for route in svc.routes}),
+        routes_are_ingresses=config.ingress.controller == "ingress-nginx",
     )
 
 
-def ingress_edge(addons: AddonsConfig) -> Edge:
-    """Today's ingress data plane: the ingress-nginx controller pods (none when the add-on is off).
-    Behind GKE's passthrough load balancer clients reach the pods directly, so no front-end ranges."""
-    if not addons.ingress_nginx.enabled:
-        return Edge()
-    return Edge(pods=[PodPeer(addons.ingress_nginx.namespace, CONTROLLER_LABELS)])
+def acme_solver_namespaces(config: PlatformConfig) -> frozenset[str]:
+    """Where cert-manager's HTTP-01 solver pods run, which the edge must reach: beside each Ingress on
+    ingress-nginx, in the Gateway's namespace off GKE (on GKE, Certificate Manager needs no solver)."""
+    ingress = config.ingress
+    if not (ingress.tls and config.addons.cert_manager.enabled):
+        return frozenset()
+    if ingress.controller == "ingress-nginx":
+        return frozenset(s.namespace for s in config.services if s.enabled and s.routes)
+    if config.runs_gateway and not config.creates_cluster:
+        return frozenset({ingress.gateway.namespace})
+    return frozenset()
+
+
+# Google's front ends and health checkers: where a GKE load balancer's traffic reaches pods from.
+GOOGLE_FRONT_ENDS = ("35.191.0.0/16", "130.211.0.0/22")
+
+
+def ingress_edge(config: PlatformConfig) -> Edge:
+    """The ingress data plane, as NetworkPolicy admits it to routed services.
+
+    ingress-nginx: its controller pods (none when the add-on is off). Envoy Gateway: the shared
+    Gateway's proxy pods. GKE's Gateway: Google's front ends and health checkers, which reach pods by
+    IP, plus the proxy-only subnet for a regional class."""
+    ingress = config.ingress
+    if ingress.controller == "ingress-nginx":
+        nginx = config.addons.ingress_nginx
+        return Edge(pods=[PodPeer(nginx.namespace, CONTROLLER_LABELS)] if nginx.enabled else [])
+    if config.creates_cluster:
+        scope = ingress.gke_scope(config.creates_cluster)
+        regional = [config.network.proxy_only_cidr] if scope in ("regional-external", "regional-internal") else []
+        return Edge(cidrs=[*GOOGLE_FRONT_ENDS, *regional])
+    namespace = config.addons.envoy_gateway.namespace
+    return Edge(pods=[PodPeer(namespace, proxy_labels(ingress.gateway.name, ingress.gateway.namespace))])
+
+
+def edge_home(config: PlatformConfig) -> str:
+    """The namespace the ingress data plane's pods run in (the Gateway's own on GKE, which runs none)."""
+    if config.ingress.controller == "ingress-nginx":
+        return config.addons.ingress_nginx.namespace
+    return config.ingress.gateway.namespace if config.creates_cluster else config.addons.envoy_gateway.namespace
 
 
 class Addons(pulumi.ComponentResource):
     """The cluster add-ons the workloads rely on, each a pinned Helm chart switched on per stack.
 
     Monitoring's CRD release comes first because it backs every ServiceMonitor, the other charts'
-    included; the ingress controller (on a reserved IP on GKE) and cert-manager with its ClusterIssuers
-    wait for it, not for the monitoring stack. `.ready` is what the Ingresses wait for;
+    included; the in-cluster controller (Envoy Gateway off GKE, or the legacy ingress-nginx on a
+    reserved IP on GKE) and cert-manager with its ClusterIssuers wait for it, not for the monitoring
+    stack. `.controller` is what the Gateway waits for, `.ready` what the routes wait for,
     `.monitoring_crds` what ServiceMonitors wait for.
     Outputs: `issuer` and, when an address is reserved, `ingressIp`.
     """
 
     issuer_name: str
+    monitoring: Monitoring | None
     monitoring_crds: pulumi.Resource | None
+    controller: list[pulumi.Resource]
     ready: list[pulumi.Resource]
     outputs: dict[str, Any]
 
@@ -238,36 +386,50 @@ class Addons(pulumi.ComponentResource):
         addons: AddonsConfig,
         args: AddonArgs,
         *,
-        class_name: str,
-        cluster_name: str,
-        region: str,
-        static_ip: bool,
-        issuer_name: str,
+        config: PlatformConfig,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("platform:addons:Addons", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        class_name = config.gateway_class
+        cluster_name, region = config.cluster.name, config.cluster.region
+        gateway = config.ingress.gateway
 
-        self.issuer_name = issuer_name
+        self.issuer_name = config.issuer_name
+        self.monitoring = None
         self.monitoring_crds = None
         if addons.monitoring.enabled:
-            self.monitoring_crds = Monitoring(f"{name}-monitoring", addons.monitoring, args, opts=child).crds
+            self.monitoring = Monitoring(f"{name}-monitoring", addons.monitoring, args, opts=child)
+            self.monitoring_crds = self.monitoring.crds
             args = dataclasses.replace(args, monitoring=self.monitoring_crds)
 
-        self.ready = []
+        if addons.tracing.enabled:
+            Tracing(f"{name}-tracing", addons.tracing, args, opts=child)
+
+        self.controller = []
         self.outputs = {"issuer": self.issuer_name}
-        if addons.ingress_nginx.enabled:
+        if config.runs_envoy_gateway:
+            envoy = EnvoyGateway(
+                f"{name}-envoy-gateway", EnvoyGatewayArgs(addons.envoy_gateway, class_name, args), opts=child
+            )
+            self.controller += [envoy.release, envoy.gateway_class]
+        if config.runs_ingress_nginx:
+            static_ip = config.uses_static_ip
             controller = IngressController(
                 f"{name}-ingress-nginx",
                 IngressControllerArgs(addons.ingress_nginx, class_name, cluster_name, region, static_ip, args),
                 opts=child,
             )
-            self.ready.append(controller.release)
+            self.controller.append(controller.release)
             if controller.address is not None:
                 self.outputs["ingressIp"] = controller.address.address
+        self.ready = list(self.controller)
         if addons.cert_manager.enabled:
+            solver_gateway = (gateway.name, gateway.namespace) if config.runs_gateway else None
             cert_manager = CertManager(
-                f"{name}-cert-manager", CertManagerArgs(addons.cert_manager, class_name, args), opts=child
+                f"{name}-cert-manager",
+                CertManagerArgs(addons.cert_manager, class_name, args, gateway=solver_gateway),
+                opts=child,
             )
             self.ready.extend(cert_manager.issuers)
         self.register_outputs(self.outputs)

@@ -51,6 +51,14 @@ CRD_KINDS: dict[str, str] = {
     "ServiceMonitor": "monitoring.coreos.com/v1",
     "PodMonitor": "monitoring.coreos.com/v1",
     "PrometheusRule": "monitoring.coreos.com/v1",
+    "AlertmanagerConfig": "monitoring.coreos.com/v1alpha1",
+    "Gateway": "gateway.networking.k8s.io/v1",
+    "GatewayClass": "gateway.networking.k8s.io/v1",
+    "HTTPRoute": "gateway.networking.k8s.io/v1",
+    "GCPBackendPolicy": "networking.gke.io/v1",
+    "HealthCheckPolicy": "networking.gke.io/v1",
+    "EnvoyProxy": "gateway.envoyproxy.io/v1alpha1",
+    "BackendTrafficPolicy": "gateway.envoyproxy.io/v1alpha1",
 }
 
 # Each kind the platform may register, at the apiVersion current in Kubernetes 1.31 to 1.35.

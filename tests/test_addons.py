@@ -1,4 +1,4 @@
-"""The cluster add-ons: ingress-nginx on a reserved IP, cert-manager and its issuers, monitoring.
+"""The cluster add-ons: cert-manager and its issuers, monitoring, and the legacy ingress-nginx on a reserved IP.
 
 Values are read from the registered Helm releases and objects; custom configs run the whole
 program only where a stack file cannot show the behaviour.
@@ -31,6 +31,7 @@ PINNED = {
     "kube-prometheus-stack": ("https://prometheus-community.github.io/helm-charts", "92.3.0", "monitoring"),
     "prometheus-adapter": ("https://prometheus-community.github.io/helm-charts", "5.3.0", "monitoring"),
     "prometheus-operator-crds": ("https://prometheus-community.github.io/helm-charts", "32.0.1", "monitoring"),
+    "opentelemetry-collector": ("https://open-telemetry.github.io/opentelemetry-helm-charts", "0.158.3", "tracing"),
 }
 ACME = {
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
@@ -38,6 +39,26 @@ ACME = {
 }
 # Per stack file: ingress-nginx replicas, Prometheus retention and volume size.
 STACK_SETTINGS = {"staging": (2, "7d", "20Gi"), "production": (3, "30d", "100Gi")}
+_NGINX_RUNS: dict[str, ProgramRun] = {}
+
+
+def _nginx_config(stack: str) -> dict[str, Any]:
+    """The stack as a team still migrating runs it: `ingress.controller: ingress-nginx`."""
+    config = copy.deepcopy(stack_config(stack))
+    config["platform:ingress"] = {**config["platform:ingress"], "controller": "ingress-nginx"}
+    return config
+
+
+def _nginx_run(stack: str) -> ProgramRun:
+    if stack not in _NGINX_RUNS:
+        _NGINX_RUNS[stack] = run_program(stack, _nginx_config(stack))
+    return _NGINX_RUNS[stack]
+
+
+@pytest.fixture(params=("staging", "production"))
+def nginx_run(request: pytest.FixtureRequest) -> ProgramRun:
+    """The GKE stacks on the legacy ingress-nginx."""
+    return _nginx_run(request.param)
 
 
 def _release(run: ProgramRun, chart: str) -> Registration:
@@ -60,10 +81,14 @@ def _node_pool_urns(run: ProgramRun) -> set[str]:
 # --------------------------------------------------------------------------- the releases
 
 
-def test_gke_stacks_release_the_five_charts_pinned(gke_run: ProgramRun) -> None:
-    releases = {r.inputs["chart"]: r.inputs for r in gke_run.of_type(RELEASE)}
-    assert set(releases) == set(PINNED)
-    for chart, (repo, version, namespace) in PINNED.items():
+@pytest.mark.parametrize("legacy", [False, True], ids=["gateway", "ingress-nginx"])
+def test_gke_stacks_release_their_charts_pinned(gke_run: ProgramRun, legacy: bool) -> None:
+    run = _nginx_run(gke_run.stack) if legacy else gke_run
+    releases = {r.inputs["chart"]: r.inputs for r in run.of_type(RELEASE)}
+    # GKE runs its own Gateway controller: no in-cluster controller unless ingress-nginx is chosen.
+    expected = PINNED if legacy else {k: v for k, v in PINNED.items() if k != "ingress-nginx"}
+    assert set(releases) == set(expected)
+    for chart, (repo, version, namespace) in expected.items():
         inputs = releases[chart]
         assert (inputs["repositoryOpts"]["repo"], inputs["version"], inputs["namespace"]) == (repo, version, namespace)
         # A fixed release name keeps the chart's object names stable; Helm must not create namespaces.
@@ -80,27 +105,27 @@ def test_releases_use_the_platform_provider_and_wait_for_the_node_pools(gke_run:
         assert pools <= set(release.dependencies)
 
 
-def test_charts_with_service_monitors_wait_for_the_crd_release_not_the_monitoring_stack(gke_run: ProgramRun) -> None:
+def test_charts_with_service_monitors_wait_for_the_crd_release_not_the_monitoring_stack(nginx_run: ProgramRun) -> None:
     # Their ServiceMonitors need only the prometheus-operator CRDs: the stack's ~4 minutes stay off their path.
-    crds = _release(gke_run, "prometheus-operator-crds").urn
-    monitoring = _release(gke_run, "kube-prometheus-stack").urn
+    crds = _release(nginx_run, "prometheus-operator-crds").urn
+    monitoring = _release(nginx_run, "kube-prometheus-stack").urn
     for chart in ("ingress-nginx", "cert-manager", "kube-prometheus-stack"):
-        assert crds in _release(gke_run, chart).dependencies, chart
+        assert crds in _release(nginx_run, chart).dependencies, chart
     for chart in ("ingress-nginx", "cert-manager"):
-        assert monitoring not in _release(gke_run, chart).dependencies, chart
+        assert monitoring not in _release(nginx_run, chart).dependencies, chart
     # The stack does not install a second copy of the CRDs; the CRD chart runs with its defaults.
-    assert _values(gke_run, "kube-prometheus-stack")["crds"] == {"enabled": False}
-    assert _values(gke_run, "prometheus-operator-crds") == {}
-    assert _values(gke_run, "ingress-nginx")["controller"]["metrics"] == {
+    assert _values(nginx_run, "kube-prometheus-stack")["crds"] == {"enabled": False}
+    assert _values(nginx_run, "prometheus-operator-crds") == {}
+    assert _values(nginx_run, "ingress-nginx")["controller"]["metrics"] == {
         "enabled": True,
         "serviceMonitor": {"enabled": True},
     }
-    assert _values(gke_run, "cert-manager")["prometheus"] == {"enabled": True, "servicemonitor": {"enabled": True}}
+    assert _values(nginx_run, "cert-manager")["prometheus"] == {"enabled": True, "servicemonitor": {"enabled": True}}
 
 
 def test_addon_namespaces_carry_platform_labels_and_pod_security(gke_run: ProgramRun) -> None:
     pools = _node_pool_urns(gke_run)
-    expected = {"ingress-nginx": "restricted", "cert-manager": "restricted", "monitoring": "privileged"}
+    expected = {"gateway": "restricted", "cert-manager": "restricted", "monitoring": "privileged"}
     for namespace, level in expected.items():
         [registration] = gke_run.k8s("Namespace", name=namespace)
         assert registration.manifest["metadata"]["labels"] == {
@@ -117,9 +142,9 @@ def test_addon_namespaces_carry_platform_labels_and_pod_security(gke_run: Progra
 # --------------------------------------------------------------------------- ingress-nginx
 
 
-def test_ingress_controller_values(gke_run: ProgramRun) -> None:
-    replicas = STACK_SETTINGS[gke_run.stack][0]
-    controller = _values(gke_run, "ingress-nginx")["controller"]
+def test_ingress_controller_values(nginx_run: ProgramRun) -> None:
+    replicas = STACK_SETTINGS[nginx_run.stack][0]
+    controller = _values(nginx_run, "ingress-nginx")["controller"]
     assert controller["replicaCount"] == replicas
     # The chart's PodDisruptionBudget lets one replica go at a time.
     assert controller["maxUnavailable"] == 1
@@ -141,9 +166,9 @@ def test_ingress_controller_values(gke_run: ProgramRun) -> None:
     )
 
 
-def test_controller_service_takes_the_reserved_address(gke_run: ProgramRun) -> None:
-    address_name = f"shop-{gke_run.stack}-ingress"
-    service = _values(gke_run, "ingress-nginx")["controller"]["service"]
+def test_controller_service_takes_the_reserved_address(nginx_run: ProgramRun) -> None:
+    address_name = f"shop-{nginx_run.stack}-ingress"
+    service = _values(nginx_run, "ingress-nginx")["controller"]["service"]
     assert service["type"] == "LoadBalancer"
     assert service["externalTrafficPolicy"] == "Local"
     assert service["annotations"] == {
@@ -151,25 +176,25 @@ def test_controller_service_takes_the_reserved_address(gke_run: ProgramRun) -> N
         "cloud.google.com/l4-rbs": "enabled",
     }
     assert "loadBalancerIP" not in service
-    assert _release(gke_run, "ingress-nginx").dependencies.count(gke_run.one(ADDRESS).urn) == 1
+    assert _release(nginx_run, "ingress-nginx").dependencies.count(nginx_run.one(ADDRESS).urn) == 1
 
 
-def test_static_ip_is_regional_external_and_named(gke_run: ProgramRun) -> None:
-    address = gke_run.one(ADDRESS)
-    assert address.inputs["name"] == f"shop-{gke_run.stack}-ingress"
+def test_static_ip_is_regional_external_and_named(nginx_run: ProgramRun) -> None:
+    address = nginx_run.one(ADDRESS)
+    assert address.inputs["name"] == f"shop-{nginx_run.stack}-ingress"
     assert address.inputs["region"] == "europe-west1"
     assert address.inputs["addressType"] == "EXTERNAL"
-    assert address.inputs["project"] == f"acme-shop-{'prod' if gke_run.stack == 'production' else 'staging'}"
-    assert gke_run.outputs["ingressIp"] == "203.0.113.20"
+    assert address.inputs["project"] == f"acme-shop-{'prod' if nginx_run.stack == 'production' else 'staging'}"
+    assert nginx_run.outputs["ingressIp"] == "203.0.113.20"
 
 
-def test_static_ip_is_protected_in_production_only(staging: ProgramRun, production: ProgramRun) -> None:
-    assert production.one(ADDRESS).protect is True
-    assert staging.one(ADDRESS).protect is False
+def test_static_ip_is_protected_in_production_only() -> None:
+    assert _nginx_run("production").one(ADDRESS).protect is True
+    assert _nginx_run("staging").one(ADDRESS).protect is False
 
 
 def test_controller_annotations_resources_and_replicas_come_from_config() -> None:
-    config = copy.deepcopy(stack_config("staging"))
+    config = _nginx_config("staging")
     nginx = config["platform:addons"]["ingressNginx"]
     nginx.update(
         replicas=4,
@@ -206,11 +231,11 @@ def test_cert_manager_is_highly_available_in_production_only(staging: ProgramRun
             assert component["podDisruptionBudget"] == {"enabled": budget, "maxUnavailable": 1}
 
 
-def test_both_cluster_issuers_solve_http01_through_nginx(gke_run: ProgramRun) -> None:
-    release = _release(gke_run, "cert-manager").urn
-    provider = gke_run.one("pulumi:providers:kubernetes")
+def test_both_cluster_issuers_solve_http01_through_nginx(nginx_run: ProgramRun) -> None:
+    release = _release(nginx_run, "cert-manager").urn
+    provider = nginx_run.one("pulumi:providers:kubernetes")
     for name, server in ACME.items():
-        [issuer] = gke_run.k8s("ClusterIssuer", name=name)
+        [issuer] = nginx_run.k8s("ClusterIssuer", name=name)
         assert issuer.type == CLUSTER_ISSUER
         assert issuer.manifest["apiVersion"] == "cert-manager.io/v1"
         assert issuer.manifest["spec"] == {
@@ -224,6 +249,33 @@ def test_both_cluster_issuers_solve_http01_through_nginx(gke_run: ProgramRun) ->
         # Created only once the release has installed the CRD and its webhook is up.
         assert release in issuer.dependencies
         assert issuer.provider.startswith(f"{provider.urn}::")
+
+
+def test_on_the_gateway_issuers_solve_http01_through_its_plain_http_listener(gke_run: ProgramRun) -> None:
+    for name in ACME:
+        [issuer] = gke_run.k8s("ClusterIssuer", name=name)
+        assert issuer.manifest["spec"]["acme"]["solvers"] == [
+            {
+                "http01": {
+                    "gatewayHTTPRoute": {
+                        "parentRefs": [
+                            {
+                                "group": "gateway.networking.k8s.io",
+                                "kind": "Gateway",
+                                "name": "platform",
+                                "namespace": "gateway",
+                                "sectionName": "http",
+                            }
+                        ]
+                    }
+                }
+            }
+        ]
+    assert _values(gke_run, "cert-manager")["config"] == {
+        "apiVersion": "controller.config.cert-manager.io/v1alpha1",
+        "kind": "ControllerConfiguration",
+        "enableGatewayAPI": True,
+    }
 
 
 def test_each_stack_exports_its_issuer(run: ProgramRun) -> None:
@@ -261,9 +313,12 @@ def test_grafana_admin_password_is_generated_and_only_ever_secret(gke_run: Progr
 
     release = _release(gke_run, "kube-prometheus-stack")
     grafana = release.manifest["values"]["grafana"]
-    assert grafana == {
-        "admin": {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"}
+    assert grafana["admin"] == {
+        "existingSecret": "grafana-admin",
+        "userKey": "admin-user",
+        "passwordKey": "admin-password",
     }
+    assert "adminPassword" not in grafana
     assert secret.urn in release.dependencies
 
 
@@ -272,17 +327,16 @@ def test_gke_log_bucket_keeps_logs_thirty_days(gke_run: ProgramRun) -> None:
     assert bucket.inputs["bucketId"] == "_Default"
     assert bucket.inputs["location"] == "global"
     assert bucket.inputs["retentionDays"] == 30
-    assert bucket.inputs["project"] == gke_run.one(ADDRESS).inputs["project"]
+    assert bucket.inputs["project"] == gke_run.one("gcp:container/cluster:Cluster").inputs["project"]
 
 
 def test_monitoring_off_removes_the_stack_and_the_charts_service_monitors() -> None:
     config = copy.deepcopy(stack_config("staging"))
     config["platform:addons"]["monitoring"] = {"enabled": False}
     run = run_program("staging", config)
-    assert {r.inputs["chart"] for r in run.of_type(RELEASE)} == {"ingress-nginx", "cert-manager"}
+    assert {r.inputs["chart"] for r in run.of_type(RELEASE)} == {"cert-manager", "opentelemetry-collector"}
     assert run.k8s("Namespace", name="monitoring") == []
     assert run.of_type("gcp:logging/projectBucketConfig:ProjectBucketConfig") == []
-    assert _values(run, "ingress-nginx")["controller"]["metrics"]["serviceMonitor"] == {"enabled": False}
     assert _values(run, "cert-manager")["prometheus"]["servicemonitor"] == {"enabled": False}
 
 
@@ -303,8 +357,19 @@ def test_a_namespace_declared_in_the_catalog_is_used_rather_than_created() -> No
 # --------------------------------------------------------------------------- dev
 
 
-def test_dev_runs_ingress_nginx_alone_on_a_node_port(dev: ProgramRun) -> None:
-    assert [r.inputs["chart"] for r in dev.of_type(RELEASE)] == ["ingress-nginx"]
+def test_dev_runs_envoy_gateway_and_the_collector_but_no_monitoring(dev: ProgramRun) -> None:
+    # The OpenTelemetry Collector runs on dev too, with its debug exporter (test_observability.py).
+    assert sorted(r.inputs["chart"] for r in dev.of_type(RELEASE)) == [
+        "oci://docker.io/envoyproxy/gateway-helm",
+        "opentelemetry-collector",
+    ]
+    assert dev.k8s("ClusterIssuer") == []
+    assert "ingressIp" not in dev.outputs and "gatewayIp" not in dev.outputs
+
+
+def test_dev_on_ingress_nginx_runs_it_on_a_node_port() -> None:
+    dev = run_program("dev", _nginx_config("dev"))
+    assert sorted(r.inputs["chart"] for r in dev.of_type(RELEASE)) == ["ingress-nginx", "opentelemetry-collector"]
     controller = _values(dev, "ingress-nginx")["controller"]
     assert controller["replicaCount"] == 1
     assert controller["service"] == {"type": "NodePort", "externalTrafficPolicy": "Local", "annotations": {}}
@@ -325,7 +390,8 @@ def test_dev_creates_nothing_in_gcp(dev: ProgramRun) -> None:
 
 
 def test_missing_acme_email_with_tls_is_rejected() -> None:
-    config = copy.deepcopy(stack_config("staging"))
+    # With ingress-nginx, cert-manager issues every certificate (GKE's Gateway takes Google's).
+    config = _nginx_config("staging")
     del config["platform:addons"]["certManager"]["email"]
     assert_rejected(
         "staging",
@@ -341,12 +407,12 @@ def test_unknown_addon_is_rejected_with_the_known_ones() -> None:
     assert_rejected(
         "staging",
         config,
-        "stack 'staging': platform:addons.traefik: unknown key; allowed: certManager, ingressNginx, monitoring",
+        "stack 'staging': platform:addons.traefik: unknown key; allowed: certManager, envoyGateway, ingressNginx, monitoring, tracing",
     )
 
 
 def test_single_ingress_replica_in_production_is_rejected() -> None:
-    config = copy.deepcopy(stack_config("production"))
+    config = _nginx_config("production")
     config["platform:addons"]["ingressNginx"]["replicas"] = 1
     assert_rejected(
         "production",

@@ -44,7 +44,8 @@ def _parse(stack: str, config: dict[str, Any]) -> PlatformConfig:
 
 def capacity_of(config: PlatformConfig) -> CapacityReport:
     """The capacity check as the platform runs it, on a parsed config."""
-    return check_capacity(config.stack, config.cluster, config.node_pools, config.services, config.addons.ingress_nginx)
+    nginx = config.addons.ingress_nginx.model_copy(update={"enabled": config.runs_ingress_nginx})
+    return check_capacity(config.stack, config.cluster, config.node_pools, config.services, nginx)
 
 
 @pytest.fixture
@@ -106,10 +107,10 @@ def test_every_repo_stack_passes_the_check(run: ProgramRun) -> None:
 def test_dev_skips_the_check_and_says_why(dev: ProgramRun) -> None:
     summary = dev.outputs["capacity"]
     assert summary["reason"] == "cluster.mode is 'existing': the node pools are not known to the program"
-    # storefront, checkout, order-worker at 250m/256Mi, 1 to 3, 3 and 2 replicas, plus one ingress-nginx (100m/128Mi).
+    # storefront, checkout, order-worker at 250m/256Mi, 1 to 3, 3 and 2 replicas (no ingress-nginx: the Gateway API).
     assert summary["requested"] == {
-        "min": {"cpuMillicores": 850, "memoryMiB": 896},
-        "max": {"cpuMillicores": 2100, "memoryMiB": 2176},
+        "min": {"cpuMillicores": 750, "memoryMiB": 768},
+        "max": {"cpuMillicores": 2000, "memoryMiB": 2048},
     }
 
 
@@ -144,10 +145,10 @@ def test_production_summary_exports_requests_and_allocatable(production: Program
         "allocatablePerNode": {"cpuMillicores": 3520, "memoryMiB": 13022},
     }
     assert summary["pools"]["spot"]["nodes"] == {"min": 0, "max": 15}
-    # Min: (3 + 3 + 2) x 250m + 3 x 100m; max: (12 + 10 + 8) x 250m + 3 x 100m (256Mi and 128Mi likewise).
+    # Min: (3 + 3 + 2) x 250m; max: (12 + 10 + 8) x 250m (256Mi likewise). GKE's Gateway runs no pods here.
     assert summary["requested"] == {
-        "min": {"cpuMillicores": 2300, "memoryMiB": 2432},
-        "max": {"cpuMillicores": 7800, "memoryMiB": 8064},
+        "min": {"cpuMillicores": 2000, "memoryMiB": 2048},
+        "max": {"cpuMillicores": 7500, "memoryMiB": 7680},
     }
     # 3 and 24 nodes of 3520m / 13021.6 MiB.
     assert summary["allocatable"] == {
@@ -160,10 +161,10 @@ def test_production_groups_regular_only_workloads_on_the_base_pool(production: P
     regular, everything = production.outputs["capacity"]["poolSets"]
     assert regular == {
         "pools": ["base"],
-        "workloads": ["checkout", "ingress-nginx", "storefront"],
+        "workloads": ["checkout", "storefront"],
         "requested": {
-            "min": {"cpuMillicores": 1800, "memoryMiB": 1920},
-            "max": {"cpuMillicores": 5800, "memoryMiB": 6016},
+            "min": {"cpuMillicores": 1500, "memoryMiB": 1536},
+            "max": {"cpuMillicores": 5500, "memoryMiB": 5632},
         },
         "allocatable": {
             "min": {"cpuMillicores": 10560, "memoryMiB": 39065},
@@ -172,7 +173,7 @@ def test_production_groups_regular_only_workloads_on_the_base_pool(production: P
     }
     # prefer-spot order-worker may use either pool, so only the union bounds it.
     assert everything["pools"] == ["base", "spot"]
-    assert everything["workloads"] == ["checkout", "ingress-nginx", "order-worker", "storefront"]
+    assert everything["workloads"] == ["checkout", "order-worker", "storefront"]
 
 
 # --------------------------------------------------------------------------- warnings at the minimum
@@ -209,6 +210,8 @@ def test_spot_only_maximum_beyond_the_spot_pools_is_rejected() -> None:
 
 def test_regular_only_maximum_counts_the_ingress_controller_and_is_rejected() -> None:
     config = _production()
+    # The legacy controller's pods count; GKE's Gateway has none in the cluster.
+    config["platform:ingress"] = {**config["platform:ingress"], "controller": "ingress-nginx"}
     _override(config, "checkout", {"autoscaling": {"minReplicas": 3, "maxReplicas": 20}})
     _override(config, "storefront", {"autoscaling": {"minReplicas": 3, "maxReplicas": 110}})
     # (110 + 20) x 250m + 3 x 100m = 32.8 CPU against 9 base nodes of 3520m = 31.68 CPU.
@@ -312,7 +315,7 @@ def test_node_selector_confines_a_service_to_the_pools_carrying_its_labels(warni
     assert compute["allocatable"]["max"]["cpuMillicores"] == 6 * (7910 - 400)
     # Unselected regular workloads may use any untainted regular pool, the compute pool included.
     regular = next(s for s in report.summary()["poolSets"] if s["pools"] == ["base", "compute"])
-    assert regular["workloads"] == ["checkout", "ingress-nginx", "storefront"]
+    assert regular["workloads"] == ["checkout", "storefront"]
 
 
 def test_node_selector_no_pool_carries_is_rejected() -> None:
@@ -364,7 +367,7 @@ def test_well_known_node_labels_satisfy_selectors(warnings: list[str]) -> None:
     _override(config, "storefront", {"nodeSelector": {"node.kubernetes.io/instance-type": "e2-standard-4"}})
     report = capacity_of(_parse("production", config))
     base = next(s for s in report.summary()["poolSets"] if s["pools"] == ["base"])
-    assert base["workloads"] == ["checkout", "ingress-nginx", "storefront"]
+    assert base["workloads"] == ["checkout", "storefront"]
 
 
 def test_zones_come_from_node_locations_when_set(warnings: list[str]) -> None:

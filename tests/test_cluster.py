@@ -245,9 +245,10 @@ def test_the_guard_rails_can_be_switched_off_and_calico_then_enforces_network_po
 def test_system_and_workload_logs_and_system_metrics_are_collected(gke_run: ProgramRun) -> None:
     inputs = cluster(gke_run).inputs
     assert inputs["loggingConfig"] == {"enableComponents": ["SYSTEM_COMPONENTS", "WORKLOADS"]}
+    # One Prometheus: kube-prometheus-stack collects, so GKE's managed collection is off.
     assert inputs["monitoringConfig"] == {
         "enableComponents": ["SYSTEM_COMPONENTS"],
-        "managedPrometheus": {"enabled": True},
+        "managedPrometheus": {"enabled": False},
     }
 
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from harness import ProgramRun, assert_rejected, is_secret_value, stack_config
+from harness import ProgramRun, assert_rejected, is_secret_value, run_program, stack_config
 from test_secrets import checksums, probed_run
 
 COMPONENT = "platform:config:ConfigMaps"
@@ -68,3 +68,16 @@ def test_a_config_map_targeting_an_undeclared_namespace_is_rejected() -> None:
             "'shop-api' is not a declared namespace; declared: shop, shop-data, shop-workers"
         ),
     )
+
+
+def test_a_config_map_carries_its_catalog_labels_beside_the_platforms() -> None:
+    # Seed 001's dashboard ConfigMap: Grafana's sidecar loads what carries grafana_dashboard: "1".
+    config = stack_config("staging")
+    config["platform:configMaps"][0]["labels"] = {"grafana_dashboard": "1", "app.kubernetes.io/part-of": "other"}
+    run = run_program("staging", config)
+    manifest = our_config_maps(run)[("shop", "app-config")]
+    assert manifest["metadata"]["labels"] == {
+        "grafana_dashboard": "1",
+        "app.kubernetes.io/part-of": "shop",
+        "app.kubernetes.io/managed-by": "pulumi",
+    }

@@ -148,31 +148,66 @@ def pdb(run: ProgramRun, name: str) -> dict[str, int]:
     return {key: int(spec[key]) for key in ("minAvailable", "maxUnavailable") if key in spec}
 
 
+# The OpenTelemetry SDK settings the platform adds to every service (tests/test_observability.py checks values).
+OTEL_ENV = {
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+}
+
+
 def env(run: ProgramRun, deployment: str) -> dict[str, Any]:
-    """Each env var's value, or its valueFrom source."""
-    return {var["name"]: var.get("value", var.get("valueFrom")) for var in container(run, deployment).get("env", [])}
+    """The service's own env vars: each one's value, or its valueFrom source. The platform's OTEL_*
+    settings are checked to be all there, pointing at the collector, and left out."""
+    found = {var["name"]: var.get("value", var.get("valueFrom")) for var in container(run, deployment).get("env", [])}
+    platform = {name for name in found if name.startswith("OTEL_")}
+    assert platform == OTEL_ENV
+    assert found["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.tracing.svc:4318"
+    assert found["OTEL_SERVICE_NAME"] == deployment
+    return {name: value for name, value in found.items() if name not in platform}
 
 
-def ingress_routes(run: ProgramRun) -> dict[tuple[str, str], dict[str, tuple[str, int]]]:
-    """{(namespace, host): {path: (service, port)}} over every Ingress."""
+def http_routes(run: ProgramRun) -> dict[tuple[str, str], dict[str, tuple[str, int]]]:
+    """{(namespace, host): {path: (service, port)}} over every service's HTTPRoute."""
     routes: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
-    for resource in run.k8s("Ingress"):
+    for resource in run.k8s("HTTPRoute"):
         manifest = resource.manifest
+        if manifest["metadata"]["namespace"] == "gateway":
+            continue  # the Gateway's own redirect
+        (host,) = manifest["spec"]["hostnames"]
+        paths = routes.setdefault((manifest["metadata"]["namespace"], host), {})
         for rule in manifest["spec"]["rules"]:
-            paths = routes.setdefault((manifest["metadata"]["namespace"], rule["host"]), {})
-            for item in rule["http"]["paths"]:
-                assert item["pathType"] == "Prefix"
-                backend = item["backend"]["service"]
-                paths[item["path"]] = (backend["name"], int(backend["port"]["number"]))
+            ((match,), (backend,)) = rule["matches"], rule["backendRefs"]
+            assert match["path"]["type"] == "PathPrefix"
+            paths[match["path"]["value"]] = (backend["name"], int(backend["port"]))
     return routes
 
 
-def ingress_for(run: ProgramRun, host: str) -> dict[str, Any]:
-    found = [
-        r.manifest for r in run.k8s("Ingress") if any(rule["host"] == host for rule in r.manifest["spec"]["rules"])
-    ]
-    assert len(found) == 1, f"expected one Ingress for {host}, found {len(found)}"
-    return found[0]
+def assert_https_and_rate_limited(run: ProgramRun, stack: str, hosts: list[str], services: set[str]) -> None:
+    """The Gateway serves `hosts` over HTTPS (plain HTTP only redirects) and limits each client to 100
+    requests per second: Cloud Armor on GKE, Envoy's local limit on dev (where there is no TLS)."""
+    (gateway,) = run.k8s("Gateway", "platform", namespace="gateway")
+    listeners = {listener["name"]: listener for listener in gateway.manifest["spec"]["listeners"]}
+    if stack == "dev":
+        assert [listeners[f"http-{h.replace('.', '-')}"]["hostname"] for h in hosts] == hosts
+        (policy,) = run.k8s("BackendTrafficPolicy", "rate-limit", namespace="gateway")
+        assert policy.manifest["spec"]["rateLimit"]["local"]["rules"] == [
+            {"limit": {"requests": 100, "unit": "Second"}}
+        ]
+        return
+    assert [listeners[f"https-{h.replace('.', '-')}"]["protocol"] for h in hosts] == ["HTTPS"] * len(hosts)
+    assert gateway.manifest["metadata"]["annotations"]["networking.gke.io/certmap"]
+    redirect = run.k8s("HTTPRoute", "https-redirect", namespace="gateway")[0].manifest["spec"]["rules"]
+    assert redirect[0]["filters"][0]["requestRedirect"] == {"scheme": "https", "statusCode": 301}
+    policy = run.one("gcp:compute/securityPolicy:SecurityPolicy").inputs
+    (throttle,) = [rule for rule in policy["rules"] if rule["action"] == "throttle"]
+    assert throttle["rateLimitOptions"]["rateLimitThreshold"] == {"count": 1000, "intervalSec": 10}
+    assert throttle["rateLimitOptions"]["enforceOnKey"] == "IP"
+    attached = {r.manifest["spec"]["targetRef"]["name"] for r in run.k8s("GCPBackendPolicy")}
+    assert attached == services
 
 
 def network_policies(run: ProgramRun, namespace: str) -> dict[str, dict[str, Any]]:
@@ -340,12 +375,23 @@ def test_streaming_api_gateway_sizing_probes_and_hpa(stack: str) -> None:
 def test_streaming_gateways_are_routed_through_the_shared_ingress(stack: str) -> None:
     run = example_run("streaming", stack)
     zone = domain("streaming", stack)
-    assert ingress_routes(run) == {
+    assert http_routes(run) == {
         ("deltastream", f"api.{zone}"): {"/": ("api-gateway", 8000)},
         ("deltastream", f"ws.{zone}"): {"/": ("socket-gateway", 8002)},
     }
     assert int(pod_spec(run, "socket-gateway")["terminationGracePeriodSeconds"]) == 60
     assert bounds(run, "worker-enricher") == (2, 8)
+    # WebSockets live an hour: the backend service's timeout on GKE, the route's on Envoy Gateway.
+    if stack == "dev":
+        (route,) = [
+            r for r in run.k8s("HTTPRoute", namespace="deltastream") if "socket" in r.manifest["metadata"]["name"]
+        ]
+        assert route.manifest["spec"]["rules"][0]["timeouts"] == {"request": "1h"}
+    else:
+        (policy,) = run.k8s("GCPBackendPolicy", "socket-gateway", namespace="deltastream")
+        assert policy.manifest["spec"]["default"]["timeoutSec"] == 3600
+        (api,) = run.k8s("GCPBackendPolicy", "api-gateway", namespace="deltastream")
+        assert "timeoutSec" not in api.manifest["spec"]["default"]
 
 
 # --------------------------------------------------------------------------- seed 001: learning
@@ -407,23 +453,14 @@ def test_learning_services_probe_health_and_ready(stack: str) -> None:
 def test_learning_api_host_routes_paths_with_tls_and_a_rate_limit(stack: str) -> None:
     run = example_run("learning", stack)
     host = f"api.{domain('learning', stack)}"
-    assert ingress_routes(run) == {
+    assert http_routes(run) == {
         (f"dreamseed-{stack}", host): {
             "/api/assessments": ("assessment-service", 80),
             "/api/content": ("content-service", 80),
             "/api/auth": ("auth-service", 80),
         }
     }
-    ingress = ingress_for(run, host)
-    annotations = ingress["metadata"]["annotations"]
-    # The seed's `rate-limit` annotation does not exist in ingress-nginx; limit-rps is the real one.
-    assert annotations["nginx.ingress.kubernetes.io/limit-rps"] == "100"
-    if stack == "dev":
-        assert "tls" not in ingress["spec"]
-    else:
-        assert ingress["spec"]["tls"] == [{"hosts": [host], "secretName": f"{host.replace('.', '-')}-tls"}]
-        assert annotations["nginx.ingress.kubernetes.io/ssl-redirect"] == "true"
-        assert annotations["cert-manager.io/cluster-issuer"] == f"letsencrypt-{stack}"
+    assert_https_and_rate_limited(run, stack, [host], {"assessment-service", "content-service", "auth-service"})
 
 
 @pytest.mark.parametrize("stack", STACKS["learning"])
@@ -630,7 +667,7 @@ def test_projections_are_scraped_by_a_service_monitor_where_monitoring_runs(stac
     (monitor,) = monitors
     assert monitor.manifest["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
     annotations = one(run, "Deployment", "projections")["spec"]["template"]["metadata"]["annotations"]
-    assert (annotations["prometheus.io/port"], annotations["prometheus.io/path"]) == ("9090", "/metrics")
+    assert [key for key in annotations if key.startswith("prometheus.io/")] == []
 
 
 def _readme_block(example: str, heading: str) -> dict[str, Any]:
@@ -721,7 +758,9 @@ def test_code_review_network_policy_modes(stack: str) -> None:
     ]
     assert egress_namespaces(infrastructure) == ["platform-infrastructure"]
     assert "allow-same-namespace" not in infrastructure
-    # Ingress to the tracks comes from the ingress-nginx controller's pods, per service, on the routed port.
+    # Ingress to the tracks comes from the edge, per service, on the routed port: on GKE's Gateway,
+    # Google's front ends and health checkers.
+    google_front_ends = [{"ipBlock": {"cidr": "35.191.0.0/16"}}, {"ipBlock": {"cidr": "130.211.0.0/22"}}]
     for namespace, policies in (
         ("platform-v2-stable", stable),
         ("platform-v1-exp", experimental),
@@ -730,8 +769,7 @@ def test_code_review_network_policy_modes(stack: str) -> None:
         assert "allow-from-ingress-controller" not in policies
         for service in names(run, "Deployment", namespace):
             edge_rule = policies[service]["ingress"][0]
-            assert [selected_namespaces(peer) for peer in edge_rule["from"]] == [["ingress-nginx"]]
-            assert edge_rule["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "controller"
+            assert edge_rule["from"] == google_front_ends
             assert edge_rule["ports"] == [{"port": "http", "protocol": "TCP"}]
 
 
@@ -789,7 +827,7 @@ def test_code_review_hpas(stack: str) -> None:
 def test_code_review_ingress_host_per_track_with_tls_and_rate_limit(stack: str) -> None:
     run = example_run("code-review", stack)
     zone = domain("code-review", stack)
-    assert ingress_routes(run) == {
+    assert http_routes(run) == {
         ("platform-v2-stable", f"api.{zone}"): {
             "/api/auth": ("auth-service", 80),
             "/health": ("auth-service", 80),
@@ -799,11 +837,8 @@ def test_code_review_ingress_host_per_track_with_tls_and_rate_limit(stack: str) 
         ("platform-v1-exp", f"v1.{zone}"): {"/": ("v1-api", 80)},
         ("platform-v3-quarantine", f"v3.{zone}"): {"/": ("v3-api", 80)},
     }
-    for host in (f"api.{zone}", f"v1.{zone}", f"v3.{zone}"):
-        ingress = ingress_for(run, host)
-        assert [tls["hosts"] for tls in ingress["spec"]["tls"]] == [[host]]
-        assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/limit-rps"] == "100"
-        assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == f"letsencrypt-{stack}"
+    routed = {"auth-service", "analysis-service", "ai-orchestrator", "v1-api", "v3-api"}
+    assert_https_and_rate_limited(run, stack, [f"api.{zone}", f"v1.{zone}", f"v3.{zone}"], routed)
 
 
 # --------------------------------------------------------------------------- the model changes the seeds needed
@@ -850,6 +885,53 @@ def test_the_harness_refuses_project_config_pulumi_refuses(tmp_path: Path, decla
     (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(project))
     with pytest.raises(AssertionError, match="platform:app"):
         stack_config("dev", tmp_path)
+
+
+# --------------------------------------------------------------------------- observability (issue 17)
+
+
+@pytest.mark.parametrize("stack", ("staging", "production"))
+def test_code_review_stable_track_has_the_seeds_slo_alerts_and_10_percent_tracing(stack: str) -> None:
+    run = example_run("code-review", stack)
+    for service in ("auth-service", "analysis-service", "ai-orchestrator"):
+        [rule] = run.k8s("PrometheusRule", name=f"{service}-rules", namespace="platform-v2-stable")
+        groups = {group["name"]: group["rules"] for group in rule.manifest["spec"]["groups"]}
+        availability = groups[f"{service}-slo-availability"]
+        latency = groups[f"{service}-slo-latency"]
+        # error rate < 2 %: budget 0.02; p95 < 3 s: 5 % of requests may be slower than 3 s.
+        assert all("* 0.02)" in r["expr"] for r in availability if "alert" in r)
+        assert all("* 0.05)" in r["expr"] for r in latency if "alert" in r)
+        assert any('le=~"3|3\\\\.0+"' in r.get("expr", "") for r in latency)
+        assert {r["labels"]["severity"] for r in availability if "alert" in r} == {"page", "ticket"}
+        assert run.k8s("ConfigMap", name=f"dashboard-platform-v2-stable-{service}", namespace="platform-monitoring")
+        assert env(run, service) is not None
+        [deployment] = run.k8s("Deployment", name=service)
+        values = {
+            e["name"]: e.get("value") for e in deployment.manifest["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        assert values["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
+
+
+@pytest.mark.parametrize("stack", STACKS["learning"])
+def test_learning_ships_the_seeds_dashboard_map_to_grafanas_sidecar(stack: str) -> None:
+    run = example_run("learning", stack)
+    [config_map] = run.k8s("ConfigMap", name="grafana-dashboards", namespace="dreamseed-monitoring")
+    assert config_map.manifest["metadata"]["labels"]["grafana_dashboard"] == "1"
+    board = yaml.safe_load(config_map.manifest["data"]["assessment-service.json"])
+    assert [panel["title"] for panel in board["panels"]] == ["Request Rate", "Error Rate"]
+    # Every service also gets the platform's dashboard and health rules.
+    namespace = f"dreamseed-{stack}"
+    assert run.k8s("ConfigMap", name=f"dashboard-{namespace}-assessment-service", namespace="dreamseed-monitoring")
+    assert run.k8s("PrometheusRule", name="assessment-service-rules", namespace=namespace)
+
+
+@pytest.mark.parametrize("stack", ("staging", "production"))
+def test_projections_get_health_alerts_and_a_dashboard(stack: str) -> None:
+    run = example_run("projections", stack)
+    [rule] = run.k8s("PrometheusRule", name="projections-rules", namespace="projections")
+    alerts = {r["alert"] for group in rule.manifest["spec"]["groups"] for r in group["rules"]}
+    assert {"ServicePodCrashLooping", "ServicePodsNotReady", "ServiceAutoscalerAtMax"} <= alerts
+    assert run.k8s("ConfigMap", name="dashboard-projections-projections")
 
 
 # The seeds' data stores: names and client ports as the seeds give them, run as data services.

@@ -3,7 +3,8 @@
 For every stack that exists (the root's dev, staging and production, every example's, found as
 tests/test_stacks.py finds them) and the tests' own fixture catalog, the registered manifests go through the
 reachability evaluator (components/planning/reachability.py) with the pods the platform does not
-template itself: the ingress controller's, Prometheus's, and one pod outside the catalog (a database
+template itself: the edge (the platform's own `ingress_edge`: Envoy Gateway's proxies on dev, Google's
+front-end ranges on GKE, the controller's pods on the legacy ingress-nginx), Prometheus's, and one pod outside the catalog (a database
 a data team runs) in every managed namespace. The computed (source -> destination, port) matrix must
 equal the one derived from the parsed config, in both directions:
 - the edge reaches each routed service on its routed ports;
@@ -36,7 +37,7 @@ from components.planning.reachability import (
     edge_endpoints,
     reachability_table,
 )
-from components.platform import ingress_edge
+from components.platform import edge_home, ingress_edge
 from components.traffic.ingress_controller import CONTROLLER_LABELS
 from components.workloads.config import ServiceConfig
 
@@ -67,8 +68,9 @@ def _registered(run: ProgramRun) -> list[dict[str, Any]]:
     ]
 
 
-def controller_name(config: PlatformConfig) -> str:
-    return f"{config.addons.ingress_nginx.namespace}/ingress-nginx-controller"
+def edge_names(config: PlatformConfig) -> list[str]:
+    """The edge's source endpoints: its pods, or one address per front-end range."""
+    return [endpoint.name for endpoint in edge_endpoints(ingress_edge(config))]
 
 
 def prometheus_name(config: PlatformConfig) -> str:
@@ -80,13 +82,12 @@ def outside_name(namespace: str) -> str:
 
 
 def extra_endpoints(config: PlatformConfig) -> list[Endpoint]:
-    """The controller pods (present even where the add-on is off: then they must reach nothing), Prometheus,
-    a database outside the catalog in every managed namespace, the internet, kube-dns, and one address in
-    every declared CIDR."""
-    edge_ns, scrape_ns = config.addons.ingress_nginx.namespace, config.addons.monitoring.namespace
+    """The edge, Prometheus, a database outside the catalog in every managed namespace, the internet,
+    kube-dns, and one address in every declared CIDR."""
+    scrape_ns = config.addons.monitoring.namespace
     cidrs = sorted({cidr for ns in config.namespaces if ns.enabled for cidr in ns.egress.cidrs})
     return [
-        Endpoint(controller_name(config), edge_ns, CONTROLLER_LABELS),
+        *edge_endpoints(ingress_edge(config)),
         Endpoint(prometheus_name(config), scrape_ns, PROMETHEUS_LABELS),
         *(
             Endpoint(outside_name(ns.name), ns.name, OUTSIDE_LABELS, ports=(PortSpec(OUTSIDE_PORT),))
@@ -157,7 +158,7 @@ def declared_matrix(config: PlatformConfig, evaluator: Evaluator) -> set[tuple[s
                 ports |= all_ports
             callee = service_of(dst)
             if callee is not None:
-                if src.name == controller_name(config) and config.addons.ingress_nginx.enabled:
+                if src.name in edge_names(config):
                     ports |= _ports(callee, [route.port for route in callee.routes])
                 # The monitoring namespace is admitted as a whole (Prometheus and its scrapers live there).
                 if src.namespace == config.addons.monitoring.namespace and callee.metrics is not None:
@@ -211,44 +212,56 @@ def test_the_edge_reaches_only_routed_ports(stack: tuple[PlatformConfig, Evaluat
     routed = {
         (f"{s.namespace}/{s.name}", p.container_port)
         for s in config.services
-        if s.enabled and config.addons.ingress_nginx.enabled
+        if s.enabled
         for p in s.ports
         if p.name in {route.port for route in s.routes}
     }
     pods = [name for name, e in evaluator.endpoints.items() if not e.is_external and name != KUBE_DNS.name]
-    reached = {(dst, port) for _, dst, port in evaluator.matrix(sources=[controller_name(config)], destinations=pods)}
-    assert reached == routed
+    for edge in edge_names(config):
+        reached = {(dst, port) for _, dst, port in evaluator.matrix(sources=[edge], destinations=pods)}
+        assert reached == routed, edge
 
 
 def test_the_edge_reaches_no_data_namespace(stack: tuple[PlatformConfig, Evaluator]) -> None:
     """Nothing outside the catalog in a managed namespace (a database) is reachable from the edge, least of
     all in a data namespace: one that another namespace reaches for data, or that is protected."""
     config, evaluator = stack
-    edge = config.addons.ingress_nginx.namespace
+    edge = edge_home(config)
     data = {t for ns in config.namespaces if ns.enabled for t in ns.egress.namespaces} | {
         ns.name for ns in config.namespaces if ns.enabled and ns.protect
     }
     managed = {ns.name for ns in config.namespaces if ns.enabled and ns.name != edge}
     outside = [outside_name(name) for name in sorted(managed)]
     assert outside
-    assert evaluator.matrix(sources=[controller_name(config)], destinations=outside) == set()
+    assert evaluator.matrix(sources=edge_names(config), destinations=outside) == set()
     in_data = [name for name, e in evaluator.endpoints.items() if e.namespace in data & managed]
-    assert evaluator.matrix(sources=[controller_name(config)], destinations=in_data) == set()
+    assert evaluator.matrix(sources=edge_names(config), destinations=in_data) == set()
 
 
-def test_the_platforms_edge_input_names_the_controller_pods(stack: tuple[PlatformConfig, Evaluator]) -> None:
-    """The edge platform.py hands to every service is the one these tests impersonate."""
+def test_the_platforms_edge_is_the_gateways_data_plane(stack: tuple[PlatformConfig, Evaluator]) -> None:
+    """GKE: Google's front ends and health checkers (and a regional class's proxy-only subnet), which reach
+    pods by IP; an existing cluster: the shared Gateway's Envoy proxies, by namespace and labels."""
     config, _ = stack
-    endpoints = edge_endpoints(ingress_edge(config.addons))
-    if not config.addons.ingress_nginx.enabled:
-        assert endpoints == []
-        return
-    (controller,) = endpoints
+    edge = ingress_edge(config)
+    if config.creates_cluster:
+        assert (list(edge.pods), list(edge.cidrs)) == ([], ["35.191.0.0/16", "130.211.0.0/22"])
+    else:
+        (proxies,) = edge.pods
+        assert proxies.namespace == "envoy-gateway-system"
+        assert proxies.labels["gateway.envoyproxy.io/owning-gateway-name"] == config.ingress.gateway.name
+        assert list(edge.cidrs) == []
+
+
+def test_the_legacy_edge_is_the_controller_pods() -> None:
+    config = platform_config("legacy", values_of(FIXTURE_DIR, "legacy"), FIXTURE_DIR)
+    (controller,) = edge_endpoints(ingress_edge(config))
     assert (controller.namespace, dict(controller.labels)) == (config.addons.ingress_nginx.namespace, CONTROLLER_LABELS)
+    evaluator = Evaluator(manifests(FIXTURE_DIR, "legacy"), extra_endpoints(config))
+    assert evaluator.allowed(controller.name, "shop/checkout", 8000)
+    assert not evaluator.allowed(controller.name, "shop/checkout", 9090)
 
 
 def test_a_gateway_edge_plugs_in_as_proxies_and_google_front_end_ranges() -> None:
-    """What the Gateway API work will hand in instead of the controller: proxy pods and GFE ranges."""
     proxies = PodPeer("gateway", {"gateway.networking.k8s.io/gateway-name": "public"})
     edge = Edge(pods=[proxies], cidrs=["35.191.0.0/16", "130.211.0.0/22"])
     pods, *ranges = edge.peers()
@@ -310,7 +323,8 @@ def test_order_worker_reaches_no_storefront_or_checkout_port(stack_name: str) ->
 @pytest.mark.parametrize("stack_name", ["dev", "staging", "production"])
 def test_the_edge_reaches_storefront_and_checkout_http_only(stack_name: str) -> None:
     evaluator = shop(stack_name)
-    edge = "ingress-nginx/ingress-nginx-controller"
+    # dev: Envoy Gateway's proxies; GKE: one of Google's front-end ranges (the other behaves alike).
+    edge = {"dev": "envoy-gateway-system/edge"}.get(stack_name, "edge-35.191.0.0/16")
     assert evaluator.allowed(edge, "shop/storefront", 8080)
     assert evaluator.allowed(edge, "shop/checkout", 8000)
     assert not evaluator.allowed(edge, "shop/storefront", 9090)
@@ -347,19 +361,20 @@ def test_monitoring_reaches_metrics_ports_only(stack_name: str) -> None:
     assert not evaluator.allowed(prometheus, outside_name("shop-data"), OUTSIDE_PORT)
 
 
-@pytest.mark.parametrize("stack_name", ["dev", "staging", "production"])
+@pytest.mark.parametrize("stack_name", ["dev", "staging", "production", "legacy"])
 def test_only_the_edge_reaches_acme_solver_pods_and_only_where_certificates_are_issued(stack_name: str) -> None:
-    """cert-manager answers HTTP-01 challenges from solver pods in the Ingress's namespace: with TLS on,
-    the controller reaches them on 8089 (nothing else does); dev has no TLS, and no such opening."""
-    config, _ = subject(FIXTURE_DIR, stack_name)
+    """On ingress-nginx cert-manager answers HTTP-01 challenges from solver pods in the Ingress's namespace:
+    the controller reaches them on 8089 (nothing else does). GKE's Gateway takes Certificate Manager's
+    certificates and dev has no TLS: no such opening in a service namespace."""
+    config = platform_config(stack_name, values_of(FIXTURE_DIR, stack_name), FIXTURE_DIR)
     solver = Endpoint(
         "shop/cm-acme-http-solver", "shop", {"acme.cert-manager.io/http01-solver": "true"}, ports=(PortSpec(8089),)
     )
     evaluator = Evaluator(manifests(FIXTURE_DIR, stack_name), [*extra_endpoints(config), solver])
-    issued = config.ingress.tls and config.addons.cert_manager.enabled
-    assert issued is (stack_name != "dev")
+    issued = config.ingress.controller == "ingress-nginx" and config.ingress.tls
+    assert issued is (stack_name == "legacy")
     assert evaluator.matrix(destinations=[solver.name]) == (
-        {(controller_name(config), solver.name, 8089)} if issued else set()
+        {(edge_names(config)[0], solver.name, 8089)} if issued else set()
     )
 
 

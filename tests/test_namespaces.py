@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 import pytest
+from conftest import stack_run
 from harness import ProgramRun, assert_rejected, rejected, run_program, stack_config
 
 from components.config import PlatformConfig, parse
@@ -61,14 +62,28 @@ def platform_config(stack: str, config: dict[str, Any] | None = None) -> Platfor
     return parse(stack, raw, values.get("gcp:project"))
 
 
+# Every namespace's egress to the OpenTelemetry Collector (tests/test_observability.py checks it in full).
+TELEMETRY_POLICY = "allow-telemetry-export"
+
+
 def policies(run: ProgramRun, namespace: str) -> dict[str, dict[str, Any]]:
-    """The NetworkPolicies this component put in `namespace`, by name -> spec."""
+    """The NetworkPolicies this component put in `namespace` for its mode, by name -> spec; the
+    telemetry egress every namespace gets when tracing is on is checked to reach only the collector's
+    OTLP ports, and left out."""
     component = run.one(COMPONENT).urn
-    return {
+    found = {
         r.manifest["metadata"]["name"]: r.manifest["spec"]
         for r in run.k8s("NetworkPolicy", namespace=namespace)
         if r.parent == component
     }
+    telemetry = found.pop(TELEMETRY_POLICY, None)
+    if telemetry is not None:
+        [rule] = telemetry["egress"]
+        assert [p["port"] for p in rule["ports"]] == [4317, 4318]
+        assert [peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in rule["to"]] == [
+            "opentelemetry-collector"
+        ]
+    return found
 
 
 # --------------------------------------------------------------------------- every stack, as shipped
@@ -111,8 +126,6 @@ def test_each_namespace_has_the_quota_from_config(run: ProgramRun) -> None:
 
 
 def test_quotas_are_sized_per_stack() -> None:
-    from conftest import stack_run
-
     def hard(stack: str) -> dict[str, str]:
         (quota,) = stack_run(stack).k8s("ResourceQuota", "namespace-quota", "shop")
         return dict(quota.manifest["spec"]["hard"])
@@ -169,8 +182,8 @@ def test_shipped_namespaces_get_the_policies_of_their_mode(run: ProgramRun) -> N
         "policyTypes": ["Egress"],
         "egress": [{"to": [{**named("shop-data"), "podSelector": {}}]}],
     }
-    solver = ["allow-acme-http01-solver"] if run.stack != "dev" else []  # see the ACME test below
-    assert sorted(shop) == [*solver, "allow-declared-egress", "allow-dns", "default-deny-all"]
+    # No ACME solver opening: GKE's Gateway takes Certificate Manager's certificates (see the ACME test below).
+    assert sorted(shop) == ["allow-declared-egress", "allow-dns", "default-deny-all"]
     assert shop["allow-declared-egress"] == to_data
     assert sorted(workers) == ["allow-declared-egress", "allow-dns", "default-deny-all"]
     assert workers["allow-declared-egress"] == to_data
@@ -181,11 +194,13 @@ def test_shipped_namespaces_get_the_policies_of_their_mode(run: ProgramRun) -> N
     assert data["allow-from-declared-clients"] == ingress_from("shop", "shop-data", "shop-workers")
 
 
-def test_routed_namespaces_admit_the_controller_to_acme_solver_pods_when_tls_is_on(run: ProgramRun) -> None:
+def test_routed_namespaces_admit_the_controller_to_acme_solver_pods_on_ingress_nginx() -> None:
+    """cert-manager solves HTTP-01 beside each Ingress only on the legacy controller; on the Gateway the
+    solver runs in the Gateway's namespace (off GKE) or not at all (GKE: Certificate Manager)."""
+    for stack in ("dev", "staging", "production"):
+        assert "allow-acme-http01-solver" not in policies(stack_run(stack), "shop"), stack
+    run = stack_run("legacy")
     found = policies(run, "shop")
-    if run.stack == "dev":  # no TLS, no cert-manager: nothing to validate
-        assert "allow-acme-http01-solver" not in found
-        return
     assert found["allow-acme-http01-solver"] == {
         "podSelector": {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}},
         "policyTypes": ["Ingress"],
@@ -225,7 +240,8 @@ def test_objects_in_a_namespace_are_ordered_after_it_and_use_the_cluster_provide
     namespaces = {r.manifest["metadata"]["name"]: r.urn for r in run.of_type("kubernetes:core/v1:Namespace")}
     providers = {r.urn for r in run.of_type("pulumi:providers:kubernetes")}
     children = [r for r in run.resources if r.parent == component]
-    assert len(children) == 3 * 3 + sum(len(policies(run, name)) for name in ("shop", "shop-workers", "shop-data"))
+    # Per namespace: itself, its quota, its limit range, its mode's policies and the telemetry egress.
+    assert len(children) == 3 * 4 + sum(len(policies(run, name)) for name in ("shop", "shop-workers", "shop-data"))
     for child in children:
         assert child.provider.rsplit("::", 1)[0] in providers
         if child.manifest["kind"] != "Namespace":
@@ -396,7 +412,8 @@ def test_an_environment_label_that_is_not_a_label_value_is_rejected() -> None:
 
 
 def _with_addon_namespaces(policy: str) -> dict[str, Any]:
-    config = copy.deepcopy(stack_config("staging"))
+    """The legacy stack (ingress-nginx) with the controller's and monitoring's namespaces in the catalog."""
+    config = copy.deepcopy(stack_config("legacy"))
     config["platform:namespaces"] = [
         *config["platform:namespaces"],
         {"name": "ingress-nginx", "podSecurity": "baseline", "policy": policy},
@@ -407,13 +424,13 @@ def _with_addon_namespaces(policy: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def addon_namespaces() -> ProgramRun:
-    return run_program("staging", _with_addon_namespaces("relaxed"))
+    return run_program("legacy", _with_addon_namespaces("relaxed"))
 
 
 def test_an_addon_namespace_in_the_catalog_must_be_relaxed() -> None:
-    message, registered = rejected("staging", _with_addon_namespaces("strict"))
+    message, registered = rejected("legacy", _with_addon_namespaces("strict"))
     assert message.splitlines()[0] == (
-        "stack 'staging': platform:namespaces[ingress-nginx].policy: 'ingress-nginx' hosts the ingress controller, whose charts "
+        "stack 'legacy': platform:namespaces[ingress-nginx].policy: 'ingress-nginx' hosts the ingress controller, whose charts "
         "need the API server, node kubelets and the internet; use policy 'relaxed'"
     )
     assert registered == 0

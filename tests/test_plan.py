@@ -61,7 +61,8 @@ def test_plan_shows_the_timing_model(capsys: pytest.CaptureFixture[str]) -> None
     assert (
         "  storefront: rollout 105 s at 3 / 130 s at 12 replicas (4 waves of 25 s), rollback 90 s, scale-up 3->6->12 60 s"
     ) in printed
-    assert "  slowest route: 1002 s (unavoidable chain 980 s): network/vpc -> network/router" in printed
+    # GKE's Gateway: the HTTPRoutes wait for their Services only (see test_timing.py).
+    assert "  slowest route: 864 s (unavoidable chain 860 s): network/vpc -> network/router" in printed
     assert "  image-tag change: 135 s (slowest: checkout)" in printed
 
 
@@ -69,7 +70,9 @@ def test_plan_out_writes_every_object_as_schema_valid_yaml_with_secrets_redacted
     assert plan.main(["--stack", "staging", "--dir", str(FIXTURE_DIR), "--skip-checkov", "--out", str(tmp_path)]) == 0
     files = sorted(tmp_path.rglob("*.yaml"))
     bodies = [yaml.safe_load(path.read_text()) for path in files]
-    assert {"Namespace", "Deployment", "Service", "NetworkPolicy", "Secret", "Ingress"} <= {b["kind"] for b in bodies}
+    assert {"Namespace", "Deployment", "Service", "NetworkPolicy", "Secret", "Gateway", "HTTPRoute"} <= {
+        b["kind"] for b in bodies
+    }
     secret = yaml.safe_load((tmp_path / "shop" / "secret-database-credentials.yaml").read_text())
     assert set(secret["stringData"].values()) == {plan.REDACTED}
     builtin = [
@@ -100,9 +103,12 @@ def test_plan_prints_the_reachability_matrix_the_network_policies_allow(capsys: 
     printed = capsys.readouterr().out
     section = printed[printed.index("== reachability") : printed.index("== capacity")]
     assert [line.strip() for line in section.strip().splitlines()[1:]] == [
-        # The edge: routed ports only; monitoring: metrics ports only; callers: what allowFrom names.
-        "ingress-nginx/edge -> shop/checkout: 8000",
-        "ingress-nginx/edge -> shop/storefront: 8080",
+        # The edge (Google's front ends and health checkers): routed ports only; monitoring: metrics
+        # ports only; callers: what allowFrom names.
+        "edge-130.211.0.0/22 -> shop/checkout: 8000",
+        "edge-130.211.0.0/22 -> shop/storefront: 8080",
+        "edge-35.191.0.0/16 -> shop/checkout: 8000",
+        "edge-35.191.0.0/16 -> shop/storefront: 8080",
         "monitoring/prometheus -> shop-workers/order-worker: 9090",
         "monitoring/prometheus -> shop/checkout: 9090",
         "monitoring/prometheus -> shop/storefront: 9090",

@@ -55,7 +55,7 @@ def test_readme_gives_the_deploy_commands() -> None:
         "gcloud components install gke-gcloud-auth-plugin",
         "pulumi config set gcp:project",
         "pulumi preview --stack dev",
-        "pulumi stack output ingressIp",
+        "pulumi stack output gatewayIp",
     ):
         assert command in _deploy_section(), command
     assert "pulumi up --stack production" in README

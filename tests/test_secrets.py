@@ -25,6 +25,8 @@ class ChecksumProbe(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: Any, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(PROBE, name, {"checksums": dict(args.checksums)}, opts)
+        # The Microservice's interface the wiring reads: its Services, which the HTTPRoutes wait for.
+        self.services: list[pulumi.Resource] = []
         self.register_outputs({})
 
 

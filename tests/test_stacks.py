@@ -44,6 +44,7 @@ from harness import (
     stack_config,
     stand_in_secrets,
 )
+from promql import promql_failures
 
 from components.config.loader import TOP_LEVEL_KEYS
 
@@ -113,6 +114,23 @@ def test_every_object_passes_the_strict_schemas_at_current_api_versions(stack: t
 
 def test_every_custom_resource_passes_its_crd_schema(stack: tuple[Path, str]) -> None:
     assert crd_failures(custom_resources(stack_run(*stack))) == []
+
+
+def test_every_rule_and_dashboard_expression_parses_as_promql(stack: tuple[Path, str]) -> None:
+    run = stack_run(*stack)
+    expressions = [
+        rule["expr"]
+        for item in run.k8s("PrometheusRule")
+        for group in item.manifest["spec"]["groups"]
+        for rule in group["rules"]
+    ]
+    for config_map in run.k8s("ConfigMap"):
+        if (config_map.manifest["metadata"].get("labels") or {}).get("grafana_dashboard") != "1":
+            continue
+        for document in config_map.manifest["data"].values():
+            panels = json.loads(document).get("panels", [])
+            expressions += [target["expr"] for panel in panels for target in panel.get("targets", [])]
+    assert promql_failures(expressions) == []
 
 
 @functools.cache
@@ -204,14 +222,44 @@ def test_every_route_has_a_backend_with_that_port(stack: tuple[Path, str]) -> No
     }
     missing = []
     for item in items:
-        if item.kind != "Ingress":
-            continue
-        for rule in item.body["spec"]["rules"]:
-            for path in rule["http"]["paths"]:
-                backend = path["backend"]["service"]
-                if backend["port"]["number"] not in service_ports.get((_where(item)[0], backend["name"]), set()):
-                    missing.append(f"{item.label} -> {backend['name']}:{backend['port']['number']}")
+        namespace = _where(item)[0]
+        if item.kind == "Ingress":
+            for rule in item.body["spec"]["rules"]:
+                for path in rule["http"]["paths"]:
+                    backend = path["backend"]["service"]
+                    if backend["port"]["number"] not in service_ports.get((namespace, backend["name"]), set()):
+                        missing.append(f"{item.label} -> {backend['name']}:{backend['port']['number']}")
+        elif item.kind == "HTTPRoute":
+            for rule in item.body["spec"]["rules"]:
+                for ref in rule.get("backendRefs", []):
+                    where = (ref.get("namespace", namespace), ref["name"])
+                    if ref.get("kind", "Service") != "Service" or ref["port"] not in service_ports.get(where, set()):
+                        missing.append(f"{item.label} -> {ref['name']}:{ref['port']}")
+        elif (
+            item.kind in ("GCPBackendPolicy", "HealthCheckPolicy")
+            and (namespace, item.body["spec"]["targetRef"]["name"]) not in service_ports
+        ):
+            missing.append(f"{item.label} -> {item.body['spec']['targetRef']['name']}")
     assert missing == []
+
+
+def test_every_httproute_attaches_to_a_listener_of_the_shared_gateway(stack: tuple[Path, str]) -> None:
+    items = manifests(stack_run(*stack))
+    listeners = {
+        (_where(item)[0], _where(item)[1], listener["name"]): listener
+        for item in items
+        if item.kind == "Gateway"
+        for listener in item.body["spec"]["listeners"]
+    }
+    detached = []
+    for item in (i for i in items if i.kind == "HTTPRoute"):
+        for parent in item.body["spec"]["parentRefs"]:
+            listener = listeners.get((parent.get("namespace", _where(item)[0]), parent["name"], parent["sectionName"]))
+            hostname = listener.get("hostname") if listener else None
+            hosts = item.body["spec"].get("hostnames", [])
+            if listener is None or (hostname is not None and any(host != hostname for host in hosts)):
+                detached.append(f"{item.label} -> {parent['name']}/{parent['sectionName']}")
+    assert detached == []
 
 
 # --------------------------------------------------------------------------- the root project's files

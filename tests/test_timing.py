@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from gates import platform_config
-from harness import ProgramRun, rejected, stack_config
+from harness import ProgramRun, rejected, run_program, stack_config
 
 from components.config import PlatformConfig
 from components.planning.capacity import check_capacity
@@ -57,10 +57,14 @@ def _config(stack: str, mutate: Any = None) -> PlatformConfig:
     return platform_config(stack, values)
 
 
+def _nginx(values: dict[str, Any]) -> None:
+    """The legacy controller: its release is the edge step the routes wait for."""
+    values["platform:ingress"] = {**values["platform:ingress"], "controller": "ingress-nginx"}
+
+
 def _timing(config: PlatformConfig) -> TimingReport:
-    capacity = check_capacity(
-        config.stack, config.cluster, config.node_pools, config.services, config.addons.ingress_nginx
-    )
+    nginx = config.addons.ingress_nginx.model_copy(update={"enabled": config.runs_ingress_nginx})
+    capacity = check_capacity(config.stack, config.cluster, config.node_pools, config.services, nginx)
     return estimate_timing(config.stack, config.timing, config.services, wiring_of(config), capacity)
 
 
@@ -280,9 +284,9 @@ def test_preview_logs_the_warnings(staging: ProgramRun) -> None:
 
 
 def test_critical_path_from_scratch_follows_the_wiring() -> None:
-    # Production fixture, regional: vpc 30 + router 15 + nat 25 + cluster 600 + pool 180 + namespaces 2
-    # + CRD release 20 + kube-prometheus-stack 240 + prometheus-adapter 60 = 1172 s, the monitoring stack last.
-    summary = _timing(_config("production")).critical_path.summary()
+    # Production fixture on ingress-nginx, regional: vpc 30 + router 15 + nat 25 + cluster 600 + pool 180
+    # + namespaces 2 + CRD release 20 + kube-prometheus-stack 240 + prometheus-adapter 60 = 1172 s.
+    summary = _timing(_config("production", _nginx)).critical_path.summary()
     assert summary["fromScratch"]["seconds"] == 1172
     assert [step["step"] for step in summary["fromScratch"]["path"]] == [
         "network/vpc",
@@ -299,6 +303,20 @@ def test_critical_path_from_scratch_follows_the_wiring() -> None:
     # 70 + 600 + 180 + 2 + 20 + 120 + route 10 = 1002 s against the chain's 70 + 600 + 180 + 120 + 10 = 980 s.
     assert summary["slowestRoute"]["seconds"] == 1002
     assert summary["unavoidableChainSeconds"] == 980
+
+
+def test_on_gkes_gateway_the_routes_wait_for_their_services_only() -> None:
+    # GKE runs the Gateway controller itself and an HTTPRoute needs its Services, not their pods:
+    # 70 + 600 + 180 + namespaces 2 + Service 2 + route 10 = 864 s against the chain's 70 + 600 + 180 + 10.
+    summary = _timing(_config("production")).critical_path.summary()
+    assert summary["fromScratch"]["seconds"] == 1172
+    assert summary["slowestRoute"]["seconds"] == 864
+    assert [step["step"] for step in summary["slowestRoute"]["path"]][-3:] == [
+        "namespaces",
+        "service/storefront/service",
+        "route/api.shop.example.com",
+    ]
+    assert summary["unavoidableChainSeconds"] == 860
 
 
 def test_an_image_tag_change_costs_the_slowest_job_and_rollout_at_minimum() -> None:
@@ -337,9 +355,12 @@ RELEASE_STEPS = {
 }
 
 
-def test_the_models_release_order_is_the_programs(production: ProgramRun) -> None:
+def test_the_models_release_order_is_the_programs() -> None:
     # For every pair of releases: the model orders one after the other exactly when the program's does.
-    graph = _timing(_config("production")).critical_path.graph
+    values = copy.deepcopy(stack_config("production"))
+    _nginx(values)
+    production = run_program("production", values)
+    graph = _timing(_config("production", _nginx)).critical_path.graph
     urns = {r.inputs["chart"]: r for r in production.of_type("kubernetes:helm.sh/v3:Release")}
     for step, chart in RELEASE_STEPS.items():
         for other, other_chart in RELEASE_STEPS.items():

@@ -162,7 +162,7 @@ def print_timing(timing: dict[str, Any]) -> None:
 def reachability_rows(run: ProgramRun, config: PlatformConfig) -> list[str]:
     """`source -> destination: ports`, one row per pair the NetworkPolicies allow, over the workloads
     plus the edge and, when monitoring runs, Prometheus."""
-    extras = edge_endpoints(ingress_edge(config.addons))
+    extras = edge_endpoints(ingress_edge(config))
     if config.addons.monitoring.enabled:
         extras.append(monitoring_endpoint(config.addons.monitoring.namespace))
     objects = [resource.manifest for resource in run.resources if is_kubernetes_object(resource)]

@@ -64,6 +64,8 @@ class ClusterArgs:
     context: Context
     # Enable the Backup for GKE agent add-on (a BackupPlan protects the data namespaces).
     backup_agent: bool = False
+    # A regional Gateway class's Envoy proxies need the region's proxy-only subnet (traffic domain).
+    proxy_only_subnet: bool = False
 
 
 def _addons_config(dataplane_v2: bool, backup_agent: bool) -> gcp.container.ClusterAddonsConfigArgs | None:
@@ -81,6 +83,8 @@ def _addons_config(dataplane_v2: bool, backup_agent: bool) -> gcp.container.Clus
 
 
 class Cluster(pulumi.ComponentResource):
+    # The VPC and subnets (gke mode): a regional internal Gateway takes its address from the subnet.
+    network: Network | None = None
     provider: k8s.Provider
     cluster_id: pulumi.Output[str] | None = None
     ready: list[pulumi.Resource]
@@ -112,7 +116,10 @@ class Cluster(pulumi.ComponentResource):
         assert project is not None, "config validation requires gcp:project in gke mode"
         child = pulumi.ResourceOptions(parent=self)
 
-        network = Network(f"{name}-network", args.network, args.cluster, args.context, opts=child)
+        network = Network(
+            f"{name}-network", args.network, args.cluster, args.context, args.proxy_only_subnet, opts=child
+        )
+        self.network = network
         node_identity = NodeServiceAccount(f"{name}-nodes", args.cluster.name, project, opts=child)
         cluster = self._build_cluster(name, args, project, network, node_identity)
         pools = [
@@ -232,6 +239,8 @@ class Cluster(pulumi.ComponentResource):
                     workload_pool=f"{project}.svc.id.goog"
                 ),
                 release_channel=gcp.container.ClusterReleaseChannelArgs(channel=settings.release_channel),
+                # GKE's managed Gateway controller and the Gateway API CRDs at their standard channel.
+                gateway_api_config=gcp.container.ClusterGatewayApiConfigArgs(channel="CHANNEL_STANDARD"),
                 maintenance_policy=gcp.container.ClusterMaintenancePolicyArgs(
                     recurring_window=gcp.container.ClusterMaintenancePolicyRecurringWindowArgs(
                         start_time=window.start_time, end_time=window.end_time, recurrence=window.recurrence
@@ -265,7 +274,9 @@ class Cluster(pulumi.ComponentResource):
                 logging_config=gcp.container.ClusterLoggingConfigArgs(enable_components=LOGGING_COMPONENTS),
                 monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
                     enable_components=MONITORING_COMPONENTS,
-                    managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(enabled=True),
+                    # One Prometheus: kube-prometheus-stack (observability/monitoring.py) collects; managed collection
+                    # would scrape the same targets again and bill per sample (README, "One Prometheus").
+                    managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(enabled=False),
                 ),
                 # Explicitly DISABLED when off, so switching it off later really turns enforcement off.
                 binary_authorization=gcp.container.ClusterBinaryAuthorizationArgs(

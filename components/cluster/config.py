@@ -92,6 +92,8 @@ class NetworkConfig(Model):
     subnet_cidr: Cidr = "10.10.0.0/20"
     pods_cidr: Cidr = "10.16.0.0/14"
     services_cidr: Cidr = "10.20.0.0/20"
+    # The proxy-only subnet regional Gateway classes need (a /23 is Google's recommended size).
+    proxy_only_cidr: Cidr = "10.24.0.0/23"
     flow_log_sampling: float = Field(0.5, ge=0.0, le=1.0)
 
 
@@ -169,6 +171,7 @@ def check_network(network: NetworkConfig, cluster: ClusterConfig) -> Iterator[Pr
         ("network.subnetCidr", network.subnet_cidr),
         ("network.podsCidr", network.pods_cidr),
         ("network.servicesCidr", network.services_cidr),
+        ("network.proxyOnlyCidr", network.proxy_only_cidr),
         ("cluster.masterIpv4Cidr", cluster.master_ipv4_cidr),
     ]
     for i, (path, cidr) in enumerate(ranges):

@@ -37,6 +37,7 @@ class Network(pulumi.ComponentResource):
         ranges: NetworkConfig,
         cluster: ClusterConfig,
         context: Context,
+        proxy_only_subnet: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("platform:network:Network", name, None, opts)
@@ -82,6 +83,22 @@ class Network(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.proxy_subnet: gcp.compute.Subnetwork | None = None
+        if proxy_only_subnet:
+            # Regional Envoy-based load balancers (regional Gateway classes) run their proxies here.
+            self.proxy_subnet = gcp.compute.Subnetwork(
+                f"{name}-proxy-only-subnet",
+                gcp.compute.SubnetworkArgs(
+                    project=project,
+                    name=f"{prefix}-proxy-only",
+                    region=region,
+                    network=self.vpc.id,
+                    ip_cidr_range=ranges.proxy_only_cidr,
+                    purpose="REGIONAL_MANAGED_PROXY",
+                    role="ACTIVE",
+                ),
+                opts=child,
+            )
         self.router = gcp.compute.Router(
             f"{name}-router",
             gcp.compute.RouterArgs(project=project, name=f"{prefix}-router", region=region, network=self.vpc.id),

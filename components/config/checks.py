@@ -14,13 +14,16 @@ from components.cluster.config import check_cluster, check_network, check_node_p
 from components.config.errors import Problem
 from components.config.values import ENV_NAME, storage_bytes
 from components.data.config import PSA_LEVELS, DataServiceConfig, check_data_service, check_retention
+from components.observability.config import check_alerting, check_slo
 from components.tenancy.config import (
+    ConfigKey,
     ConfigMapConfig,
     SecretConfig,
     check_namespace,
     check_namespace_refs,
     check_secret_keys,
 )
+from components.traffic.config import check_ingress, listener_for
 from components.workloads.config import (
     STORAGE_CLASSES,
     EnvSource,
@@ -50,6 +53,7 @@ def semantic_problems(config: PlatformConfig) -> Iterator[Problem]:
     for index, service in enumerate(config.services):
         if service.enabled:
             yield from _check_service(config, f"services[{index}]", service)
+    yield from check_ingress(config.ingress, creates_cluster=config.creates_cluster)
     yield from _check_routes(config)
     yield from _check_addons(config)
     for index, store in enumerate(config.data_services):
@@ -118,6 +122,8 @@ def _check_service(config: PlatformConfig, path: str, svc: ServiceConfig) -> Ite
     yield from _check_references(config, path, svc)
     yield from check_route_ports(svc, path)
     yield from check_volumes(svc, path, config.cluster.mode)
+    if svc.slo is not None:
+        yield from check_slo(svc.slo, f"{path}.slo", scraped=svc.metrics is not None)
     if svc.placement != "regular" and config.creates_cluster and not any(p.spot for p in config.node_pools):
         yield f"{path}.placement", f"'{svc.placement}' needs a spot node pool, and this stack declares none"
     if svc.service_account.workload_identity is not None and not config.creates_cluster:
@@ -225,6 +231,17 @@ def _check_routes(config: PlatformConfig) -> Iterator[Problem]:
     for index, svc in enumerate(config.services):
         if not svc.enabled:
             continue
+        if svc.canary is not None and not svc.routes:
+            yield (
+                f"services[{index}].canary",
+                "a canary takes a share of the service's routes; declare routes or remove it",
+            )
+        elif svc.canary is not None and svc.stateful is not None:
+            yield f"services[{index}].canary", "a stateful service takes no canary: its volumes belong to one workload"
+        elif svc.canary is not None and config.ingress.controller != "gateway":
+            yield f"services[{index}].canary", "splitting routes by weight needs ingress.controller 'gateway'"
+        if svc.routes and config.ingress.gke_scope(config.creates_cluster) is not None:
+            yield from _check_health_check_port(index, svc)
         for r_index, route in enumerate(svc.routes):
             key = (route.host, route.path)
             if key in owners:
@@ -234,19 +251,44 @@ def _check_routes(config: PlatformConfig) -> Iterator[Problem]:
                 )
             else:
                 owners[key] = svc.name
+            if config.ingress.controller == "gateway" and listener_for(route.host, config.gateway_hosts) is None:
+                yield (
+                    f"services[{index}].routes[{r_index}].host",
+                    f"'{route.host}' is outside every Gateway listener; listeners: {', '.join(config.gateway_hosts)}",
+                )
+
+
+def _check_health_check_port(index: int, svc: ServiceConfig) -> Iterator[Problem]:
+    """GKE's health check follows the readiness probe, and the edge reaches pods on routed ports only."""
+    probe = svc.probes.readiness
+    action = probe.http_get or probe.tcp_socket
+    if action is None:
+        return
+    port = svc.port(action.port)
+    routed = list(dict.fromkeys(route.port for route in svc.routes))
+    if port is None or port.name not in routed:
+        yield (
+            f"services[{index}].probes.readiness",
+            f"port '{action.port}' is not routed: the load balancer's health check follows the readiness probe "
+            f"and reaches pods only on routed ports; probe one of: {', '.join(routed)}",
+        )
 
 
 def _check_addons(config: PlatformConfig) -> Iterator[Problem]:
     addons = config.addons
     routed = any(svc.routes for svc in config.services if svc.enabled)
-    if config.ingress.tls and routed:
+    # On GKE the Gateway's certificates come from Certificate Manager; elsewhere cert-manager issues them.
+    needs_cert_manager = config.ingress.controller == "ingress-nginx" or not config.creates_cluster
+    if config.ingress.tls and routed and needs_cert_manager:
         if not addons.cert_manager.enabled:
             yield "addons.certManager.enabled", "ingress.tls needs cert-manager; enable it or set ingress.tls to false"
         elif addons.cert_manager.email is None:
             yield "addons.certManager.email", "Let's Encrypt needs an ACME account email when ingress.tls is on"
     if routed and not config.domain and any("${domain}" in r.host for s in config.services for r in s.routes):
         yield "domain", "routes use ${domain} but no domain is set"
-    if config.is_production and addons.ingress_nginx.enabled and addons.ingress_nginx.replicas < 2:
+    if config.is_production and config.runs_envoy_gateway and addons.envoy_gateway.proxy_replicas < 2:
+        yield "addons.envoyGateway.proxyReplicas", "production runs at least 2 Envoy proxies"
+    if config.is_production and config.runs_ingress_nginx and addons.ingress_nginx.replicas < 2:
         yield "addons.ingressNginx.replicas", "production runs at least 2 ingress controller replicas"
     if addons.ingress_nginx.static_ip and not config.creates_cluster:
         yield (
@@ -259,6 +301,9 @@ def _check_addons(config: PlatformConfig) -> Iterator[Problem]:
             "a static IP belongs to a LoadBalancer Service; set serviceType to LoadBalancer",
         )
     monitoring = addons.monitoring
+    if monitoring.enabled:
+        yield from check_alerting(monitoring.alerting, "addons.monitoring.alerting")
+        yield from _check_receiver_secrets(config)
     days = monitoring.log_retention_days
     if monitoring.enabled and (days is None or not 1 <= days <= 3650):
         yield (
@@ -271,6 +316,31 @@ def _check_addons(config: PlatformConfig) -> Iterator[Problem]:
                 f"namespaces[{index}].podSecurity",
                 f"'{ns.pod_security}' would block the monitoring add-on in '{ns.name}': node-exporter needs "
                 "hostNetwork, hostPID and hostPath; set privileged",
+            )
+
+
+def _check_receiver_secrets(config: PlatformConfig) -> Iterator[Problem]:
+    """Each receiver's secret is a catalog Secret delivered to the monitoring namespace, holding that key."""
+    namespace = config.addons.monitoring.namespace
+    for index, receiver in enumerate(config.addons.monitoring.alerting.receivers):
+        ref = receiver.secret
+        if ref is None:
+            continue
+        path = f"addons.monitoring.alerting.receivers[{index}].secret"
+        secret = config.secret(ref.name)
+        if secret is None or not secret.enabled or namespace not in secret.namespaces:
+            yield (
+                f"{path}.name",
+                f"no secret '{ref.name}' is declared in the monitoring namespace '{namespace}'; "
+                "Alertmanager reads receiver secrets from its own namespace",
+            )
+        elif ref.key not in secret.keys:
+            yield f"{path}.key", f"secret '{ref.name}' has no key '{ref.key}'; keys: {', '.join(secret.keys)}"
+        elif not isinstance(secret.keys[ref.key], ConfigKey):
+            yield (
+                f"{path}.key",
+                f"'{ref.key}' of secret '{ref.name}' is generated; a receiver's URL or key is supplied "
+                "with `type: config`",
             )
 
 

@@ -12,17 +12,19 @@ from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConf
 from components.config.values import DnsLabel, Model
 from components.data.catalog import credentials_secret, store_service
 from components.data.config import BackupConfig, DataServiceConfig
-from components.observability.config import MonitoringConfig
+from components.observability.config import MonitoringConfig, TracingConfig
 from components.planning.config import TimingConfig
 from components.tenancy.config import ConfigMapConfig, NamespaceConfig, SecretConfig
-from components.traffic.config import CertManagerConfig, IngressConfig, IngressNginxConfig
+from components.traffic.config import CertManagerConfig, EnvoyGatewayConfig, IngressConfig, IngressNginxConfig
 from components.workloads.config import ServiceConfig
 
 
 class AddonsConfig(Model):
     ingress_nginx: IngressNginxConfig = IngressNginxConfig()
+    envoy_gateway: EnvoyGatewayConfig = EnvoyGatewayConfig()
     cert_manager: CertManagerConfig = CertManagerConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
+    tracing: TracingConfig = TracingConfig()
 
 
 class PlatformConfig(Model):
@@ -58,21 +60,50 @@ class PlatformConfig(Model):
         return self.cluster.mode == "gke"
 
     @property
+    def runs_ingress_nginx(self) -> bool:
+        """The retired controller runs only when chosen explicitly (and its add-on is not switched off)."""
+        return self.ingress.controller == "ingress-nginx" and self.addons.ingress_nginx.enabled
+
+    @property
+    def runs_gateway(self) -> bool:
+        """The shared Gateway exists once there is a host to serve (a stack of workers needs none)."""
+        return self.ingress.controller == "gateway" and bool(self.gateway_hosts)
+
+    @property
+    def runs_envoy_gateway(self) -> bool:
+        """Envoy Gateway serves the Gateway API on an existing cluster; GKE brings its own controller."""
+        return self.runs_gateway and not self.creates_cluster
+
+    @property
+    def gateway_class(self) -> str:
+        return self.ingress.effective_class_name(self.creates_cluster)
+
+    @property
     def addon_namespaces(self) -> dict[str, str]:
         """Namespace -> the enabled add-on installed there."""
         addons = self.addons
-        enabled: list[tuple[IngressNginxConfig | CertManagerConfig | MonitoringConfig, str]] = [
-            (addons.ingress_nginx, "the ingress controller"),
-            (addons.cert_manager, "cert-manager"),
-            (addons.monitoring, "the monitoring stack"),
+        enabled: list[tuple[str, bool, str]] = [
+            (addons.ingress_nginx.namespace, self.runs_ingress_nginx, "the ingress controller"),
+            (addons.envoy_gateway.namespace, self.runs_envoy_gateway, "the Gateway controller"),
+            (self.ingress.gateway.namespace, self.runs_gateway, "the shared Gateway"),
+            (addons.cert_manager.namespace, addons.cert_manager.enabled, "cert-manager"),
+            (addons.monitoring.namespace, addons.monitoring.enabled, "the monitoring stack"),
+            (addons.tracing.namespace, addons.tracing.enabled, "the OpenTelemetry Collector"),
         ]
-        return {addon.namespace: label for addon, label in enabled if addon.enabled}
+        return {namespace: label for namespace, on, label in enabled if on}
 
     @property
     def uses_static_ip(self) -> bool:
         nginx = self.addons.ingress_nginx
         wanted = nginx.static_ip if nginx.static_ip is not None else self.creates_cluster
-        return nginx.enabled and wanted and nginx.service_type == "LoadBalancer"
+        return self.runs_ingress_nginx and wanted and nginx.service_type == "LoadBalancer"
+
+    @property
+    def gateway_hosts(self) -> list[str]:
+        """The shared Gateway's listener hostnames: `ingress.hosts`, else every routed host, in order."""
+        if self.ingress.hosts is not None:
+            return list(self.ingress.hosts)
+        return list(dict.fromkeys(r.host for s in self.services if s.enabled for r in s.routes))
 
     @property
     def issuer_name(self) -> str:

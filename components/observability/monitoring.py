@@ -14,8 +14,13 @@ in the Helm values. On GKE, logs go to Cloud Logging: the project's `_Default` l
 them for `logRetention` (seed 004: 30 days), and the control-plane scrapes GKE does not expose
 are off.
 
+Grafana's dashboard sidecar loads every ConfigMap labelled `grafana_dashboard: "1"` in any
+namespace (the per-service dashboards of signals.py, the catalog's labelled maps); with receivers
+configured, Alertmanager takes the platform's AlertmanagerConfig (alerting.py) as its configuration.
+This is the cluster's one Prometheus: GKE's managed collection is off (cluster/cluster.py).
+
 Deliberately out of scope: Grafana's exposure (port-forward, or an Ingress in the catalog),
-Alertmanager receivers, Loki and Tempo, and log buckets other than `_Default`. Removing this from
+Loki and Tempo, and log buckets other than `_Default`. Removing this from
 the program leaves `_Default` at its last retention (its config is only dropped from the state).
 """
 
@@ -29,7 +34,9 @@ import pulumi_kubernetes as k8s
 import pulumi_random
 
 from components.helm import AddonArgs, HelmChart, addon_namespace, helm_release
+from components.observability.alerting import ALERTMANAGER_CONFIG_NAME
 from components.observability.config import MonitoringConfig
+from components.observability.signals import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE
 
 REPO = "https://prometheus-community.github.io/helm-charts"
 RELEASE = "kube-prometheus-stack"
@@ -51,6 +58,7 @@ class Monitoring(pulumi.ComponentResource):
     crds: k8s.helm.v3.Release
     release: k8s.helm.v3.Release
     adapter: k8s.helm.v3.Release
+    namespace: k8s.core.v1.Namespace
 
     def __init__(
         self, name: str, monitoring: MonitoringConfig, args: AddonArgs, opts: pulumi.ResourceOptions | None = None
@@ -58,6 +66,7 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__("platform:addons:Monitoring", name, None, opts)
         context = args.context
         namespace = addon_namespace(self, name, args, monitoring.namespace, "privileged")
+        self.namespace = namespace
         grafana_admin = self._grafana_admin(name, args, namespace)
         self.crds = helm_release(
             self,
@@ -157,7 +166,16 @@ def _values(monitoring: MonitoringConfig, creates_cluster: bool) -> dict[str, An
                 "existingSecret": GRAFANA_ADMIN_SECRET,
                 "userKey": "admin-user",
                 "passwordKey": "admin-password",
-            }
+            },
+            # The per-service dashboards (signals.py) and the catalog's labelled ConfigMaps, in any namespace.
+            "sidecar": {
+                "dashboards": {
+                    "enabled": True,
+                    "label": DASHBOARD_LABEL,
+                    "labelValue": DASHBOARD_LABEL_VALUE,
+                    "searchNamespace": "ALL",
+                }
+            },
         },
         "prometheus": {
             "prometheusSpec": {
@@ -178,6 +196,9 @@ def _values(monitoring: MonitoringConfig, creates_cluster: bool) -> dict[str, An
             }
         },
     }
+    if monitoring.alerting.receivers:
+        # The platform's AlertmanagerConfig is Alertmanager's whole configuration: it routes every namespace's alerts.
+        values["alertmanager"] = {"alertmanagerSpec": {"alertmanagerConfiguration": {"name": ALERTMANAGER_CONFIG_NAME}}}
     if creates_cluster:
         # GKE manages the control plane and Dataplane V2 replaces kube-proxy: nothing there to scrape.
         for component in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):

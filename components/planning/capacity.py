@@ -287,18 +287,20 @@ def _workloads(services: Sequence[ServiceConfig], nginx: IngressNginxConfig, poo
     workloads = []
     for svc in services:
         requests = svc.effective_resources.requests
-        workloads.append(
-            Workload(
-                name=svc.name,
-                is_service=True,
-                placement=svc.placement,
-                node_selector=dict(svc.node_selector),
-                per_pod=_request(requests.cpu, requests.memory),
-                min_pods=svc.min_replicas,
-                max_pods=svc.max_replicas,
-                pools=_eligible(pools, svc.placement, svc.node_selector),
+        # A canary track is a second Deployment with the same scaling: it must fit too.
+        for name in [svc.name, f"{svc.name}-canary"] if svc.canary is not None else [svc.name]:
+            workloads.append(
+                Workload(
+                    name=name,
+                    is_service=True,
+                    placement=svc.placement,
+                    node_selector=dict(svc.node_selector),
+                    per_pod=_request(requests.cpu, requests.memory),
+                    min_pods=svc.min_replicas,
+                    max_pods=svc.max_replicas,
+                    pools=_eligible(pools, svc.placement, svc.node_selector),
+                )
             )
-        )
     if nginx.enabled:
         requests = nginx.resources.requests
         workloads.append(

@@ -36,7 +36,8 @@ program's dependency graph as platform.py wires it: network (VPC -> subnet, rout
 node service account -> cluster -> node pools -> namespaces -> secrets and config maps -> add-on
 releases (the prometheus-operator CRD release first; kube-prometheus-stack and the edge controller
 after it; cert-manager and its ClusterIssuers) -> per service its migration Job and Deployment ->
-the routes (one Ingress per host, after every service and the edge). "The edge" is whatever
+the routes (one Ingress per host, after every service's rollout, the edge and the issuers; with the
+Gateway API, HTTPRoutes after their Services and the edge release, if any: GKE runs its own). "The edge" is whatever
 release serves the routes (`edge_release`), so the model holds for any controller. An image-tag
 change touches only each service's migration Job and Deployment (microservice.py keeps the version
 label off every other object), so its path is the slowest service's Job + rollout at its minimum.
@@ -362,8 +363,11 @@ class Wiring:
     static_ip: bool
     cert_manager: bool
     monitoring: bool
-    # Route hosts: one Ingress each.
+    # Route hosts: one Ingress (or the HTTPRoutes) each.
     hosts: Sequence[str] = ()
+    # Ingresses wait for every service's rollout and cert-manager's issuers; the Gateway API's
+    # HTTPRoutes only for their Services and the Gateway controller's release.
+    routes_are_ingresses: bool = True
 
 
 @dataclass
@@ -423,22 +427,27 @@ def build_graph(wiring: Wiring, services: Sequence[ServiceConfig]) -> Graph:
         graph.add("addon/monitoring", t["monitoring-release"], [*crds, namespaces])
         graph.add("addon/monitoring-adapter", t["adapter-release"], ["addon/monitoring"])
     edge: list[str] = []
+    release: list[str] = []
     if wiring.edge_release is not None:
         address = [graph.add("edge/address", t["static-address"])] if wiring.static_ip else []
-        edge.append(graph.add(f"edge/{wiring.edge_release}", t["edge-release"], [*pools, namespaces, *address, *crds]))
+        release = [graph.add(f"edge/{wiring.edge_release}", t["edge-release"], [*pools, namespaces, *address, *crds])]
+        edge.extend(release)
     if wiring.cert_manager:
         graph.add("addon/cert-manager", t["cert-manager-release"], [*pools, namespaces, *crds])
         edge.append(graph.add("addon/cert-manager-issuers", t["kubernetes-object"], ["addon/cert-manager"]))
     workloads = []
+    backends = []
     for svc in services:
         job = []
         if svc.migration is not None:
             job = [graph.add(f"service/{svc.name}/migration", migration_seconds(svc), [config])]
         workloads.append(graph.add(f"service/{svc.name}/deployment", ready_seconds(svc, pull=True), [config, *job]))
+        backends.append(graph.add(f"service/{svc.name}/service", t["kubernetes-object"], [namespaces]))
         if svc.metrics is not None and crds:
             workloads.append(graph.add(f"service/{svc.name}/service-monitor", t["kubernetes-object"], crds))
+    route_after = [*workloads, *edge] if wiring.routes_are_ingresses else [*backends, *release]
     for host in wiring.hosts:
-        graph.add(f"route/{host}", t["route"], [*workloads, *edge])
+        graph.add(f"route/{host}", t["route"], route_after)
     return graph
 
 
@@ -464,19 +473,15 @@ class CriticalPath:
 
     @property
     def unavoidable_chain(self) -> int | None:
-        """network -> cluster -> node pool -> edge -> route: what no ordering of the rest can shorten."""
-        if self.wiring.edge_release is None or not self.wiring.hosts:
+        """network -> cluster -> node pool -> edge -> route: what no ordering of the rest can shorten. On
+        GKE's Gateway no release serves the routes (the cluster runs the controller): no edge step."""
+        if not self.wiring.hosts or (self.wiring.edge_release is None and self.wiring.routes_are_ingresses):
             return None
         seconds = self.graph.seconds
         network = max((self.done[s] for s in ("network/subnet", "network/nat") if s in self.done), default=0)
         pools = max((seconds[s] for s in seconds if s.startswith("node-pool/")), default=0)
-        return (
-            network
-            + seconds.get("cluster", 0)
-            + pools
-            + seconds[f"edge/{self.wiring.edge_release}"]
-            + CREATE_SECONDS["route"]
-        )
+        edge = seconds[f"edge/{self.wiring.edge_release}"] if self.wiring.edge_release is not None else 0
+        return network + seconds.get("cluster", 0) + pools + edge + CREATE_SECONDS["route"]
 
     def summary(self) -> dict[str, Any]:
         slowest = self.slowest_route

@@ -21,6 +21,7 @@ from components.config.values import (
     Cpu,
     DnsLabel,
     DnsSubdomain,
+    Labels,
     LabelValue,
     Memory,
     Model,
@@ -182,6 +183,8 @@ class ConfigMapConfig(Model):
     enabled: bool = True
     namespaces: list[DnsLabel] = Field(min_length=1)
     data: dict[str, str] = Field(min_length=1)
+    # Extra labels, e.g. grafana_dashboard: "1" for a dashboard Grafana's sidecar loads (seed 001).
+    labels: Labels = {}
 
 
 # --------------------------------------------------------------------------- rules

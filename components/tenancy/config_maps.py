@@ -41,7 +41,12 @@ class ConfigMaps(pulumi.ComponentResource):
                 self.resources.append(
                     k8s.core.v1.ConfigMap(
                         f"{name}-{namespace}/{config_map.name}",
-                        metadata=context.object_metadata(config_map.name, namespaces[namespace]),
+                        metadata=k8s.meta.v1.ObjectMetaArgs(
+                            name=config_map.name,
+                            namespace=namespaces[namespace].metadata.name,
+                            # The platform's labels win: a catalog label cannot disown the object.
+                            labels={**config_map.labels, **context.labels},
+                        ),
                         data=config_map.data,
                         opts=pulumi.ResourceOptions(parent=self, provider=context.provider),
                     )

@@ -38,7 +38,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.context import Context
-from components.kube import SERVICE_NAME_LABEL, Edge, namespaces_named
+from components.kube import SERVICE_NAME_LABEL, Edge, PodPeer, namespaces_named
 from components.tenancy.config import NamespaceConfig
 
 ALL_PODS = k8s.meta.v1.LabelSelectorArgs()
@@ -70,6 +70,9 @@ class NamespacesArgs:
     edge: Edge = field(default_factory=Edge)
     # Namespaces whose Ingresses cert-manager validates over HTTP-01 (traffic domain).
     acme_solver_namespaces: frozenset[str] = frozenset()
+    # The OpenTelemetry Collector's pods and OTLP ports, which every namespace may send to (observability domain).
+    telemetry: PodPeer | None = None
+    telemetry_ports: Sequence[int] = ()
 
 
 def _ingress_from(
@@ -161,6 +164,8 @@ def network_policies(args: NamespacesArgs, ns: NamespaceConfig) -> dict[str, k8s
                 )
             ],
         )
+    if args.telemetry is not None:
+        policies.update(_telemetry_policies(args.telemetry, args.telemetry_ports, ns))
     if ns.name in args.workload_identity_namespaces:
         policies["allow-gke-metadata-server"] = _egress(
             *(
@@ -170,6 +175,38 @@ def network_policies(args: NamespacesArgs, ns: NamespaceConfig) -> dict[str, k8s
                 )
                 for cidr, ports in METADATA_SERVER.items()
             )
+        )
+    return policies
+
+
+def _telemetry_policies(
+    collector: PodPeer, ports: Sequence[int], ns: NamespaceConfig
+) -> dict[str, k8s.networking.v1.NetworkPolicySpecArgs]:
+    """Every namespace's pods may send OTLP to the collector's pods; its own namespace, if declared, admits them."""
+    net = k8s.networking.v1
+    otlp = [net.NetworkPolicyPortArgs(protocol="TCP", port=port) for port in ports]
+    collector_pods = k8s.meta.v1.LabelSelectorArgs(match_labels=dict(collector.labels))
+    policies = {
+        "allow-telemetry-export": _egress(
+            net.NetworkPolicyEgressRuleArgs(
+                to=[
+                    net.NetworkPolicyPeerArgs(
+                        namespace_selector=namespaces_named(collector.namespace), pod_selector=collector_pods
+                    )
+                ],
+                ports=otlp,
+            )
+        )
+    }
+    if ns.name == collector.namespace:
+        policies["allow-telemetry-receive"] = net.NetworkPolicySpecArgs(
+            pod_selector=collector_pods,
+            policy_types=["Ingress"],
+            ingress=[
+                net.NetworkPolicyIngressRuleArgs(
+                    from_=[net.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs())], ports=otlp
+                )
+            ],
         )
     return policies
 

@@ -2,8 +2,9 @@
 
 The chart installs the CRDs (`crds.enabled`, kept on uninstall so Certificates survive; the old
 `installCRDs` is deprecated). Both issuers, `letsencrypt-staging` and `letsencrypt-production`,
-exist in every stack that runs cert-manager: they solve ACME HTTP-01 through the nginx ingress
-class with the account email from config, and each depends on the release, so it is created only
+exist in every stack that runs cert-manager: they solve ACME HTTP-01 through the shared Gateway's
+plain-HTTP listener (or, with the legacy ingress-nginx, its ingress class) with the account email
+from config, and each depends on the release, so it is created only
 once the CRDs and the webhook are there. Which one the Ingresses use is the platform's `issuer_name`.
 Production runs two replicas of each cert-manager component with PodDisruptionBudgets.
 
@@ -34,9 +35,11 @@ ISSUERS = {
 @dataclass(frozen=True)
 class CertManagerArgs:
     cert_manager: CertManagerConfig
-    # The IngressClass whose controller answers the ACME HTTP-01 challenges.
+    # The IngressClass whose controller answers the ACME HTTP-01 challenges (ingress-nginx)...
     class_name: str
     addon: AddonArgs
+    # ...or the shared Gateway's (name, namespace), whose `http` listener serves them.
+    gateway: tuple[str, str] | None = None
 
 
 class CertManager(pulumi.ComponentResource):
@@ -53,7 +56,7 @@ class CertManager(pulumi.ComponentResource):
             args.addon,
             HelmChart(release=RELEASE, chart="cert-manager", repo=REPO, version=cert_manager.chart_version),
             namespace,
-            _values(args.addon),
+            _values(args.addon, gateway_api=args.gateway is not None),
             depends_on=args.addon.monitoring_crds,
         )
         self.issuers = [self._issuer(name, args, issuer, server) for issuer, server in ISSUERS.items()]
@@ -65,7 +68,7 @@ class CertManager(pulumi.ComponentResource):
             "server": server,
             # The ACME account key cert-manager generates and keeps in its namespace.
             "privateKeySecretRef": {"name": f"{issuer}-account-key"},
-            "solvers": [{"http01": {"ingress": {"ingressClassName": args.class_name}}}],
+            "solvers": [{"http01": _solver(args)}],
         }
         if args.cert_manager.email is not None:
             acme["email"] = args.cert_manager.email
@@ -83,11 +86,19 @@ class CertManager(pulumi.ComponentResource):
         )
 
 
-def _values(addon: AddonArgs) -> dict[str, Any]:
+def _solver(args: CertManagerArgs) -> dict[str, Any]:
+    if args.gateway is None:
+        return {"ingress": {"ingressClassName": args.class_name}}
+    name, namespace = args.gateway
+    parent = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": name, "namespace": namespace}
+    return {"gatewayHTTPRoute": {"parentRefs": [{**parent, "sectionName": "http"}]}}
+
+
+def _values(addon: AddonArgs, gateway_api: bool) -> dict[str, Any]:
     replicas = 2 if addon.context.is_production else 1
     # A budget on a single replica would block every node drain.
     budget = {"enabled": replicas > 1, "maxUnavailable": 1}
-    return {
+    values: dict[str, Any] = {
         "crds": {"enabled": True, "keep": True},
         "replicaCount": replicas,
         "podDisruptionBudget": budget,
@@ -98,3 +109,11 @@ def _values(addon: AddonArgs) -> dict[str, Any]:
             "servicemonitor": {"enabled": addon.monitoring is not None},
         },
     }
+    if gateway_api:
+        # gateway-shim: a Certificate per HTTPS listener of an annotated Gateway, solved through it.
+        values["config"] = {
+            "apiVersion": "controller.config.cert-manager.io/v1alpha1",
+            "kind": "ControllerConfiguration",
+            "enableGatewayAPI": True,
+        }
+    return values

@@ -1,4 +1,5 @@
-"""The public entry points: one networking.k8s.io/v1 Ingress per (namespace, host).
+"""The legacy entry points (`ingress.controller: ingress-nginx`): one networking.k8s.io/v1 Ingress per
+(namespace, host). The Gateway API (gateway.py, routes.py) replaces them by default.
 
 Each Ingress aggregates the routes of every service in that namespace that is routed under the
 host (seeds 001 and 004: `/api/auth` -> auth, `/api/content` -> content on one host), with
@@ -44,6 +45,7 @@ class Ingresses(pulumi.ComponentResource):
         self._ingress = ingress
         self._services = services
         self._issuer = issuer
+        self._class_name = ingress.effective_class_name(context.creates_cluster)
         routes = self._routes_by_namespace_and_host()
         for (namespace, host), paths in routes.items():
             k8s.networking.v1.Ingress(
@@ -101,7 +103,7 @@ class Ingresses(pulumi.ComponentResource):
         if self._ingress.tls:
             tls = [k8s.networking.v1.IngressTLSArgs(hosts=[host], secret_name=f"{host_slug(host)}-tls")]
         return k8s.networking.v1.IngressSpecArgs(
-            ingress_class_name=self._ingress.class_name,
+            ingress_class_name=self._class_name,
             tls=tls,
             rules=[
                 k8s.networking.v1.IngressRuleArgs(

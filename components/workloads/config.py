@@ -38,6 +38,7 @@ from components.config.values import (
     cpu_millicores,
     memory_bytes,
 )
+from components.observability.config import SloConfig
 
 
 class PortConfig(Model):
@@ -293,6 +294,17 @@ class Route(Model):
     host: Host
     path: HttpPath
     port: PortName = "http"
+    # Gateway API only: the whole request's deadline (e.g. 30s) and headers set on the way in.
+    timeout: Annotated[str, Field(pattern=r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")] | None = None
+    request_headers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")], str] = {}
+
+
+class Canary(Model):
+    """A second track of the service (canary, or the new colour of a blue-green switch)."""
+
+    image: Image
+    # The share of the routes' requests the track takes, in percent; the stable track gets the rest.
+    weight: int = Field(ge=0, le=100)
 
 
 class Migration(Model):
@@ -389,10 +401,14 @@ class ServiceConfig(Model):
     autoscaling: Autoscaling | None = None
     disruption_budget: DisruptionBudget = DisruptionBudget()
     routes: list[Route] = []
+    # A second Deployment and Service taking `weight` percent of the routes' traffic.
+    canary: Canary | None = None
     # Other services (by name) allowed to call this one, on its caller ports.
     allow_from: list[ServiceName] = []
     migration: Migration | None = None
     service_account: ServiceAccountConfig = ServiceAccountConfig()
+    # Availability and latency objectives: recording rules, burn-rate alerts, the dashboard's budget panel.
+    slo: SloConfig | None = None
     # Set: a StatefulSet with persistent volumes instead of a Deployment.
     stateful: StatefulConfig | None = None
 

@@ -12,7 +12,11 @@ Per service declared in config this component creates:
   metrics port; and, when other services' `allowFrom` name this one, an egress NetworkPolicy letting
   its pods open connections to exactly those services' pods on their caller ports (the namespace's
   default deny blocks all other egress but its declared targets);
-- an optional migration Job that the Deployment waits for, and a ServiceMonitor when monitoring is on.
+- an optional migration Job that the Deployment waits for, and a ServiceMonitor when monitoring is on;
+- the OpenTelemetry SDK environment handed in by name (`telemetry_env`), under the service's own `env`.
+- with `canary`, a second track `<name>-canary`: its own Deployment (the canary image, pods labelled
+  `track: canary` and selected by their own instance label), Service, HPA and PDB; the HTTPRoutes
+  split traffic between the two Services by weight (traffic/routes.py).
 
 A stateful service (`stateful`) runs as a StatefulSet instead: a headless Service `<name>-headless`
 gives each pod a stable DNS name, `volumeClaimTemplates` a volume per replica (storage class by
@@ -65,6 +69,21 @@ def _version_label(tag: str) -> str:
 
 
 @dataclass(frozen=True)
+class _Track:
+    """One Deployment of the service with its Service, HPA and PDB: the stable track or the canary."""
+
+    # Appended to resource names (the stable track's is empty, so its URNs never change).
+    suffix: str
+    # The objects' metadata.name.
+    object_name: str
+    selector: dict[str, str]
+    # The Service's, HPA's and PDB's labels; `versioned` adds the image tag for the workload and its pods.
+    labels: dict[str, str]
+    versioned: dict[str, str]
+    pod: PodParts
+
+
+@dataclass(frozen=True)
 class MicroserviceArgs:
     service: ServiceConfig
     context: Context
@@ -79,6 +98,8 @@ class MicroserviceArgs:
     callees: Sequence[ServiceConfig] = ()
     # "secret/<name>" and "configmap/<name>" -> checksum of the content, for pod-template annotations.
     checksums: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    # The OpenTelemetry SDK settings (observability domain): collector endpoint, sampler; `env` wins.
+    telemetry_env: Mapping[str, str] = field(default_factory=dict)
     # The prometheus-operator CRD release when monitoring is on: the ServiceMonitor CRD comes with it.
     monitoring: pulumi.Resource | None = None
     depends_on: Sequence[pulumi.Resource] = ()
@@ -106,6 +127,7 @@ class Microservice(pulumi.ComponentResource):
             args.checksums,
             args.context.creates_cluster,
             self._svc.pull_policy(args.context.environment),
+            platform_env=args.telemetry_env,
         )
 
         service_account = build_identity(
@@ -113,19 +135,47 @@ class Microservice(pulumi.ComponentResource):
         )
         config_map = self._build_config_map()
         job = self._build_migration(service_account, config_map)
+        self._stable, *canary = self._tracks()
         if self._svc.stateful is not None:
             self._build_stateful_set(service_account, config_map, job)
             self._build_headless_service()
         else:
-            self._build_deployment(service_account, config_map, job)
-        self._build_service()
-        self._build_autoscaler()
-        self._build_disruption_budget()
+            self._build_deployment(self._stable, service_account, config_map, job)
+        # Each track's Service: what an HTTPRoute needs to exist before it names it (routes.py).
+        self.services: list[k8s.core.v1.Service] = []
+        for track in [self._stable, *canary]:
+            if track is not self._stable:
+                self._build_deployment(track, service_account, config_map, job)
+            self.services.append(self._build_service(track))
+            self._build_autoscaler(track)
+            self._build_disruption_budget(track)
         self._build_network_policy()
         self._build_service_monitor()
         self.register_outputs({})
 
     # ------------------------------------------------------------------ metadata
+
+    def _tracks(self) -> list[_Track]:
+        """The stable track and, when the service declares one, the canary: its own image, Deployment,
+        Service, HPA and PDB, and pods labelled `track: canary` that neither the stable Service nor its
+        PDB selects. The network policy selects by service name, so it covers both tracks."""
+        svc, args = self._svc, self._args
+        stable = _Track("", svc.name, self._selector, self._labels, self._versioned, self._pod)
+        if svc.canary is None:
+            return [stable]
+        canary_svc = svc.model_copy(update={"image": svc.canary.image})
+        name = f"{svc.name}-canary"
+        selector = {**self._selector, "app.kubernetes.io/instance": name}
+        labels = {**self._labels_for(name, "service"), "track": "canary"}
+        versioned = {**labels, "app.kubernetes.io/version": _version_label(canary_svc.image_tag)}
+        pod = PodParts(
+            canary_svc,
+            selector,
+            args.checksums,
+            args.context.creates_cluster,
+            canary_svc.pull_policy(args.context.environment),
+        )
+        return [stable, _Track("-canary", name, selector, labels, versioned, pod)]
 
     def _labels_for(self, instance: str, component: str) -> dict[str, str]:
         return {
@@ -156,23 +206,26 @@ class Microservice(pulumi.ComponentResource):
         )
 
     def _pod_spec(
-        self, service_account: k8s.core.v1.ServiceAccount, config_map: k8s.core.v1.ConfigMap | None
+        self,
+        track: _Track,
+        service_account: k8s.core.v1.ServiceAccount,
+        config_map: k8s.core.v1.ConfigMap | None,
     ) -> k8s.core.v1.PodTemplateSpecArgs:
         svc = self._svc
         pod = k8s.core.v1.PodSpecArgs(
             service_account_name=service_account.metadata.apply(lambda meta: meta.name),
             automount_service_account_token=svc.service_account.automount_token,
-            security_context=self._pod.pod_security(),
+            security_context=track.pod.pod_security(),
             termination_grace_period_seconds=svc.shutdown.termination_grace_period_seconds,
-            containers=[self._pod.container(config_map)],
-            volumes=self._pod.volumes(),
+            containers=[track.pod.container(config_map)],
+            volumes=track.pod.volumes(),
             node_selector=svc.node_selector or None,
-            tolerations=self._pod.tolerations(),
-            affinity=self._pod.affinity(),
-            topology_spread_constraints=self._pod.spread(),
+            tolerations=track.pod.tolerations(),
+            affinity=track.pod.affinity(),
+            topology_spread_constraints=track.pod.spread(),
         )
         return k8s.core.v1.PodTemplateSpecArgs(
-            metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._versioned, annotations=self._pod.pod_annotations()),
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels=track.versioned, annotations=track.pod.pod_annotations()),
             spec=pod,
         )
 
@@ -187,6 +240,7 @@ class Microservice(pulumi.ComponentResource):
 
     def _build_deployment(
         self,
+        track: _Track,
         service_account: k8s.core.v1.ServiceAccount,
         config_map: k8s.core.v1.ConfigMap | None,
         job: k8s.batch.v1.Job | None,
@@ -200,16 +254,16 @@ class Microservice(pulumi.ComponentResource):
             else None
         )
         return k8s.apps.v1.Deployment(
-            f"{self._name}-deployment",
-            metadata=self._metadata(svc.name, self._versioned),
+            f"{self._name}{track.suffix}-deployment",
+            metadata=self._metadata(track.object_name, track.versioned),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 # An HPA owns the count: setting it here would fight the HPA on every `up`.
                 replicas=None if svc.autoscaling is not None else svc.min_replicas,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=track.selector),
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(type=svc.strategy.type, rolling_update=rolling_update),
                 revision_history_limit=svc.revision_history_limit,
                 progress_deadline_seconds=svc.progress_deadline_seconds,
-                template=self._pod_spec(service_account, config_map),
+                template=self._pod_spec(track, service_account, config_map),
             ),
             opts=self._workload_options(job),
         )
@@ -257,7 +311,7 @@ class Microservice(pulumi.ComponentResource):
                 ),
                 revision_history_limit=svc.revision_history_limit,
                 volume_claim_templates=claims,
-                template=self._pod_spec(service_account, config_map),
+                template=self._pod_spec(self._stable, service_account, config_map),
             ),
             opts=self._workload_options(job),
         )
@@ -336,13 +390,13 @@ class Microservice(pulumi.ComponentResource):
 
     # ------------------------------------------------------------------ traffic and scaling
 
-    def _build_service(self) -> k8s.core.v1.Service:
+    def _build_service(self, track: _Track) -> k8s.core.v1.Service:
         return k8s.core.v1.Service(
-            f"{self._name}-service",
-            metadata=self._metadata(self._svc.name),
+            f"{self._name}{track.suffix}-service",
+            metadata=self._metadata(track.object_name, track.labels),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="ClusterIP",
-                selector=self._selector,
+                selector=track.selector,
                 ports=[
                     k8s.core.v1.ServicePortArgs(
                         name=p.name, port=p.effective_service_port, target_port=p.name, protocol=p.protocol
@@ -353,7 +407,7 @@ class Microservice(pulumi.ComponentResource):
             opts=self._k8s,
         )
 
-    def _build_autoscaler(self) -> None:
+    def _build_autoscaler(self, track: _Track) -> None:
         hpa = self._svc.autoscaling
         if hpa is None:
             return
@@ -378,7 +432,7 @@ class Microservice(pulumi.ComponentResource):
             )
             for metric in hpa.pods_metrics
         ]
-        if hpa.pods_metrics and self._args.monitoring is None:
+        if hpa.pods_metrics and self._args.monitoring is None and not track.suffix:
             # prometheus-adapter (monitoring add-on) serves custom.metrics.k8s.io; without it the HPA
             # sees these metrics as missing and, by design, never scales down.
             names = ", ".join(metric.name for metric in hpa.pods_metrics)
@@ -389,11 +443,14 @@ class Microservice(pulumi.ComponentResource):
                 resource=self,
             )
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{self._name}-hpa",
-            metadata=self._metadata(self._svc.name),
+            f"{self._name}{track.suffix}-hpa",
+            metadata=self._metadata(track.object_name, track.labels),
             spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                # A canary track is always a Deployment (a stateful service takes no canary).
                 scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
-                    api_version="apps/v1", kind=self._svc.kind, name=self._svc.name
+                    api_version="apps/v1",
+                    kind="Deployment" if track.suffix else self._svc.kind,
+                    name=track.object_name,
                 ),
                 min_replicas=hpa.min_replicas,
                 max_replicas=hpa.max_replicas,
@@ -406,16 +463,16 @@ class Microservice(pulumi.ComponentResource):
             opts=self._k8s,
         )
 
-    def _build_disruption_budget(self) -> None:
+    def _build_disruption_budget(self, track: _Track) -> None:
         budget = self._svc.pdb()
         if budget is None:
             return
         field_name, value = budget
         k8s.policy.v1.PodDisruptionBudget(
-            f"{self._name}-pdb",
-            metadata=self._metadata(self._svc.name),
+            f"{self._name}{track.suffix}-pdb",
+            metadata=self._metadata(track.object_name, track.labels),
             spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=track.selector),
                 min_available=value if field_name == "minAvailable" else None,
                 max_unavailable=value if field_name == "maxUnavailable" else None,
                 # A crash-looping pod must never block a node drain.

@@ -52,8 +52,11 @@ class PodParts:
         checksums: Mapping[str, pulumi.Output[str]],
         creates_cluster: bool,
         pull_policy: str,
+        platform_env: Mapping[str, str] | None = None,
     ) -> None:
         self._svc = svc
+        # Literal settings the platform adds (the OpenTelemetry SDK's); the service's own `env` overrides them.
+        self._platform_env = {k: v for k, v in (platform_env or {}).items() if k not in svc.env}
         self._pull_policy = pull_policy
         self._selector = dict(selector)
         # "secret/<name>" and "configmap/<name>" -> checksum of the content, for pod-template annotations.
@@ -93,7 +96,8 @@ class PodParts:
     def env(self) -> list[k8s.core.v1.EnvVarArgs]:
         # Grouped by source, literals first, so a rendered spec reads the same way every time; a literal
         # that expands another variable ('$(POD_NAME)') comes last, since Kubernetes expands only earlier ones.
-        literals: list[k8s.core.v1.EnvVarArgs] = []
+        # The platform's settings (OpenTelemetry) lead the literals; the service's own `env` replaced any it sets.
+        literals = [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in self._platform_env.items()]
         dependent: list[k8s.core.v1.EnvVarArgs] = []
         secrets, config_maps, fields = [], [], []
         for name, value in self._svc.env.items():
@@ -339,17 +343,8 @@ class PodParts:
         ]
 
     def pod_annotations(self) -> dict[str, pulumi.Input[str]]:
+        # No prometheus.io/* annotations: nothing reads them. The ServiceMonitor scrapes the metrics
+        # port; an annotation-driven job as well would scrape every pod twice (README, "One Prometheus").
         annotations: dict[str, pulumi.Input[str]] = {}
-        metrics = self._svc.metrics
-        if metrics is not None:
-            port = self._svc.port(metrics.port)
-            assert port is not None  # validated on load
-            annotations.update(
-                {
-                    "prometheus.io/scrape": "true",
-                    "prometheus.io/port": str(port.container_port),
-                    "prometheus.io/path": metrics.path,
-                }
-            )
         annotations.update(self.checksum_annotations())
         return annotations
