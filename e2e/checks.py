@@ -6,8 +6,9 @@ non-zero when anything failed.
 It works on a copy of the program in the work directory, so the stack file, the state and the venv never
 touch the repository while other people use it.
 
-Left out on purpose: the add-ons whose Helm charts need the internet (ingress-nginx, cert-manager,
-monitoring) are switched off in the stack (README.md, "Add-ons"); GKE mode needs GCP and is not run.
+Left out on purpose: the add-ons whose Helm charts need the internet (ingress-nginx, tracing, cert-manager,
+monitoring) are switched off, and routes go through Ingresses, since the Gateway path always installs a chart
+(e2e/README.md, "Add-ons that are off, and routing"); GKE mode needs GCP and is not run.
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ PROGRAM_EXCLUDES = {
     ".pulumi",
 }
 # Add-ons whose Helm charts are fetched from the internet at `up`: none is reachable from here.
-OFFLINE_ADDONS = {"ingressNginx": False, "certManager": False, "monitoring": False}
+OFFLINE_ADDONS = {"ingressNginx": False, "certManager": False, "monitoring": False, "tracing": False}
+# The default `gateway` controller always installs Envoy Gateway's chart (with the Gateway API CRDs) on an
+# existing cluster, and has no switch: routes go through Ingresses instead, with that add-on off.
+ROUTING = {"controller": "ingress-nginx"}
 COMMAND_TIMEOUT = 20 * 60
 AWAIT_TIMEOUT = 120
 # The state of these kinds is checked for "awaited" (the provider waits for them during up).
@@ -196,6 +200,7 @@ class Harness:
                 "context": self.context,
             },
             f"{PROJECT_NAMESPACE}:addons": addons,
+            f"{PROJECT_NAMESPACE}:ingress": {**(self.catalog().get("ingress") or {}), **ROUTING},
             f"{PROJECT_NAMESPACE}:overrides": overrides,
         }
         path.write_text(yaml.safe_dump(stack, sort_keys=False))
