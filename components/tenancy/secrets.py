@@ -3,7 +3,8 @@
 Each key of a secret is one of:
 - `password`: a RandomPassword (length, special characters);
 - `token`: RandomBytes, hex-encoded (`openssl rand -hex <bytes>`);
-- `uuid`: a RandomUuid;
+- `uuid`: a version-4 UUID made from RandomBytes (never RandomUuid, whose resource ID is the value
+  itself, so the state would hold it in plaintext whatever the outputs' secrecy);
 - `config`: a value the operator sets with `pulumi config set --secret platform:<key> <value>`;
 - `format`: a template over the secret's other keys ('postgresql://app:{password}@db/app');
 - `provided` (platform-only): a value another component computed, e.g. a managed store's private IP
@@ -44,6 +45,18 @@ from components.tenancy.config import (
     TokenKey,
     UuidKey,
 )
+
+# A UUID's 128 bits; the version and variant bits are then set as RFC 9562 asks of a random (v4) UUID.
+UUID_BYTES = 16
+
+
+def uuid4_from_hex(hex_bytes: str) -> str:
+    """Sixteen random bytes (hex) as a version-4 UUID: 8-4-4-4-12 hex digits."""
+    raw = bytearray.fromhex(hex_bytes)
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    digits = raw.hex()
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 class Secrets(pulumi.ComponentResource):
@@ -97,7 +110,8 @@ class Secrets(pulumi.ComponentResource):
                 token = random.RandomBytes(role, length=spec.bytes, keepers=keepers, opts=child)
                 values[key] = pulumi.Output.secret(token.hex)
             elif isinstance(spec, UuidKey):
-                values[key] = pulumi.Output.secret(random.RandomUuid(role, keepers=keepers, opts=child).result)
+                uuid_bytes = random.RandomBytes(role, length=UUID_BYTES, keepers=keepers, opts=child)
+                values[key] = pulumi.Output.secret(uuid_bytes.hex.apply(uuid4_from_hex))
             elif isinstance(spec, ConfigKey):
                 values[key] = pulumi.Config(NAMESPACE).require_secret(spec.key)
             elif isinstance(spec, ProvidedKey):

@@ -1,0 +1,649 @@
+"""The program against a real engine: runs the Pulumi CLI on an `e2e` stack of the program, pointed at the
+control plane that e2e/run started, and checks what the engine, the kubernetes provider and the API server
+made of it. Prints the summary (build, time per step, objects created, each check PASS/FAIL) and exits
+non-zero when anything failed.
+
+It works on a copy of the program in the work directory, so the stack file, the state and the venv never
+touch the repository while other people use it.
+
+Left out on purpose: the add-ons whose Helm charts need the internet (ingress-nginx, tracing, cert-manager,
+monitoring) are switched off, and routes go through Ingresses, since the Gateway path always installs a chart
+(e2e/README.md, "Add-ons that are off, and routing"); GKE mode needs GCP and is not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+STACK = "e2e"
+PROJECT_NAMESPACE = "platform"
+# Copied into the work directory: the program, not its tests, examples, benchmarks or this harness.
+PROGRAM_EXCLUDES = {
+    ".git",
+    "venv",
+    ".venv",
+    "tests",
+    "examples",
+    "benchmarks",
+    "tools",
+    "e2e",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".venv-checkov",
+    ".pulumi",
+}
+# Add-ons whose Helm charts are fetched from the internet at `up`: none is reachable from here.
+OFFLINE_ADDONS = {"ingressNginx": False, "certManager": False, "monitoring": False, "tracing": False}
+# The default `gateway` controller always installs Envoy Gateway's chart (with the Gateway API CRDs) on an
+# existing cluster, and has no switch: routes go through Ingresses instead, with that add-on off.
+ROUTING = {"controller": "ingress-nginx"}
+COMMAND_TIMEOUT = 20 * 60
+AWAIT_TIMEOUT = 120
+# The state of these kinds is checked for "awaited" (the provider waits for them during up).
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
+# Every kind that a platform could create: the control plane is clean after destroy when none is left over.
+INVENTORY_KINDS = (
+    "namespaces,configmaps,secrets,serviceaccounts,services,deployments,statefulsets,daemonsets,jobs,cronjobs,"
+    "replicasets,pods,persistentvolumeclaims,resourcequotas,limitranges,networkpolicies,poddisruptionbudgets,"
+    "horizontalpodautoscalers,ingresses,ingressclasses,roles,rolebindings,clusterroles,clusterrolebindings,"
+    "priorityclasses,storageclasses,persistentvolumes"
+)
+# Created by the control plane itself in every namespace: not the program's.
+CONTROL_PLANE_OBJECTS = re.compile(r"^(configmap/kube-root-ca\.crt|serviceaccount/default)$")
+# How a Pulumi state marks a secret value: {SECRET_KEY: SECRET_SIG, "plaintext"|"ciphertext": ...}.
+SECRET_KEY, SECRET_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+# The label the program derives from a service's image tag, on each of the service's objects.
+VERSION_LABEL = 'metadata.labels["app.kubernetes.io/version"]'
+
+
+@dataclass
+class Report:
+    steps: list[tuple[str, float]] = field(default_factory=list)
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    objects: Counter[str] = field(default_factory=Counter)
+
+    def check(self, name: str, ok: bool, detail: str = "") -> bool:
+        self.checks.append((name, ok, detail))
+        print(f"{'PASS' if ok else 'FAIL'}  {name}{': ' + detail if detail else ''}", flush=True)
+        return ok
+
+
+class Harness:
+    def __init__(self, args: argparse.Namespace, report: Report) -> None:
+        self.work = Path(args.work)
+        self.cache = Path(args.cache)
+        self.repo = Path(args.repo)
+        self.kubeconfig = args.kubeconfig
+        self.context = args.context
+        self.report = report
+        self.program = self.work / "program"
+        self.published: set[str] = set()
+        self.env = dict(os.environ)
+        self.env.update(
+            {
+                "PATH": f"{self.cache / 'bin'}:{os.environ['PATH']}",
+                "PULUMI_HOME": str(self.work / "pulumi-home"),
+                "PULUMI_CONFIG_PASSPHRASE": secrets.token_hex(16),
+                "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+                "PULUMI_SKIP_UPDATE_CHECK": "true",
+                "KUBECONFIG": self.kubeconfig,
+                "PLATFORM_E2E_PYTHON": str(self.cache / "venv" / "bin" / "python"),
+            }
+        )
+
+    # --- running things ---------------------------------------------------------------------------------
+
+    def pulumi(self, *args: str, log: str | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+        cmd = ["pulumi", *args, "--non-interactive"]
+        if args[0] not in ("login", "stack") or args[:2] in (("stack", "export"), ("stack", "output")):
+            cmd += ["--stack", STACK]
+        result = subprocess.run(
+            cmd, cwd=self.program, env=self.env, text=True, capture_output=True, timeout=COMMAND_TIMEOUT, check=False
+        )
+        if log:
+            (self.work / "logs" / f"{log}.log").write_text(f"$ {' '.join(cmd)}\n{result.stdout}\n{result.stderr}")
+        if check and result.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        return result
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> Any:
+        out = subprocess.run(
+            ["kubectl", "--context", self.context, *args],
+            env=self.env,
+            text=True,
+            input=stdin,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise LookupError(out.stderr.strip())
+        return json.loads(out.stdout) if "json" in args else out.stdout
+
+    def publish_ingress_status(self, stop: threading.Event) -> None:
+        """Play the switched-off ingress controller's one visible part: publish an address in each
+        Ingress's status, which the kubernetes provider awaits (the third step of its Ingress await)."""
+        patch = json.dumps({"status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}})
+        while not stop.wait(2):
+            try:
+                for item in self.kubectl("get", "ingresses", "-A", "-o", "json")["items"]:
+                    if not item.get("status", {}).get("loadBalancer", {}).get("ingress"):
+                        meta = item["metadata"]
+                        self.kubectl(
+                            "patch",
+                            "ingress",
+                            meta["name"],
+                            "-n",
+                            meta["namespace"],
+                            "--subresource=status",
+                            "--type=merge",
+                            "-p",
+                            patch,
+                        )
+                        self.published.add(f"{meta['namespace']}/{meta['name']}")
+            except (LookupError, subprocess.TimeoutExpired):
+                continue
+
+    def timed(self, name: str, action: Callable[[], Any]) -> Any:
+        start = time.monotonic()
+        try:
+            return action()
+        finally:
+            self.report.steps.append((name, time.monotonic() - start))
+
+    # --- the stack ------------------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        shutil.copytree(self.repo, self.program, ignore=shutil.ignore_patterns(*PROGRAM_EXCLUDES))
+        (self.work / "state").mkdir()
+        self.pulumi("login", f"file://{self.work / 'state'}", check=True)
+        self.pulumi("stack", "init", STACK, "--secrets-provider", "passphrase", check=True)
+        self.set_config(overrides=self.job_overrides())
+
+    def job_overrides(self) -> dict[str, Any]:
+        """Jobs must be seen completing under kwok: when no catalog service has a migration, give the last
+        Deployment service one (the first stays free for the image bump, which would re-run it)."""
+        services = [s for s in self.catalog().get("services", []) if not s.get("stateful")]
+        if any(s.get("migration") for s in services) or len(services) < 2:
+            return {}
+        return {"services": {services[-1]["name"]: {"migration": {"command": ["migrate", "--e2e"]}}}}
+
+    def set_config(self, overrides: dict[str, Any]) -> None:
+        """Write the e2e stack's config: existing-cluster mode on the e2e control plane, add-ons off."""
+        path = self.program / f"Pulumi.{STACK}.yaml"
+        stack = yaml.safe_load(path.read_text()) or {}
+        addons = {name: {"enabled": on} for name, on in OFFLINE_ADDONS.items()}
+        stack["config"] = {
+            f"{PROJECT_NAMESPACE}:environment": "dev",
+            f"{PROJECT_NAMESPACE}:cluster": {
+                "mode": "existing",
+                "kubeconfig": self.kubeconfig,
+                "context": self.context,
+            },
+            f"{PROJECT_NAMESPACE}:addons": addons,
+            f"{PROJECT_NAMESPACE}:ingress": {**(self.catalog().get("ingress") or {}), **ROUTING},
+            f"{PROJECT_NAMESPACE}:overrides": overrides,
+        }
+        path.write_text(yaml.safe_dump(stack, sort_keys=False))
+
+    def catalog(self) -> dict[str, Any]:
+        """The project's shared catalogs (secrets, services, ...) as Pulumi.yaml declares them."""
+        project = yaml.safe_load((self.program / "Pulumi.yaml").read_text())
+        config = project.get("config", {})
+        return {k: v["value"] for k, v in config.items() if isinstance(v, dict) and "value" in v}
+
+    def export(self, show_secrets: bool = False) -> dict[str, Any]:
+        """The stack's state; with show_secrets, every secret value unwrapped to its plaintext."""
+        args = ["stack", "export"] + (["--show-secrets"] if show_secrets else [])
+        state: dict[str, Any] = json.loads(self.pulumi(*args, check=True).stdout)
+        return reveal(state) if show_secrets else state
+
+    def kubernetes_resources(self, state: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            r
+            for r in state["deployment"].get("resources", [])
+            if r["type"].startswith("kubernetes:") and r.get("custom") and "outputs" in r
+        ]
+
+    def live(self, resource: dict[str, Any]) -> dict[str, Any]:
+        outputs = resource["outputs"]
+        meta = outputs["metadata"]
+        group, version = group_of(outputs["apiVersion"]), outputs["apiVersion"].split("/")[-1]
+        target = f"{outputs['kind']}.{version}.{group}" if group else outputs["kind"]
+        args = ["get", target, meta["name"], "-o", "json"]
+        if meta.get("namespace"):
+            args += ["-n", meta["namespace"]]
+        live: dict[str, Any] = self.kubectl(*args)
+        return live
+
+    def inventory(self) -> set[str]:
+        listing = self.kubectl("get", INVENTORY_KINDS, "-A", "-o", "json")
+        names = set()
+        for item in listing["items"]:
+            kind, meta = item["kind"].lower(), item["metadata"]
+            if CONTROL_PLANE_OBJECTS.match(f"{kind}/{meta['name']}"):
+                continue
+            names.add(f"{kind}/{meta.get('namespace', '')}/{meta['name']}")
+        return names
+
+
+def reveal(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(SECRET_KEY) == SECRET_SIG and "plaintext" in value:
+            return reveal(json.loads(value["plaintext"]))
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+def group_of(api_version: str) -> str:
+    return api_version.split("/")[0] if "/" in api_version else ""
+
+
+# --- comparing what was asked with what the API server holds ---------------------------------------------
+
+QUANTITY = re.compile(r"^([0-9.]+)(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
+SCALE = {
+    None: 1,
+    "m": 1e-3,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
+
+
+def same_scalar(want: Any, got: Any) -> bool:
+    if want == got:
+        return True
+    if isinstance(want, (int, float)) and isinstance(got, (int, float)):
+        return float(want) == float(got)
+    a, b = QUANTITY.match(str(want)), QUANTITY.match(str(got))
+    if a and b:
+        return abs(float(a[1]) * SCALE[a[2]] - float(b[1]) * SCALE[b[2]]) < 1e-9
+    return str(want) == str(got)
+
+
+def missing(want: Any, got: Any, path: str = "") -> list[str]:
+    """Where `got` (the live object) lacks or differs from `want` (the program's inputs)."""
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            return [f"{path}: expected an object, got {got!r}"]
+        return [m for k, v in want.items() for m in missing(v, got.get(k), f"{path}.{k}")]
+    if isinstance(want, list):
+        if not isinstance(got, list) or len(got) != len(want):
+            return [f"{path}: expected {len(want)} items, got {got!r}"[:300]]
+        return [m for i, (w, g) in enumerate(zip(want, got, strict=True)) for m in missing(w, g, f"{path}[{i}]")]
+    return [] if same_scalar(want, got) else [f"{path}: expected {want!r}, got {got!r}"[:300]]
+
+
+def expected_fields(resource: dict[str, Any]) -> dict[str, Any]:
+    inputs = {k: v for k, v in resource.get("inputs", {}).items() if k not in ("apiVersion", "kind")}
+    # Secrets: the API server stores stringData base64-encoded under data.
+    string_data = inputs.pop("stringData", None)
+    if isinstance(string_data, dict):
+        inputs.setdefault("data", {}).update(
+            {k: base64.b64encode(str(v).encode()).decode() for k, v in string_data.items()}
+        )
+    # The provider adds metadata.name for auto-named objects; the program names every addressed object.
+    return inputs
+
+
+# --- the checks --------------------------------------------------------------------------------------------
+
+
+def check_objects(h: Harness, state: dict[str, Any]) -> None:
+    problems: list[str] = []
+    count: Counter[str] = Counter()
+    for resource in h.kubernetes_resources(state):
+        kind = resource["outputs"].get("kind", resource["type"])
+        count[kind] += 1
+        try:
+            live = h.live(resource)
+        except LookupError as error:
+            problems.append(f"{resource['urn'].split('::')[-1]}: not in the API server ({error})")
+            continue
+        problems += [f"{kind}/{live['metadata']['name']}{m}" for m in missing(expected_fields(resource), live)]
+    h.report.objects = count
+    total = sum(count.values())
+    h.report.check(
+        "objects exist with the expected fields",
+        total > 0 and not problems,
+        f"{total} objects" + ("; " + "; ".join(problems[:8]) if problems else ""),
+    )
+
+
+def workload_state(h: Harness) -> list[str]:
+    pending = []
+    for kind in WORKLOAD_KINDS:
+        for item in h.kubectl("get", kind.lower() + "s", "-A", "-o", "json")["items"]:
+            name, spec, status = (
+                f"{kind}/{item['metadata']['namespace']}/{item['metadata']['name']}",
+                item["spec"],
+                item.get("status", {}),
+            )
+            if kind == "Job":
+                done = any(c["type"] == "Complete" and c["status"] == "True" for c in status.get("conditions", []))
+            elif kind == "Deployment":
+                done = (
+                    status.get("updatedReplicas", 0) == status.get("availableReplicas", -1) == spec.get("replicas", 1)
+                    and status.get("observedGeneration") == item["metadata"]["generation"]
+                )
+            else:
+                done = status.get("readyReplicas", 0) == spec.get("replicas", 1)
+            if not done:
+                pending.append(name)
+    return pending
+
+
+def check_awaited(h: Harness, label: str) -> None:
+    deadline = time.monotonic() + AWAIT_TIMEOUT
+    while (pending := workload_state(h)) and time.monotonic() < deadline:
+        time.sleep(3)
+    counts = Counter(k for k in WORKLOAD_KINDS for _ in h.kubectl("get", k.lower() + "s", "-A", "-o", "json")["items"])
+    h.report.check(
+        label,
+        not pending,
+        ", ".join(f"{n} {k}" for k, n in counts.items()) + (f"; not ready: {pending}" if pending else ""),
+    )
+
+
+def check_admission(h: Harness, when: str) -> None:
+    events = h.kubectl("get", "events", "-A", "-o", "json")["items"]
+    failed = [
+        f"{e['involvedObject']['kind']}/{e['involvedObject'].get('namespace')}/{e['involvedObject']['name']}: {e['message']}"
+        for e in events
+        if e.get("reason") == "FailedCreate"
+    ]
+    pods = h.kubectl("get", "pods", "-A", "-o", "json")["items"]
+    unscheduled = [p["metadata"]["name"] for p in pods if not p["spec"].get("nodeName")]
+    h.report.check(
+        f"admission (PSA restricted, ResourceQuota, LimitRange) admits every pod {when}",
+        not failed,
+        f"{len(pods)} pods, no FailedCreate" if not failed else "; ".join(sorted(set(failed))[:5]),
+    )
+    h.report.check(
+        f"every pod is scheduled on a fake node {when}",
+        not unscheduled,
+        f"unscheduled: {unscheduled}"
+        if unscheduled
+        else f"{len(pods)} pods on {len({p['spec']['nodeName'] for p in pods})} nodes",
+    )
+
+
+def check_nodes_stayed_ready(h: Harness) -> None:
+    """kwok must keep the fake nodes alive (leases) for the whole run, or pods turn unready under us."""
+    events = h.kubectl("get", "events", "-A", "-o", "json")["items"]
+    flapped = sorted(
+        {e["involvedObject"]["name"] for e in events if e.get("reason") in ("NodeNotReady", "NodeUnreachable")}
+    )
+    h.report.check("the fake nodes stayed Ready throughout", not flapped, f"NotReady: {flapped}" if flapped else "")
+
+
+def check_admission_is_live(h: Harness, namespace: str) -> None:
+    """A negative control: the admission checks above mean something only if PSA really enforces. A pod
+    with no security context at all breaks `restricted` (and nothing else: no privileged flag, which the
+    API server refuses on its own, and LimitRange fills in resources)."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "e2e-unrestricted", "namespace": namespace},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
+    try:
+        h.kubectl("create", "--dry-run=server", "-f", "-", stdin=json.dumps(pod))
+        rejected = ""
+    except LookupError as error:
+        rejected = str(error)
+    h.report.check(
+        f"PSA is enforced: a pod without a security context is rejected in {namespace}",
+        "PodSecurity" in rejected,
+        rejected.splitlines()[0][:200] if rejected else "admitted",
+    )
+
+
+def generated_values(state: dict[str, Any]) -> dict[str, str]:
+    """URN -> each value a random resource generated, from an export with --show-secrets."""
+    values = {}
+    for r in state["deployment"].get("resources", []):
+        if r["type"].startswith("random:"):
+            for key in ("result", "hex", "base64"):
+                value = r.get("outputs", {}).get(key)
+                if isinstance(value, str) and len(value) >= 8:
+                    values[f"{r['urn']}#{key}"] = value
+    return values
+
+
+def check_secrecy(h: Harness) -> None:
+    state = h.export()
+    plain = json.dumps(state)
+    ids = {r.get("id") for r in state["deployment"].get("resources", [])}
+    values = generated_values(h.export(show_secrets=True))
+    leaked = [
+        urn + (" (also as the resource ID)" if v in ids else "")
+        for urn, v in values.items()
+        if v in plain or base64.b64encode(v.encode()).decode() in plain
+    ]
+    h.report.check(
+        "stack export holds no generated secret in plaintext",
+        bool(values) and not leaked,
+        f"{len(values)} generated values, all encrypted" if not leaked else f"plaintext: {leaked}",
+    )
+
+
+def pod_template_annotations(h: Harness) -> dict[str, dict[str, str]]:
+    out = {}
+    for kind in ("deployments", "statefulsets"):
+        for item in h.kubectl("get", kind, "-A", "-o", "json")["items"]:
+            annotations = item["spec"]["template"]["metadata"].get("annotations", {})
+            out[f"{item['kind']}/{item['metadata']['namespace']}/{item['metadata']['name']}"] = {
+                k: v for k, v in annotations.items() if "checksum" in k
+            }
+    return out
+
+
+def preview_steps(h: Harness, log: str) -> list[dict[str, Any]]:
+    """The steps of a preview that would touch a resource (not the stack itself)."""
+    result = h.pulumi("preview", "--json", "--diff", log=log, check=True)
+    return [
+        s
+        for s in json.loads(result.stdout).get("steps", [])
+        if s["op"] != "same" and not s["urn"].split("::")[-2].endswith("pulumi:pulumi:Stack")
+    ]
+
+
+def check_rotation(h: Harness, secret: str, overrides: dict[str, Any]) -> None:
+    before_values = generated_values(h.export(show_secrets=True))
+    before_checksums = pod_template_annotations(h)
+    rotation = overrides.setdefault("secrets", {}).setdefault(secret, {})
+    rotation["rotation"] = 2
+    h.set_config(overrides)
+    up = h.timed("up (rotation)", lambda: h.pulumi("up", "--yes", "--skip-preview", log="up-rotation"))
+    if not h.report.check(f"up after bumping {secret}.rotation succeeds", up.returncode == 0, tail(up)):
+        return
+    after_values = generated_values(h.export(show_secrets=True))
+    after_checksums = pod_template_annotations(h)
+    own = [k for k in before_values if f"-{secret}/" in k.split("::")[-1]]
+    others = [k for k in before_values if k not in own]
+    replaced = [k for k in own if after_values.get(k) not in (None, before_values[k])]
+    kept = [k for k in others if after_values.get(k) == before_values[k]]
+    h.report.check(
+        f"rotation replaces {secret}'s random values and keeps the others",
+        bool(own) and len(replaced) == len(own) and len(kept) == len(others),
+        f"{len(replaced)}/{len(own)} replaced, {len(kept)}/{len(others)} others kept",
+    )
+    key = f"checksum/secret-{secret}"
+    consumers = [w for w, a in before_checksums.items() if key in a]
+    rolled = [w for w in consumers if after_checksums.get(w, {}).get(key) != before_checksums[w][key]]
+    h.report.check(
+        f"rotation changes the pod-template checksum of {secret}'s consumers",
+        bool(consumers) and rolled == consumers,
+        f"{len(rolled)}/{len(consumers)} rolled: {rolled}",
+    )
+    check_awaited(h, "workloads roll out after the rotation")
+
+
+def check_image_bump(h: Harness, service: str, overrides: dict[str, Any]) -> None:
+    deployments = [
+        d for d in h.kubectl("get", "deployments", "-A", "-o", "json")["items"] if d["metadata"]["name"] == service
+    ]
+    if not h.report.check(f"{service} Deployment exists for the image-tag bump", len(deployments) == 1):
+        return
+    image = deployments[0]["spec"]["template"]["spec"]["containers"][0]["image"]
+    bumped = f"{image}-e2e"
+    overrides.setdefault("services", {}).setdefault(service, {})["image"] = bumped
+    h.set_config(overrides)
+    steps = preview_steps(h, "preview-image-bump")
+    changes = {s["urn"].split("::")[-1]: (s["op"], sorted(s.get("detailedDiff") or {})) for s in steps}
+    deployment = [n for n, (op, diff) in changes.items() if "spec.template.spec.containers[0].image" in diff]
+    # Allowed: the service's own Deployment rolls to the new image; its other objects (Service,
+    # ServiceAccount, HPA, NetworkPolicy) change in place only in the version label.
+    stray = [
+        f"{n}: {op} {diff}"
+        for n, (op, diff) in changes.items()
+        if not n.startswith(service) or op != "update" or (n not in deployment and diff != [VERSION_LABEL])
+    ]
+    h.report.check(
+        f"an image-tag bump of {service} changes only its own objects, in place",
+        len(deployment) == 1 and not stray,
+        f"{deployment} rolls; {sorted(set(changes) - set(deployment))} change only app.kubernetes.io/version"
+        + (f"; unexpected: {stray}" if stray else ""),
+    )
+    up = h.timed("up (image bump)", lambda: h.pulumi("up", "--yes", "--skip-preview", log="up-image-bump"))
+    live = h.kubectl("get", "deployment", service, "-n", deployments[0]["metadata"]["namespace"], "-o", "json")
+    h.report.check(
+        f"up rolls {service} to the new image",
+        up.returncode == 0 and live["spec"]["template"]["spec"]["containers"][0]["image"] == bumped,
+        tail(up),
+    )
+
+
+def tail(result: subprocess.CompletedProcess[str], lines: int = 12) -> str:
+    if result.returncode == 0:
+        return ""
+    text = (result.stdout + "\n" + result.stderr).strip().splitlines()
+    return "\n        " + "\n        ".join(text[-lines:])
+
+
+def run(h: Harness) -> None:
+    stop = threading.Event()
+    threading.Thread(target=h.publish_ingress_status, args=(stop,), daemon=True).start()
+    try:
+        run_steps(h)
+    finally:
+        stop.set()
+        print(f"ingress status published for: {sorted(h.published)}")
+
+
+def run_steps(h: Harness) -> None:
+    h.timed("stack init", h.prepare)
+    baseline = h.inventory()
+
+    preview = h.timed("preview", lambda: h.pulumi("preview", log="preview"))
+    h.report.check("preview succeeds", preview.returncode == 0, tail(preview))
+    up = h.timed("up", lambda: h.pulumi("up", "--yes", "--skip-preview", log="up"))
+    if not h.report.check("up --yes succeeds", up.returncode == 0, tail(up, 30)):
+        destroy(h, baseline)
+        return
+
+    try:
+        check_deployed(h)
+    except Exception as error:  # still destroy, so the control plane is left as found
+        h.report.check("harness ran to the end", False, f"{type(error).__name__}: {error}"[:2000])
+    finally:
+        destroy(h, baseline)
+
+
+def check_deployed(h: Harness) -> None:
+    state = h.export(show_secrets=True)
+    h.timed("objects", lambda: check_objects(h, state))
+    h.timed("await", lambda: check_awaited(h, "Deployments, StatefulSets and Jobs reach their awaited state"))
+    check_admission(h, "after up")
+    check_admission_is_live(h, "shop")
+
+    second = h.timed(
+        "second up", lambda: h.pulumi("up", "--yes", "--skip-preview", "--expect-no-changes", log="up-second")
+    )
+    h.report.check("second up reports no changes", second.returncode == 0, tail(second))
+    check_secrecy(h)
+
+    # The first catalog secret that a workload consumes, and the first catalog service run as a Deployment.
+    overrides = h.job_overrides()
+    catalog = h.catalog()
+    consumed = {k.removeprefix("checksum/secret-") for a in pod_template_annotations(h).values() for k in a}
+    rotatable = [s["name"] for s in catalog.get("secrets", []) if s["name"] in consumed]
+    deployments = {d["metadata"]["name"] for d in h.kubectl("get", "deployments", "-A", "-o", "json")["items"]}
+    bumpable = [s["name"] for s in catalog.get("services", []) if s["name"] in deployments]
+    if h.report.check("the catalog has a consumed secret to rotate", bool(rotatable), f"{rotatable}"):
+        check_rotation(h, rotatable[0], overrides)
+    if h.report.check("the catalog has a Deployment service for an image bump", bool(bumpable), f"{bumpable}"):
+        check_image_bump(h, bumpable[0], overrides)
+    check_admission(h, "after the rollouts")
+    check_nodes_stayed_ready(h)
+
+
+def destroy(h: Harness, baseline: set[str]) -> None:
+    result = h.timed("destroy", lambda: h.pulumi("destroy", "--yes", "--skip-preview", log="destroy"))
+    h.report.check("destroy succeeds", result.returncode == 0, tail(result))
+    left = sorted(h.inventory() - baseline)
+    h.report.check(
+        "destroy leaves the control plane as it found it", not left, f"left over: {left[:10]}" if left else ""
+    )
+
+
+def summary(report: Report, args: argparse.Namespace) -> None:
+    print("\n========== e2e summary ==========")
+    build = Path(args.cache, "build-summary.txt")
+    print("build:")
+    for line in build.read_text().splitlines() if build.exists() else []:
+        print(f"  {line}")
+    print("time per step:")
+    shell_steps = [line.split("\t") for line in Path(args.timings).read_text().splitlines()]
+    for name, seconds in [(n, float(s)) for n, s in shell_steps] + report.steps:
+        print(f"  {name:<28} {seconds:>5.0f}s")
+    print("objects created (kind: count):")
+    for kind, n in sorted(report.objects.items()):
+        print(f"  {kind:<28} {n:>5}")
+    print("checks:")
+    for name, ok, detail in report.checks:
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}" + ("" if ok or not detail else f"\n        {detail[:600]}"))
+    failed = sum(not ok for _, ok, _ in report.checks)
+    print(f"{len(report.checks) - failed} passed, {failed} failed")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for flag in ("--repo", "--work", "--cache", "--kubeconfig", "--context", "--timings"):
+        parser.add_argument(flag, required=True)
+    args = parser.parse_args()
+    report = Report()
+    try:
+        run(Harness(args, report))
+    except Exception as error:  # the summary must still be printed, with the failure in it
+        report.check("harness ran to the end", False, f"{type(error).__name__}: {error}"[:2000])
+    summary(report, args)
+    sys.exit(1 if any(not ok for _, ok, _ in report.checks) or not report.checks else 0)
