@@ -24,15 +24,8 @@ from components.tenancy.config import (
     check_secret_keys,
 )
 from components.traffic.config import check_ingress, listener_for
-from components.workloads.config import (
-    STORAGE_CLASSES,
-    EnvSource,
-    ServiceConfig,
-    check_route_ports,
-    check_scaling,
-    check_service,
-    check_volumes,
-)
+from components.workloads.config import STORAGE_CLASSES, EnvSource, ServiceConfig
+from components.workloads.rules import check_route_ports, check_scaling, check_service, check_volumes
 
 if TYPE_CHECKING:
     from components.config.root import PlatformConfig

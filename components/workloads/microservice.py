@@ -52,8 +52,15 @@ import pulumi_gcp
 import pulumi_kubernetes as k8s
 
 from components.context import Context
-from components.kube import SERVICE_NAME_LABEL, Edge, namespaces_named
-from components.workloads.config import DEFAULT_STORAGE_CLASS, HpaPolicy, ScalingRules, ServiceConfig
+from components.kube import Edge
+from components.workloads.companions import (
+    Owner,
+    PolicyPeers,
+    build_autoscaler,
+    build_disruption_budget,
+    build_network_policies,
+)
+from components.workloads.config import DEFAULT_STORAGE_CLASS, ServiceConfig
 from components.workloads.identity import ServiceIdentity, build_identity
 from components.workloads.pod import PodParts, to_dns_label
 
@@ -416,154 +423,32 @@ class Microservice(pulumi.ComponentResource):
         )
 
     def _build_autoscaler(self, track: _Track) -> None:
-        hpa = self._svc.autoscaling
-        if hpa is None:
-            return
-        metrics = [
-            k8s.autoscaling.v2.MetricSpecArgs(
-                type="Resource",
-                resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
-                    name=resource,
-                    target=k8s.autoscaling.v2.MetricTargetArgs(type="Utilization", average_utilization=target),
-                ),
-            )
-            for resource, target in (("cpu", hpa.cpu_utilization), ("memory", hpa.memory_utilization))
-            if target is not None
-        ]
-        metrics += [
-            k8s.autoscaling.v2.MetricSpecArgs(
-                type="Pods",
-                pods=k8s.autoscaling.v2.PodsMetricSourceArgs(
-                    metric=k8s.autoscaling.v2.MetricIdentifierArgs(name=metric.name),
-                    target=k8s.autoscaling.v2.MetricTargetArgs(type="AverageValue", average_value=metric.average_value),
-                ),
-            )
-            for metric in hpa.pods_metrics
-        ]
-        if hpa.pods_metrics and self._args.monitoring is None and not track.suffix:
-            # prometheus-adapter (monitoring add-on) serves custom.metrics.k8s.io; without it the HPA
-            # sees these metrics as missing and, by design, never scales down.
-            names = ", ".join(metric.name for metric in hpa.pods_metrics)
-            pulumi.log.warn(
-                f"{self._svc.name}: the HPA's Pods metrics ({names}) need the monitoring add-on's "
-                "prometheus-adapter, which is off in this stack; the HPA scales on its resource metrics only "
-                "while they are missing and never scales down",
-                resource=self,
-            )
-        k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{self._name}{track.suffix}-hpa",
-            metadata=self._metadata(track.object_name, track.labels),
-            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
-                # A canary track is always a Deployment (a stateful service takes no canary).
-                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
-                    api_version="apps/v1",
-                    kind="Deployment" if track.suffix else self._svc.kind,
-                    name=track.object_name,
-                ),
-                min_replicas=hpa.min_replicas,
-                max_replicas=hpa.max_replicas,
-                metrics=metrics,
-                behavior=k8s.autoscaling.v2.HorizontalPodAutoscalerBehaviorArgs(
-                    scale_up=_scaling_rules(hpa.behavior.scale_up),
-                    scale_down=_scaling_rules(hpa.behavior.scale_down),
-                ),
-            ),
-            opts=self._k8s,
-        )
+        build_autoscaler(self._owner(track), self._args.monitoring is not None)
 
     def _build_disruption_budget(self, track: _Track) -> None:
-        budget = self._svc.pdb()
-        if budget is None:
-            return
-        field_name, value = budget
-        k8s.policy.v1.PodDisruptionBudget(
-            f"{self._name}{track.suffix}-pdb",
-            metadata=self._metadata(track.object_name, track.labels),
-            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=track.selector),
-                min_available=value if field_name == "minAvailable" else None,
-                max_unavailable=value if field_name == "maxUnavailable" else None,
-                # A crash-looping pod must never block a node drain.
-                unhealthy_pod_eviction_policy="AlwaysAllow",
-            ),
-            opts=self._k8s,
-        )
+        build_disruption_budget(self._owner(track))
 
     def _build_network_policy(self) -> None:
-        svc = self._svc
-        net = k8s.networking.v1
-        declared = {p.name: p for p in svc.ports}
-
-        def allow(
-            peers: list[net.NetworkPolicyPeerArgs], port_names: Sequence[str]
-        ) -> net.NetworkPolicyIngressRuleArgs:
-            ports = [
-                net.NetworkPolicyPortArgs(port=name, protocol=declared[name].protocol)
-                for name in dict.fromkeys(port_names)
-            ]
-            return net.NetworkPolicyIngressRuleArgs(from_=peers, ports=ports)
-
-        rules = []
-        # An empty `from` would admit everyone: no edge peers, no edge rule.
-        edge = self._args.edge.peers()
-        if svc.routes and edge:
-            rules.append(allow(edge, [route.port for route in svc.routes]))
-        if self._args.callers:
-            callers = [_service_peer(caller, namespace) for caller, namespace in self._args.callers]
-            rules.append(allow(callers, [p.name for p in svc.caller_ports]))
-        own_pods = _service_peer(svc.name, svc.namespace)
-        if svc.peer_ports:
-            # Replication and quorum: the service's own pods reach each other on every port.
-            rules.append(allow([own_pods], list(declared)))
-        if svc.metrics is not None:
-            scrape = net.NetworkPolicyPeerArgs(namespace_selector=namespaces_named(self._args.scrape_namespace))
-            rules.append(allow([scrape], [svc.metrics.port]))
-        net.NetworkPolicy(
-            f"{self._name}-network-policy",
-            metadata=self._metadata(svc.name),
-            spec=net.NetworkPolicySpecArgs(
-                # By name only, so the migration Job's pods are covered too.
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={SERVICE_NAME_LABEL: svc.name}),
-                policy_types=["Ingress"],
-                ingress=rules,
-            ),
-            opts=self._k8s,
+        build_network_policies(
+            self._owner(None),
+            PolicyPeers(self._args.edge, self._args.callers, self._args.callees, self._args.scrape_namespace),
+            self._args.egress_cidrs,
         )
-        # Container ports by number: the callee's ingress rule names the same ports.
-        egress = [
-            net.NetworkPolicyEgressRuleArgs(
-                to=[_service_peer(callee.name, callee.namespace)],
-                ports=[
-                    net.NetworkPolicyPortArgs(port=p.container_port, protocol=p.protocol) for p in callee.caller_ports
-                ],
-            )
-            for callee in self._args.callees
-        ]
-        if svc.peer_ports:
-            egress.append(
-                net.NetworkPolicyEgressRuleArgs(
-                    to=[own_pods],
-                    ports=[net.NetworkPolicyPortArgs(port=p.container_port, protocol=p.protocol) for p in svc.ports],
-                )
-            )
-        for cidr, port in dict.fromkeys(self._args.egress_cidrs):
-            egress.append(
-                net.NetworkPolicyEgressRuleArgs(
-                    to=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=cidr))],
-                    ports=[net.NetworkPolicyPortArgs(port=port, protocol="TCP")],
-                )
-            )
-        if not egress:
-            return
-        net.NetworkPolicy(
-            f"{self._name}-egress-policy",
-            metadata=self._metadata(f"{svc.name}-egress"),
-            spec=net.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={SERVICE_NAME_LABEL: svc.name}),
-                policy_types=["Egress"],
-                egress=egress,
-            ),
-            opts=self._k8s,
+
+    def _owner(self, track: _Track | None) -> Owner:
+        """What a companion object needs of this component: its names, metadata and options."""
+        if track is None:
+            return Owner(self, self._name, "", self._svc, self._svc.name, {}, {}, self._metadata, self._k8s)
+        return Owner(
+            self,
+            self._name,
+            track.suffix,
+            self._svc,
+            track.object_name,
+            track.labels,
+            track.selector,
+            self._metadata,
+            self._k8s,
         )
 
     def _build_service_monitor(self) -> None:
@@ -585,25 +470,3 @@ class Microservice(pulumi.ComponentResource):
                 pulumi.ResourceOptions(depends_on=[self._args.monitoring] if self._args.monitoring else []),
             ),
         )
-
-
-def _service_peer(name: str, namespace: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
-    """A catalog service's pods: its namespace AND its name label, in one peer."""
-    return k8s.networking.v1.NetworkPolicyPeerArgs(
-        namespace_selector=namespaces_named(namespace),
-        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={SERVICE_NAME_LABEL: name}),
-    )
-
-
-def _scaling_rules(rules: ScalingRules) -> k8s.autoscaling.v2.HPAScalingRulesArgs:
-    return k8s.autoscaling.v2.HPAScalingRulesArgs(
-        stabilization_window_seconds=rules.stabilization_window_seconds,
-        select_policy=rules.select_policy,
-        policies=[_scaling_policy(policy) for policy in rules.policies],
-    )
-
-
-def _scaling_policy(policy: HpaPolicy) -> k8s.autoscaling.v2.HPAScalingPolicyArgs:
-    return k8s.autoscaling.v2.HPAScalingPolicyArgs(
-        type=policy.type, value=policy.value, period_seconds=policy.period_seconds
-    )
