@@ -64,3 +64,13 @@ class Edge:
 def content_checksum(data: Mapping[str, str]) -> str:
     """sha256 (hex) of a Secret's or ConfigMap's data, as canonical JSON so key order never matters."""
     return hashlib.sha256(json.dumps(dict(data), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def workload_pool(project: str | None) -> str:
+    """The cluster's Workload Identity pool, in which Kubernetes ServiceAccounts become IAM principals."""
+    return f"{project}.svc.id.goog"
+
+
+def workload_identity_member(project: str | None, namespace: str, service_account: str) -> str:
+    """The IAM member a Kubernetes ServiceAccount acts as through Workload Identity."""
+    return f"serviceAccount:{workload_pool(project)}[{namespace}/{service_account}]"

@@ -47,6 +47,7 @@ from components.cluster.node_pool import (
     default_pool_node_config,
 )
 from components.context import Context
+from components.kube import workload_pool
 
 # Logs from system components and workloads. (Workload *metrics* come through Managed Service for
 # Prometheus: the monitoring WORKLOADS component was removed in GKE 1.24.)
@@ -237,7 +238,7 @@ class Cluster(pulumi.ComponentResource):
                     gcp_public_cidrs_access_enabled=False,
                 ),
                 workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(
-                    workload_pool=f"{project}.svc.id.goog"
+                    workload_pool=workload_pool(project)
                 ),
                 release_channel=gcp.container.ClusterReleaseChannelArgs(channel=settings.release_channel),
                 # GKE's managed Gateway controller and the Gateway API CRDs at their standard channel.

@@ -26,7 +26,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.helm import AddonArgs, HelmChart, addon_namespace, helm_release
-from components.kube import PodPeer
+from components.kube import PodPeer, workload_identity_member
 from components.observability.config import TracingConfig
 
 REPO = "https://open-telemetry.github.io/opentelemetry-helm-charts"
@@ -104,7 +104,7 @@ class Tracing(pulumi.ComponentResource):
             service_account_id=account.name,
             role="roles/iam.workloadIdentityUser",
             # The chart's ServiceAccount is named after fullnameOverride.
-            member=f"serviceAccount:{project}.svc.id.goog[{tracing.namespace}/{FULLNAME}]",
+            member=workload_identity_member(project, tracing.namespace, FULLNAME),
             opts=pulumi.ResourceOptions(parent=self),
         )
         return account

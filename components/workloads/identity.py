@@ -16,6 +16,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components.context import Context
+from components.kube import workload_identity_member
 from components.workloads.config import ServiceConfig
 
 WORKLOAD_IDENTITY_ANNOTATION = "iam.gke.io/gcp-service-account"
@@ -90,7 +91,7 @@ def _bind_workload_identity(
 ) -> None:
     project = identity.context.project
     member = pulumi.Output.all(identity.namespace, service_account.metadata.apply(lambda meta: meta.name)).apply(
-        lambda ns_and_name: f"serviceAccount:{project}.svc.id.goog[{ns_and_name[0]}/{ns_and_name[1]}]"
+        lambda ns_and_name: workload_identity_member(project, ns_and_name[0], ns_and_name[1])
     )
     gcp.serviceaccount.IAMMember(
         f"{identity.name}-workload-identity",
