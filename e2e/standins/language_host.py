@@ -17,12 +17,11 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from concurrent import futures
 from pathlib import Path
 
 import grpc
 from google.protobuf import empty_pb2
+from plugin_server import serve
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc, plugin_pb2
 
 # The exit code the SDK's runner uses after it has already shown the user an error.
@@ -74,16 +73,8 @@ def main() -> None:
         os.environ.get("PLATFORM_E2E_PYTHON_RUNNER", Path(sys.argv[0]).with_name("pulumi-language-python-exec"))
     )
     python = os.environ.get("PLATFORM_E2E_PYTHON", sys.executable)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(LanguageHost(engine_address, runner, python), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    sys.stdout.write(f"{port}\n")
-    sys.stdout.flush()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:  # the engine stops plugins with SIGINT when it is done
-        server.stop(0)
+    host = LanguageHost(engine_address, runner, python)
+    serve(lambda server: language_pb2_grpc.add_LanguageRuntimeServicer_to_server(host, server))
 
 
 if __name__ == "__main__":

@@ -16,14 +16,12 @@ from __future__ import annotations
 import base64
 import secrets
 import string
-import sys
-import threading
 import uuid
-from concurrent import futures
 from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
+from plugin_server import serve
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
 VERSION = "4.21.4"  # the version of the pulumi-random SDK in the e2e venv, whose contract this follows
@@ -150,16 +148,7 @@ class RandomProvider(provider_pb2_grpc.ResourceProviderServicer):
 
 
 def main() -> None:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    provider_pb2_grpc.add_ResourceProviderServicer_to_server(RandomProvider(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    sys.stdout.write(f"{port}\n")
-    sys.stdout.flush()
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:  # the engine stops plugins with SIGINT when it is done
-        server.stop(0)
+    serve(lambda server: provider_pb2_grpc.add_ResourceProviderServicer_to_server(RandomProvider(), server))
 
 
 if __name__ == "__main__":
