@@ -210,7 +210,7 @@ class TracingConfig(Model):
 
     enabled: bool = True
     namespace: DnsLabel = "tracing"
-    chart_version: str = "0.158.3"
+    chart_version: str = "0.170.0"
     # The share of new traces sampled (parent-based: a sampled caller's trace is always kept); seed 004: 10 %.
     sampling_ratio: float = Field(0.1, ge=0, le=1)
     # Unset: 2 in production (with a PDB), 1 elsewhere.
@@ -225,7 +225,7 @@ class MonitoringConfig(Model):
     namespace: DnsLabel = "monitoring"
     chart_version: str = "92.3.0"
     # prometheus-community's prometheus-operator-crds, installed before the stack (crds.enabled false there).
-    crds_chart_version: str = "32.0.1"
+    crds_chart_version: str = "32.0.0"
     # prometheus-adapter serves the services' custom Pods metrics (custom.metrics.k8s.io) to HPAs.
     adapter_chart_version: str = "5.3.0"
     retention: Duration = "15d"
