@@ -32,8 +32,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import AfterValidator, Field, model_validator
 
-from components.config.errors import Problem
-from components.config.values import Model
+from components.errors import Problem
+from components.values import Model
 
 # An exact chart version (SemVer 2, optional leading 'v'): never a range, which would let Helm pick a newer chart.
 _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
