@@ -208,6 +208,7 @@ class Platform(pulumi.ComponentResource):
                 issuer_name=config.issuer_name,
                 runs_envoy_gateway=config.runs_envoy_gateway,
                 runs_ingress_nginx=config.runs_ingress_nginx,
+                runs_cert_manager=config.runs_cert_manager,
                 cluster_name=config.cluster.name,
                 region=config.cluster.region,
                 static_ip=config.uses_static_ip,
@@ -432,7 +433,7 @@ def gateway_routes(
             region=config.cluster.region,
             addon=addon_args,
             subnetwork=cluster.network.subnet.self_link if cluster.network is not None else None,
-            issuer=addons.issuer_name if config.addons.cert_manager.enabled else None,
+            issuer=addons.issuer_name if config.runs_cert_manager else None,
             depends_on=addons.controller,
         ),
         opts=opts,
@@ -540,7 +541,7 @@ def wiring_of(config: PlatformConfig) -> Wiring:
         node_pools=[pool.name for pool in config.node_pools],
         edge_release=edge_release,
         static_ip=config.uses_static_ip,
-        cert_manager=addons.cert_manager.enabled,
+        cert_manager=config.runs_cert_manager,
         monitoring=addons.monitoring.enabled,
         hosts=sorted({route.host for svc in config.services for route in svc.routes}),
         routes_are_ingresses=config.ingress.controller == "ingress-nginx",
@@ -551,7 +552,7 @@ def acme_solver_namespaces(config: PlatformConfig) -> frozenset[str]:
     """Where cert-manager's HTTP-01 solver pods run, which the edge must reach: beside each Ingress on
     ingress-nginx, in the Gateway's namespace off GKE (on GKE, Certificate Manager needs no solver)."""
     ingress = config.ingress
-    if not (ingress.tls and config.addons.cert_manager.enabled):
+    if not (ingress.tls and config.runs_cert_manager):
         return frozenset()
     if ingress.controller == "ingress-nginx":
         return frozenset(s.namespace for s in config.services if s.enabled and s.routes)

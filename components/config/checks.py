@@ -272,8 +272,7 @@ def _check_addons(config: PlatformConfig) -> Iterator[Problem]:
     addons = config.addons
     routed = any(svc.routes for svc in config.services if svc.enabled)
     # On GKE the Gateway's certificates come from Certificate Manager; elsewhere cert-manager issues them.
-    needs_cert_manager = config.ingress.controller == "ingress-nginx" or not config.creates_cluster
-    if config.ingress.tls and routed and needs_cert_manager:
+    if config.uses_cert_manager:
         if not addons.cert_manager.enabled:
             yield "addons.certManager.enabled", "ingress.tls needs cert-manager; enable it or set ingress.tls to false"
         elif addons.cert_manager.email is None:
@@ -335,7 +334,7 @@ def _check_chart_sources(config: PlatformConfig) -> Iterator[Problem]:
             nginx.chart_version,
         ),
         (
-            cert_manager.enabled,
+            config.runs_cert_manager,
             "addons.certManager.chart",
             cert_manager.chart_source,
             charts.CERT_MANAGER,

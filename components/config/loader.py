@@ -259,7 +259,7 @@ def parse(
         )
         document.setdefault("environment", "dev")
         try:
-            config = PlatformConfig.model_validate(document)
+            config = PlatformConfig.model_validate(document).with_derived_defaults()
         except ValidationError as exc:
             raise Problems(_shape_problems(exc)) from None
         problems = list(semantic_problems(config))

@@ -87,11 +87,37 @@ class PlatformConfig(Model):
             (addons.ingress_nginx.namespace, self.runs_ingress_nginx, "the ingress controller"),
             (addons.envoy_gateway.namespace, self.runs_envoy_gateway, "the Gateway controller"),
             (self.ingress.gateway.namespace, self.runs_gateway, "the shared Gateway"),
-            (addons.cert_manager.namespace, addons.cert_manager.enabled, "cert-manager"),
+            (addons.cert_manager.namespace, self.runs_cert_manager, "cert-manager"),
             (addons.monitoring.namespace, addons.monitoring.enabled, "the monitoring stack"),
             (addons.tracing.namespace, addons.tracing.enabled, "the OpenTelemetry Collector"),
         ]
         return {namespace: label for namespace, on, label in enabled if on}
+
+    @property
+    def uses_cert_manager(self) -> bool:
+        """Something takes TLS certificates from cert-manager: the routed services' Ingresses (ingress-nginx),
+        or the shared Gateway off GKE. GKE's Gateway takes them from Certificate Manager instead."""
+        if not self.ingress.tls:
+            return False
+        routed = any(svc.routes for svc in self.services if svc.enabled)
+        if self.ingress.controller == "ingress-nginx":
+            return routed
+        return self.runs_gateway and not self.creates_cluster
+
+    @property
+    def runs_cert_manager(self) -> bool:
+        """cert-manager as set, else where it is used."""
+        enabled = self.addons.cert_manager.enabled
+        return self.uses_cert_manager if enabled is None else enabled
+
+    def with_derived_defaults(self) -> PlatformConfig:
+        """The config with the defaults that follow from other keys filled in: cert-manager, unless set,
+        runs exactly where it is used."""
+        cert_manager = self.addons.cert_manager
+        if cert_manager.enabled is not None:
+            return self
+        resolved = cert_manager.model_copy(update={"enabled": self.runs_cert_manager})
+        return self.model_copy(update={"addons": self.addons.model_copy(update={"cert_manager": resolved})})
 
     @property
     def uses_static_ip(self) -> bool:

@@ -148,7 +148,12 @@ class EnvoyGatewayConfig(Model):
 
 
 class CertManagerConfig(Model):
-    enabled: bool = True
+    # Unset: on exactly where something takes certificates from it (PlatformConfig.uses_cert_manager).
+    enabled: bool | None = Field(
+        None,
+        description="Run cert-manager; unset: only where routes take TLS certificates from it (ingress-nginx, or the "
+        "Gateway off GKE), since GKE's Gateway takes them from Certificate Manager.",
+    )
     namespace: DnsLabel = "cert-manager"
     chart_version: ChartVersion = versions.CERT_MANAGER_CHART
     chart_source: ChartSource = Field(
