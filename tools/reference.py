@@ -395,6 +395,9 @@ def key_schemas() -> tuple[dict[str, Any], dict[str, Any]]:
     _without_internal(properties, defs)
     _without_internal(defs, defs)
     properties["overrides"] = _overrides_schema(properties, defs)
+    for definition in defs.values():
+        # A model's class docstring is written for the code's readers; the editor shows the fields' descriptions.
+        definition.pop("description", None)
     for definition in [*properties.values(), *defs.values()]:
         definition.pop("title", None)
         for prop in definition.get("properties", {}).values():

@@ -291,7 +291,7 @@ class KafkaTopic(Model):
 
 
 class ManagedConfig(Model):
-    """How a `mode: managed` store is sized and kept. Unset keys take the defaults in the README."""
+    """How a `mode: managed` store is sized and kept. Unset keys take the defaults in docs/reference.md."""
 
     # Cloud SQL machine tier (CLOUD_SQL_TIERS); unset: db-custom-2-7680 in production, else db-custom-1-3840.
     tier: str | None = None
@@ -324,7 +324,7 @@ class ManagedConfig(Model):
 
 
 class DataStorage(Model):
-    # Unset: the engine's default (README, "Data services").
+    # Unset: the engine's default (docs/data.md).
     size: Storage | None = None
     """A volume only grows: a size below the last deployed one is refused."""
     # Unset: the cluster mode's default class (GKE standard-rwo; kind: the cluster default).
