@@ -291,6 +291,8 @@ class Platform(pulumi.ComponentResource):
                     "version": store.effective_version,
                     "storage": store.storage_size,
                     "mode": store.mode,
+                    # The engine's image: another engine on the same volume is refused (config/checks.py).
+                    "image": store.engine.image,
                 }
                 for store in config.data_services
             },

@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 from components.cluster.config import check_cluster, check_network, check_node_pools
 from components.config.errors import Problem
 from components.config.values import ENV_NAME, storage_bytes
-from components.data.config import PSA_LEVELS, DataServiceConfig, check_data_service, check_managed, check_retention
+from components.data.config import (
+    FORMER_IMAGES,
+    PSA_LEVELS,
+    DataServiceConfig,
+    check_data_service,
+    check_managed,
+    check_retention,
+)
 from components.observability.config import check_alerting, check_slo
 from components.tenancy.config import (
     ConfigKey,
@@ -373,6 +380,23 @@ def _check_data_service(config: PlatformConfig, path: str, store: DataServiceCon
     yield from _check_against_deployed(config, path, store)
 
 
+def _check_engine_image(path: str, store: DataServiceConfig, deployed: dict[str, Any]) -> Iterator[Problem]:
+    """An in-cluster store whose volume another engine wrote (MinIO before SeaweedFS) is refused, not reused."""
+    if store.is_managed:
+        return
+    former_image, former_label = FORMER_IMAGES.get(store.type, (store.engine.image, store.engine.label))
+    image = deployed.get("image", former_image)
+    if image == store.engine.image:
+        return
+    label = former_label if image == former_image else image
+    yield (
+        f"{path}.type",
+        f"'{store.name}' holds {label} data on its volume, which {store.engine.label} cannot read: copy its "
+        "buckets out, declare the store under a new name and copy them into it (docs/data-access.md, "
+        "'Moving off MinIO')",
+    )
+
+
 def _check_against_deployed(config: PlatformConfig, path: str, store: DataServiceConfig) -> Iterator[Problem]:
     """What the engine and the volumes cannot do in place, against what this stack last deployed."""
     deployed = config.deployed_data.get(store.name)
@@ -394,6 +418,10 @@ def _check_against_deployed(config: PlatformConfig, path: str, store: DataServic
             "an empty store: declare the new store under another name, copy the data, move the clients, then "
             "remove the old one",
         )
+        return
+    engine_change = list(_check_engine_image(path, store, deployed))
+    if engine_change:
+        yield from engine_change
         return
     version = deployed.get("version")
     if isinstance(version, str) and version != store.effective_version:

@@ -182,10 +182,14 @@ ENGINES: dict[str, Engine] = {
         ),
     ),
     "object-store": Engine(
-        label="MinIO",
-        image="minio/minio",
-        default_version="RELEASE.2025-04-22T22-12-26Z",
+        label="SeaweedFS",
+        # Apache-2.0, maintained; tag 4.47 verified: upstream release https://github.com/seaweedfs/seaweedfs/releases/tag/4.47,
+        # pushed to Docker Hub as chrislusf/seaweedfs:4.47 by its container_release workflows (Renovate's
+        # registry lookup in shaman007/home-k3s#769, 2026-09-15; digest sha256:ce9e796f1fe6...bf882 pinned publicly).
+        image="chrislusf/seaweedfs",
+        default_version="4.47",
         port_name="s3",
+        # MinIO's port, so a client's URL keeps its shape (http://<store>.<namespace>.svc.cluster.local:9000).
         port=9000,
         peer_ports=(),
         data_path="/data",
@@ -196,10 +200,12 @@ ENGINES: dict[str, Engine] = {
         username="app",
         url="http://{host}:{port}",
         max_replicas=1,
-        # RELEASE.<date>: releases are ordered by date and always upgrade in place.
-        major_fields=0,
+        major_fields=1,
         one_major_at_a_time=False,
-        major_upgrade="",
+        major_upgrade=(
+            "declare a second store at the new version, copy the buckets with an S3 sync tool "
+            "(rclone sync), move the clients, then remove the old store"
+        ),
     ),
     "neo4j": Engine(
         label="Neo4j",
@@ -224,6 +230,11 @@ ENGINES: dict[str, Engine] = {
         ),
     ),
 }
+
+
+# Images a type ran in the cluster before this stack's record named the image (data/history.py):
+# the object store ran MinIO, whose data files SeaweedFS cannot read.
+FORMER_IMAGES = {"object-store": ("minio/minio", "MinIO")}
 
 
 # Cloud SQL for PostgreSQL machine tiers a stack may use: tier -> (vCPUs, memory GiB, shared core).
