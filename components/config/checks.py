@@ -53,6 +53,7 @@ def semantic_problems(config: PlatformConfig) -> Iterator[Problem]:
     for index, service in enumerate(config.services):
         if service.enabled:
             yield from _check_service(config, f"services[{index}]", service)
+    yield from _check_service_accounts(config)
     yield from check_ingress(config.ingress, creates_cluster=config.creates_cluster)
     yield from _check_routes(config)
     yield from _check_addons(config)
@@ -92,6 +93,34 @@ def _check_names_unique(config: PlatformConfig) -> Iterator[Problem]:
                 f"dataServices[{index}].name",
                 f"the secret '{store.secret_name}' is declared in secrets; the data service delivers its own credentials under that name",
             )
+
+
+def _check_service_accounts(config: PlatformConfig) -> Iterator[Problem]:
+    """Each workload's ServiceAccount is its own: no two share a name in a namespace, none takes `default`."""
+    enabled = [(index, svc) for index, svc in enumerate(config.services) if svc.enabled]
+    # Accounts named after their workload (the data stores' too) are unique already: service and store names are.
+    owners: dict[tuple[str, str], str] = {
+        (store.namespace, store.name): f"data service '{store.name}'" for store in config.stores
+    }
+    owners.update(
+        {(svc.namespace, svc.name): f"service '{svc.name}'" for _, svc in enabled if svc.service_account.name is None}
+    )
+    for index, svc in enabled:
+        account = svc.service_account.name
+        if account is None:
+            continue
+        path = f"services[{index}].serviceAccount.name"
+        if account == "default":
+            yield path, "'default' is the namespace's own ServiceAccount, which Kubernetes manages; choose another name"
+            continue
+        owner = owners.get((svc.namespace, account))
+        if owner is not None:
+            yield (
+                path,
+                f"'{account}' is already the ServiceAccount of {owner} in namespace '{svc.namespace}'; "
+                "ServiceAccount names must be unique within a namespace",
+            )
+        owners.setdefault((svc.namespace, account), f"service '{svc.name}'")
 
 
 def _check_namespaces(config: PlatformConfig) -> Iterator[Problem]:
