@@ -81,11 +81,11 @@ def test_a_misspelt_or_misplaced_key_is_caught() -> None:
     values["replicasCount"] = values.pop("replicaCount")
     values["ports"]["zipkn"] = values["ports"].pop("zipkin")
     values["podDisruptionBudget"]["maxUnavailble"] = 1
-    assert value_problems(collector, values) == [
-        "replicasCount: not a value of opentelemetry-collector 0.170.0",
-        "ports.zipkn: not a value of opentelemetry-collector 0.170.0",
-        "podDisruptionBudget.maxUnavailble: not a value of opentelemetry-collector 0.170.0",
+    assert sorted(value_problems(collector, values)) == [
         "(top): values.schema.json: Additional properties are not allowed ('replicasCount' was unexpected)",
+        "podDisruptionBudget.maxUnavailble: not a value of opentelemetry-collector 0.170.0",
+        "ports.zipkn: not a value of opentelemetry-collector 0.170.0",
+        "replicasCount: not a value of opentelemetry-collector 0.170.0",
     ]
 
 
