@@ -1,8 +1,9 @@
 """Config of the data domain: the catalog of data stores, the engines that run them, and backups.
 
 `DataServiceConfig` is one store as a team declares it (`platform:dataServices`); `ENGINES` is the
-per-type table every store is built from: the official image and its pinned default version, the
-client port, the Pod Security level the image needs, the client URL format, which version changes
+per-type table every store is built from: the official image and its pinned default version
+(components/versions.py), the client port, the Pod Security level the image needs, the client URL
+format, which version changes
 the engine makes in place, and how many replicas the image can run. The in-cluster build of a store
 (catalog.py) reads only this table, so another way of running a type (a managed service, issue #16)
 is one more column, and the client Secret's keys stay the same.
@@ -25,6 +26,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from components import versions
 from components.errors import Problem
 from components.values import DnsLabel, DnsSubdomain, Model, Resources, ServiceName, Storage
 
@@ -98,7 +100,7 @@ ENGINES: dict[str, Engine] = {
     "postgres": Engine(
         label="PostgreSQL",
         image="postgres",
-        default_version="17.6",
+        default_version=versions.POSTGRES_IMAGE,
         port_name="postgres",
         port=5432,
         peer_ports=(),
@@ -120,7 +122,7 @@ ENGINES: dict[str, Engine] = {
     "redis": Engine(
         label="Redis",
         image="redis",
-        default_version="7.4.5",
+        default_version=versions.REDIS_IMAGE,
         port_name="redis",
         port=6379,
         peer_ports=(),
@@ -140,7 +142,7 @@ ENGINES: dict[str, Engine] = {
     "mongodb": Engine(
         label="MongoDB",
         image="mongo",
-        default_version="8.0.13",
+        default_version=versions.MONGODB_IMAGE,
         port_name="mongodb",
         port=27017,
         peer_ports=(),
@@ -162,7 +164,7 @@ ENGINES: dict[str, Engine] = {
     "kafka": Engine(
         label="Kafka",
         image="apache/kafka",
-        default_version="3.9.1",
+        default_version=versions.KAFKA_IMAGE,
         port_name="kafka",
         port=9092,
         peer_ports=(("controller", 9093),),
@@ -182,10 +184,12 @@ ENGINES: dict[str, Engine] = {
         ),
     ),
     "object-store": Engine(
-        label="MinIO",
-        image="minio/minio",
-        default_version="RELEASE.2025-04-22T22-12-26Z",
+        label="SeaweedFS",
+        # Apache-2.0 and maintained (components/versions.py says where the tag was verified).
+        image="chrislusf/seaweedfs",
+        default_version=versions.SEAWEEDFS_IMAGE,
         port_name="s3",
+        # MinIO's port, so a client's URL keeps its shape (http://<store>.<namespace>.svc.cluster.local:9000).
         port=9000,
         peer_ports=(),
         data_path="/data",
@@ -196,15 +200,17 @@ ENGINES: dict[str, Engine] = {
         username="app",
         url="http://{host}:{port}",
         max_replicas=1,
-        # RELEASE.<date>: releases are ordered by date and always upgrade in place.
-        major_fields=0,
+        major_fields=1,
         one_major_at_a_time=False,
-        major_upgrade="",
+        major_upgrade=(
+            "declare a second store at the new version, copy the buckets with an S3 sync tool "
+            "(rclone sync), move the clients, then remove the old store"
+        ),
     ),
     "neo4j": Engine(
         label="Neo4j",
         image="neo4j",
-        default_version="5.26.10",
+        default_version=versions.NEO4J_IMAGE,
         port_name="bolt",
         port=7687,
         peer_ports=(),
@@ -224,6 +230,11 @@ ENGINES: dict[str, Engine] = {
         ),
     ),
 }
+
+
+# Images a type ran in the cluster before this stack's record named the image (data/history.py):
+# the object store ran MinIO, whose data files SeaweedFS cannot read.
+FORMER_IMAGES = {"object-store": ("minio/minio", "MinIO")}
 
 
 # Cloud SQL for PostgreSQL machine tiers a stack may use: tier -> (vCPUs, memory GiB, shared core).
@@ -338,7 +349,7 @@ class DataServiceConfig(Model):
     enabled: bool = True
     """`false` leaves the store out of a stack (its volumes stay: PVCs are retained)."""
     type: EngineType
-    """The engine: official images `postgres`, `redis`, `mongo`, `apache/kafka` (KRaft), `minio/minio`, `neo4j`."""
+    """The engine: official images `postgres`, `redis`, `mongo`, `apache/kafka` (KRaft), `chrislusf/seaweedfs` (the object store), `neo4j`."""
     # The official image's tag; unset: the engine's pinned default.
     version: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] | None = None
     """The official image's tag. A change the engine cannot make in place (a major PostgreSQL or Neo4j upgrade, a MongoDB release series, any downgrade) is refused, with how to do it instead."""

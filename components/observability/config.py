@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from components import versions
+from components.charts import ChartSource, ChartVersion
 from components.errors import Problem
 from components.values import DnsLabel, DnsSubdomain, Duration, Memory, Model
 
@@ -246,8 +248,12 @@ class TracingConfig(Model):
     """Install it and give every service the OTLP environment."""
     namespace: DnsLabel = "tracing"
     """Its namespace (created with `restricted` Pod Security unless the catalog declares it)."""
-    chart_version: str = "0.158.3"
+    chart_version: ChartVersion = versions.OPENTELEMETRY_COLLECTOR_CHART
     """Pinned `opentelemetry-collector` chart."""
+    chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the opentelemetry-collector chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     # The share of new traces sampled (parent-based: a sampled caller's trace is always kept); seed 004: 10 %.
     sampling_ratio: float = Field(0.1, ge=0, le=1)
     """Share of new traces sampled, 0 to 1 (parent-based: a sampled caller's trace is kept)."""
@@ -264,14 +270,26 @@ class MonitoringConfig(Model):
     """Install it."""
     namespace: DnsLabel = "monitoring"
     """Its namespace; the namespaces' policies allow scraping from here."""
-    chart_version: str = "92.3.0"
+    chart_version: ChartVersion = versions.KUBE_PROMETHEUS_STACK_CHART
     """Pinned chart version."""
+    chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the kube-prometheus-stack chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     # prometheus-community's prometheus-operator-crds, installed before the stack (crds.enabled false there).
-    crds_chart_version: str = "32.0.1"
+    crds_chart_version: ChartVersion = versions.PROMETHEUS_OPERATOR_CRDS_CHART
     """Pinned `prometheus-operator-crds` chart: the prometheus-operator CRDs as their own release, installed first (kube-prometheus-stack runs with `crds.enabled: false`), so ServiceMonitors and the charts shipping them wait only for the CRDs."""
+    crds_chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the prometheus-operator-crds chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     # prometheus-adapter serves the services' custom Pods metrics (custom.metrics.k8s.io) to HPAs.
-    adapter_chart_version: str = "5.3.0"
+    adapter_chart_version: ChartVersion = versions.PROMETHEUS_ADAPTER_CHART
     """Pinned prometheus-adapter chart, which serves the services' custom Pods metrics (`autoscaling.podsMetrics`) to their HPAs."""
+    adapter_chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the prometheus-adapter chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     retention: Duration = "15d"
     """Prometheus metrics retention, e.g. `15d`."""
     # Cloud Logging's retention for the project's _Default log bucket (gke mode), in whole days.

@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from components import versions
+from components.charts import ChartSource, ChartVersion
 from components.errors import Problem
 from components.values import DnsLabel, Host, Model, Resources, ResourceValues
 
@@ -130,8 +132,12 @@ class IngressNginxConfig(Model):
     namespace: DnsLabel = "ingress-nginx"
     """Its namespace (created by the add-on unless declared in `namespaces`)."""
     # The last upstream release: the project was retired (repository archived 2026-03-24), so no fixes follow.
-    chart_version: str = "4.15.1"
+    chart_version: ChartVersion = versions.INGRESS_NGINX_CHART
     """Pinned chart version."""
+    chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the ingress-nginx chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     replicas: int = Field(2, ge=1)
     """Controller replicas (>= 2 in production)."""
     # LoadBalancer on a reserved static IP in GKE; NodePort suits kind and minikube.
@@ -152,8 +158,12 @@ class EnvoyGatewayConfig(Model):
     # Installed on an existing cluster when `ingress.controller` is gateway (GKE runs its own controller).
     namespace: DnsLabel = "envoy-gateway-system"
     """Its namespace, where the Envoy proxies run too."""
-    chart_version: str = "v1.9.0"
+    chart_version: ChartVersion = versions.ENVOY_GATEWAY_CHART
     """Pinned `gateway-helm` chart version."""
+    chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the gateway-helm chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     # The Envoy data plane's replicas, behind a NodePort Service (kind, minikube).
     proxy_replicas: int = Field(1, ge=1)
     """Envoy proxy replicas behind the NodePort Service (>= 2 in production, then with a PodDisruptionBudget)."""
@@ -164,8 +174,12 @@ class CertManagerConfig(Model):
     """Install it."""
     namespace: DnsLabel = "cert-manager"
     """Its namespace."""
-    chart_version: str = "v1.21.2"
+    chart_version: ChartVersion = versions.CERT_MANAGER_CHART
     """Pinned chart version."""
+    chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the cert-manager chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
     """ACME account email (required when `ingress.tls` is on)."""
     # Which Let's Encrypt issuer the Ingresses use; defaults to production only in production.
