@@ -86,9 +86,14 @@ def _anchors(page: Path) -> set[str]:
     return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
 
 
+def _user_pages() -> list[Path]:
+    """The pages a user reads: the front page, docs/ and each example's README."""
+    return [ROOT_DIR / "README.md", *sorted(DOCS.glob("*.md")), *sorted(ROOT_DIR.glob("examples/*/README.md"))]
+
+
 def test_every_relative_link_resolves() -> None:
     broken = []
-    for page in [ROOT_DIR / "README.md", *sorted(DOCS.glob("*.md"))]:
+    for page in _user_pages():
         for link in _links(page.read_text()):
             target, _, anchor = link.partition("#")
             path = page.parent / target if target else page
@@ -107,10 +112,10 @@ def test_the_table_of_contents_links_every_page() -> None:
 
 def test_user_facing_docs_say_guide_not_seed_and_cite_no_issue_numbers() -> None:
     found = []
-    for page in [ROOT_DIR / "README.md", *sorted(DOCS.glob("*.md"))]:
+    for page in _user_pages():
         for number, line in enumerate(page.read_text().splitlines(), 1):
             if re.search(r"\bseeds?\b|(?<![\w/&])#\d+\b|\bissue \d+", line, re.I):
-                found.append(f"{page.name}:{number}: {line.strip()[:80]}")
+                found.append(f"{page.relative_to(ROOT_DIR)}:{number}: {line.strip()[:80]}")
     assert found == []
 
 
