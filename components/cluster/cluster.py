@@ -9,7 +9,9 @@ Two modes, from `cluster.mode`:
   while its IP endpoint stays private, or public behind masterAuthorizedNetworks, as
   `cluster.controlPlane` says. GKE's current guard rails come from config with safe defaults: the
   standard security posture, FQDN network policies, the Secret Manager add-on and, on every pool,
-  the kubelet read-only port closed. The provider's kubeconfig is built from the cluster's outputs
+  the kubelet read-only port closed. Pools that name a `computeClass` get a GKE ComputeClass
+  over them (compute_class.py): Spot first, on-demand when Spot runs out, back to Spot when it
+  returns. The provider's kubeconfig is built from the cluster's outputs
   and targets the DNS endpoint when it is on (kubeconfig.py).
   Production's cluster has deletion protection and is `protect`ed in Pulumi; dev and staging's
   are not, so those environments can be torn down.
@@ -36,7 +38,8 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig
+from components.cluster.compute_class import ComputeClasses
+from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig, compute_classes
 from components.cluster.kubeconfig import gke_kubeconfig
 from components.cluster.network import PODS_RANGE, SERVICES_RANGE, Network
 from components.cluster.node_pool import (
@@ -151,6 +154,15 @@ class Cluster(pulumi.ComponentResource):
         )
         self.provider = k8s.Provider(f"{name}-k8s", k8s.ProviderArgs(kubeconfig=kubeconfig), opts=child)
         self.ready = [pool.node_pool for pool in pools]
+        classes = compute_classes(list(args.node_pools))
+        if classes:
+            # A class names its pools by their GKE names, which carry a generated suffix.
+            gke_names = {config.name: pool.node_pool.name for config, pool in zip(args.node_pools, pools, strict=True)}
+            compute = ComputeClasses(
+                f"{name}-compute-classes", classes, gke_names, args.context.labels, self.provider, opts=child
+            )
+            # A pod that selects a class must find it: everything scheduled waits for the classes too.
+            self.ready += list(compute.objects.values())
         # projects/<p>/locations/<l>/clusters/<name>: what a Backup for GKE plan names.
         self.cluster_id = cluster.id
         self.outputs = {

@@ -123,10 +123,37 @@ class NodePoolConfig(Model):
     taints: list[Taint] = []
     # The kubelet's unauthenticated read-only port (10255) exposes pod specs and metrics to anything on the node network.
     kubelet_read_only_port: bool = False
+    compute_class: DnsLabel | None = Field(
+        None,
+        description="The GKE ComputeClass this pool serves (its label and NoSchedule taint): the pool then runs only "
+        "that class's pods; a class with spot and on-demand pools gives spot-fallback placement",
+    )
 
     @property
     def effective_location_policy(self) -> str:
         return self.location_policy or ("ANY" if self.spot else "BALANCED")
+
+
+def compute_classes(pools: list[NodePoolConfig]) -> dict[str, list[NodePoolConfig]]:
+    """ComputeClass name -> its pools, in declaration order."""
+    classes: dict[str, list[NodePoolConfig]] = {}
+    for pool in pools:
+        if pool.compute_class is not None:
+            classes.setdefault(pool.compute_class, []).append(pool)
+    return classes
+
+
+def fallback_classes(pools: list[NodePoolConfig]) -> list[str]:
+    """The ComputeClasses that can fall back: a spot pool and an on-demand pool among their pools."""
+    return [
+        name
+        for name, members in compute_classes(pools).items()
+        if any(p.spot for p in members) and any(not p.spot for p in members)
+    ]
+
+
+# Reserved for the platform: GKE's label and taint that tie a manually created pool to a ComputeClass.
+COMPUTE_CLASS_KEY = "cloud.google.com/compute-class"
 
 
 # --------------------------------------------------------------------------- rules
@@ -219,13 +246,31 @@ def check_node_pools(pools: list[NodePoolConfig], cluster: ClusterConfig, *, pro
                     f"{path}.taints[{t_index}].key",
                     "the spot taint is added to every spot pool by the platform; do not declare it",
                 )
+            if taint.key == COMPUTE_CLASS_KEY:
+                yield (
+                    f"{path}.taints[{t_index}].key",
+                    "the ComputeClass taint comes from computeClass; set that instead",
+                )
+        if COMPUTE_CLASS_KEY in pool.labels:
+            yield f"{path}.labels", "the ComputeClass label comes from computeClass; set that instead"
+    for name, members in compute_classes(pools).items():
+        if all(p.spot for p in members) or not any(p.spot for p in members):
+            first = next(i for i, p in enumerate(pools) if p.compute_class == name)
+            yield (
+                f"nodePools[{first}].computeClass",
+                f"ComputeClass '{name}' needs a spot pool and an on-demand pool to fall back to; "
+                f"its pools ({', '.join(p.name for p in members)}) are all {'spot' if members[0].spot else 'on-demand'}",
+            )
     if cluster.mode == "gke":
+        # Pools of a ComputeClass run only that class's pods: the other services need pools of their own.
+        shared = [pool for pool in pools if pool.compute_class is None]
         if not pools:
             yield "nodePools", "mode 'gke' needs at least one node pool"
-        elif not any(not pool.spot for pool in pools):
+        elif not any(not pool.spot for pool in shared):
             yield (
                 "nodePools",
-                "declare at least one regular (spot: false) pool so that critical services have on-demand nodes",
+                "declare at least one regular (spot: false) pool outside any computeClass so that critical "
+                "services have on-demand nodes",
             )
-        elif production and not any(not p.spot and p.min_nodes >= 1 for p in pools):
+        elif production and not any(not p.spot and p.min_nodes >= 1 for p in shared):
             yield "nodePools", "production needs an on-demand baseline: a regular pool with minNodes >= 1"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig
+from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig, fallback_classes
 from components.config.values import DnsLabel, Model
 from components.data.catalog import credentials_secret, store_service
 from components.data.config import BackupConfig, DataServiceConfig
@@ -18,6 +18,19 @@ from components.planning.config import TimingConfig
 from components.tenancy.config import ConfigMapConfig, NamespaceConfig, SecretConfig
 from components.traffic.config import CertManagerConfig, EnvoyGatewayConfig, IngressConfig, IngressNginxConfig
 from components.workloads.config import ServiceConfig
+
+
+def placed(svc: ServiceConfig, pools: list[NodePoolConfig], creates_cluster: bool) -> ServiceConfig:
+    """`svc` with its placement resolved: in gke mode `prefer-spot` becomes `spot-fallback` when the stack
+    declares a fallback ComputeClass (the class named, or its only one), and `spot-fallback` names its class.
+    On an existing cluster no class exists, and pod.py runs spot-fallback as prefer-spot."""
+    if not creates_cluster or svc.placement not in ("prefer-spot", "spot-fallback"):
+        return svc
+    classes = fallback_classes(pools)
+    name = svc.compute_class or (classes[0] if len(classes) == 1 else None)
+    if name is None:
+        return svc
+    return svc.model_copy(update={"placement": "spot-fallback", "compute_class": name})
 
 
 class AddonsConfig(Model):

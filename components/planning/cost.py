@@ -2,8 +2,10 @@
 
 For each node pool: its nodes (per zone x zones, as the capacity check counts them) x the machine
 type's hourly list price in the cluster's region x 730 hours, on-demand or spot as the pool runs;
-for each spot pool also what the same nodes would cost on-demand, so the saving is explicit. For the
-stack: the pools plus GKE's cluster management fee.
+for each spot pool also what the same nodes would cost on-demand, so the saving is explicit; for each
+ComputeClass (Spot with on-demand fallback), its Spot pools at the Spot price and the on-demand worst
+case, when Spot is gone and the same capacity runs on on-demand nodes. For the stack: the pools plus
+GKE's cluster management fee.
 
 Prices come from a dated price table (below) of per-vCPU and per-GiB hourly rates for each machine
 family and region: Compute Engine bills a predefined machine type as its vCPUs plus its memory at
@@ -192,6 +194,26 @@ class CostEstimate:
         total, on_demand = self.total(at_max), self.all_on_demand(at_max)
         return None if total is None or on_demand is None else on_demand - total
 
+    def compute_classes(self) -> dict[str, Any]:
+        """Per ComputeClass: its Spot pools at Spot prices, and the worst case when Spot is gone and the same
+        capacity runs on on-demand nodes (its on-demand pools are billed in `pools` as they are sized)."""
+        classes: dict[str, list[PoolCost]] = {}
+        for cost in self.pools:
+            if cost.pool.compute_class is not None and cost.pool.spot:
+                classes.setdefault(cost.pool.compute_class, []).append(cost)
+
+        def measure(costs: list[PoolCost], on_demand: bool) -> Callable[[bool], Money]:
+            return lambda at_max: _sum([c.on_demand_monthly(at_max) if on_demand else c.monthly(at_max) for c in costs])
+
+        return {
+            name: {
+                "spotPools": [c.pool.name for c in costs],
+                "spotMonthlyUsd": _min_max(measure(costs, on_demand=False)),
+                "onDemandWorstCaseMonthlyUsd": _min_max(measure(costs, on_demand=True)),
+            }
+            for name, costs in classes.items()
+        }
+
     def summary(self) -> dict[str, Any]:
         if not self.estimated:
             return {"estimated": False, "reason": "cluster.mode is 'existing': the program creates no billable nodes"}
@@ -203,6 +225,7 @@ class CostEstimate:
             "priceSource": PRICE_SOURCE,
             "priceDate": PRICE_DATE,
             "pools": {p.pool.name: p.summary() for p in self.pools},
+            "computeClasses": self.compute_classes(),
             "clusterFeeMonthlyUsd": round(self.cluster_fee, 2),
             "persistentVolumes": {
                 storage_class: {"GiB": gib, "usdPerGiBMonth": UNKNOWN if price is None else price}

@@ -294,11 +294,16 @@ class Headroom:
         if not self.capacity.checked or workload is None or not workload.pools:
             return 0, []
         short = workload.per_pod * (workload.max_pods - workload.min_pods) - self.free(workload.pools)
-        if short.cpu <= 0 and short.memory <= 0:
+        if short.cpu <= 0 and short.memory <= 0 and short.disk <= 0:
             return 0, []
         pools = [p for p in self.capacity.pools if p.name in workload.pools]
         node = max((p.per_node for p in pools), key=lambda size: (size.cpu, size.memory))
-        nodes = max(math.ceil(max(short.cpu, 0) / node.cpu), math.ceil(max(short.memory, 0) / node.memory))
+        short = short.clipped()
+        nodes = max(
+            math.ceil(short.cpu / node.cpu),
+            math.ceil(short.memory / node.memory),
+            math.ceil(short.disk / node.disk) if node.disk > 0 else 0,
+        )
         return nodes, [p.name for p in pools]
 
 

@@ -33,6 +33,7 @@ from components.config.values import (
     ResourceValues,
     ServiceName,
     Storage,
+    storage_bytes,
 )
 from components.observability.config import SloConfig
 
@@ -363,6 +364,17 @@ class StatefulConfig(Model):
     scratch_paths: list[Annotated[str, Field(pattern=r"^/[^\s]*$")]] = []
 
 
+# Ephemeral storage (https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#local-ephemeral-storage):
+# a container's emptyDirs, its logs and its writable layer all count against its ephemeral-storage limit.
+# Each emptyDir the platform mounts (/tmp and a stateful service's scratch paths) is bounded at this size.
+SCRATCH_SIZE_LIMIT = "256Mi"
+# The kubelet keeps at most containerLogMaxFiles (5) x containerLogMaxSize (10Mi) of a container's logs
+# (https://kubernetes.io/docs/reference/config-api/kubelet-config.v1beta1/): 50Mi, rounded up.
+LOG_ALLOWANCE = "64Mi"
+# What a writable root filesystem may hold (packages unpacked, caches) when `readOnlyRootFilesystem` is off.
+WRITABLE_LAYER_ALLOWANCE = "512Mi"
+
+
 class ServiceConfig(Model):
     name: ServiceName
     enabled: bool = True
@@ -388,8 +400,15 @@ class ServiceConfig(Model):
     strategy: Strategy = Strategy()
     revision_history_limit: int = Field(5, ge=0, le=100)
     progress_deadline_seconds: int = Field(600, ge=30)
-    # regular: on-demand nodes only; spot: spot nodes only; prefer-spot: spot when there is room.
-    placement: Literal["regular", "spot", "prefer-spot"] = "regular"
+    # regular: on-demand nodes only; spot: spot nodes only; prefer-spot: spot when there is room;
+    # spot-fallback: a ComputeClass's pools, Spot while GKE has it, on-demand otherwise, back to Spot when it
+    # returns (what prefer-spot becomes in gke mode once the stack declares such a class).
+    placement: Literal["regular", "spot", "prefer-spot", "spot-fallback"] = "regular"
+    compute_class: DnsLabel | None = Field(
+        None,
+        description="The ComputeClass (nodePools[].computeClass) a spot-fallback service selects; "
+        "default: the stack's only one",
+    )
     node_selector: Labels = {}
     spread: Spread = Spread()
     metrics: MetricsConfig | None = None
@@ -407,6 +426,11 @@ class ServiceConfig(Model):
     slo: SloConfig | None = None
     # Set: a StatefulSet with persistent volumes instead of a Deployment.
     stateful: StatefulConfig | None = None
+    ephemeral_storage: Storage | None = Field(
+        None,
+        description="Ephemeral storage the container requests and is limited to (e.g. 2Gi); "
+        "default: its emptyDir volumes plus a log allowance (plus a writable-layer allowance without a read-only root)",
+    )
 
     @property
     def kind(self) -> str:
@@ -429,6 +453,27 @@ class ServiceConfig(Model):
         if self.resources is not None:
             return self.resources
         return SIZES[self.size or "small"]
+
+    @property
+    def scratch_volumes(self) -> int:
+        """emptyDir volumes the pod mounts: /tmp plus a stateful service's scratch paths."""
+        return 1 + (len(self.stateful.scratch_paths) if self.stateful is not None else 0)
+
+    @property
+    def ephemeral_floor_bytes(self) -> int:
+        """What the pod may legitimately write outside its volumes: its emptyDirs at their size limit, its
+        logs and, with a writable root, the writable layer; an override below this evicts a healthy pod."""
+        floor = self.scratch_volumes * storage_bytes(SCRATCH_SIZE_LIMIT) + storage_bytes(LOG_ALLOWANCE)
+        if not self.security.read_only_root_filesystem:
+            floor += storage_bytes(WRITABLE_LAYER_ALLOWANCE)
+        return floor
+
+    @property
+    def effective_ephemeral_storage(self) -> str:
+        """The ephemeral-storage request and limit of the service's container (both the same)."""
+        if self.ephemeral_storage is not None:
+            return self.ephemeral_storage
+        return f"{-(-self.ephemeral_floor_bytes // 2**20)}Mi"
 
     @property
     def min_replicas(self) -> int:
