@@ -42,9 +42,9 @@ import pulumi
 
 from components.cluster.config import ClusterConfig, NodePoolConfig
 from components.cluster.node_pool import pool_labels
-from components.config.errors import config_error, problem_line
-from components.config.values import cpu_millicores, memory_bytes, storage_bytes
+from components.errors import config_error, problem_line
 from components.traffic.config import IngressNginxConfig
+from components.values import cpu_millicores, memory_bytes, storage_bytes
 from components.workloads.config import DEFAULT_STORAGE_CLASS, ServiceConfig
 
 MIB = 2**20

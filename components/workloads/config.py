@@ -15,7 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag
 
-from components.config.values import (
+from components.observability.config import SloConfig
+from components.values import (
     IMAGE_REFERENCE,
     DnsLabel,
     DnsSubdomain,
@@ -35,7 +36,6 @@ from components.config.values import (
     Storage,
     storage_bytes,
 )
-from components.observability.config import SloConfig
 
 
 class PortConfig(Model):
