@@ -94,6 +94,8 @@ class Cluster(pulumi.ComponentResource):
     cluster_id: pulumi.Output[str] | None = None
     ready: list[pulumi.Resource]
     outputs: dict[str, Any]
+    # Config pool name -> GKE's name for it (gke mode).
+    pool_names: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:cluster:Cluster", name, None, opts)
@@ -114,6 +116,7 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.ready = []
+        self.pool_names = {}
         self.outputs = {"clusterContext": cluster.context}
 
     def _build_gke(self, name: str, args: ClusterArgs) -> None:
@@ -154,12 +157,14 @@ class Cluster(pulumi.ComponentResource):
         )
         self.provider = k8s.Provider(f"{name}-k8s", k8s.ProviderArgs(kubeconfig=kubeconfig), opts=child)
         self.ready = [pool.node_pool for pool in pools]
+        # GKE's pool names carry a generated suffix: a ComputeClass and the headroom placeholders name them.
+        self.pool_names = {
+            config.name: pool.node_pool.name for config, pool in zip(args.node_pools, pools, strict=True)
+        }
         classes = compute_classes(list(args.node_pools))
         if classes:
-            # A class names its pools by their GKE names, which carry a generated suffix.
-            gke_names = {config.name: pool.node_pool.name for config, pool in zip(args.node_pools, pools, strict=True)}
             compute = ComputeClasses(
-                f"{name}-compute-classes", classes, gke_names, args.context.labels, self.provider, opts=child
+                f"{name}-compute-classes", classes, self.pool_names, args.context.labels, self.provider, opts=child
             )
             # A pod that selects a class must find it: everything scheduled waits for the classes too.
             self.ready += list(compute.objects.values())

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from components.errors import Problem
-from components.values import Cidr, DnsLabel, Labels, Model
+from components.values import Cidr, Cpu, DnsLabel, Labels, Memory, Model
 
 
 class MaintenanceWindow(Model):
@@ -106,6 +106,21 @@ class Taint(Model):
     effect: Literal["NO_SCHEDULE", "PREFER_NO_SCHEDULE", "NO_EXECUTE"]
 
 
+# Kubernetes' own sandbox image, which does nothing: the placeholder pods that keep headroom warm run it.
+# 3.10.1 is the pause version kubeadm pins for Kubernetes 1.35 (cmd/kubeadm/app/constants PauseVersion); the
+# digest is the one registry.k8s.io serves for that tag, as pinned by several public repositories (searched
+# 2026-12-07: "registry.k8s.io/pause:3.10.1@sha256:278fb9db...").
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10.1@sha256:278fb9dbcca9518083ad1e11276933a2e96f23de604a3a08cc3c80002767d24c"
+
+
+class HeadroomSize(Model):
+    """Placeholder pods of this size keep spare room on the pool; a service's new pods preempt them at once."""
+
+    cpu: Cpu = Field(description="CPU each placeholder pod reserves")
+    memory: Memory = Field(description="Memory each placeholder pod reserves")
+    replicas: int = Field(1, ge=1, le=100, description="How many placeholder pods")
+
+
 class NodePoolConfig(Model):
     name: DnsLabel
     spot: bool = False
@@ -123,6 +138,12 @@ class NodePoolConfig(Model):
     taints: list[Taint] = []
     # The kubelet's unauthenticated read-only port (10255) exposes pod specs and metrics to anything on the node network.
     kubelet_read_only_port: bool = False
+    headroom: Literal["auto", "off"] | HeadroomSize = Field(
+        "auto",
+        description="Spare capacity kept warm by low-priority placeholder pods: 'auto' (production: what its "
+        "routed services' scale-up to maxReplicas needs beyond the pool's free room; elsewhere none), 'off', "
+        "or {cpu, memory, replicas}",
+    )
     compute_class: DnsLabel | None = Field(
         None,
         description="The GKE ComputeClass this pool serves (its label and NoSchedule taint): the pool then runs only "

@@ -4,8 +4,10 @@ For each node pool: its nodes (per zone x zones, as the capacity check counts th
 type's hourly list price in the cluster's region x 730 hours, on-demand or spot as the pool runs;
 for each spot pool also what the same nodes would cost on-demand, so the saving is explicit; for each
 ComputeClass (Spot with on-demand fallback), its Spot pools at the Spot price and the on-demand worst
-case, when Spot is gone and the same capacity runs on on-demand nodes. For the stack: the pools plus
-GKE's cluster management fee.
+case, when Spot is gone and the same capacity runs on on-demand nodes; for each pool with headroom, the
+nodes its placeholder pods keep beyond the pool's minimum (added to the minimum total: at the maximum
+the pools are full and the placeholders preempted). For the stack: the pools plus GKE's cluster
+management fee.
 
 Prices come from a dated price table (below) of per-vCPU and per-GiB hourly rates for each machine
 family and region: Compute Engine bills a predefined machine type as its vCPUs plus its memory at
@@ -155,6 +157,15 @@ class CostEstimate:
     volumes: dict[str, tuple[dict[str, float], Money]] = field(default_factory=dict)
     # Managed data service name -> its configured size; every one is priced unknown (no sourced price).
     managed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Pool name -> (placeholder pods, nodes they add beyond the pool's free room at its minimum).
+    headroom: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def headroom_monthly(self, at_max: bool) -> Money:
+        """The nodes the headroom placeholders keep; at the maximum the pools are full and they are preempted."""
+        if at_max:
+            return 0.0
+        hourly = {p.pool.name: p.hourly for p in self.pools}
+        return _sum([0.0, *(_monthly(nodes, hourly.get(pool)) for pool, (_, nodes) in self.headroom.items())])
 
     def managed_services(self, at_max: bool) -> Money:
         return None if self.managed else 0.0
@@ -174,6 +185,7 @@ class CostEstimate:
         return _sum(
             [
                 *(p.monthly(at_max) for p in self.pools),
+                self.headroom_monthly(at_max),
                 self.cluster_fee,
                 self.disks(at_max),
                 self.managed_services(at_max),
@@ -226,6 +238,12 @@ class CostEstimate:
             "priceDate": PRICE_DATE,
             "pools": {p.pool.name: p.summary() for p in self.pools},
             "computeClasses": self.compute_classes(),
+            "headroom": {
+                pool: {"placeholderPods": pods, "extraNodes": nodes, "monthlyUsd": _usd(_monthly(nodes, price))}
+                for pool, (pods, nodes) in self.headroom.items()
+                for price in [next((p.hourly for p in self.pools if p.pool.name == pool), None)]
+            },
+            "headroomMonthlyUsd": _min_max(self.headroom_monthly),
             "clusterFeeMonthlyUsd": round(self.cluster_fee, 2),
             "persistentVolumes": {
                 storage_class: {"GiB": gib, "usdPerGiBMonth": UNKNOWN if price is None else price}
@@ -270,6 +288,7 @@ def estimate_cost(
     workloads: Sequence[ServiceConfig] = (),
     managed: Sequence[DataServiceConfig] = (),
     production: bool = False,
+    headroom: dict[str, tuple[int, int]] | None = None,
 ) -> CostEstimate:
     """The stack's estimated monthly cost at its pools' minimum and maximum node counts, plus the
     persistent volumes of its stateful workloads and its managed data services."""
@@ -293,4 +312,4 @@ def estimate_cost(
         for storage_class, gib in requested_volumes(workloads, cluster.mode).items()
     }
     sizes = {store.name: managed_size(store, production) for store in managed}
-    return CostEstimate(True, region, cluster.regional, pools, volumes, sizes)
+    return CostEstimate(True, region, cluster.regional, pools, volumes, sizes, dict(headroom or {}))
