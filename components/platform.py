@@ -128,6 +128,7 @@ class Platform(pulumi.ComponentResource):
             app=config.app,
             project=config.project,
             creates_cluster=config.creates_cluster,
+            autopilot=config.cluster.autopilot,
         )
 
     def _cluster(self) -> Cluster:
@@ -503,7 +504,8 @@ def plan(config: PlatformConfig) -> tuple[CapacityReport, dict[str, PoolHeadroom
     """Capacity (refusing a stack whose HPA maxima cannot fit its node pools), the headroom each pool keeps
     warm, and timing (warning where a target is missed), all computed before anything is registered."""
     nginx = config.addons.ingress_nginx.model_copy(update={"enabled": config.runs_ingress_nginx})
-    capacity = check_capacity(config.stack, config.cluster, config.node_pools, config.workloads, nginx)
+    stores = frozenset(store.name for store in config.stores)
+    capacity = check_capacity(config.stack, config.cluster, config.node_pools, config.workloads, nginx, stores)
     headroom = plan_headroom(config.node_pools, config.services, capacity, config.is_production)
     placeholders = {pool: room.total for pool, room in headroom.items()}
     timing = estimate_timing(config.stack, config.timing, config.services, wiring_of(config), capacity, placeholders)

@@ -1,6 +1,6 @@
 """The cluster the platform runs on, and the explicit Kubernetes provider every object goes through.
 
-Two modes, from `cluster.mode`:
+Three modes, from `cluster.mode`:
 - `gke` (staging, production): the network (network.py), the node identity and node pools
   (node_pool.py) and a hardened, private, VPC-native GKE Standard cluster in the spirit of
   terraform-google-kubernetes-engine's `safer-cluster`: default pool removed, Workload Identity,
@@ -15,13 +15,18 @@ Two modes, from `cluster.mode`:
   and targets the DNS endpoint when it is on (kubeconfig.py).
   Production's cluster has deletion protection and is `protect`ed in Pulumi; dev and staging's
   are not, so those environments can be torn down.
+- `autopilot`: the same network, private cluster, DNS endpoint, Workload Identity, release channel,
+  maintenance window, Binary Authorization, security posture and Secret Manager add-on, on a GKE
+  Autopilot cluster (`enable_autopilot`): no node pools (Google creates nodes per pod, as the
+  platform's node account), and the node-level settings Autopilot fixes itself left unset (Dataplane
+  V2, shielded nodes, the kubelet read-only port, legacy ABAC, client certificates).
 - `existing` (dev): no GCP resource at all; the provider targets the kubeconfig file and context
   named in config (a kind or minikube cluster), never the ambient current context.
 
 `.ready` holds the node pools: every Kubernetes object waits for them, so nothing is created into a
 cluster without nodes.
 
-Deliberately left out: Autopilot, application-layer Secrets encryption with Cloud KMS, a
+Deliberately left out: application-layer Secrets encryption with Cloud KMS, a
 private-endpoint bastion, fleet registration, node auto-provisioning, and workload vulnerability
 scanning: GKE shut down its standard tier on 2025-07-31 and its advanced tier on 2026-06-16, so
 `vulnerabilityMode` is written as VULNERABILITY_DISABLED (scan images in Artifact Registry instead).
@@ -44,6 +49,7 @@ from components.cluster.kubeconfig import gke_kubeconfig
 from components.cluster.network import PODS_RANGE, SERVICES_RANGE, Network
 from components.cluster.node_pool import (
     KUBELET_READ_ONLY_PORT,
+    NODE_SCOPES,
     NodePool,
     NodePoolArgs,
     NodeServiceAccount,
@@ -83,6 +89,15 @@ def _addons_config(dataplane_v2: bool, backup_agent: bool) -> gcp.container.Clus
         gke_backup_agent_config=gcp.container.ClusterAddonsConfigGkeBackupAgentConfigArgs(enabled=True)
         if backup_agent
         else None,
+    )
+
+
+def _autopilot_node_identity(email: pulumi.Input[str]) -> gcp.container.ClusterClusterAutoscalingArgs:
+    """The nodes Autopilot creates run as the platform's least-privilege node account, not the default one."""
+    return gcp.container.ClusterClusterAutoscalingArgs(
+        auto_provisioning_defaults=gcp.container.ClusterClusterAutoscalingAutoProvisioningDefaultsArgs(
+            service_account=email, oauth_scopes=NODE_SCOPES
+        )
     )
 
 
@@ -206,6 +221,7 @@ class Cluster(pulumi.ComponentResource):
     ) -> gcp.container.Cluster:
         settings, context = args.cluster, args.context
         window, access = settings.maintenance_window, settings.control_plane
+        standard = not settings.autopilot
         return gcp.container.Cluster(
             f"{name}-gke",
             gcp.container.ClusterArgs(
@@ -216,9 +232,12 @@ class Cluster(pulumi.ComponentResource):
                 resource_labels={"environment": context.environment, "managed-by": "pulumi"},
                 deletion_protection=context.is_production,
                 # Pools are separate NodePool resources; GKE still needs a first pool, deleted at once.
-                remove_default_node_pool=True,
-                initial_node_count=1,
-                node_config=default_pool_node_config(node_identity.account.email),
+                # Autopilot has no pools: Google creates nodes per pod, as the node identity below.
+                remove_default_node_pool=True if standard else None,
+                initial_node_count=1 if standard else None,
+                node_config=default_pool_node_config(node_identity.account.email) if standard else None,
+                enable_autopilot=True if not standard else None,
+                cluster_autoscaling=None if standard else _autopilot_node_identity(node_identity.account.email),
                 network=network.vpc.self_link,
                 subnetwork=network.subnet.self_link,
                 networking_mode="VPC_NATIVE",
@@ -266,30 +285,38 @@ class Cluster(pulumi.ComponentResource):
                     )
                 ),
                 # Dataplane V2 (eBPF) enforces NetworkPolicy itself; without it Calico must, or policies do nothing.
-                datapath_provider="ADVANCED_DATAPATH" if settings.dataplane_v2 else "LEGACY_DATAPATH",
+                # (Autopilot always runs Dataplane V2 and sets it itself.)
+                datapath_provider=None
+                if not standard
+                else ("ADVANCED_DATAPATH" if settings.dataplane_v2 else "LEGACY_DATAPATH"),
                 network_policy=None
-                if settings.dataplane_v2
+                if settings.dataplane_v2 or not standard
                 else gcp.container.ClusterNetworkPolicyArgs(enabled=True, provider="CALICO"),
                 enable_fqdn_network_policy=settings.fqdn_network_policy,
-                addons_config=_addons_config(settings.dataplane_v2, args.backup_agent),
+                addons_config=_addons_config(settings.dataplane_v2 or not standard, args.backup_agent),
                 security_posture_config=gcp.container.ClusterSecurityPostureConfigArgs(
                     mode=settings.security_posture, vulnerability_mode=VULNERABILITY_MODE
                 ),
                 # Explicitly false when off, so switching it off later really removes the add-on.
                 secret_manager_config=gcp.container.ClusterSecretManagerConfigArgs(enabled=settings.secret_manager),
                 # Pools created outside this program (or by GKE) start with the read-only port closed too.
+                # (Autopilot manages its nodes' kubelet, shielded boot, ABAC and certificates itself: left unset.)
                 node_pool_defaults=gcp.container.ClusterNodePoolDefaultsArgs(
                     node_config_defaults=gcp.container.ClusterNodePoolDefaultsNodeConfigDefaultsArgs(
                         insecure_kubelet_readonly_port_enabled=KUBELET_READ_ONLY_PORT[False]
                     )
-                ),
-                enable_shielded_nodes=True,
-                enable_legacy_abac=False,
+                )
+                if standard
+                else None,
+                enable_shielded_nodes=True if standard else None,
+                enable_legacy_abac=False if standard else None,
                 master_auth=gcp.container.ClusterMasterAuthArgs(
                     client_certificate_config=gcp.container.ClusterMasterAuthClientCertificateConfigArgs(
                         issue_client_certificate=False
                     )
-                ),
+                )
+                if standard
+                else None,
                 logging_config=gcp.container.ClusterLoggingConfigArgs(enable_components=LOGGING_COMPONENTS),
                 monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
                     enable_components=MONITORING_COMPONENTS,

@@ -45,8 +45,9 @@ class ControlPlaneConfig(Model):
 
 class ClusterConfig(Model):
     # existing: target a cluster you already have (kind, minikube) through a kubeconfig context
-    # and create no GCP resources. gke: create the VPC, the cluster and its node pools.
-    mode: Literal["existing", "gke"] = "existing"
+    # and create no GCP resources. gke: create the VPC, a GKE Standard cluster and its node pools.
+    # autopilot: create the VPC and a GKE Autopilot cluster, whose nodes Google manages (no node pools).
+    mode: Literal["existing", "gke", "autopilot"] = "existing"
     name: DnsLabel = "platform-${environment}"
     # A region ("europe-west1") makes a regional cluster; a zone ("europe-west1-b") a zonal one.
     location: str = "europe-west1"
@@ -78,6 +79,15 @@ class ClusterConfig(Model):
                 "'controlPlane: {ipEndpoint: public}' (privateEndpoint: false)"
             )
         return data
+
+    @property
+    def creates_cluster(self) -> bool:
+        """The platform creates the network and a GKE cluster (Standard or Autopilot)."""
+        return self.mode != "existing"
+
+    @property
+    def autopilot(self) -> bool:
+        return self.mode == "autopilot"
 
     @property
     def regional(self) -> bool:
@@ -186,18 +196,21 @@ def check_cluster(cluster: ClusterConfig, *, production: bool, project: str | No
             "cluster.location",
             f"'{cluster.location}' is neither a GCP region (europe-west1) nor a zone (europe-west1-b)",
         )
-    elif production and cluster.mode == "gke" and not cluster.regional:
+    elif production and cluster.creates_cluster and not cluster.regional:
         yield (
             "cluster.location",
             (
                 f"production clusters must be regional (a region such as '{cluster.region}'), got zone '{cluster.location}'"
             ),
         )
-    if production and cluster.mode != "gke":
-        yield "cluster.mode", "production must create its GKE cluster: set mode to 'gke'"
-    if cluster.mode == "gke" and not project:
-        yield "cluster.mode", "mode 'gke' needs a GCP project: run `pulumi config set gcp:project <project-id>`"
-    if cluster.mode == "gke" and len(cluster.name) > 40:
+    if production and not cluster.creates_cluster:
+        yield "cluster.mode", "production must create its GKE cluster: set mode to 'gke' or 'autopilot'"
+    if cluster.creates_cluster and not project:
+        yield (
+            "cluster.mode",
+            f"mode '{cluster.mode}' needs a GCP project: run `pulumi config set gcp:project <project-id>`",
+        )
+    if cluster.creates_cluster and len(cluster.name) > 40:
         yield "cluster.name", f"'{cluster.name}' has {len(cluster.name)} characters; GKE cluster names have at most 40"
     yield from check_control_plane(cluster)
     if cluster.fqdn_network_policy and not cluster.dataplane_v2:
@@ -282,6 +295,8 @@ def check_node_pools(pools: list[NodePoolConfig], cluster: ClusterConfig, *, pro
                 f"ComputeClass '{name}' needs a spot pool and an on-demand pool to fall back to; "
                 f"its pools ({', '.join(p.name for p in members)}) are all {'spot' if members[0].spot else 'on-demand'}",
             )
+    if cluster.autopilot and pools:
+        yield "nodePools", "an Autopilot cluster has no node pools (Google manages its nodes): remove nodePools"
     if cluster.mode == "gke":
         # Pools of a ComputeClass run only that class's pods: the other services need pools of their own.
         shared = [pool for pool in pools if pool.compute_class is None]

@@ -124,7 +124,8 @@ def _check_service(config: PlatformConfig, path: str, svc: ServiceConfig) -> Ite
         )
     elif config.creates_cluster:
         yield from _check_compute_class(config, path, svc)
-    if svc.placement != "regular" and config.creates_cluster and not any(p.spot for p in config.node_pools):
+    # Autopilot gives Spot capacity without pools (the gke-spot selector); Standard needs a spot pool.
+    if svc.placement != "regular" and config.cluster.mode == "gke" and not any(p.spot for p in config.node_pools):
         yield f"{path}.placement", f"'{svc.placement}' needs a spot node pool, and this stack declares none"
     if svc.service_account.workload_identity is not None and not config.creates_cluster:
         yield f"{path}.serviceAccount.workloadIdentity", "Workload Identity needs a GKE cluster (cluster.mode 'gke')"

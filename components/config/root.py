@@ -71,7 +71,7 @@ class PlatformConfig(Model):
 
     @property
     def creates_cluster(self) -> bool:
-        return self.cluster.mode == "gke"
+        return self.cluster.creates_cluster
 
     @property
     def runs_ingress_nginx(self) -> bool:

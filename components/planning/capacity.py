@@ -43,6 +43,7 @@ import pulumi
 from components.cluster.config import ClusterConfig, NodePoolConfig
 from components.cluster.node_pool import pool_labels
 from components.errors import config_error, problem_line
+from components.planning.autopilot import admission_summary, check_autopilot
 from components.traffic.config import IngressNginxConfig
 from components.values import cpu_millicores, memory_bytes, storage_bytes
 from components.workloads.config import DEFAULT_STORAGE_CLASS, ServiceConfig
@@ -498,10 +499,14 @@ class CapacityReport:
     pool_sets: list[PoolSet]
     # GiB of persistent volumes per storage class ("default": the cluster's default class), at min and max replicas.
     volumes: dict[str, dict[str, float]] = field(default_factory=dict)
+    # On Autopilot: the per-pod admission summary (planning/autopilot.py) instead of pools.
+    autopilot: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         """Requested and allocatable CPU and memory at the minimum and the maximum, in total and per set of pools."""
         everything = PoolSet(self.pools, self.workloads)
+        if self.autopilot is not None:
+            return {**self.autopilot, "persistentVolumesGiB": self.volumes}
         if not self.checked:
             return {
                 "checked": False,
@@ -535,11 +540,20 @@ def check_capacity(
     node_pools: Sequence[NodePoolConfig],
     services: Sequence[ServiceConfig],
     ingress_controller: IngressNginxConfig,
+    stores: frozenset[str] = frozenset(),
 ) -> CapacityReport:
     """Refuse a stack whose HPA maximum cannot fit its pools' maximum; warn when the minimum does not fit the minimum.
 
     `ingress_controller` counts as a workload of the regular pools when it is enabled."""
     volumes = requested_volumes(services, cluster.mode)
+    if cluster.autopilot:
+        # No pools to fit: each pod must pass Autopilot's admission rules unchanged.
+        refused = check_autopilot(services, stores)
+        if refused:
+            raise config_error(stack, refused)
+        return CapacityReport(
+            False, [], _workloads(services, ingress_controller, []), [], volumes, admission_summary(services)
+        )
     if cluster.mode != "gke":
         return CapacityReport(False, [], _workloads(services, ingress_controller, []), [], volumes)
     pools = _pools(stack, cluster, node_pools)

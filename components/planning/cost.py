@@ -33,6 +33,7 @@ from typing import Any
 from components.cluster.config import ClusterConfig, NodePoolConfig
 from components.data.config import MANAGED_SERVICES, DataServiceConfig
 from components.planning.capacity import MACHINE_TYPES, pool_node_counts, requested_volumes
+from components.values import cpu_millicores, memory_bytes, storage_bytes
 from components.workloads.config import ServiceConfig
 
 HOURS_PER_MONTH = 730
@@ -159,6 +160,12 @@ class CostEstimate:
     managed: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Pool name -> (placeholder pods, nodes they add beyond the pool's free room at its minimum).
     headroom: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Autopilot bills pods, not nodes: vCPU, GiB and ephemeral GiB requested, at min and max replicas.
+    autopilot_pods: dict[str, dict[str, float]] | None = None
+
+    def pod_billing(self, at_max: bool) -> Money:
+        """Autopilot's per-pod charges: no price is sourced in the dated table, so unknown, never guessed."""
+        return None if self.autopilot_pods is not None else 0.0
 
     def headroom_monthly(self, at_max: bool) -> Money:
         """The nodes the headroom placeholders keep; at the maximum the pools are full and they are preempted."""
@@ -186,6 +193,7 @@ class CostEstimate:
             [
                 *(p.monthly(at_max) for p in self.pools),
                 self.headroom_monthly(at_max),
+                self.pod_billing(at_max),
                 self.cluster_fee,
                 self.disks(at_max),
                 self.managed_services(at_max),
@@ -195,6 +203,7 @@ class CostEstimate:
     def all_on_demand(self, at_max: bool) -> Money:
         return _sum(
             [
+                self.pod_billing(at_max),
                 *(p.on_demand_monthly(at_max) for p in self.pools),
                 self.cluster_fee,
                 self.disks(at_max),
@@ -244,6 +253,18 @@ class CostEstimate:
                 for price in [next((p.hourly for p in self.pools if p.pool.name == pool), None)]
             },
             "headroomMonthlyUsd": _min_max(self.headroom_monthly),
+            **(
+                {
+                    "autopilotPods": {
+                        "requested": self.autopilot_pods,
+                        "monthlyUsd": UNKNOWN,
+                        "reason": "Autopilot bills each pod's requested vCPU, memory and ephemeral storage; the "
+                        "dated price table holds no sourced Autopilot rate",
+                    }
+                }
+                if self.autopilot_pods is not None
+                else {}
+            ),
             "clusterFeeMonthlyUsd": round(self.cluster_fee, 2),
             "persistentVolumes": {
                 storage_class: {"GiB": gib, "usdPerGiBMonth": UNKNOWN if price is None else price}
@@ -293,8 +314,9 @@ def estimate_cost(
     """The stack's estimated monthly cost at its pools' minimum and maximum node counts, plus the
     persistent volumes of its stateful workloads and its managed data services."""
     region = cluster.region
-    if cluster.mode != "gke":
+    if not cluster.creates_cluster:
         return CostEstimate(False, region, cluster.regional, [])
+    autopilot_pods = _autopilot_requests(workloads) if cluster.autopilot else None
     pools = []
     for pool in node_pools:
         min_nodes, max_nodes = pool_node_counts(cluster, pool)
@@ -312,4 +334,16 @@ def estimate_cost(
         for storage_class, gib in requested_volumes(workloads, cluster.mode).items()
     }
     sizes = {store.name: managed_size(store, production) for store in managed}
-    return CostEstimate(True, region, cluster.regional, pools, volumes, sizes, dict(headroom or {}))
+    return CostEstimate(True, region, cluster.regional, pools, volumes, sizes, dict(headroom or {}), autopilot_pods)
+
+
+def _autopilot_requests(workloads: Sequence[ServiceConfig]) -> dict[str, dict[str, float]]:
+    """What Autopilot bills: the pods' requested vCPU, GiB of memory and GiB of ephemeral storage, at min and max."""
+    totals = {at: {"vcpu": 0.0, "memoryGiB": 0.0, "ephemeralStorageGiB": 0.0} for at in ("min", "max")}
+    for svc in workloads:
+        requests = svc.effective_resources.requests
+        for at, replicas in (("min", svc.min_replicas), ("max", svc.max_replicas)):
+            totals[at]["vcpu"] += cpu_millicores(requests.cpu) / 1000 * replicas
+            totals[at]["memoryGiB"] += memory_bytes(requests.memory) / 2**30 * replicas
+            totals[at]["ephemeralStorageGiB"] += storage_bytes(svc.effective_ephemeral_storage) / 2**30 * replicas
+    return {at: {k: round(v, 3) for k, v in amounts.items()} for at, amounts in totals.items()}

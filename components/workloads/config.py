@@ -329,9 +329,11 @@ class ServiceAccountConfig(Model):
 # storageClassName, so the cluster's default class (kind: rancher local-path `standard`) serves it.
 STORAGE_CLASSES: dict[str, tuple[str, ...]] = {
     "gke": ("standard-rwo", "premium-rwo", "standard"),
+    # Autopilot installs the same Persistent Disk CSI driver and classes.
+    "autopilot": ("standard-rwo", "premium-rwo", "standard"),
     "existing": ("standard",),
 }
-DEFAULT_STORAGE_CLASS: dict[str, str | None] = {"gke": "standard-rwo", "existing": None}
+DEFAULT_STORAGE_CLASS: dict[str, str | None] = {"gke": "standard-rwo", "autopilot": "standard-rwo", "existing": None}
 
 
 class VolumeClaim(Model):
