@@ -7,7 +7,7 @@ Manages, when any pool has headroom:
   anything itself. It is not the global default;
 - the `platform-headroom` namespace (Pod Security `restricted`, a default-deny NetworkPolicy: the
   placeholders talk to nothing);
-- per pool, a Deployment `headroom-<pool>` of pause containers (PAUSE_IMAGE, pinned by digest) that
+- per pool, a Deployment `headroom-<pool>` of pause containers (PAUSE_IMAGE, pinned by tag and digest) that
   request and limit the planned room, pinned to the pool by its GKE name
   (`cloud.google.com/gke-nodepool`) and tolerating its taints (spot, ComputeClass). They carry no
   PodDisruptionBudget, so a drain or an upgrade never waits for them, and no probes: pause has
@@ -24,11 +24,16 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.cluster.config import PAUSE_IMAGE, NodePoolConfig
+from components import versions
+from components.cluster.config import NodePoolConfig
 from components.cluster.node_pool import pool_taints
 from components.context import Context
 from components.planning.headroom import PoolHeadroom
 
+# Kubernetes' own sandbox image, which does nothing, by digest (CKV_K8S_43): the tag's pin and where it was
+# verified are in components/versions.py; this digest moves with it.
+PAUSE_DIGEST = "sha256:278fb9dbcca9518083ad1e11276933a2e96f23de604a3a08cc3c80002767d24c"
+PAUSE_IMAGE = f"registry.k8s.io/pause:{versions.PAUSE_IMAGE}@{PAUSE_DIGEST}"
 NAMESPACE = "platform-headroom"
 PRIORITY_CLASS = "platform-headroom"
 # Below the default 0 that every service runs at.
