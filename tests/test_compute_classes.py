@@ -174,6 +174,24 @@ def test_spot_fallback_relaxes_to_prefer_spot_on_an_existing_cluster() -> None:
     assert pod["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["weight"] == 100
 
 
+def test_an_existing_cluster_declares_the_class_over_the_pools_its_stack_describes() -> None:
+    # What the e2e harness does: its kwok pools carry the class's label and taint, the stack names them.
+    config = copy.deepcopy(stack_config("dev"))
+    config["platform:nodePools"] = [
+        {"name": "spot", "spot": True, "computeClass": "spot-fallback"},
+        {"name": "on-demand", "computeClass": "spot-fallback"},
+    ]
+    next(s for s in config["platform:services"] if s["name"] == "order-worker")["placement"] = "spot-fallback"
+    run = run_program("dev", config)
+    [computeclass] = run.k8s("ComputeClass", "spot-fallback")
+    assert computeclass.manifest["spec"]["priorities"] == [{"nodepools": ["spot"]}, {"nodepools": ["on-demand"]}]
+    pod = _pod(run, "order-worker")
+    assert pod["nodeSelector"] == {CLASS_KEY: "spot-fallback"}
+    assert pod["tolerations"] == [CLASS_TOLERATION, SPOT_TOLERATION]
+    # prefer-spot services keep their preference there: only an explicit spot-fallback selects the class.
+    assert "nodeSelector" not in _pod(run, "storefront")
+
+
 # --------------------------------------------------------------------------- capacity and cost
 
 

@@ -117,10 +117,12 @@ class Cluster(pulumi.ComponentResource):
         if args.context.creates_cluster:
             self._build_gke(name, args)
         else:
-            self._build_existing(name, args.cluster)
+            self._build_existing(name, args.cluster, args.node_pools, args.context.labels)
         self.register_outputs(self.outputs)
 
-    def _build_existing(self, name: str, cluster: ClusterConfig) -> None:
+    def _build_existing(
+        self, name: str, cluster: ClusterConfig, node_pools: Sequence[NodePoolConfig], labels: dict[str, str]
+    ) -> None:
         self.provider = k8s.Provider(
             f"{name}-k8s",
             k8s.ProviderArgs(
@@ -133,6 +135,18 @@ class Cluster(pulumi.ComponentResource):
         self.ready = []
         self.pool_names = {}
         self.outputs = {"clusterContext": cluster.context}
+        classes = compute_classes(list(node_pools))
+        if classes:
+            # nodePools here describe the existing cluster's pools, by their own names (already labelled and tainted).
+            compute = ComputeClasses(
+                f"{name}-compute-classes",
+                classes,
+                {pool.name: pool.name for pool in node_pools},
+                labels,
+                self.provider,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.ready = list(compute.objects.values())
 
     def _build_gke(self, name: str, args: ClusterArgs) -> None:
         project = args.context.project

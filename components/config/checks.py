@@ -159,7 +159,7 @@ def _check_service(config: PlatformConfig, path: str, svc: ServiceConfig) -> Ite
             f"{path}.computeClass",
             f"a ComputeClass is for placement spot-fallback or prefer-spot, not '{svc.placement}'",
         )
-    elif config.creates_cluster:
+    elif config.creates_cluster or (svc.placement == "spot-fallback" and fallback_classes(config.node_pools)):
         yield from _check_compute_class(config, path, svc)
     # Autopilot gives Spot capacity without pools (the gke-spot selector); Standard needs a spot pool.
     if svc.placement != "regular" and config.cluster.mode == "gke" and not any(p.spot for p in config.node_pools):

@@ -23,10 +23,13 @@ from components.workloads.config import ServiceConfig
 def placed(svc: ServiceConfig, pools: list[NodePoolConfig], creates_cluster: bool) -> ServiceConfig:
     """`svc` with its placement resolved: in gke mode `prefer-spot` becomes `spot-fallback` when the stack
     declares a fallback ComputeClass (the class named, or its only one), and `spot-fallback` names its class.
-    On an existing cluster no class exists, and pod.py runs spot-fallback as prefer-spot."""
-    if not creates_cluster or svc.placement not in ("prefer-spot", "spot-fallback"):
+    On an existing cluster a class exists only if `nodePools` declare one (describing that cluster's pools);
+    without one, placement.py runs spot-fallback as prefer-spot."""
+    if svc.placement not in ("prefer-spot", "spot-fallback"):
         return svc
     classes = fallback_classes(pools)
+    if not creates_cluster and svc.placement == "prefer-spot":
+        return svc  # on an existing cluster only an explicit spot-fallback selects a declared class
     name = svc.compute_class or (classes[0] if len(classes) == 1 else None)
     if name is None:
         return svc

@@ -13,9 +13,10 @@ fields of its pod template:
   both keeps the pod valid on any scheduler) and carry no spot selector or affinity, which GKE
   rejects beside a ComputeClass.
 
-On an existing cluster (`cluster.mode: existing`) the platform knows no node pools and declares no
-ComputeClass, so `spot` and `spot-fallback` relax to `prefer-spot`: pods tolerate and prefer spot
-nodes but still schedule on a cluster that has none.
+On an existing cluster (`cluster.mode: existing`) the platform knows no node pools, so `spot` relaxes
+to `prefer-spot`: pods tolerate and prefer spot nodes but still schedule on a cluster that has none.
+`spot-fallback` relaxes the same way unless the stack's `nodePools` describe that cluster's pools with a
+`computeClass`, in which case the class is declared there too (cluster.py) and selected.
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ class Placement:
         self._creates_cluster = creates_cluster
 
     def mode(self) -> str:
-        # On an existing cluster the platform knows no pools or classes: insisting could leave pods Pending.
-        if self._svc.placement in ("spot", "spot-fallback") and not self._creates_cluster:
+        # On an existing cluster the platform knows no pools: insisting on spot could leave pods Pending. A
+        # spot-fallback service keeps its class only where the stack declares one (root.py `placed`).
+        if self._svc.placement == "spot" and not self._creates_cluster:
             return "prefer-spot"
         if self._svc.placement == "spot-fallback" and self._svc.compute_class is None:
-            return "prefer-spot"  # unreachable after validation; never select a class that does not exist
+            return "prefer-spot"
         return self._svc.placement
 
     def node_selector(self) -> dict[str, str] | None:
