@@ -151,5 +151,29 @@ def test_an_explicit_size_on_a_spot_pool_tolerates_its_taint() -> None:
     ]
 
 
-def test_no_headroom_on_an_existing_cluster(dev: ProgramRun) -> None:
+def test_no_headroom_on_an_existing_cluster_by_default(dev: ProgramRun) -> None:
     assert dev.outputs["headroom"] == {}
+
+
+def test_an_existing_clusters_described_pool_keeps_an_explicit_headroom() -> None:
+    # The e2e harness's kwok pools: placeholders pinned by the pool's own name, preempted by any service.
+    config = copy.deepcopy(stack_config("dev"))
+    config["platform:nodePools"] = [{"name": "regular", "headroom": {"cpu": "250m", "memory": "256Mi", "replicas": 2}}]
+    run = run_program("dev", config)
+    [deployment] = _placeholders(run)
+    pod = deployment.manifest["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"cloud.google.com/gke-nodepool": "regular"}
+    assert pod["priorityClassName"] == "platform-headroom"
+    assert deployment.manifest["spec"]["replicas"] == 2
+    assert run.outputs["headroom"]["regular"]["pods"] == 2
+
+
+def test_only_the_pause_placeholders_are_excused_from_probes(busy: ProgramRun) -> None:
+    from gates import _is_headroom_placeholder, manifests
+
+    excused = {m.body["metadata"]["name"] for m in manifests(busy) if _is_headroom_placeholder(m)}
+    assert excused == {"headroom-base"}
+    [placeholder] = [m for m in manifests(busy) if m.body["metadata"].get("name") == "headroom-base"]
+    other_image = copy.deepcopy(placeholder.body)
+    other_image["spec"]["template"]["spec"]["containers"][0]["image"] = "busybox:1.36"
+    assert not _is_headroom_placeholder(type(placeholder)(other_image, placeholder.resource_name))

@@ -133,7 +133,8 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.ready = []
-        self.pool_names = {}
+        # Pools a stack describes on an existing cluster keep their own names (the e2e harness's kwok pools).
+        self.pool_names = {pool.name: pulumi.Output.from_input(pool.name) for pool in node_pools}
         self.outputs = {"clusterContext": cluster.context}
         classes = compute_classes(list(node_pools))
         if classes:

@@ -26,7 +26,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from components.cluster.config import NodePoolConfig
+from components.cluster.config import HeadroomSize, NodePoolConfig
 from components.planning.capacity import CapacityReport, CpuMemory, Workload
 from components.values import cpu_millicores, memory_bytes
 from components.workloads.config import ServiceConfig
@@ -80,10 +80,19 @@ def plan_headroom(
     capacity: CapacityReport,
     production: bool,
 ) -> dict[str, PoolHeadroom]:
-    """Pool name -> its placeholder pods; pools without headroom are absent. Empty unless the capacity
-    check ran (gke mode): on an existing cluster the pools are not known."""
+    """Pool name -> its placeholder pods; pools without headroom are absent. Without the capacity check
+    (an existing cluster, Autopilot) only explicit sizes on pools the stack describes count."""
     if not capacity.checked:
-        return {}
+        # An existing cluster's stack may still describe its pools: explicit sizes there are kept (pinned by pool name).
+        return {
+            pool.name: PoolHeadroom(
+                pool.name,
+                pool.headroom.replicas,
+                CpuMemory(cpu_millicores(pool.headroom.cpu), memory_bytes(pool.headroom.memory) / MIB),
+            )
+            for pool in node_pools
+            if isinstance(pool.headroom, HeadroomSize)
+        }
     workloads = {w.name: w for w in capacity.workloads if w.is_service}
     needed: dict[str, CpuMemory] = {}
     slot: dict[str, CpuMemory] = {}
