@@ -446,6 +446,8 @@ def build_graph(wiring: Wiring, services: Sequence[ServiceConfig]) -> Graph:
             graph.add(f"node-pool/{pool}", t["node-pool"], ["cluster", "network/nat", "node-service-account"])
             for pool in wiring.node_pools
         ]
+        # Autopilot has no pools: objects wait for the cluster itself (its provider's kubeconfig).
+        pools = pools or ["cluster"]
     # Every namespaced object and release waits for the node pools (platform.py `on_nodes`).
     namespaces = graph.add("namespaces", t["kubernetes-object"], pools)
     config = graph.add("secrets-and-config-maps", t["kubernetes-object"], [namespaces])
