@@ -1,8 +1,9 @@
 """Config of the data domain: the catalog of data stores, the engines that run them, and backups.
 
 `DataServiceConfig` is one store as a team declares it (`platform:dataServices`); `ENGINES` is the
-per-type table every store is built from: the official image and its pinned default version, the
-client port, the Pod Security level the image needs, the client URL format, which version changes
+per-type table every store is built from: the official image and its pinned default version
+(components/versions.py), the client port, the Pod Security level the image needs, the client URL
+format, which version changes
 the engine makes in place, and how many replicas the image can run. The in-cluster build of a store
 (catalog.py) reads only this table, so another way of running a type (a managed service, issue #16)
 is one more column, and the client Secret's keys stay the same.
@@ -25,6 +26,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from components import versions
 from components.errors import Problem
 from components.values import DnsLabel, DnsSubdomain, Model, Resources, ServiceName, Storage
 
@@ -98,7 +100,7 @@ ENGINES: dict[str, Engine] = {
     "postgres": Engine(
         label="PostgreSQL",
         image="postgres",
-        default_version="17.6",
+        default_version=versions.POSTGRES_IMAGE,
         port_name="postgres",
         port=5432,
         peer_ports=(),
@@ -120,7 +122,7 @@ ENGINES: dict[str, Engine] = {
     "redis": Engine(
         label="Redis",
         image="redis",
-        default_version="7.4.5",
+        default_version=versions.REDIS_IMAGE,
         port_name="redis",
         port=6379,
         peer_ports=(),
@@ -140,7 +142,7 @@ ENGINES: dict[str, Engine] = {
     "mongodb": Engine(
         label="MongoDB",
         image="mongo",
-        default_version="8.0.13",
+        default_version=versions.MONGODB_IMAGE,
         port_name="mongodb",
         port=27017,
         peer_ports=(),
@@ -162,7 +164,7 @@ ENGINES: dict[str, Engine] = {
     "kafka": Engine(
         label="Kafka",
         image="apache/kafka",
-        default_version="3.9.1",
+        default_version=versions.KAFKA_IMAGE,
         port_name="kafka",
         port=9092,
         peer_ports=(("controller", 9093),),
@@ -184,7 +186,7 @@ ENGINES: dict[str, Engine] = {
     "object-store": Engine(
         label="MinIO",
         image="minio/minio",
-        default_version="RELEASE.2025-04-22T22-12-26Z",
+        default_version=versions.MINIO_IMAGE,
         port_name="s3",
         port=9000,
         peer_ports=(),
@@ -204,7 +206,7 @@ ENGINES: dict[str, Engine] = {
     "neo4j": Engine(
         label="Neo4j",
         image="neo4j",
-        default_version="5.26.10",
+        default_version=versions.NEO4J_IMAGE,
         port_name="bolt",
         port=7687,
         peer_ports=(),

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from components import versions
 from components.charts import ChartSource, ChartVersion
 from components.errors import Problem
 from components.values import DnsLabel, DnsSubdomain, Duration, Memory, Model
@@ -211,7 +212,7 @@ class TracingConfig(Model):
 
     enabled: bool = True
     namespace: DnsLabel = "tracing"
-    chart_version: ChartVersion = "0.170.0"
+    chart_version: ChartVersion = versions.OPENTELEMETRY_COLLECTOR_CHART
     chart_source: ChartSource = Field(
         ChartSource(),
         description="Where the opentelemetry-collector chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
@@ -228,19 +229,19 @@ class TracingConfig(Model):
 class MonitoringConfig(Model):
     enabled: bool = True
     namespace: DnsLabel = "monitoring"
-    chart_version: ChartVersion = "92.3.0"
+    chart_version: ChartVersion = versions.KUBE_PROMETHEUS_STACK_CHART
     chart_source: ChartSource = Field(
         ChartSource(),
         description="Where the kube-prometheus-stack chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
     )
     # prometheus-community's prometheus-operator-crds, installed before the stack (crds.enabled false there).
-    crds_chart_version: ChartVersion = "32.0.0"
+    crds_chart_version: ChartVersion = versions.PROMETHEUS_OPERATOR_CRDS_CHART
     crds_chart_source: ChartSource = Field(
         ChartSource(),
         description="Where the prometheus-operator-crds chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
     )
     # prometheus-adapter serves the services' custom Pods metrics (custom.metrics.k8s.io) to HPAs.
-    adapter_chart_version: ChartVersion = "5.3.0"
+    adapter_chart_version: ChartVersion = versions.PROMETHEUS_ADAPTER_CHART
     adapter_chart_source: ChartSource = Field(
         ChartSource(),
         description="Where the prometheus-adapter chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",

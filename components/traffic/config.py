@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from components import versions
 from components.charts import ChartSource, ChartVersion
 from components.errors import Problem
 from components.values import DnsLabel, Host, Model, Resources, ResourceValues
@@ -118,7 +119,7 @@ class IngressNginxConfig(Model):
     enabled: bool = True
     namespace: DnsLabel = "ingress-nginx"
     # The last upstream release: the project was retired (repository archived 2026-03-24), so no fixes follow.
-    chart_version: ChartVersion = "4.15.1"
+    chart_version: ChartVersion = versions.INGRESS_NGINX_CHART
     chart_source: ChartSource = Field(
         ChartSource(),
         description="Where the ingress-nginx chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
@@ -137,7 +138,7 @@ class IngressNginxConfig(Model):
 class EnvoyGatewayConfig(Model):
     # Installed on an existing cluster when `ingress.controller` is gateway (GKE runs its own controller).
     namespace: DnsLabel = "envoy-gateway-system"
-    chart_version: ChartVersion = "v1.9.0"
+    chart_version: ChartVersion = versions.ENVOY_GATEWAY_CHART
     chart_source: ChartSource = Field(
         ChartSource(),
         description="Where the gateway-helm chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
@@ -149,7 +150,7 @@ class EnvoyGatewayConfig(Model):
 class CertManagerConfig(Model):
     enabled: bool = True
     namespace: DnsLabel = "cert-manager"
-    chart_version: ChartVersion = "v1.21.2"
+    chart_version: ChartVersion = versions.CERT_MANAGER_CHART
     chart_source: ChartSource = Field(
         ChartSource(),
         description="Where the cert-manager chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
