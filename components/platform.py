@@ -499,7 +499,7 @@ def warn_retired_controller(config: PlatformConfig) -> None:
     if config.ingress.controller == "ingress-nginx":
         pulumi.log.warn(
             f"stack '{config.stack}': ingress.controller 'ingress-nginx' is retired upstream (no releases or "
-            "security fixes since 2026-03-24); move to 'gateway' (README, 'Migrating from ingress-nginx')"
+            "security fixes since 2026-03-24); move to 'gateway' (docs/traffic.md, 'Migrating from ingress-nginx')"
         )
 
 
