@@ -469,6 +469,8 @@ def stack_outputs(
                 "version": store.effective_version,
                 "storage": store.storage_size,
                 "mode": store.mode,
+                # The engine's image: another engine on the same volume is refused (config/checks.py).
+                "image": store.engine.image,
             }
             for store in config.data_services
         },

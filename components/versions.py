@@ -62,9 +62,11 @@ MONGODB_IMAGE = "8.0.13"
 # renovate: datasource=docker depName=apache/kafka
 KAFKA_IMAGE = "3.9.1"
 
-# Verified: minio/minio:RELEASE.2025-04-22T22-12-26Z, a minio/minio release tag, also on quay.io/minio/minio.
-# renovate: datasource=docker depName=minio/minio versioning=regex:^RELEASE\.(?<major>\d+)-(?<minor>\d+)-(?<patch>\d+)T
-MINIO_IMAGE = "RELEASE.2025-04-22T22-12-26Z"
+# Verified: upstream release tag 4.47 of seaweedfs/seaweedfs (github.com/seaweedfs/seaweedfs/releases/tag/4.47), pushed to
+# Docker Hub as chrislusf/seaweedfs:4.47 by its container_release workflows (a Renovate registry lookup in
+# shaman007/home-k3s#769, 2026-09-15, digest sha256:ce9e796f1fe6...bf882). Replaces the archived MinIO.
+# renovate: datasource=docker depName=chrislusf/seaweedfs
+SEAWEEDFS_IMAGE = "4.47"
 
 # Verified: docker.io/library/neo4j:5.26.10 (5.26 LTS; docker-library/official-images carries 5.26.x, 5.26.11 on 2025-08-27).
 # renovate: datasource=docker depName=neo4j

@@ -184,10 +184,12 @@ ENGINES: dict[str, Engine] = {
         ),
     ),
     "object-store": Engine(
-        label="MinIO",
-        image="minio/minio",
-        default_version=versions.MINIO_IMAGE,
+        label="SeaweedFS",
+        # Apache-2.0 and maintained (components/versions.py says where the tag was verified).
+        image="chrislusf/seaweedfs",
+        default_version=versions.SEAWEEDFS_IMAGE,
         port_name="s3",
+        # MinIO's port, so a client's URL keeps its shape (http://<store>.<namespace>.svc.cluster.local:9000).
         port=9000,
         peer_ports=(),
         data_path="/data",
@@ -198,10 +200,12 @@ ENGINES: dict[str, Engine] = {
         username="app",
         url="http://{host}:{port}",
         max_replicas=1,
-        # RELEASE.<date>: releases are ordered by date and always upgrade in place.
-        major_fields=0,
+        major_fields=1,
         one_major_at_a_time=False,
-        major_upgrade="",
+        major_upgrade=(
+            "declare a second store at the new version, copy the buckets with an S3 sync tool "
+            "(rclone sync), move the clients, then remove the old store"
+        ),
     ),
     "neo4j": Engine(
         label="Neo4j",
@@ -226,6 +230,11 @@ ENGINES: dict[str, Engine] = {
         ),
     ),
 }
+
+
+# Images a type ran in the cluster before this stack's record named the image (data/history.py):
+# the object store ran MinIO, whose data files SeaweedFS cannot read.
+FORMER_IMAGES = {"object-store": ("minio/minio", "MinIO")}
 
 
 # Cloud SQL for PostgreSQL machine tiers a stack may use: tier -> (vCPUs, memory GiB, shared core).
@@ -340,7 +349,7 @@ class DataServiceConfig(Model):
     enabled: bool = True
     """`false` leaves the store out of a stack (its volumes stay: PVCs are retained)."""
     type: EngineType
-    """The engine: official images `postgres`, `redis`, `mongo`, `apache/kafka` (KRaft), `minio/minio`, `neo4j`."""
+    """The engine: official images `postgres`, `redis`, `mongo`, `apache/kafka` (KRaft), `chrislusf/seaweedfs` (the object store), `neo4j`."""
     # The official image's tag; unset: the engine's pinned default.
     version: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] | None = None
     """The official image's tag. A change the engine cannot make in place (a major PostgreSQL or Neo4j upgrade, a MongoDB release series, any downgrade) is refused, with how to do it instead."""

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag
 
 from components.observability.config import SloConfig
 from components.values import (
@@ -394,6 +394,31 @@ class ServiceAccountConfig(Model):
     """Mount an API token into pods (off unless the service calls the API)."""
     workload_identity: WorkloadIdentity | None = None
     """Give the service its own GCP service account through Workload Identity (gke mode)."""
+    name: DnsSubdomain | None = Field(
+        None,
+        description="The Kubernetes ServiceAccount's name, unique in its namespace; unset: the service's name.",
+    )
+
+
+# A qualified name as Kubernetes takes for label and annotation keys: an optional DNS-subdomain prefix and '/',
+# then up to 63 characters of [A-Za-z0-9-_.] starting and ending alphanumeric.
+_QUALIFIED_NAME = re.compile(
+    r"^(?:(?=[^/]{1,253}/)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+
+
+def _annotation_keys(value: dict[str, str]) -> dict[str, str]:
+    for key in value:
+        if not _QUALIFIED_NAME.match(key):
+            raise ValueError(
+                f"'{key}' is not a valid annotation key: an optional DNS prefix and '/', then up to 63 characters "
+                "of [A-Za-z0-9-_.] starting and ending with a letter or digit"
+            )
+    return value
+
+
+Annotations = Annotated[dict[str, str], AfterValidator(_annotation_keys)]
 
 
 # Storage classes each cluster mode knows, and the one a claim gets when it names none. GKE's
@@ -526,6 +551,16 @@ class ServiceConfig(Model):
     # Set: a StatefulSet with persistent volumes instead of a Deployment.
     stateful: StatefulConfig | None = None
     """Run the service as a StatefulSet on persistent volumes instead of a Deployment (see [data](data.md)): a headless Service `<name>-headless` for stable pod DNS beside the ClusterIP Service, PVC retention `Retain`/`Retain`, RollingUpdate with a partition. PDB, spread and security contexts as for a Deployment."""
+    labels: Labels = Field(
+        {},
+        description="The team's own labels on the workload and its pods (owner, cost centre); never selectors.",
+    )
+    annotations: Annotations = Field({}, description="The team's own annotations on the workload and its pods.")
+
+    @property
+    def service_account_name(self) -> str:
+        """The ServiceAccount the pods run as: the chosen name, else the service's."""
+        return self.service_account.name or self.name
 
     @property
     def kind(self) -> str:
