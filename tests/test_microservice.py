@@ -16,7 +16,7 @@ from harness import ProgramRun, Registration, is_secret_value, run_program, stac
 
 from components.workloads.config import PROBE_DEFAULTS, ServiceConfig
 from components.workloads.identity import gcp_account_id
-from components.workloads.microservice import migration_job_name
+from components.workloads.migration import migration_job_name
 from components.workloads.pod import to_dns_label
 
 SERVICES = ("storefront", "checkout", "order-worker")
