@@ -266,6 +266,10 @@ class Api:
             if error.code != 404:
                 raise
 
+    def get(self, obj: dict[str, Any]) -> dict[str, Any]:
+        found, _ = self.request("GET", self.path(obj))
+        return dict(found)
+
     def exists(self, obj: dict[str, Any]) -> bool:
         try:
             self.request("GET", self.path(obj))
@@ -431,6 +435,9 @@ def judge(api: Api, stack: Stack, outcome: Outcome) -> None:
             except ApiError as error:
                 refused(obj, str(error))
             outcome.judged += 1
+        # Quota admission refuses every pod while a quota's usage is unknown: wait for the quota controller.
+        for quota in (o for o in created if o["kind"] == "ResourceQuota"):
+            wait(f"{name_of(quota)} counted", lambda q=quota: bool((api.get(q).get("status") or {}).get("hard")))
         for obj in stack.objects:
             if obj["kind"] in ADMISSION_INPUTS:
                 continue

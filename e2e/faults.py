@@ -178,7 +178,8 @@ class Faults:
                 except LookupError:
                     exists = False
             if exists:
-                imports += ["--import-pending-creates", urn, str(object_id)]
+                # A string-array flag: the URN and the ID are one occurrence each.
+                imports += ["--import-pending-creates", urn, "--import-pending-creates", str(object_id)]
             else:
                 dropped.append(urn)
         refresh = h.pulumi(
@@ -187,7 +188,7 @@ class Faults:
         left = self.pending_operations()
         detail = (
             f"{len(pending)} pending ({', '.join(sorted({op['type'] for op in pending})) or 'none'}): "
-            f"{len(imports) // 3} imported by ID, {len(dropped)} dropped; {len(left)} left after refresh"
+            f"{len(imports) // 4} imported by ID, {len(dropped)} dropped; {len(left)} left after refresh"
         )
         return refresh.returncode == 0 and not left, detail + tail(refresh)
 
