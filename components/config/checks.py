@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from components import charts
 from components.cluster.config import check_cluster, check_network, check_node_pools
 from components.data.config import PSA_LEVELS, DataServiceConfig, check_data_service, check_managed, check_retention
 from components.errors import Problem
@@ -293,6 +294,7 @@ def _check_addons(config: PlatformConfig) -> Iterator[Problem]:
             "addons.ingressNginx.staticIp",
             "a static IP belongs to a LoadBalancer Service; set serviceType to LoadBalancer",
         )
+    yield from _check_chart_sources(config)
     monitoring = addons.monitoring
     if monitoring.enabled:
         yield from check_alerting(monitoring.alerting, "addons.monitoring.alerting")
@@ -310,6 +312,67 @@ def _check_addons(config: PlatformConfig) -> Iterator[Problem]:
                 f"'{ns.pod_security}' would block the monitoring add-on in '{ns.name}': node-exporter needs "
                 "hostNetwork, hostPID and hostPath; set privileged",
             )
+
+
+def _check_chart_sources(config: PlatformConfig) -> Iterator[Problem]:
+    """Each local chart the stack installs is the pinned chart and version (the provider would ignore the pin)."""
+    addons = config.addons
+    envoy, nginx, cert_manager = addons.envoy_gateway, addons.ingress_nginx, addons.cert_manager
+    monitoring, tracing = addons.monitoring, addons.tracing
+    installed = [
+        (
+            config.runs_envoy_gateway,
+            "addons.envoyGateway.chart",
+            envoy.chart_source,
+            charts.ENVOY_GATEWAY,
+            envoy.chart_version,
+        ),
+        (
+            config.runs_ingress_nginx,
+            "addons.ingressNginx.chart",
+            nginx.chart_source,
+            charts.INGRESS_NGINX,
+            nginx.chart_version,
+        ),
+        (
+            cert_manager.enabled,
+            "addons.certManager.chart",
+            cert_manager.chart_source,
+            charts.CERT_MANAGER,
+            cert_manager.chart_version,
+        ),
+        (
+            monitoring.enabled,
+            "addons.monitoring.chart",
+            monitoring.chart_source,
+            charts.KUBE_PROMETHEUS_STACK,
+            monitoring.chart_version,
+        ),
+        (
+            monitoring.enabled,
+            "addons.monitoring.crdsChart",
+            monitoring.crds_chart_source,
+            charts.PROMETHEUS_OPERATOR_CRDS,
+            monitoring.crds_chart_version,
+        ),
+        (
+            monitoring.enabled,
+            "addons.monitoring.adapterChart",
+            monitoring.adapter_chart_source,
+            charts.PROMETHEUS_ADAPTER,
+            monitoring.adapter_chart_version,
+        ),
+        (
+            tracing.enabled,
+            "addons.tracing.chart",
+            tracing.chart_source,
+            charts.OPENTELEMETRY_COLLECTOR,
+            tracing.chart_version,
+        ),
+    ]
+    for used, key, source, upstream, version in installed:
+        if used:
+            yield from charts.check_chart_source(source, f"{key}Source", upstream, version, f"{key}Version")
 
 
 def _check_receiver_secrets(config: PlatformConfig) -> Iterator[Problem]:

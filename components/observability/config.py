@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from components.charts import ChartSource, ChartVersion
 from components.errors import Problem
 from components.values import DnsLabel, DnsSubdomain, Duration, Memory, Model
 
@@ -210,7 +211,11 @@ class TracingConfig(Model):
 
     enabled: bool = True
     namespace: DnsLabel = "tracing"
-    chart_version: str = "0.158.3"
+    chart_version: ChartVersion = "0.170.0"
+    chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the opentelemetry-collector chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     # The share of new traces sampled (parent-based: a sampled caller's trace is always kept); seed 004: 10 %.
     sampling_ratio: float = Field(0.1, ge=0, le=1)
     # Unset: 2 in production (with a PDB), 1 elsewhere.
@@ -223,11 +228,23 @@ class TracingConfig(Model):
 class MonitoringConfig(Model):
     enabled: bool = True
     namespace: DnsLabel = "monitoring"
-    chart_version: str = "92.3.0"
+    chart_version: ChartVersion = "92.3.0"
+    chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the kube-prometheus-stack chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     # prometheus-community's prometheus-operator-crds, installed before the stack (crds.enabled false there).
-    crds_chart_version: str = "32.0.1"
+    crds_chart_version: ChartVersion = "32.0.0"
+    crds_chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the prometheus-operator-crds chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     # prometheus-adapter serves the services' custom Pods metrics (custom.metrics.k8s.io) to HPAs.
-    adapter_chart_version: str = "5.3.0"
+    adapter_chart_version: ChartVersion = "5.3.0"
+    adapter_chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the prometheus-adapter chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     retention: Duration = "15d"
     # Cloud Logging's retention for the project's _Default log bucket (gke mode), in whole days.
     log_retention: Duration = "30d"

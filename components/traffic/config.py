@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from components.charts import ChartSource, ChartVersion
 from components.errors import Problem
 from components.values import DnsLabel, Host, Model, Resources, ResourceValues
 
@@ -117,7 +118,11 @@ class IngressNginxConfig(Model):
     enabled: bool = True
     namespace: DnsLabel = "ingress-nginx"
     # The last upstream release: the project was retired (repository archived 2026-03-24), so no fixes follow.
-    chart_version: str = "4.15.1"
+    chart_version: ChartVersion = "4.15.1"
+    chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the ingress-nginx chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     replicas: int = Field(2, ge=1)
     # LoadBalancer on a reserved static IP in GKE; NodePort suits kind and minikube.
     service_type: Literal["LoadBalancer", "NodePort"] = "LoadBalancer"
@@ -132,7 +137,11 @@ class IngressNginxConfig(Model):
 class EnvoyGatewayConfig(Model):
     # Installed on an existing cluster when `ingress.controller` is gateway (GKE runs its own controller).
     namespace: DnsLabel = "envoy-gateway-system"
-    chart_version: str = "v1.9.0"
+    chart_version: ChartVersion = "v1.9.0"
+    chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the gateway-helm chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     # The Envoy data plane's replicas, behind a NodePort Service (kind, minikube).
     proxy_replicas: int = Field(1, ge=1)
 
@@ -140,7 +149,11 @@ class EnvoyGatewayConfig(Model):
 class CertManagerConfig(Model):
     enabled: bool = True
     namespace: DnsLabel = "cert-manager"
-    chart_version: str = "v1.21.2"
+    chart_version: ChartVersion = "v1.21.2"
+    chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the cert-manager chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
     # Which Let's Encrypt issuer the Ingresses use; defaults to production only in production.
     issuer: Literal["staging", "production"] | None = None
