@@ -147,6 +147,31 @@ class Faults:
         state = self.h.export()
         return list(state["deployment"].get("pending_operations") or [])
 
+    def existing_id(self, resource: dict[str, Any]) -> str | None:
+        """The provider ID of a pending create's object when it exists in the cluster, else None: a Kubernetes
+        object's is `<namespace>/<name>` (`<name>` when cluster-scoped); a Helm release's is
+        `<namespace>/<release>`, and it exists when Helm recorded its first revision (a Secret)."""
+        typ, inputs = resource["type"], resource.get("inputs") or {}
+        if typ == "kubernetes:helm.sh/v3:Release":
+            name, namespace = inputs.get("name"), inputs.get("namespace")
+            target = ("secret", f"sh.helm.release.v1.{name}.v1", "-n", str(namespace))
+            object_id = f"{namespace}/{name}"
+        elif typ.startswith("kubernetes:") and "kind" in inputs:
+            meta = inputs.get("metadata") or {}
+            version = inputs["apiVersion"]
+            kind = f"{inputs['kind']}.{version.split('/')[-1]}" + (
+                f".{version.split('/')[0]}" if "/" in version else ""
+            )
+            target = (kind, str(meta.get("name"))) + (("-n", meta["namespace"]) if meta.get("namespace") else ())
+            object_id = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else str(meta.get("name"))
+        else:
+            return None
+        try:
+            self.h.kubectl("get", *target, "-o", "name")
+        except LookupError:
+            return None
+        return object_id
+
     def resolve_pending(self, label: str) -> tuple[bool, str]:
         """The documented recovery: import each pending create whose object exists, drop the others, refresh."""
         h = self.h
@@ -157,29 +182,11 @@ class Faults:
             resource = op["resource"]
             if op["type"] != "creating":
                 continue
-            urn, inputs = resource["urn"], resource.get("inputs") or {}
-            meta = inputs.get("metadata") or {}
-            object_id = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta.get("name")
-            exists = False
-            if resource["type"].startswith("kubernetes:") and object_id and "kind" in inputs:
-                args = [
-                    "get",
-                    f"{inputs['kind']}.{inputs['apiVersion'].split('/')[-1]}"
-                    + (f".{inputs['apiVersion'].split('/')[0]}" if "/" in inputs["apiVersion"] else ""),
-                    meta["name"],
-                    "-o",
-                    "name",
-                ]
-                if meta.get("namespace"):
-                    args += ["-n", meta["namespace"]]
-                try:
-                    h.kubectl(*args)
-                    exists = True
-                except LookupError:
-                    exists = False
-            if exists:
+            urn = resource["urn"]
+            object_id = self.existing_id(resource)
+            if object_id is not None:
                 # A string-array flag: the URN and the ID are one occurrence each.
-                imports += ["--import-pending-creates", urn, "--import-pending-creates", str(object_id)]
+                imports += ["--import-pending-creates", urn, "--import-pending-creates", object_id]
             else:
                 dropped.append(urn)
         refresh = h.pulumi(

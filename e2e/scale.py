@@ -143,6 +143,45 @@ def measured(h: Harness, name: str, *args: str) -> Step:
     return Step(name, seconds, cli.returncode == 0, peaks, output)
 
 
+def analyse_events(path: Path) -> dict[str, Any]:
+    """Where an engine run spent its time, from its `--event-log`: per resource type the steps' summed
+    seconds (resourcePre to resOutputs: the provider's call, its await included) and their mean, the mean
+    number of steps in flight, and when the first and the last step started (relative to the first event)."""
+    starts: dict[str, tuple[str, float]] = {}
+    per_type: dict[str, list[float]] = {}
+    first = last_start = end = None
+    for line in path.read_text().splitlines() if path.exists() else []:
+        event = json.loads(line)
+        stamp = float(event.get("timestamp", 0))
+        first = stamp if first is None else first
+        end = stamp
+        if "resourcePreEvent" in event:
+            meta = event["resourcePreEvent"]["metadata"]
+            if meta.get("op") != "same":
+                starts[meta["urn"]] = (meta["type"], stamp)
+                last_start = stamp
+        elif "resOutputsEvent" in event:
+            urn = event["resOutputsEvent"]["metadata"]["urn"]
+            if urn in starts:
+                typ, began = starts.pop(urn)
+                per_type.setdefault(typ, []).append(stamp - began)
+    if first is None or end is None:
+        return {}
+    total = sum(sum(v) for v in per_type.values())
+    wall = max(end - first, 1e-9)
+    top = sorted(per_type.items(), key=lambda item: -sum(item[1]))[:6]
+    return {
+        "wall": wall,
+        "steps": sum(len(v) for v in per_type.values()),
+        "inFlight": total / wall,
+        "lastStepStart": (last_start - first) if last_start is not None else None,
+        "top": [
+            {"type": typ.split(":")[-1] if typ.count(":") else typ, "n": len(v), "sum": sum(v), "mean": sum(v) / len(v)}
+            for typ, v in top
+        ],
+    }
+
+
 def catalog(size: str, project: dict[str, Any]) -> list[dict[str, Any]]:
     services: list[dict[str, Any]] = project["config"]["services"]["value"]
     if size == "dev":
@@ -233,10 +272,13 @@ def run_size(args: argparse.Namespace, size: str, report: Report) -> dict[str, A
         ("no-op up", ("up", "--yes", "--skip-preview", "--expect-no-changes")),
         ("destroy", ("destroy", "--yes", "--skip-preview")),
     ):
-        step = measured(h, f"{name.replace(' ', '-')}-{size}", *args_)
+        events = work / "logs" / f"events-{name.replace(' ', '-')}.jsonl"
+        step = measured(h, f"{name.replace(' ', '-')}-{size}", *args_, "--event-log", str(events))
         if name == "up":
             row["resources"] = resources_in_state(h) if step.ok else None
         row[name] = {"seconds": round(step.seconds, 1), "ok": step.ok, "peaks": step.peaks}
+        row[name]["events"] = analyse_events(events)
+        print(f"    where the time went: {json.dumps(row[name]['events'])}", flush=True)
         print(
             f"  {size}: {name} {'ok' if step.ok else 'FAILED'} in {step.seconds:.0f} s; peaks {fmt_peaks(step.peaks)}"
         )
