@@ -18,7 +18,8 @@ program runs under the tests' mocks and its Kubernetes objects are written as `t
    nothing. A warning (Pod Security on a Deployment's template, a deprecated field) counts as a rejection;
 4. each workload's pod template becomes a Pod created with `dryRun=All`: PSA enforces on Pods only (on
    Deployments it only warns), and LimitRange and ResourceQuota admission judge it;
-5. the stack's Namespaces and cluster-scoped objects are deleted again before the next stack.
+5. what step 2 created is deleted again before the next stack, but the Namespaces: the next stack that
+   declares one relabels it, and all are deleted at the end (with the CRDs step 1 added).
 
 It prints every rejection (stack, object, the API server's message), and what the API server accepted but
 cannot judge off GKE, with the reason. Exits non-zero on any rejection.
@@ -387,6 +388,8 @@ class Outcome:
     judged: int = 0
     pods: int = 0
     rejected: list[str] = field(default_factory=list)
+    # The Namespaces created for real, deleted at the end.
+    namespaces: set[str] = field(default_factory=set)
     # why -> the objects (stack: object (detail)) it applies to
     unjudged: dict[str, list[str]] = field(default_factory=dict)
 
@@ -457,16 +460,26 @@ def judge(api: Api, stack: Stack, outcome: Outcome) -> None:
                 refused(obj, f"its pod: {error}")
             outcome.pods += 1
     finally:
-        cleanup(api, created)
+        cleanup(api, created, outcome.namespaces)
     outcome.note(stack)
 
 
-def cleanup(api: Api, created: list[dict[str, Any]]) -> None:
-    """Delete what was created for real: namespaces (with what is in them) and cluster-scoped objects."""
-    gone = [o for o in created if o["kind"] == "Namespace" or not (o["metadata"].get("namespace"))]
-    for obj in gone:
-        api.delete(obj)
-    wait("namespaces deleted", lambda: not any(api.exists(o) for o in gone), timeout=180)
+def cleanup(api: Api, created: list[dict[str, Any]], namespaces: set[str]) -> None:
+    """Delete what a stack created for real, but its Namespaces: those are relabelled by the next stack that
+    declares them (the same field manager drops the labels it no longer applies) and deleted at the end, so
+    that the namespace controller's deletion is waited for only once."""
+    for obj in created:
+        if obj["kind"] == "Namespace":
+            namespaces.add(obj["metadata"]["name"])
+        else:
+            api.delete(obj)
+
+
+def delete_namespaces(api: Api, names: set[str]) -> None:
+    namespaces = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}} for name in sorted(names)]
+    for namespace in namespaces:
+        api.delete(namespace)
+    wait("namespaces deleted", lambda: not any(api.exists(ns) for ns in namespaces), timeout=300)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -501,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
         finally:
+            delete_namespaces(api, outcome.namespaces)
             remove_crds(api, crds)
 
     print("\n== accepted, but not judged off GKE (why: how many objects; the first few)")
