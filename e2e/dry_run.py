@@ -30,8 +30,10 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import re
 import ssl
+import subprocess
 import sys
 import time
 import urllib.error
@@ -47,7 +49,24 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-VENDOR = ROOT.parent / "shared" / "e2e-vendor"
+
+def vendor_dir() -> Path:
+    """../shared/e2e-vendor beside the repository or, for a git worktree, beside its main checkout (as e2e/lib.sh)."""
+    if os.environ.get("PLATFORM_E2E_VENDOR"):
+        return Path(os.environ["PLATFORM_E2E_VENDOR"])
+    common = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--path-format=absolute", "--git-common-dir"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    candidates = [ROOT.parent / "shared" / "e2e-vendor"]
+    if common:
+        candidates.append(Path(common).parent.parent / "shared" / "e2e-vendor")
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+VENDOR = vendor_dir()
 # The CRDs every stack may use, as (what, files). Chart templates carry Helm directives on lines of their own.
 CRD_SOURCES = (
     ("Gateway API and Envoy Gateway (gateway-helm v1.9.0)", "charts/gateway-helm-v1.9.0/charts/crds/crds/**/*.yaml"),
@@ -58,6 +77,16 @@ CRD_SOURCES = (
     ),
     ("cert-manager (v1.21.1)", "charts/cert-manager-v1.21.1/templates/crd-*.yaml"),
 )
+
+
+class CrdLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without YAML 1.1's `=` value tag, which a CRD's enum of operators trips over."""
+
+
+CrdLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:value"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 HELM_DIRECTIVE = re.compile(r"^\s*\{\{.*\}\}\s*$")
 FIELD_MANAGER = "platform-dry-run"
 # Created for real, because admission looks them up when it judges a pod.
@@ -131,7 +160,7 @@ def crd_documents() -> Iterator[tuple[str, dict[str, Any]]]:
             raise FileNotFoundError(f"no CRDs at {VENDOR / pattern}")
         for path in paths:
             text = "\n".join(line for line in path.read_text().splitlines() if not HELM_DIRECTIVE.match(line))
-            for document in yaml.safe_load_all(text):
+            for document in yaml.load_all(text, Loader=CrdLoader):
                 if isinstance(document, dict) and document.get("kind") == "CustomResourceDefinition":
                     meta = document["metadata"]
                     # A stripped `labels:`/`annotations:` whose template filled it is left empty.
@@ -304,11 +333,10 @@ def name_of(obj: dict[str, Any]) -> str:
     return f"{obj['kind']} {where}{meta.get('name')}"
 
 
-def install_crds(api: Api) -> list[str]:
-    """Install every CRD of CRD_SOURCES; returns the names of those that were not there before."""
+def install_crds(api: Api, installed: list[str]) -> None:
+    """Install every CRD of CRD_SOURCES; `installed` collects those that were not there before, as it goes."""
     listing, _ = api.request("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
     present = {item["metadata"]["name"] for item in listing["items"]}
-    installed: list[str] = []
     for what, crd in crd_documents():
         if crd["metadata"]["name"] in present:
             continue
@@ -335,7 +363,6 @@ def install_crds(api: Api) -> list[str]:
 
     wait("CRDs established", established)
     api.discover()
-    return installed
 
 
 def remove_crds(api: Api, names: list[str]) -> None:
@@ -350,8 +377,10 @@ def remove_crds(api: Api, names: list[str]) -> None:
 
 def pod_of(workload: dict[str, Any]) -> dict[str, Any] | None:
     """The Pod a workload's controller would create from its template (dry-run only)."""
+    if workload["kind"] not in POD_TEMPLATES:
+        return None
     template: Any = workload
-    for key in POD_TEMPLATES.get(workload["kind"], ()):
+    for key in POD_TEMPLATES[workload["kind"]]:
         template = (template or {}).get(key)
     if not isinstance(template, dict):
         return None
@@ -503,9 +532,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--kubeconfig is required unless --render-only")
         api = Api(args.kubeconfig, args.context)
         api.discover()
-        crds = install_crds(api)
-        print(f"installed {len(crds)} CRDs", flush=True)
+        crds: list[str] = []
         try:
+            install_crds(api, crds)
+            print(f"installed {len(crds)} CRDs", flush=True)
             for stack in stacks:
                 before = len(outcome.rejected)
                 judge(api, stack, outcome)
