@@ -11,8 +11,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from components import charts
-from components.cluster.config import check_cluster, check_network, check_node_pools
-from components.data.config import PSA_LEVELS, DataServiceConfig, check_data_service, check_managed, check_retention
+from components.cluster.config import check_cluster, check_network, check_node_pools, fallback_classes
+from components.data.config import (
+    FORMER_IMAGES,
+    PSA_LEVELS,
+    DataServiceConfig,
+    check_data_service,
+    check_managed,
+    check_retention,
+)
 from components.errors import Problem
 from components.observability.config import check_alerting, check_slo
 from components.tenancy.config import (
@@ -47,6 +54,7 @@ def semantic_problems(config: PlatformConfig) -> Iterator[Problem]:
     for index, service in enumerate(config.services):
         if service.enabled:
             yield from _check_service(config, f"services[{index}]", service)
+    yield from _check_service_accounts(config)
     yield from check_ingress(config.ingress, creates_cluster=config.creates_cluster)
     yield from _check_routes(config)
     yield from _check_addons(config)
@@ -88,6 +96,34 @@ def _check_names_unique(config: PlatformConfig) -> Iterator[Problem]:
             )
 
 
+def _check_service_accounts(config: PlatformConfig) -> Iterator[Problem]:
+    """Each workload's ServiceAccount is its own: no two share a name in a namespace, none takes `default`."""
+    enabled = [(index, svc) for index, svc in enumerate(config.services) if svc.enabled]
+    # Accounts named after their workload (the data stores' too) are unique already: service and store names are.
+    owners: dict[tuple[str, str], str] = {
+        (store.namespace, store.name): f"data service '{store.name}'" for store in config.stores
+    }
+    owners.update(
+        {(svc.namespace, svc.name): f"service '{svc.name}'" for _, svc in enabled if svc.service_account.name is None}
+    )
+    for index, svc in enabled:
+        account = svc.service_account.name
+        if account is None:
+            continue
+        path = f"services[{index}].serviceAccount.name"
+        if account == "default":
+            yield path, "'default' is the namespace's own ServiceAccount, which Kubernetes manages; choose another name"
+            continue
+        owner = owners.get((svc.namespace, account))
+        if owner is not None:
+            yield (
+                path,
+                f"'{account}' is already the ServiceAccount of {owner} in namespace '{svc.namespace}'; "
+                "ServiceAccount names must be unique within a namespace",
+            )
+        owners.setdefault((svc.namespace, account), f"service '{svc.name}'")
+
+
 def _check_namespaces(config: PlatformConfig) -> Iterator[Problem]:
     for index, ns in enumerate(config.namespaces):
         path = f"namespaces[{index}]"
@@ -118,10 +154,37 @@ def _check_service(config: PlatformConfig, path: str, svc: ServiceConfig) -> Ite
     yield from check_volumes(svc, path, config.cluster.mode)
     if svc.slo is not None:
         yield from check_slo(svc.slo, f"{path}.slo", scraped=svc.metrics is not None)
-    if svc.placement != "regular" and config.creates_cluster and not any(p.spot for p in config.node_pools):
+    if svc.placement in ("regular", "spot") and svc.compute_class is not None:
+        yield (
+            f"{path}.computeClass",
+            f"a ComputeClass is for placement spot-fallback or prefer-spot, not '{svc.placement}'",
+        )
+    elif config.creates_cluster or (svc.placement == "spot-fallback" and fallback_classes(config.node_pools)):
+        yield from _check_compute_class(config, path, svc)
+    # Autopilot gives Spot capacity without pools (the gke-spot selector); Standard needs a spot pool.
+    if svc.placement != "regular" and config.cluster.mode == "gke" and not any(p.spot for p in config.node_pools):
         yield f"{path}.placement", f"'{svc.placement}' needs a spot node pool, and this stack declares none"
     if svc.service_account.workload_identity is not None and not config.creates_cluster:
         yield f"{path}.serviceAccount.workloadIdentity", "Workload Identity needs a GKE cluster (cluster.mode 'gke')"
+
+
+def _check_compute_class(config: PlatformConfig, path: str, svc: ServiceConfig) -> Iterator[Problem]:
+    """The fallback ComputeClass a spot-fallback (or prefer-spot naming one) service selects exists, unambiguously."""
+    classes = fallback_classes(config.node_pools)
+    declared = ", ".join(classes) or "none"
+    if svc.compute_class is not None and svc.compute_class not in classes:
+        yield (
+            f"{path}.computeClass",
+            f"'{svc.compute_class}' is not a ComputeClass with spot and on-demand pools; declared: {declared}",
+        )
+    elif svc.placement == "spot-fallback" and svc.compute_class is None and len(classes) != 1:
+        yield (
+            f"{path}.placement",
+            "'spot-fallback' needs a ComputeClass with a spot and an on-demand pool: set nodePools[].computeClass "
+            "on both"
+            if not classes
+            else f"'spot-fallback' with several ComputeClasses ({declared}): set computeClass to one of them",
+        )
 
 
 def _check_references(config: PlatformConfig, path: str, svc: ServiceConfig) -> Iterator[Problem]:
@@ -436,6 +499,23 @@ def _check_data_service(config: PlatformConfig, path: str, store: DataServiceCon
     yield from _check_against_deployed(config, path, store)
 
 
+def _check_engine_image(path: str, store: DataServiceConfig, deployed: dict[str, Any]) -> Iterator[Problem]:
+    """An in-cluster store whose volume another engine wrote (MinIO before SeaweedFS) is refused, not reused."""
+    if store.is_managed:
+        return
+    former_image, former_label = FORMER_IMAGES.get(store.type, (store.engine.image, store.engine.label))
+    image = deployed.get("image", former_image)
+    if image == store.engine.image:
+        return
+    label = former_label if image == former_image else image
+    yield (
+        f"{path}.type",
+        f"'{store.name}' holds {label} data on its volume, which {store.engine.label} cannot read: copy its "
+        "buckets out, declare the store under a new name and copy them into it (docs/data-access.md, "
+        "'Moving off MinIO')",
+    )
+
+
 def _check_against_deployed(config: PlatformConfig, path: str, store: DataServiceConfig) -> Iterator[Problem]:
     """What the engine and the volumes cannot do in place, against what this stack last deployed."""
     deployed = config.deployed_data.get(store.name)
@@ -457,6 +537,10 @@ def _check_against_deployed(config: PlatformConfig, path: str, store: DataServic
             "an empty store: declare the new store under another name, copy the data, move the clients, then "
             "remove the old one",
         )
+        return
+    engine_change = list(_check_engine_image(path, store, deployed))
+    if engine_change:
+        yield from engine_change
         return
     version = deployed.get("version")
     if isinstance(version, str) and version != store.effective_version:
