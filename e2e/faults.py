@@ -389,7 +389,7 @@ class Faults:
 def run(f: Faults) -> None:
     h = f.h
     stop = threading.Event()
-    threading.Thread(target=h.publish_ingress_status, args=(stop,), daemon=True).start()
+    threading.Thread(target=h.play_controllers, args=(stop,), daemon=True).start()
     try:
         f.recycle_volumes()
         h.timed("faults: stack init", h.prepare)

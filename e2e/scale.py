@@ -339,7 +339,7 @@ def main() -> int:
     helper = Harness(args, report)
     nodes(True, helper)
     stop = threading.Event()
-    threading.Thread(target=helper.publish_ingress_status, args=(stop,), daemon=True).start()
+    threading.Thread(target=helper.play_controllers, args=(stop,), daemon=True).start()
     try:
         for size in SIZES:
             rows.append(run_size(args, size, report))
