@@ -19,7 +19,9 @@ Deliberately out of scope: objects rendered from Helm charts (the mocks never re
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import hashlib
 import json
 import os
 import subprocess
@@ -303,13 +305,20 @@ def api_version_failures(run: ProgramRun) -> list[str]:
 def checkov_executable(venv: Path = CHECKOV_VENV) -> Path:
     """Checkov from its own virtualenv (its pinned `packaging` clashes with pulumi's), built if missing."""
     executable = venv / "bin" / "checkov"
-    if not executable.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-        subprocess.run(
-            [str(venv / "bin" / "pip"), "install", "--quiet", "-r", str(CHECKOV_REQUIREMENTS)],
-            check=True,
-            timeout=1800,
-        )
+    if executable.exists():
+        return executable
+    # Parallel test workers (pytest-xdist) build it once: the first takes the lock, the others wait.
+    with open(
+        Path(tempfile.gettempdir()) / f"checkov-venv-{hashlib.sha256(bytes(venv)).hexdigest()[:12]}.lock", "w"
+    ) as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not executable.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+            subprocess.run(
+                [str(venv / "bin" / "pip"), "install", "--quiet", "-r", str(CHECKOV_REQUIREMENTS)],
+                check=True,
+                timeout=1800,
+            )
     return executable
 
 

@@ -433,6 +433,31 @@ def run_program(
     return run
 
 
+# One run per identical input per session (per xdist worker): the mocks are deterministic, so a second
+# run of the same stack with the same config and previous outputs registers exactly the same thing.
+_SHARED: dict[str, ProgramRun] = {}
+
+
+def shared_run(
+    stack: str,
+    config: dict[str, Any] | None = None,
+    secret_keys: list[str] | None = None,
+    config_dir: Path = FIXTURE_DIR,
+    stack_outputs: dict[str, Any] | None = None,
+) -> ProgramRun:
+    """`run_program`, memoised on its inputs, for tests that only read the run. Not for a test that
+    patches the program or the mocks first: it would be handed the unpatched run."""
+    values = stack_config(stack, config_dir) if config is None else config
+    key = json.dumps(
+        [stack, values, sorted(secret_keys or []), str(config_dir.resolve()), stack_outputs],
+        sort_keys=True,
+        default=str,
+    )
+    if key not in _SHARED:
+        _SHARED[key] = run_program(stack, values, secret_keys, config_dir, stack_outputs)
+    return _SHARED[key]
+
+
 def rejected(
     stack: str,
     config: dict[str, Any],

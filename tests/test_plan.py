@@ -8,11 +8,17 @@ from pathlib import Path
 import pytest
 import yaml
 from gates import Manifest, check_schemas
-from harness import FIXTURE_DIR, ROOT_DIR, discover_stacks, stack_config
+from harness import FIXTURE_DIR, ROOT_DIR, discover_stacks, shared_run, stack_config
 
 from tools import plan
 
 STACK_DIRS = discover_stacks()
+
+
+@pytest.fixture(autouse=True)
+def _one_run_per_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    """plan runs the program as the other tests do, so it shares their runs of the same stack and config."""
+    monkeypatch.setattr(plan, "run_program", shared_run)
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ from harness import (
     discover_stacks,
     is_secret_value,
     plain_strings,
-    run_program,
+    shared_run,
     stack_config,
     stand_in_secrets,
 )
@@ -68,10 +68,9 @@ def values_of(directory: Path, stack: str) -> dict[str, Any]:
     return {**values, **stand_in_secrets(values)}
 
 
-@functools.cache
 def stack_run(directory: Path, stack: str) -> ProgramRun:
     values = values_of(directory, stack)
-    return run_program(stack, values, secret_keys=list(stand_in_secrets(values)), config_dir=directory)
+    return shared_run(stack, values, secret_keys=list(stand_in_secrets(values)), config_dir=directory)
 
 
 @pytest.fixture(params=STACKS, ids=IDS)
