@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import wait_for_rpcs
+
+from tools.stack_files import load_yaml
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 # The platform tests' own catalog (dev, staging, production), independent of the root stack files.
@@ -48,7 +49,7 @@ SECRET_VALUE = rpc._special_secret_sig
 def project_name(config_dir: Path = ROOT_DIR) -> str:
     """The project name in `config_dir`'s Pulumi.yaml: the engine namespaces bare config keys and
     builds every URN with it."""
-    name: str = yaml.safe_load((config_dir / "Pulumi.yaml").read_text())["name"]
+    name: str = load_yaml(config_dir / "Pulumi.yaml")["name"]
     return name
 
 
@@ -63,7 +64,7 @@ def _project_config(project_file: Path) -> dict[str, Any]:
     `Project.Validate`), so a file these tests accept is one a real `pulumi` loads: a bare key is
     the project's own (`<project>:key`); a key in another namespace (`platform:app` in an
     example's project) takes only a `value`, never a `type` or a `default`; no key has both."""
-    document = yaml.safe_load(project_file.read_text())
+    document = load_yaml(project_file)
     project = document["name"]
     values: dict[str, Any] = {}
     for key, declaration in (document.get("config") or {}).items():
@@ -94,7 +95,7 @@ def stack_config(stack: str, config_dir: Path = FIXTURE_DIR) -> dict[str, Any]:
     values = _project_config(config_dir / "Pulumi.yaml")
     stack_file = config_dir / f"Pulumi.{stack}.yaml"
     if stack_file.exists():
-        document = yaml.safe_load(stack_file.read_text()) or {}
+        document = load_yaml(stack_file) or {}
         values.update(document.get("config") or {})
     return values
 

@@ -122,3 +122,59 @@ def test_plan_prints_the_reachability_matrix_the_network_policies_allow(capsys: 
         "shop/checkout-migrate-1-9-0 -> shop/storefront: 8080",
         "shop/storefront -> shop/checkout: 8000",
     ]
+
+
+def test_plan_refuses_a_stack_without_its_stack_file(capsys: pytest.CaptureFixture[str]) -> None:
+    # `--stack prod` (for production) must not plan the project's defaults as if it were a stack.
+    assert plan.main(["--stack", "prod", "--dir", str(FIXTURE_DIR), "--skip-checkov"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        f"stack 'prod': no Pulumi.prod.yaml in {FIXTURE_DIR}; stacks here: dev, legacy, production, staging"
+    ]
+    assert captured.out == ""
+
+
+def _project_copy(tmp_path: Path, stack_text: str) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text((FIXTURE_DIR / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.production.yaml").write_text(stack_text)
+    return tmp_path
+
+
+def test_plan_refuses_a_duplicate_key_naming_the_key_and_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The README's "Add a service" snippet pasted below existing overrides: YAML would keep only the second.
+    original = (FIXTURE_DIR / "Pulumi.production.yaml").read_text()
+    assert "\n  platform:overrides:\n" in original
+    pasted = original + "  platform:overrides:\n    services:\n      checkout:\n        size: large\n"
+    directory = _project_copy(tmp_path, pasted)
+    assert plan.main(["--stack", "production", "--dir", str(directory), "--skip-checkov"]) == 1
+    captured = capsys.readouterr()
+    (line,) = captured.err.strip().splitlines()
+    first = 1 + original.splitlines().index("  platform:overrides:")
+    second = 1 + len(original.splitlines())
+    assert line == (
+        f"{directory / 'Pulumi.production.yaml'}:{second}:3: duplicate key 'platform:overrides' (first at line "
+        f"{first}); YAML would keep only the last, so merge the two into one"
+    )
+    assert captured.out == ""
+
+
+def test_a_yaml_syntax_error_is_one_line_with_the_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = _project_copy(tmp_path, "config:\n  platform:domain: [shop.example.com\n  platform:app: shop\n")
+    assert plan.main(["--stack", "production", "--dir", str(directory), "--skip-checkov"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        f"{directory / 'Pulumi.production.yaml'}:3:15: expected ',' or ']', but got ':'"
+    ]
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_the_harness_reads_stack_files_strictly(tmp_path: Path) -> None:
+    from tools.stack_files import StackFileError
+
+    directory = _project_copy(tmp_path, "config:\n  platform:app: shop\n  platform:app: shop\n")
+    with pytest.raises(StackFileError, match=r"Pulumi.production.yaml:3:3: duplicate key 'platform:app'"):
+        stack_config("production", directory)

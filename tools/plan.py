@@ -48,6 +48,7 @@ from harness import ProgramRun, is_secret_value, run_program, stack_config, stan
 from components.config import ConfigError, PlatformConfig  # noqa: E402
 from components.planning.reachability import edge_endpoints, monitoring_endpoint, reachability_table  # noqa: E402
 from components.platform import ingress_edge  # noqa: E402
+from tools.stack_files import StackFileError  # noqa: E402
 
 REDACTED = "<secret: set by pulumi up, never written here>"
 
@@ -216,7 +217,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     directory = args.dir.resolve()
 
-    values = stack_config(args.stack, directory)
+    # A misspelt stack (`--stack prod`) must not silently plan the project's defaults; dev needs no file.
+    if args.stack != "dev" and not (directory / f"Pulumi.{args.stack}.yaml").exists():
+        known = ", ".join(["dev", *sorted(path.name.split(".")[1] for path in directory.glob("Pulumi.*.yaml"))])
+        print(
+            f"stack '{args.stack}': no Pulumi.{args.stack}.yaml in {directory}; stacks here: {known}", file=sys.stderr
+        )
+        return 1
+    try:
+        values = stack_config(args.stack, directory)
+    except StackFileError as error:
+        print(error, file=sys.stderr)
+        return 1
     supplied = stand_in_secrets(values)
     try:
         run = run_program(args.stack, {**values, **supplied}, secret_keys=list(supplied), config_dir=directory)
