@@ -25,7 +25,7 @@ policies, which would change every client's configuration.
 
 Kafka -> a Managed Service for Apache Kafka cluster sized from config (vCPUs, memory) on the node
 subnet, its topics, and `roles/managedkafka.client` for each client's Workload Identity account;
-clients connect over SASL_SSL with OAUTHBEARER (README).
+clients connect over SASL_SSL with OAUTHBEARER (docs/data.md).
 
 Deliberately left out: Kafka ACLs per topic, read replicas, customer-managed encryption keys, Cloud SQL IAM database authentication.
 """
@@ -38,10 +38,10 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
 
-from components.config.values import storage_bytes
 from components.context import Context
 from components.data.config import MEMORYSTORE_REDIS_VERSION, DataServiceConfig
 from components.tenancy.config import SecretConfig
+from components.values import storage_bytes
 from components.workloads.identity import gcp_account_id
 
 PASSWORD_LENGTH = 32
