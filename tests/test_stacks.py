@@ -352,3 +352,8 @@ def test_slowest_public_route_is_within_5_percent_of_the_unavoidable_chain(stack
     assert path[0].startswith("network/") and "cluster" in path and path[-1].startswith("route/")
     assert not [step for step in path if step in ("addon/monitoring", "addon/monitoring-adapter")]
     assert critical["slowestRoute"]["seconds"] <= 1.05 * critical["unavoidableChainSeconds"]
+
+
+def test_no_stack_runs_its_readiness_check_as_liveness(stack: tuple[Path, str]) -> None:
+    """The examples' guides name one health path; readiness takes it, liveness checks the process."""
+    assert [w for w in stack_run(*stack).warnings if "probes.liveness" in w] == []
