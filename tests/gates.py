@@ -447,9 +447,14 @@ def _exception_justified(finding: Finding, config: PlatformConfig) -> bool:
         return False
     containers = _containers(finding.manifest.body)
     if finding.check_id == IMAGE_DIGEST:
-        # The service's own image, pinned by a tag in its config; any other undigested image is not excused.
+        # The track's own image, pinned by a tag in its config (the canary's for `<service>-canary`);
+        # any other undigested image is not excused.
+        name = (finding.manifest.body.get("metadata") or {}).get("name")
+        image = (
+            service.canary.image if service.canary is not None and name == f"{service.name}-canary" else service.image
+        )
         undigested = {c.get("image") for c in containers if "@" not in str(c.get("image"))}
-        return "@" not in service.image and undigested == {service.image}
+        return "@" not in image and undigested == {image}
     if finding.check_id == PULL_ALWAYS:
         # Only the pull policy the service gets in this environment (IfNotPresent on dev, or its own choice).
         return {c.get("imagePullPolicy") for c in containers} == {service.pull_policy(config.environment)}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 from gates import Manifest, check_schemas
-from harness import FIXTURE_DIR, ROOT_DIR, discover_stacks, shared_run, stack_config
+from harness import FIXTURE_DIR, ROOT_DIR, discover_stacks, shared_run, stack_config, stand_in_secrets
 
 from tools import plan
 
@@ -46,6 +46,12 @@ def test_plan_prints_the_summary_and_passes_the_gates(
     assert all(f"/{svc['name']}: " in printed for svc in services), "every service is listed"
     assert "strict Kubernetes schemas (1.31, 1.33, 1.35): pass" in printed
     assert "CRD schemas: pass" in printed
+    # Every warning a preview prints (capacity, timing, SLO windows, quotas, liveness), each on its own line.
+    values = stack_config(stack, directory)
+    supplied = stand_in_secrets(values)
+    run = shared_run(stack, {**values, **supplied}, secret_keys=list(supplied), config_dir=directory)
+    section = printed[printed.index("== warnings") : printed.index("== cluster")].strip().splitlines()
+    assert section == [f"== warnings ({len(run.warnings)})", *(f"  {warning}" for warning in run.warnings)]
 
 
 def test_plan_shows_pools_namespaces_services_and_secrets_by_name_only(capsys: pytest.CaptureFixture[str]) -> None:

@@ -72,6 +72,11 @@ def _section(title: str) -> None:
 def print_summary(run: ProgramRun, config: PlatformConfig) -> None:
     cluster = config.cluster
     print(f"stack {run.stack}: environment {config.environment}, app {config.app}")
+    # Every pulumi.log.warn the program made, as `pulumi preview` prints them: capacity, timing, SLO
+    # windows against retention, quotas at the HPA maximum, liveness probes that run the readiness check.
+    _section(f"warnings ({len(run.warnings)})")
+    for warning in run.warnings:
+        print(f"  {warning}")
     _section("cluster")
     if config.creates_cluster:
         print(
