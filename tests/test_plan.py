@@ -184,3 +184,30 @@ def test_the_harness_reads_stack_files_strictly(tmp_path: Path) -> None:
     directory = _project_copy(tmp_path, "config:\n  platform:app: shop\n  platform:app: shop\n")
     with pytest.raises(StackFileError, match=r"Pulumi.production.yaml:3:3: duplicate key 'platform:app'"):
         stack_config("production", directory)
+
+
+def test_plan_json_keeps_every_figure_and_the_summary_shows_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert plan.main(["--stack", "staging", "--dir", str(FIXTURE_DIR), "--skip-checkov", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    run = shared_run("staging")
+    assert document["capacity"] == run.outputs["capacity"]
+    assert document["cost"] == run.outputs["cost"]
+    assert document["warnings"] == run.warnings
+    assert document["quotas"]["shop"]["min"]["requestsCpu"] == 1250  # see test_namespaces' quota tests
+    assert document["services"]["shop/checkout"]["routes"] == ["api.staging.shop.example.com/api/checkout"]
+    assert plan.main(["--stack", "staging", "--dir", str(FIXTURE_DIR), "--skip-checkov"]) == 0
+    printed = capsys.readouterr().out
+    assert "{" not in printed.split("== capacity", 1)[1].split("== timing", 1)[0], "capacity and cost are tables"
+    assert "  shop          1.25-3.25 of 4" in printed
+
+
+def test_plan_shows_a_services_canary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    document = yaml.safe_load((FIXTURE_DIR / "Pulumi.yaml").read_text())
+    checkout = next(s for s in document["config"]["platform:services"]["value"] if s["name"] == "checkout")
+    checkout["canary"] = {"image": "europe-docker.pkg.dev/acme-shop/apps/checkout:2.0.0", "weight": 10}
+    (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(document))
+    assert plan.main(["--stack", "dev", "--dir", str(tmp_path), "--skip-checkov"]) == 0
+    printed = capsys.readouterr().out
+    assert "    canary europe-docker.pkg.dev/acme-shop/apps/checkout:2.0.0: 10% of the routes' requests" in printed
