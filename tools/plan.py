@@ -172,8 +172,10 @@ def _table(rows: list[list[str]]) -> None:
 
 
 def print_capacity(capacity: dict[str, Any]) -> None:
-    if not capacity.get("checked"):
-        print(f"  not checked: {capacity.get('reason', 'the node pools are not known to the program')}")
+    if not capacity.get("checked") or "pools" not in capacity:
+        print(
+            f"  not checked: {capacity.get('reason', 'no node pools the program sizes (Autopilot or an existing cluster)')}"
+        )
         return
     rows = [["pool", "machine", "spot", "nodes", "allocatable per node"]]
     for name, pool in capacity["pools"].items():
