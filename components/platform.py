@@ -35,6 +35,7 @@ import pulumi
 from components.addons import Addons, AddonsArgs
 from components.cluster.cluster import Cluster, ClusterArgs
 from components.cluster.headroom import Placeholders
+from components.config.checks import semantic_warnings
 from components.config.root import PlatformConfig
 from components.context import Context
 from components.data.backup import DataBackup
@@ -45,15 +46,24 @@ from components.data.managed import (
     PrivateStorageAccess,
     managed_egress,
 )
+from components.errors import problem_line
 from components.helm import AddonArgs
 from components.kube import Edge, PodPeer
 from components.observability.alerting import AlertRouting
 from components.observability.rules import ServiceFacts
 from components.observability.signals import ServiceSignals
-from components.observability.tracing import OTLP_GRPC_PORT, OTLP_HTTP_PORT, collector_peer, otlp_env
+from components.observability.tracing import (
+    OTLP_GRPC_PORT,
+    OTLP_HTTP_PORT,
+    collector_peer,
+    collector_replicas,
+    collector_values,
+    otlp_env,
+)
 from components.planning.capacity import CapacityReport, check_capacity
 from components.planning.cost import estimate_cost
 from components.planning.headroom import PoolHeadroom, plan_headroom
+from components.planning.quotas import ENVOY_CONTROLLER, ENVOY_PROXY, PlatformPods, check_quotas
 from components.planning.timing import TimingReport, Wiring, estimate_timing
 from components.tenancy.config_maps import ConfigMaps
 from components.tenancy.namespaces import Namespaces, NamespacesArgs
@@ -514,6 +524,10 @@ def plan(config: PlatformConfig) -> tuple[CapacityReport, dict[str, PoolHeadroom
     timing = estimate_timing(config.stack, config.timing, config.services, wiring_of(config), capacity, placeholders)
     for warning in timing.warnings():
         pulumi.log.warn(warning)
+    # Refuse a namespace whose quota cannot admit its pods at the HPA minimum; warn at the maximum.
+    check_quotas(config.stack, config.namespaces, config.workloads, platform_pods(config))
+    for path, message in semantic_warnings(config):
+        pulumi.log.warn(problem_line(config.stack, path, message))
     return capacity, headroom, timing
 
 
@@ -546,6 +560,22 @@ def with_identity(service: ServiceConfig, bucket_clients: set[str]) -> ServiceCo
         return service
     account = service.service_account.model_copy(update={"workload_identity": WorkloadIdentity()})
     return service.model_copy(update={"service_account": account})
+
+
+def platform_pods(config: PlatformConfig) -> PlatformPods:
+    """The pods the platform itself runs in a namespace the catalog may declare (and so put a quota on)."""
+    pods: dict[str, list[tuple[str, list[dict[str, dict[str, str]]], int]]] = {}
+    tracing = config.addons.tracing
+    if tracing.enabled:
+        replicas = collector_replicas(tracing, production=config.is_production)
+        resources = collector_values(None, replicas)["resources"]
+        pods.setdefault(tracing.namespace, []).append(("otel-collector", [resources], replicas))
+    if config.runs_envoy_gateway:
+        envoy = config.addons.envoy_gateway
+        pods.setdefault(envoy.namespace, []).extend(
+            [("envoy-gateway", [ENVOY_CONTROLLER], 1), ("envoy-proxy", list(ENVOY_PROXY), envoy.proxy_replicas)]
+        )
+    return PlatformPods(pods)
 
 
 def wiring_of(config: PlatformConfig) -> Wiring:

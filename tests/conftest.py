@@ -10,17 +10,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import ProgramRun, run_program
+from harness import ProgramRun, shared_run
 
 STACKS = ("dev", "staging", "production")
-_RUNS: dict[str, ProgramRun] = {}
 
 
 def stack_run(stack: str) -> ProgramRun:
-    """The program's registrations and outputs for one of the repo's stacks (cached per session)."""
-    if stack not in _RUNS:
-        _RUNS[stack] = run_program(stack)
-    return _RUNS[stack]
+    """The program's registrations and outputs for one of the fixture catalog's stacks (one run per session)."""
+    return shared_run(stack)
 
 
 @pytest.fixture(params=STACKS)

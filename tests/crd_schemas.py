@@ -15,6 +15,7 @@ lockfile on first use if .ci/run has not done so already.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import shutil
@@ -30,11 +31,16 @@ VALIDATOR = CRD_DIR / "validate.mjs"
 def _node_modules() -> Path:
     """The pinned packages, installed from the lockfile if missing."""
     installed = CRD_DIR / "node_modules"
-    if not installed.is_dir():
-        npm = shutil.which("npm")
-        if npm is None:
-            raise RuntimeError("npm is not on PATH; the CRD schema gate needs Node.js and npm")
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=CRD_DIR, check=True, timeout=600)
+    if installed.is_dir():
+        return installed
+    # Parallel test workers (pytest-xdist) install once: the first takes the lock, the others wait.
+    with open(CRD_DIR / ".npm-ci.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not installed.is_dir():
+            npm = shutil.which("npm")
+            if npm is None:
+                raise RuntimeError("npm is not on PATH; the CRD schema gate needs Node.js and npm")
+            subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=CRD_DIR, check=True, timeout=600)
     return installed
 
 

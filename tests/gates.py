@@ -19,7 +19,9 @@ Deliberately out of scope: objects rendered from Helm charts (the mocks never re
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import hashlib
 import json
 import os
 import subprocess
@@ -305,13 +307,20 @@ def api_version_failures(run: ProgramRun) -> list[str]:
 def checkov_executable(venv: Path = CHECKOV_VENV) -> Path:
     """Checkov from its own virtualenv (its pinned `packaging` clashes with pulumi's), built if missing."""
     executable = venv / "bin" / "checkov"
-    if not executable.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-        subprocess.run(
-            [str(venv / "bin" / "pip"), "install", "--quiet", "-r", str(CHECKOV_REQUIREMENTS)],
-            check=True,
-            timeout=1800,
-        )
+    if executable.exists():
+        return executable
+    # Parallel test workers (pytest-xdist) build it once: the first takes the lock, the others wait.
+    with open(
+        Path(tempfile.gettempdir()) / f"checkov-venv-{hashlib.sha256(bytes(venv)).hexdigest()[:12]}.lock", "w"
+    ) as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not executable.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+            subprocess.run(
+                [str(venv / "bin" / "pip"), "install", "--quiet", "-r", str(CHECKOV_REQUIREMENTS)],
+                check=True,
+                timeout=1800,
+            )
     return executable
 
 
@@ -440,9 +449,14 @@ def _exception_justified(finding: Finding, config: PlatformConfig) -> bool:
         return False
     containers = _containers(finding.manifest.body)
     if finding.check_id == IMAGE_DIGEST:
-        # The service's own image, pinned by a tag in its config; any other undigested image is not excused.
+        # The track's own image, pinned by a tag in its config (the canary's for `<service>-canary`);
+        # any other undigested image is not excused.
+        name = (finding.manifest.body.get("metadata") or {}).get("name")
+        image = (
+            service.canary.image if service.canary is not None and name == f"{service.name}-canary" else service.image
+        )
         undigested = {c.get("image") for c in containers if "@" not in str(c.get("image"))}
-        return "@" not in service.image and undigested == {service.image}
+        return "@" not in image and undigested == {image}
     if finding.check_id == PULL_ALWAYS:
         # Only the pull policy the service gets in this environment (IfNotPresent on dev, or its own choice).
         return {c.get("imagePullPolicy") for c in containers} == {service.pull_policy(config.environment)}

@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import wait_for_rpcs
+
+from tools.stack_files import load_yaml
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 # The platform tests' own catalog (dev, staging, production), independent of the root stack files.
@@ -48,7 +49,7 @@ SECRET_VALUE = rpc._special_secret_sig
 def project_name(config_dir: Path = ROOT_DIR) -> str:
     """The project name in `config_dir`'s Pulumi.yaml: the engine namespaces bare config keys and
     builds every URN with it."""
-    name: str = yaml.safe_load((config_dir / "Pulumi.yaml").read_text())["name"]
+    name: str = load_yaml(config_dir / "Pulumi.yaml")["name"]
     return name
 
 
@@ -63,7 +64,7 @@ def _project_config(project_file: Path) -> dict[str, Any]:
     `Project.Validate`), so a file these tests accept is one a real `pulumi` loads: a bare key is
     the project's own (`<project>:key`); a key in another namespace (`platform:app` in an
     example's project) takes only a `value`, never a `type` or a `default`; no key has both."""
-    document = yaml.safe_load(project_file.read_text())
+    document = load_yaml(project_file)
     project = document["name"]
     values: dict[str, Any] = {}
     for key, declaration in (document.get("config") or {}).items():
@@ -94,7 +95,7 @@ def stack_config(stack: str, config_dir: Path = FIXTURE_DIR) -> dict[str, Any]:
     values = _project_config(config_dir / "Pulumi.yaml")
     stack_file = config_dir / f"Pulumi.{stack}.yaml"
     if stack_file.exists():
-        document = yaml.safe_load(stack_file.read_text()) or {}
+        document = load_yaml(stack_file) or {}
         values.update(document.get("config") or {})
     return values
 
@@ -431,6 +432,31 @@ def run_program(
     if error is not None:
         raise error
     return run
+
+
+# One run per identical input per session (per xdist worker): the mocks are deterministic, so a second
+# run of the same stack with the same config and previous outputs registers exactly the same thing.
+_SHARED: dict[str, ProgramRun] = {}
+
+
+def shared_run(
+    stack: str,
+    config: dict[str, Any] | None = None,
+    secret_keys: list[str] | None = None,
+    config_dir: Path = FIXTURE_DIR,
+    stack_outputs: dict[str, Any] | None = None,
+) -> ProgramRun:
+    """`run_program`, memoised on its inputs, for tests that only read the run. Not for a test that
+    patches the program or the mocks first: it would be handed the unpatched run."""
+    values = stack_config(stack, config_dir) if config is None else config
+    key = json.dumps(
+        [stack, values, sorted(secret_keys or []), str(config_dir.resolve()), stack_outputs],
+        sort_keys=True,
+        default=str,
+    )
+    if key not in _SHARED:
+        _SHARED[key] = run_program(stack, values, secret_keys, config_dir, stack_outputs)
+    return _SHARED[key]
 
 
 def rejected(

@@ -209,10 +209,12 @@ def test_the_declared_matrix_is_not_empty_where_the_config_declares_traffic(
 
 def test_the_edge_reaches_only_routed_ports(stack: tuple[PlatformConfig, Evaluator]) -> None:
     config, evaluator = stack
+    # A canary track's pods take a share of the same routes, on the same ports.
     routed = {
-        (f"{s.namespace}/{s.name}", p.container_port)
+        (f"{s.namespace}/{track}", p.container_port)
         for s in config.services
         if s.enabled
+        for track in ([s.name, f"{s.name}-canary"] if s.canary is not None else [s.name])
         for p in s.ports
         if p.name in {route.port for route in s.routes}
     }
@@ -456,3 +458,18 @@ def test_a_service_in_a_read_only_namespace_cannot_admit_callers() -> None:
             "the edge; remove allowFrom or use policy 'strict'"
         ),
     )
+
+
+def test_a_canary_tracks_pods_are_reached_as_their_service_is() -> None:
+    values = stack_config("production")
+    checkout = next(s for s in values["platform:services"] if s["name"] == "checkout")
+    checkout["canary"] = {"image": "europe-docker.pkg.dev/acme-shop/apps/checkout:2.0.0", "weight": 10}
+    config = platform_config("production", values)
+    evaluator = Evaluator(_registered(run_program("production", values)), extra_endpoints(config))
+    pods = [name for name, e in evaluator.endpoints.items() if not e.is_external and name != KUBE_DNS.name]
+    assert "shop/checkout-canary" in pods
+    computed = evaluator.matrix(sources=pods, destinations=pods)
+    assert computed == declared_matrix(config, evaluator)
+    assert {(src, port) for src, dst, port in computed if dst == "shop/checkout-canary"} == {
+        (src, port) for src, dst, port in computed if dst == "shop/checkout"
+    }

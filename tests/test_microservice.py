@@ -776,3 +776,42 @@ def test_service_monitor_waits_for_the_crd_release_only(gke_run: ProgramRun) -> 
 def test_no_service_monitor_when_monitoring_is_off_or_metrics_undeclared(dev: ProgramRun, custom: ProgramRun) -> None:
     assert dev.k8s("ServiceMonitor") == []
     assert custom.k8s("ServiceMonitor", "auth") == []
+
+
+# --------------------------------------------------------------------------- liveness is not readiness
+
+
+def _with_probes(probes: dict[str, Any]) -> dict[str, Any]:
+    config = copy.deepcopy(stack_config("staging"))
+    next(s for s in config["platform:services"] if s["name"] == "checkout")["probes"] = probes
+    return config
+
+
+def test_an_unset_liveness_probe_checks_the_process_on_the_readiness_port_less_often() -> None:
+    run = run_program("staging", _with_probes({"readiness": {"httpGet": {"path": "/ready", "port": "http"}}}))
+    container = _container(run, "checkout")
+    assert container["livenessProbe"] == {
+        "tcpSocket": {"port": "http"},
+        "initialDelaySeconds": 0,
+        "periodSeconds": 20,
+        "timeoutSeconds": 3,
+        "successThreshold": 1,
+        "failureThreshold": 6,
+    }
+    # Longer than readiness's 5 s x 3: a slow dependency takes the pod out of the Service long before a restart.
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+    assert not [w for w in run.warnings if "liveness" in w]
+
+
+def test_a_liveness_probe_identical_to_readiness_is_warned_about_by_service() -> None:
+    # Port 8000 by number and by name is the same check.
+    same = {"liveness": {"httpGet": {"path": "/health", "port": 8000}}, "readiness": {"httpGet": {"path": "/health"}}}
+    run = run_program("staging", _with_probes(same))
+    assert [w for w in run.warnings if "liveness" in w] == [
+        "stack 'staging': platform:services[checkout].probes.liveness: runs the readiness check (httpGet /health on "
+        "port 8000): when a dependency it checks is down, every replica restarts at once; leave liveness unset "
+        "(a TCP check of the process) or give it a path that checks the process only"
+    ]
+    # A TCP check reaches the process only, so the same one for both is no risk.
+    tcp = {"liveness": {"tcpSocket": {"port": "http"}}, "readiness": {"tcpSocket": {"port": "http"}}}
+    assert not [w for w in run_program("staging", _with_probes(tcp)).warnings if "liveness" in w]

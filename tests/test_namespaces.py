@@ -470,3 +470,68 @@ def test_addon_namespaces_admit_scraping_of_their_charts_metrics_ports(addon_nam
             "monitoring", ports=[{"protocol": "TCP", "port": "metrics"}]
         )
     assert "allow-metrics-scraping" not in policies(addon_namespaces, "shop")
+
+
+# --------------------------------------------------------------------------- quotas against the pods
+
+
+def _with_quota(stack: str, namespace: str, **quota: str) -> dict[str, Any]:
+    config = copy.deepcopy(stack_config(stack))
+    next(ns for ns in config["platform:namespaces"] if ns["name"] == namespace)["quota"].update(quota)
+    return config
+
+
+def test_a_quota_too_small_for_the_pods_at_the_hpa_minimum_is_refused() -> None:
+    # staging shop: storefront and checkout at 2 replicas each and checkout's migration Job, 250m each.
+    assert_rejected(
+        "staging",
+        _with_quota("staging", "shop", requestsCpu="500m"),
+        "stack 'staging': platform:namespaces[shop].quota.requestsCpu: 0.5 CPU is below the 1.25 CPU its pods need "
+        "at the HPA minimum (storefront x2, checkout x2, checkout-migrate x1); the quota would refuse them, so raise "
+        "it to at least 1.25 CPU",
+    )
+
+
+def test_a_quota_too_small_at_the_hpa_maximum_is_a_warning_with_the_shortfall() -> None:
+    # At the maximum: 6 + 6 replicas and the Job, 13 x 250m = 3.25 CPU against 3.
+    run = run_program("staging", _with_quota("staging", "shop", requestsCpu="3"))
+    assert [w for w in run.warnings if "quota" in w] == [
+        "stack 'staging': platform:namespaces[shop].quota.requestsCpu: 0.25 CPU short at the HPA maximum: its pods "
+        "need 3.25 CPU (storefront x6, checkout x6, checkout-migrate x1) against 3 CPU; scale-up stops at the quota"
+    ]
+    assert run.k8s("ResourceQuota", namespace="shop")
+
+
+def test_a_canary_counts_against_its_namespaces_quota() -> None:
+    config = _with_quota("staging", "shop", requestsCpu="1500m")
+    checkout = next(s for s in config["platform:services"] if s["name"] == "checkout")
+    checkout["canary"] = {"image": "europe-docker.pkg.dev/acme-shop/apps/checkout:2.0.0", "weight": 10}
+    # 1.25 CPU without the canary fits 1.5; its 2 pods of 250m do not.
+    assert_rejected(
+        "staging",
+        config,
+        "stack 'staging': platform:namespaces[shop].quota.requestsCpu: 1.5 CPU is below the 1.75 CPU its pods need "
+        "at the HPA minimum (storefront x2, checkout x2, checkout-canary x2, checkout-migrate x1); the quota would "
+        "refuse them, so raise it to at least 1.75 CPU",
+    )
+
+
+def test_platform_pods_in_a_declared_namespace_count_with_the_limit_range_defaults() -> None:
+    # dev runs Envoy Gateway: its controller requests 100m and sets no CPU limit; each proxy pod's envoy
+    # (100m) and shutdown-manager (10m) set no limits, so the LimitRange's defaultLimit (500m) fills them in.
+    config = copy.deepcopy(stack_config("dev"))
+    config["platform:namespaces"].append(
+        {
+            "name": "envoy-gateway-system",
+            "policy": "relaxed",
+            "podSecurity": "baseline",
+            "quota": {"requestsCpu": "1", "limitsCpu": "1", "requestsMemory": "4Gi", "limitsMemory": "8Gi"},
+        }
+    )
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:namespaces[envoy-gateway-system].quota.limitsCpu: 1 CPU is below the 1.5 CPU its "
+        "pods need at the HPA minimum (envoy-gateway x1, envoy-proxy x1); the quota would refuse them, so raise it "
+        "to at least 1.5 CPU",
+    )

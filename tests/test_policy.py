@@ -346,3 +346,16 @@ def test_a_bare_summary_means_nothing_was_scanned_and_is_reported() -> None:
     assert judge_checkov(report, platform_config("staging")) == [
         "Checkov reported nothing on ConfigMap settings (resource 'settings'); it was not scanned"
     ]
+
+
+def test_a_canary_tagged_like_its_service_passes_checkov_but_that_exception(checkov: Path) -> None:
+    """The canary track's Deployment `<service>-canary` is excused CKV_K8S_43 exactly as its service is."""
+    from harness import run_program, stack_config
+
+    values = stack_config("production")
+    checkout = next(s for s in values["platform:services"] if s["name"] == "checkout")
+    checkout["canary"] = {"image": "europe-docker.pkg.dev/acme-shop/apps/checkout:2.0.0", "weight": 10}
+    run = run_program("production", values)
+    assert checkov_failures(run, platform_config("production", values)) == []
+    canary = [f for f in checkov_report(run).failed if "Deployment shop/checkout-canary" in f.manifest.label]
+    assert {f.check_id for f in canary} == {"CKV_K8S_43", "CKV_K8S_35"}

@@ -40,7 +40,7 @@ from harness import (
     discover_stacks,
     is_secret_value,
     plain_strings,
-    run_program,
+    shared_run,
     stack_config,
     stand_in_secrets,
 )
@@ -68,10 +68,9 @@ def values_of(directory: Path, stack: str) -> dict[str, Any]:
     return {**values, **stand_in_secrets(values)}
 
 
-@functools.cache
 def stack_run(directory: Path, stack: str) -> ProgramRun:
     values = values_of(directory, stack)
-    return run_program(stack, values, secret_keys=list(stand_in_secrets(values)), config_dir=directory)
+    return shared_run(stack, values, secret_keys=list(stand_in_secrets(values)), config_dir=directory)
 
 
 @pytest.fixture(params=STACKS, ids=IDS)
@@ -367,3 +366,8 @@ def test_slowest_public_route_is_within_5_percent_of_the_unavoidable_chain(stack
     assert path[0].startswith("network/") and "cluster" in path and path[-1].startswith("route/")
     assert not [step for step in path if step in ("addon/monitoring", "addon/monitoring-adapter")]
     assert critical["slowestRoute"]["seconds"] <= 1.05 * critical["unavoidableChainSeconds"]
+
+
+def test_no_stack_runs_its_readiness_check_as_liveness(stack: tuple[Path, str]) -> None:
+    """The examples' guides name one health path; readiness takes it, liveness checks the process."""
+    assert [w for w in stack_run(*stack).warnings if "probes.liveness" in w] == []

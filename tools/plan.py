@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections import Counter
 from pathlib import Path
@@ -46,8 +47,11 @@ from gates import (  # noqa: E402
 from harness import ProgramRun, is_secret_value, run_program, stack_config, stand_in_secrets  # noqa: E402
 
 from components.config import ConfigError, PlatformConfig  # noqa: E402
+from components.planning.quotas import quota_fit  # noqa: E402
 from components.planning.reachability import edge_endpoints, monitoring_endpoint, reachability_table  # noqa: E402
-from components.platform import ingress_edge  # noqa: E402
+from components.platform import ingress_edge, platform_pods  # noqa: E402
+from components.workloads.config import ServiceConfig  # noqa: E402
+from tools.stack_files import StackFileError  # noqa: E402
 
 REDACTED = "<secret: set by pulumi up, never written here>"
 
@@ -71,6 +75,11 @@ def _section(title: str) -> None:
 def print_summary(run: ProgramRun, config: PlatformConfig) -> None:
     cluster = config.cluster
     print(f"stack {run.stack}: environment {config.environment}, app {config.app}")
+    # Every pulumi.log.warn the program made, as `pulumi preview` prints them: capacity, timing, SLO
+    # windows against retention, quotas at the HPA maximum, liveness probes that run the readiness check.
+    _section(f"warnings ({len(run.warnings)})")
+    for warning in run.warnings:
+        print(f"  {warning}")
     _section("cluster")
     if config.creates_cluster:
         print(
@@ -109,6 +118,13 @@ def print_summary(run: ProgramRun, config: PlatformConfig) -> None:
         )
         for route in svc.routes:
             print(f"    route {route.host}{route.path} -> port {route.port}")
+        if svc.canary is not None:
+            print(f"    canary {svc.canary.image}: {svc.canary.weight}% of the routes' requests, same scaling")
+        if svc.slo is not None:
+            print(f"    SLO {describe_slo(svc)}")
+        stores = [f"{d.name} ({d.type}, {d.mode})" for d in config.data_services if svc.name in d.clients]
+        if stores:
+            print(f"    data stores {', '.join(stores)}")
         if svc.allow_from:
             print(f"    called by {', '.join(svc.allow_from)}")
     _section("add-on charts")
@@ -119,12 +135,127 @@ def print_summary(run: ProgramRun, config: PlatformConfig) -> None:
     for typ, count in sorted(Counter(r.type for r in run.resources).items()):
         print(f"  {count:4d}  {typ}")
     print_reachability(run, config)
-    _section("capacity")
-    print(json.dumps(run.outputs.get("capacity"), indent=1))
-    _section("cost")
-    print(json.dumps(run.outputs.get("cost"), indent=1))
+    _section("capacity (requests against allocatable; --json for every figure)")
+    print_capacity(run.outputs.get("capacity") or {})
+    _section("quotas (per namespace: quota, pods' need at the HPA minimum and maximum)")
+    print_quotas(quotas_of(config))
+    _section("cost (USD per month, estimated; --json for the price sources)")
+    print_cost(run.outputs.get("cost") or {})
     _section("timing (modeled; assumptions in components/planning/timing.py)")
     print_timing(run.outputs["timing"])
+
+
+def describe_slo(svc: ServiceConfig) -> str:
+    slo = svc.slo
+    assert slo is not None
+    parts = []
+    if slo.availability is not None:
+        parts.append(f"availability {slo.availability.target:g}% over {slo.availability.window}")
+    if slo.latency is not None and slo.latency.target is not None:
+        parts.append(f"latency {slo.latency.target:g}% within {slo.latency.threshold_seconds:g} s")
+    return ", ".join(parts) or "dashboards only"
+
+
+def _cpu(millicores: float) -> str:
+    return f"{millicores / 1000:.2f} CPU"
+
+
+def _gib(mib: float) -> str:
+    return f"{mib / 1024:.1f} GiB"
+
+
+def _table(rows: list[list[str]]) -> None:
+    """Rows as left-aligned columns, the first row the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def print_capacity(capacity: dict[str, Any]) -> None:
+    if not capacity.get("checked") or "pools" not in capacity:
+        print(
+            f"  not checked: {capacity.get('reason', 'no node pools the program sizes (Autopilot or an existing cluster)')}"
+        )
+        return
+    rows = [["pool", "machine", "spot", "nodes", "allocatable per node"]]
+    for name, pool in capacity["pools"].items():
+        per_node = pool["allocatablePerNode"]
+        rows.append(
+            [
+                name,
+                pool["machineType"],
+                "yes" if pool["spot"] else "no",
+                f"{pool['nodes']['min']}-{pool['nodes']['max']}",
+                f"{_cpu(per_node['cpuMillicores'])} / {_gib(per_node['memoryMiB'])}",
+            ]
+        )
+    _table(rows)
+    print()
+    rows = [["at", "requested", "allocatable"]]
+    for at in ("min", "max"):
+        requested, allocatable = capacity["requested"][at], capacity["allocatable"][at]
+        rows.append(
+            [
+                f"HPA {at}imum",
+                f"{_cpu(requested['cpuMillicores'])} / {_gib(requested['memoryMiB'])}",
+                f"{_cpu(allocatable['cpuMillicores'])} / {_gib(allocatable['memoryMiB'])}",
+            ]
+        )
+    _table(rows)
+
+
+def quotas_of(config: PlatformConfig) -> dict[str, Any]:
+    return quota_fit(config.stack, config.namespaces, config.workloads, platform_pods(config)).summary()
+
+
+def print_quotas(quotas: dict[str, Any]) -> None:
+    if not quotas:
+        print("  no namespaces")
+        return
+    rows = [["namespace", "requests CPU", "requests memory", "limits CPU", "limits memory", "pods"]]
+    for namespace, fit in quotas.items():
+        cells = [namespace]
+        for key in ("requestsCpu", "requestsMemory", "limitsCpu", "limitsMemory", "pods"):
+            quota, low, high = fit["quota"][key], fit["min"][key], fit["max"][key]
+            if key.endswith("Cpu"):
+                cells.append(f"{low / 1000:g}-{high / 1000:g} of {quota / 1000:g}")
+            elif key.endswith("Memory"):
+                cells.append(f"{low / 2**30:.1f}-{high / 2**30:.1f} of {quota / 2**30:g} GiB")
+            else:
+                cells.append(f"{low}-{high} of {quota}")
+        rows.append(cells)
+    _table(rows)
+
+
+def _usd(amount: Any) -> str:
+    return f"{amount:.2f}" if isinstance(amount, (int, float)) else str(amount)
+
+
+def print_cost(cost: dict[str, Any]) -> None:
+    rows = [["item", "min", "max"]]
+    for name, pool in (cost.get("pools") or {}).items():
+        kind = "spot" if pool["spot"] else "on-demand"
+        label = f"pool {name} ({pool['machineType']} {kind}, {pool['nodes']['min']}-{pool['nodes']['max']} nodes)"
+        rows.append([label, _usd(pool["monthlyUsd"]["min"]), _usd(pool["monthlyUsd"]["max"])])
+    if "clusterFeeMonthlyUsd" in cost:
+        fee = _usd(cost["clusterFeeMonthlyUsd"])
+        rows.append(["cluster management fee", fee, fee])
+    volumes = cost.get("persistentVolumesMonthlyUsd")
+    if volumes:
+        rows.append(["persistent volumes", _usd(volumes["min"]), _usd(volumes["max"])])
+    for name, store in (cost.get("managedDataServices") or {}).items():
+        monthly = store.get("monthlyUsd")
+        low, high = (monthly["min"], monthly["max"]) if isinstance(monthly, dict) else (monthly, monthly)
+        rows.append([f"managed {name}", _usd(low), _usd(high)])
+    total = cost.get("totalMonthlyUsd")
+    if total:
+        rows.append(["total", _usd(total["min"]), _usd(total["max"])])
+    if len(rows) == 1:
+        print("  nothing priced")
+        return
+    _table(rows)
+    if cost.get("excludes"):
+        print(f"  excludes: {cost['excludes']}")
 
 
 def print_timing(timing: dict[str, Any]) -> None:
@@ -215,10 +346,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=ROOT, help="the project directory (default: the repository)")
     parser.add_argument("--out", type=Path, help="write every Kubernetes object as YAML under this directory")
     parser.add_argument("--skip-checkov", action="store_true", help="leave out the Checkov gate (the slowest)")
+    parser.add_argument("--json", action="store_true", help="print everything as one JSON document instead")
     args = parser.parse_args(argv)
     directory = args.dir.resolve()
 
-    values = stack_config(args.stack, directory)
+    # A misspelt stack (`--stack prod`) must not silently plan the project's defaults; dev needs no file.
+    if args.stack != "dev" and not (directory / f"Pulumi.{args.stack}.yaml").exists():
+        known = ", ".join(["dev", *sorted(path.name.split(".")[1] for path in directory.glob("Pulumi.*.yaml"))])
+        print(
+            f"stack '{args.stack}': no Pulumi.{args.stack}.yaml in {directory}; stacks here: {known}", file=sys.stderr
+        )
+        return 1
+    try:
+        values = stack_config(args.stack, directory)
+    except StackFileError as error:
+        print(error, file=sys.stderr)
+        return 1
     supplied = stand_in_secrets(values)
     try:
         run = run_program(args.stack, {**values, **supplied}, secret_keys=list(supplied), config_dir=directory)
@@ -226,23 +369,71 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 1
     config = platform_config(args.stack, {**values, **supplied}, directory)
-    print_summary(run, config)
-
-    _section("gates")
     checkov = not args.skip_checkov and (CHECKOV_VENV / "bin" / "checkov").exists()
-    failed = False
-    for gate, problems in gate_results(run, config, checkov).items():
-        print(f"  {gate}: {'pass' if not problems else f'{len(problems)} problem(s)'}")
-        for problem in problems:
-            print(f"    {problem}")
-        failed |= bool(problems)
-    if not checkov:
-        print("  Checkov: not run (--skip-checkov, or no .venv-checkov: .ci/run builds it)")
+    gates = gate_results(run, config, checkov)
+    failed = any(gates.values())
+    if args.json:
+        print(json.dumps(machine_readable(run, config, gates), indent=1, default=str))
+    else:
+        print_summary(run, config)
+        _section("gates")
+        for gate, problems in gates.items():
+            print(f"  {gate}: {'pass' if not problems else f'{len(problems)} problem(s)'}")
+            for problem in problems:
+                print(f"    {problem}")
+        if not checkov:
+            print("  Checkov: not run (--skip-checkov, or no .venv-checkov: .ci/run builds it)")
 
     if args.out is not None:
         count = write_manifests(run, args.out)
-        print(f"\nwrote {count} manifests under {args.out}")
+        # The charts' own objects need `helm template`; without a helm binary they are named, not written.
+        reason = addons_not_rendered()
+        note = f"; add-on charts not rendered: {reason}" if reason else ""
+        print(f"\nwrote {count} manifests under {args.out}{note}", file=sys.stderr if args.json else sys.stdout)
     return 1 if failed else 0
+
+
+def machine_readable(run: ProgramRun, config: PlatformConfig, gates: dict[str, list[str]]) -> dict[str, Any]:
+    """Everything the summary shows, in full: the stack's outputs as a preview computes them, the
+    warnings, the quotas, the reachability rows and the gates (no secret value)."""
+    return {
+        "stack": run.stack,
+        "environment": config.environment,
+        "warnings": run.warnings,
+        "capacity": run.outputs.get("capacity"),
+        "cost": run.outputs.get("cost"),
+        "timing": run.outputs.get("timing"),
+        "quotas": quotas_of(config),
+        "services": {
+            f"{svc.namespace}/{svc.name}": {
+                "image": svc.image,
+                "replicas": {"min": svc.min_replicas, "max": svc.max_replicas},
+                "placement": svc.placement,
+                "routes": [f"{route.host}{route.path}" for route in svc.routes],
+                "canary": svc.canary.model_dump(by_alias=True) if svc.canary is not None else None,
+                "slo": describe_slo(svc) if svc.slo is not None else None,
+                "dataStores": [d.name for d in config.data_services if svc.name in d.clients],
+            }
+            for svc in config.services
+        },
+        "addOnCharts": [
+            {key: release.inputs.get(key) for key in ("chart", "version", "namespace")}
+            for release in run.of_type("kubernetes:helm.sh/v3:Release")
+        ],
+        "reachability": reachability_rows(run, config),
+        "resources": dict(sorted(Counter(r.type for r in run.resources).items())),
+        "gates": gates,
+    }
+
+
+def addons_not_rendered() -> str | None:
+    """Why the add-ons' chart objects are not among the written manifests (None once they can be)."""
+    if shutil.which("helm") is None:
+        return (
+            "no `helm` binary on PATH to run `helm template` with the charts in ../shared/e2e-vendor/charts; "
+            "their objects are created by the Helm releases at `pulumi up`"
+        )
+    return "rendering with `helm template` is not built yet; the Helm releases create them at `pulumi up`"
 
 
 if __name__ == "__main__":

@@ -33,7 +33,13 @@ from components.tenancy.config import (
 from components.traffic.config import check_ingress, listener_for
 from components.values import ENV_NAME, storage_bytes
 from components.workloads.config import STORAGE_CLASSES, EnvSource, ServiceConfig
-from components.workloads.rules import check_route_ports, check_scaling, check_service, check_volumes
+from components.workloads.rules import (
+    check_route_ports,
+    check_scaling,
+    check_service,
+    check_volumes,
+    liveness_problems,
+)
 
 if TYPE_CHECKING:
     from components.config.root import PlatformConfig
@@ -64,6 +70,13 @@ def semantic_problems(config: PlatformConfig) -> Iterator[Problem]:
     yield from check_retention(config.backup, "backup")
     if config.is_production and config.creates_cluster and config.data_namespaces and not config.backup.enabled:
         yield "backup.enabled", "production data services must be backed up; keep Backup for GKE on"
+
+
+def semantic_warnings(config: PlatformConfig) -> Iterator[Problem]:
+    """What a preview warns about but does not refuse: a liveness probe that runs the readiness check."""
+    for service in config.services:
+        if service.enabled:
+            yield from liveness_problems(service)
 
 
 def _check_names_unique(config: PlatformConfig) -> Iterator[Problem]:

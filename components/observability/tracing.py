@@ -70,7 +70,7 @@ class Tracing(pulumi.ComponentResource):
         account = (
             self._cloud_trace_account(name, tracing, context.project, context.environment) if context.project else None
         )
-        replicas = tracing.replicas or (2 if context.is_production else 1)
+        replicas = collector_replicas(tracing, production=context.is_production)
         self.release = helm_release(
             self,
             name,
@@ -108,6 +108,11 @@ class Tracing(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         return account
+
+
+def collector_replicas(tracing: TracingConfig, *, production: bool) -> int:
+    """The collector's replicas: as configured, else 2 in production (with a PDB) and 1 elsewhere."""
+    return tracing.replicas or (2 if production else 1)
 
 
 def collector_values(cloud_trace_account: pulumi.Output[str] | None, replicas: int) -> dict[str, Any]:

@@ -189,13 +189,25 @@ PROBE_DEFAULTS: dict[str, dict[str, int]] = {
 }
 
 
+# A liveness probe left unset checks the process only: a TCP connect to the port readiness probes,
+# every 20 s, restarting after 6 misses (2 minutes). It never follows a dependency, so a database
+# outage takes replicas out of the load balancer (readiness) without restarting them all at once.
+LIVENESS_PROCESS_DEFAULTS: dict[str, int] = {
+    "initialDelaySeconds": 0,
+    "periodSeconds": 20,
+    "timeoutSeconds": 3,
+    "successThreshold": 1,
+    "failureThreshold": 6,
+}
+
+
 class Probes(Model):
     startup: Probe | None = None
     """Defaults: every 5 s, 30 failures (as the single-service example's guide asks)."""
-    liveness: Probe
-    """Required. Defaults: every 10 s, 3 failures. Same fields as `services.probes.startup`."""
+    liveness: Probe | None = None
+    """Restarts the container when it fails. Unset: a TCP check of the process on the readiness probe's port, every 20 s, 6 failures, never a dependency. Set: defaults every 10 s, 3 failures; a check identical to readiness is warned about."""
     readiness: Probe
-    """Required. Defaults: every 5 s, 3 failures. Same fields as `services.probes.startup`."""
+    """Required: takes the pod out of its Service while it fails (it may check dependencies). Defaults: every 5 s, 3 failures."""
 
 
 class Shutdown(Model):
@@ -603,6 +615,24 @@ class ServiceConfig(Model):
         if self.image_pull_policy is not None:
             return self.image_pull_policy
         return "IfNotPresent" if environment == "dev" else "Always"
+
+    @property
+    def liveness(self) -> Probe:
+        """The liveness probe the pod gets: the configured one, else a TCP check of the process on the
+        port the readiness probe uses (the first port for an exec readiness probe)."""
+        if self.probes.liveness is not None:
+            return self.probes.liveness
+        readiness = self.probes.readiness
+        action = readiness.http_get or readiness.tcp_socket
+        port = action.port if action is not None else self.ports[0].name
+        return Probe.model_validate({"tcpSocket": {"port": port}, **LIVENESS_PROCESS_DEFAULTS})
+
+    def probe(self, kind: Literal["startup", "liveness", "readiness"]) -> Probe | None:
+        """The probe of `kind` the pod gets (liveness always has one)."""
+        if kind == "liveness":
+            return self.liveness
+        probe: Probe | None = getattr(self.probes, kind)
+        return probe
 
     @property
     def effective_resources(self) -> Resources:

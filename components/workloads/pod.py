@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from typing import Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -215,8 +216,8 @@ class PodParts:
             seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
         )
 
-    def probe(self, kind: str) -> k8s.core.v1.ProbeArgs | None:
-        probe: Probe | None = getattr(self._svc.probes, kind)
+    def probe(self, kind: Literal["startup", "liveness", "readiness"]) -> k8s.core.v1.ProbeArgs | None:
+        probe: Probe | None = self._svc.probe(kind)
         if probe is None:
             return None
 

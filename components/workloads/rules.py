@@ -19,6 +19,7 @@ from components.workloads.config import (
     SCRATCH_SIZE_LIMIT,
     STORAGE_CLASSES,
     WRITABLE_LAYER_ALLOWANCE,
+    Probe,
     ServiceConfig,
 )
 
@@ -229,3 +230,30 @@ def check_route_ports(svc: ServiceConfig, path: str) -> Iterator[Problem]:
                 f"{path}.routes[{r_index}].port",
                 f"'{route.port}' is not a declared port; declared: {', '.join(names)}",
             )
+
+
+def _probe_check(svc: ServiceConfig, probe: Probe) -> tuple[str, ...] | None:
+    """What a probe checks, with its port resolved to a number: ('GET', '/health', 8080) or ('exec', ...);
+    None for a TCP check, which reaches the process only and so can never follow a dependency."""
+    if probe.http_get is not None:
+        port = svc.port(probe.http_get.port)
+        return ("httpGet", probe.http_get.path, str(port.container_port if port else probe.http_get.port))
+    if probe.exec is not None:
+        return ("exec", *probe.exec.command)
+    return None
+
+
+def liveness_problems(svc: ServiceConfig) -> Iterator[Problem]:
+    """A warning, not an error: a liveness probe that runs the readiness check restarts every replica
+    at once when a dependency the readiness check follows goes down."""
+    liveness, readiness = svc.probes.liveness, svc.probes.readiness
+    if liveness is None:
+        return
+    check = _probe_check(svc, liveness)
+    if check is not None and check == _probe_check(svc, readiness):
+        what = f"httpGet {check[1]} on port {check[2]}" if check[0] == "httpGet" else "the same exec command"
+        yield (
+            f"services[{svc.name}].probes.liveness",
+            f"runs the readiness check ({what}): when a dependency it checks is down, every replica restarts at "
+            "once; leave liveness unset (a TCP check of the process) or give it a path that checks the process only",
+        )
