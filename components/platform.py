@@ -99,7 +99,7 @@ class Platform(pulumi.ComponentResource):
             client
             for store in config.managed_data_services
             if store.type in ("object-store", "kafka")
-            for client in store.clients
+            for client in store.client_names
         }
         backs_up = config.creates_cluster and config.backup.enabled and bool(data_namespaces)
         cluster = Cluster(
@@ -158,7 +158,7 @@ class Platform(pulumi.ComponentResource):
             context,
             namespaces.namespaces,
             opts=on_nodes,
-            provided={config.data_services_by_name[store].secret_name: m.values for store, m in managed.items()},
+            provided={name: values for m in managed.values() for name, values in m.secret_values().items()},
         )
         config_maps = ConfigMaps(
             f"{name}-config-maps", config.config_maps, context, namespaces.namespaces, opts=on_nodes
@@ -180,12 +180,12 @@ class Platform(pulumi.ComponentResource):
             its_stores: list[pulumi.Resource] = [
                 services[s.name] if s.name in services else managed[s.name]
                 for s in config.data_services
-                if s.enabled and service.name in s.clients
+                if s.enabled and service.name in s.client_names
             ]
             egress_cidrs = [
                 rule
                 for s in config.managed_data_services
-                if service.name in s.clients
+                if service.name in s.client_names
                 for rule in managed_egress(s, config.network.private_services_cidr, config.network.subnet_cidr)
             ]
             services[service.name] = Microservice(
@@ -212,7 +212,7 @@ class Platform(pulumi.ComponentResource):
                 opts=on_nodes,
             )
         for store_name, store in managed.items():
-            for client in config.data_services_by_name[store_name].clients:
+            for client in config.data_services_by_name[store_name].client_names:
                 account = services[client].gcp_account if client in services else None
                 if account is not None:
                     store.grant(client, account.member)

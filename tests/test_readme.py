@@ -15,7 +15,7 @@ from pydantic.fields import FieldInfo
 from components.config import PlatformConfig
 from components.data.catalog import credentials_secret
 from components.data.config import ENGINES, DataServiceConfig
-from components.tenancy.config import UnknownGenerator
+from components.tenancy.config import ProvidedKey, UnknownGenerator
 from components.workloads.config import DEFAULT_STORAGE_CLASS, ServiceConfig
 
 README = (ROOT_DIR / "README.md").read_text()
@@ -25,7 +25,8 @@ INTERNAL_FIELDS = {"stack", "project", "supplied_secret_keys", "deployed_data"}
 
 def _models_in(annotation: object) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [] if annotation is UnknownGenerator else [annotation]
+        # Neither is a key a user writes: a misspelt generator, and the platform-only `provided`.
+        return [] if annotation in (UnknownGenerator, ProvidedKey) else [annotation]
     return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
 
 
@@ -151,7 +152,7 @@ def _storage_class_default() -> str:
 
 def _database_default() -> str:
     store = DataServiceConfig.model_validate({"name": "orders", "type": "postgres", "namespace": "data"})
-    database = credentials_secret(store, []).keys["database"]
+    database = credentials_secret(store).keys["database"]
     return "the store's name" if getattr(database, "template", None) == store.name else "?"
 
 
