@@ -1,20 +1,22 @@
 """The wiring: the only place that knows how the domains depend on one another.
 
-    planning (capacity) -> cluster (network, node pools, provider)
-      -> tenancy (namespaces, then secrets and config maps)
-      -> add-ons (observability's prometheus-operator CRD release first: it backs every
-                  ServiceMonitor; then, in parallel, the monitoring stack, traffic's controller
-                  (Envoy Gateway off GKE, or the legacy ingress-nginx) and cert-manager)
-      -> data (managed stores in gke mode: Private Service Access on the VPC, Cloud SQL, Memorystore,
-               Managed Kafka, Cloud Storage; their computed addresses and AUTH strings go into the
-               clients' Secrets)
-      -> workloads (one Microservice per in-cluster data store first: a StatefulSet whose clients are
-                    its allowFrom; then one per service, rolled out once its stores are, with egress
-                    to its managed stores' private ranges) and, in gke mode, the data namespaces'
-                    BackupPlan; then each bucket or Kafka client's Workload Identity account gets its role
-      -> observability per service (PrometheusRules, dashboards) and alert routing, when monitoring is on
-      -> traffic (the shared Gateway and each service's HTTPRoutes, or the legacy per-host
-                  Ingresses, after the services and add-ons)
+`Platform.__init__` is this diagram, one named step a line:
+
+    plan                      capacity (refuses a stack that cannot fit) and timing, before anything exists
+    _cluster                  network, cluster and node pools (gke mode), and the platform's provider
+    _namespaces               every catalog namespace: quota, defaults, baseline policy, admitted edge
+    managed_stores            gke mode: Private Service Access, Cloud SQL, Memorystore, Managed Kafka,
+                              Cloud Storage (their addresses and AUTH strings feed the next step)
+    _secrets_and_config_maps  generated, supplied and data-store Secrets, and ConfigMaps
+    _addons                   prometheus-operator CRDs first (every ServiceMonitor needs them), then the
+                              monitoring stack, the collector, the in-cluster controller, cert-manager
+    _workloads                one Microservice per in-cluster data store, then one per service, rolled
+                              out once its stores are, with egress to its managed stores' ranges
+    _grant_store_access       each bucket or Kafka client's Workload Identity account gets its role
+    _observability            SLO rules, health alerts, dashboards and alert routing, when monitoring is on
+    _backup                   Backup for GKE's plan for the data namespaces (gke mode)
+    _routes                   the shared Gateway and every service's HTTPRoutes (or legacy Ingresses)
+    stack_outputs             what the stack outputs, capacity, cost and timing included
 
 Every component gets its own config slice and a `Context` (environment, app and labels, GCP project,
 the platform's provider, the node pools to wait for). Every fact one domain takes from another is
@@ -25,13 +27,14 @@ for ServiceMonitors, the issuer for Ingresses, the checksums that roll pods.
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
+from components.addons import Addons, AddonsArgs
 from components.cluster.cluster import Cluster, ClusterArgs
-from components.config.root import AddonsConfig, PlatformConfig
+from components.config.root import PlatformConfig
 from components.context import Context
 from components.data.backup import DataBackup
 from components.data.history import OUTPUT as DEPLOYED_OUTPUT
@@ -44,27 +47,39 @@ from components.data.managed import (
 from components.helm import AddonArgs
 from components.kube import Edge, PodPeer
 from components.observability.alerting import AlertRouting
-from components.observability.monitoring import Monitoring
 from components.observability.rules import ServiceFacts
 from components.observability.signals import ServiceSignals
-from components.observability.tracing import OTLP_GRPC_PORT, OTLP_HTTP_PORT, Tracing, collector_peer, otlp_env
-from components.planning.capacity import check_capacity
+from components.observability.tracing import OTLP_GRPC_PORT, OTLP_HTTP_PORT, collector_peer, otlp_env
+from components.planning.capacity import CapacityReport, check_capacity
 from components.planning.cost import estimate_cost
-from components.planning.timing import Wiring, estimate_timing
+from components.planning.timing import TimingReport, Wiring, estimate_timing
 from components.tenancy.config_maps import ConfigMaps
 from components.tenancy.namespaces import Namespaces, NamespacesArgs
 from components.tenancy.secrets import Secrets
-from components.traffic.cert_manager import CertManager, CertManagerArgs
 from components.traffic.config import listener_for
 from components.traffic.envoy_gateway import RELEASE as ENVOY_RELEASE
-from components.traffic.envoy_gateway import EnvoyGateway, EnvoyGatewayArgs, proxy_labels
-from components.traffic.gateway import GatewayArgs, Scope, SharedGateway
+from components.traffic.envoy_gateway import proxy_labels
+from components.traffic.gateway import GatewayArgs, SharedGateway
 from components.traffic.ingress import Ingresses
-from components.traffic.ingress_controller import CONTROLLER_LABELS, IngressController, IngressControllerArgs
+from components.traffic.ingress_controller import CONTROLLER_LABELS
 from components.traffic.ingress_controller import RELEASE as INGRESS_RELEASE
 from components.traffic.routes import HttpRoutes, RoutesArgs
 from components.workloads.config import ServiceConfig, WorkloadIdentity
 from components.workloads.microservice import Microservice, MicroserviceArgs
+
+
+@dataclass(frozen=True)
+class Tenancy:
+    """What the tenancy step hands on: the namespaces, and the Secrets and ConfigMaps pods wait for."""
+
+    namespaces: Namespaces
+    secrets: Secrets
+    config_maps: ConfigMaps
+
+    @property
+    def checksums(self) -> dict[str, pulumi.Output[str]]:
+        """The checksum of every Secret and ConfigMap, by name: a pod that reads one rolls when it changes."""
+        return {**self.secrets.checksums, **self.config_maps.checksums}
 
 
 class Platform(pulumi.ComponentResource):
@@ -72,57 +87,63 @@ class Platform(pulumi.ComponentResource):
 
     def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         # Refuse a stack whose HPA maxima cannot fit its node pools before anything is registered.
-        workloads = config.workloads
-        nginx = config.addons.ingress_nginx.model_copy(update={"enabled": config.runs_ingress_nginx})
-        capacity = check_capacity(config.stack, config.cluster, config.node_pools, workloads, nginx)
-        timing = estimate_timing(config.stack, config.timing, config.services, wiring_of(config), capacity)
-        for warning in timing.warnings():
-            pulumi.log.warn(warning)
+        capacity, timing = plan(config)
         super().__init__("platform:index:Platform", name, None, opts)
-        if config.ingress.controller == "ingress-nginx":
-            pulumi.log.warn(
-                f"stack '{config.stack}': ingress.controller 'ingress-nginx' is retired upstream (no releases or "
-                "security fixes since 2026-03-24); move to 'gateway' (README, 'Migrating from ingress-nginx')"
-            )
-        gke_scope = config.ingress.gke_scope(config.creates_cluster) if config.runs_gateway else None
-        child = pulumi.ResourceOptions(parent=self)
-        context = Context(
+        self._name, self._config = name, config
+        warn_retired_controller(config)
+
+        cluster = self._cluster()
+        context = self._context().on_cluster(cluster.provider, cluster.ready)
+        # Nothing is scheduled into a cluster that has no nodes yet.
+        on_nodes = pulumi.ResourceOptions(parent=self, depends_on=cluster.ready)
+        namespaces = self._namespaces(context, on_nodes)
+        managed = managed_stores(self, name, config, cluster, context)
+        tenancy = self._secrets_and_config_maps(context, namespaces, managed, on_nodes)
+        addon_args = AddonArgs(context=context, namespaces=namespaces.namespaces)
+        addons = self._addons(addon_args, on_nodes)
+        services = self._workloads(context, tenancy, addons, managed, on_nodes)
+        self._grant_store_access(managed, services)
+        self._observability(context, tenancy, addons, on_nodes)
+        self._backup(cluster, context, on_nodes)
+        urls = self._routes(context, addon_args, addons, cluster, services, on_nodes)
+        self.exports = stack_outputs(config, cluster, addons, namespaces, urls, capacity, timing)
+        self.register_outputs({})
+
+    def _context(self) -> Context:
+        config = self._config
+        return Context(
             environment=config.environment,
             app=config.app,
             project=config.project,
             creates_cluster=config.creates_cluster,
         )
 
-        data_namespaces = config.data_namespaces
-        # Clients of a managed bucket or Kafka authenticate with Workload Identity: the platform gives them an account.
-        bucket_clients = {
-            client
-            for store in config.managed_data_services
-            if store.type in ("object-store", "kafka")
-            for client in store.client_names
-        }
-        backs_up = config.creates_cluster and config.backup.enabled and bool(data_namespaces)
-        cluster = Cluster(
-            f"{name}-cluster",
+    def _cluster(self) -> Cluster:
+        """The network, cluster and node pools (gke mode), or the existing cluster; the provider either way."""
+        config = self._config
+        gke_scope = config.ingress.gke_scope(config.creates_cluster) if config.runs_gateway else None
+        return Cluster(
+            f"{self._name}-cluster",
             ClusterArgs(
                 config.cluster,
                 config.network,
                 config.node_pools,
-                context,
-                backup_agent=backs_up,
+                self._context(),
+                backup_agent=backs_up(config),
                 proxy_only_subnet=gke_scope in ("regional-external", "regional-internal"),
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        context = context.on_cluster(cluster.provider, cluster.ready)
-        # Nothing is scheduled into a cluster that has no nodes yet.
-        on_nodes = pulumi.ResourceOptions(parent=self, depends_on=cluster.ready)
 
+    def _namespaces(self, context: Context, opts: pulumi.ResourceOptions) -> Namespaces:
+        """Every catalog namespace with its quota, defaults and baseline policy, admitting the edge,
+        the scraper and the collector where the other domains need it."""
+        config = self._config
         addons = config.addons
-        edge_namespace, edge_peers = edge_home(config), ingress_edge(config)
-        scrape_namespace = addons.monitoring.namespace
-        namespaces = Namespaces(
-            f"{name}-namespaces",
+        data_namespaces = config.data_namespaces
+        bucket_clients = workload_identity_clients(config)
+        return Namespaces(
+            f"{self._name}-namespaces",
             NamespacesArgs(
                 # Production data namespaces are protected whatever their own `protect` says.
                 namespaces=[
@@ -132,50 +153,87 @@ class Platform(pulumi.ComponentResource):
                     for ns in config.namespaces
                 ],
                 context=context,
-                edge_namespace=edge_namespace,
-                scrape_namespace=scrape_namespace,
+                edge_namespace=edge_home(config),
+                scrape_namespace=addons.monitoring.namespace,
                 addon_namespaces=frozenset(config.addon_namespaces),
                 control_plane_cidr=config.cluster.master_ipv4_cidr if config.creates_cluster else None,
                 catalog_services={
-                    ns.name: [s.name for s in workloads if s.namespace == ns.name] for ns in config.namespaces
+                    ns.name: [s.name for s in config.workloads if s.namespace == ns.name] for ns in config.namespaces
                 },
                 workload_identity_namespaces=frozenset(
                     s.namespace
                     for s in config.services
                     if with_identity(s, bucket_clients).service_account.workload_identity is not None
                 ),
-                edge=edge_peers,
+                edge=ingress_edge(config),
                 acme_solver_namespaces=acme_solver_namespaces(config),
                 telemetry=collector_peer(addons.tracing) if addons.tracing.enabled else None,
                 telemetry_ports=(OTLP_GRPC_PORT, OTLP_HTTP_PORT),
             ),
-            opts=on_nodes,
+            opts=opts,
         )
-        managed = self._managed_stores(name, config, cluster, context)
+
+    def _secrets_and_config_maps(
+        self,
+        context: Context,
+        namespaces: Namespaces,
+        managed: dict[str, ManagedStore],
+        opts: pulumi.ResourceOptions,
+    ) -> Tenancy:
+        """The catalog's Secrets (generated, supplied, and the data stores' credentials, managed stores'
+        computed values included) and ConfigMaps, in the namespaces that read them."""
+        config = self._config
         secrets = Secrets(
-            f"{name}-secrets",
+            f"{self._name}-secrets",
             [*config.secrets, *config.data_secrets],
             context,
             namespaces.namespaces,
-            opts=on_nodes,
+            opts=opts,
             provided={name: values for m in managed.values() for name, values in m.secret_values().items()},
         )
         config_maps = ConfigMaps(
-            f"{name}-config-maps", config.config_maps, context, namespaces.namespaces, opts=on_nodes
+            f"{self._name}-config-maps", config.config_maps, context, namespaces.namespaces, opts=opts
         )
-        addon_args = AddonArgs(context=context, namespaces=namespaces.namespaces)
-        edge = Addons(
-            f"{name}-addons",
-            addons,
-            addon_args,
-            config=config,
-            opts=on_nodes,
+        return Tenancy(namespaces, secrets, config_maps)
+
+    def _addons(self, addon_args: AddonArgs, opts: pulumi.ResourceOptions) -> Addons:
+        config = self._config
+        gateway = config.ingress.gateway
+        return Addons(
+            f"{self._name}-addons",
+            AddonsArgs(
+                addons=config.addons,
+                shared=addon_args,
+                class_name=config.gateway_class,
+                issuer_name=config.issuer_name,
+                runs_envoy_gateway=config.runs_envoy_gateway,
+                runs_ingress_nginx=config.runs_ingress_nginx,
+                cluster_name=config.cluster.name,
+                region=config.cluster.region,
+                static_ip=config.uses_static_ip,
+                solver_gateway=(gateway.name, gateway.namespace) if config.runs_gateway else None,
+            ),
+            opts=opts,
         )
 
-        checksums = {**secrets.checksums, **config_maps.checksums}
+    def _workloads(
+        self,
+        context: Context,
+        tenancy: Tenancy,
+        addons: Addons,
+        managed: dict[str, ManagedStore],
+        opts: pulumi.ResourceOptions,
+    ) -> dict[str, Microservice]:
+        """One Microservice per in-cluster data store, then one per service. Stores come first: a client
+        (and its migration Job) waits until its stores are rolled out."""
+        config = self._config
+        tracing = config.addons.tracing
+        workloads = config.workloads
+        edge = ingress_edge(config)
+        bucket_clients = workload_identity_clients(config)
         stores = {store.name for store in config.data_services}
+        checksums = tenancy.checksums
         services: dict[str, Microservice] = {}
-        # Stores first: a client (and its migration Job) waits until its stores are rolled out.
         for service in [*config.stores, *config.services]:
             its_stores: list[pulumi.Resource] = [
                 services[s.name] if s.name in services else managed[s.name]
@@ -193,195 +251,271 @@ class Platform(pulumi.ComponentResource):
                 MicroserviceArgs(
                     service=with_identity(service, bucket_clients),
                     context=context,
-                    namespace=namespaces.namespaces[service.namespace],
-                    edge=edge_peers,
-                    scrape_namespace=scrape_namespace,
+                    namespace=tenancy.namespaces.namespaces[service.namespace],
+                    edge=edge,
+                    scrape_namespace=config.addons.monitoring.namespace,
                     callers=[(s.name, s.namespace) for s in workloads if s.name in service.allow_from],
                     callees=[s for s in workloads if service.name in s.allow_from],
                     checksums=checksums,
                     telemetry_env=(
-                        otlp_env(addons.tracing, service.name, service.namespace, config.environment)
-                        if addons.tracing.enabled
+                        otlp_env(tracing, service.name, service.namespace, config.environment)
+                        if tracing.enabled
                         else {}
                     ),
-                    monitoring=edge.monitoring_crds,
-                    depends_on=[*secrets.resources, *config_maps.resources, *its_stores],
+                    monitoring=addons.monitoring_crds,
+                    depends_on=[*tenancy.secrets.resources, *tenancy.config_maps.resources, *its_stores],
                     protect=config.is_production and service.name in stores,
                     egress_cidrs=egress_cidrs,
                 ),
-                opts=on_nodes,
+                opts=opts,
             )
+        return services
+
+    def _grant_store_access(self, managed: dict[str, ManagedStore], services: dict[str, Microservice]) -> None:
+        """Each client of a managed bucket or Kafka cluster gets its role through its own GCP account."""
         for store_name, store in managed.items():
-            for client in config.data_services_by_name[store_name].client_names:
+            for client in self._config.data_services_by_name[store_name].client_names:
                 account = services[client].gcp_account if client in services else None
                 if account is not None:
                     store.grant(client, account.member)
-        monitoring = edge.monitoring
-        if monitoring is not None:
-            ServiceSignals(
-                f"{name}-signals",
-                [
-                    ServiceFacts(
-                        name=s.name,
-                        namespace=s.namespace,
-                        slo=s.slo,
-                        has_hpa=s.autoscaling is not None,
-                        has_pdb=s.pdb() is not None,
-                        stateful=s.stateful is not None,
-                    )
-                    for s in config.services
-                ],
-                context,
-                namespaces=namespaces.namespaces,
-                monitoring_namespace=monitoring.namespace,
-                retention=addons.monitoring.retention,
-                # The PrometheusRule CRD comes with the CRD release.
-                depends_on=[monitoring.crds],
-                opts=on_nodes,
-            )
-            if addons.monitoring.alerting.receivers:
-                AlertRouting(
-                    f"{name}-alert-routing",
-                    addons.monitoring.alerting,
-                    context,
-                    namespace=monitoring.namespace,
-                    depends_on=[monitoring.crds, *secrets.resources],
-                    opts=on_nodes,
+
+    def _observability(self, context: Context, tenancy: Tenancy, addons: Addons, opts: pulumi.ResourceOptions) -> None:
+        """Each service's SLO rules, health alerts and dashboard, and alert routing, when monitoring is on."""
+        config = self._config
+        monitoring = addons.monitoring
+        if monitoring is None:
+            return
+        ServiceSignals(
+            f"{self._name}-signals",
+            [
+                ServiceFacts(
+                    name=s.name,
+                    namespace=s.namespace,
+                    slo=s.slo,
+                    has_hpa=s.autoscaling is not None,
+                    has_pdb=s.pdb() is not None,
+                    stateful=s.stateful is not None,
                 )
-        if backs_up:
-            assert cluster.cluster_id is not None  # gke mode
-            DataBackup(
-                f"{name}-backup",
-                config.backup,
+                for s in config.services
+            ],
+            context,
+            namespaces=tenancy.namespaces.namespaces,
+            monitoring_namespace=monitoring.namespace,
+            retention=config.addons.monitoring.retention,
+            # The PrometheusRule CRD comes with the CRD release.
+            depends_on=[monitoring.crds],
+            opts=opts,
+        )
+        alerting = config.addons.monitoring.alerting
+        if alerting.receivers:
+            AlertRouting(
+                f"{self._name}-alert-routing",
+                alerting,
                 context,
-                cluster_id=cluster.cluster_id,
-                cluster_name=config.cluster.name,
-                region=config.cluster.region,
-                namespaces=data_namespaces,
-                opts=on_nodes,
+                namespace=monitoring.namespace,
+                depends_on=[monitoring.crds, *tenancy.secrets.resources],
+                opts=opts,
             )
-        urls: list[str] = []
+
+    def _backup(self, cluster: Cluster, context: Context, opts: pulumi.ResourceOptions) -> None:
+        """Backup for GKE's plan for the data namespaces (gke mode, when there are any)."""
+        config = self._config
+        if not backs_up(config):
+            return
+        assert cluster.cluster_id is not None  # gke mode
+        DataBackup(
+            f"{self._name}-backup",
+            config.backup,
+            context,
+            cluster_id=cluster.cluster_id,
+            cluster_name=config.cluster.name,
+            region=config.cluster.region,
+            namespaces=config.data_namespaces,
+            opts=opts,
+        )
+
+    def _routes(
+        self,
+        context: Context,
+        addon_args: AddonArgs,
+        addons: Addons,
+        cluster: Cluster,
+        services: dict[str, Microservice],
+        opts: pulumi.ResourceOptions,
+    ) -> list[str]:
+        """The shared Gateway and every service's HTTPRoutes, or the legacy per-host Ingresses; the URLs."""
+        config = self._config
         if config.runs_gateway:
             # An HTTPRoute needs its Services, not their pods: the load balancer only sends traffic to
             # ready endpoints, so the routes do not wait for the rollouts.
             backends: list[pulumi.Resource] = [svc for ms in services.values() for svc in ms.services]
-            urls = self._gateway(name, config, context, addon_args, edge, gke_scope, cluster, backends, on_nodes)
-        elif config.ingress.controller == "ingress-nginx":
-            urls = Ingresses(
-                f"{name}-ingresses",
+            return gateway_routes(self, self._name, config, context, addon_args, addons, cluster, backends, opts)
+        if config.ingress.controller == "ingress-nginx":
+            return Ingresses(
+                f"{self._name}-ingresses",
                 config.ingress,
                 config.services,
                 context,
-                issuer=edge.issuer_name,
-                depends_on=[*services.values(), *edge.ready],
-                opts=on_nodes,
+                issuer=addons.issuer_name,
+                depends_on=[*services.values(), *addons.ready],
+                opts=opts,
             ).urls
+        return []
 
-        self.exports = {
-            "environment": config.environment,
-            **cluster.outputs,
-            **edge.outputs,
-            "urls": urls,
-            "namespaces": sorted(namespaces.namespaces),
-            "services": sorted(s.name for s in config.services),
-            # Read back on the next run (data/history.py): versions and sizes the engines cannot undo.
-            DEPLOYED_OUTPUT: {
-                store.name: {
-                    "type": store.type,
-                    "version": store.effective_version,
-                    "storage": store.storage_size,
-                    "mode": store.mode,
-                }
-                for store in config.data_services
-            },
-            "capacity": capacity.summary(),
-            "cost": estimate_cost(
-                config.cluster, config.node_pools, workloads, config.managed_data_services, config.is_production
-            ).summary(),
-            "timing": timing.summary(),
-        }
-        self.register_outputs({})
 
-    def _managed_stores(
-        self, name: str, config: PlatformConfig, cluster: Cluster, context: Context
-    ) -> dict[str, ManagedStore]:
-        """The managed data stores, with the private access they need on the platform's VPC."""
-        stores = config.managed_data_services
-        if not stores:
-            return {}
-        assert cluster.network is not None  # managed stores need gke mode (validated)
-        vpc = cluster.network.vpc
-        child = pulumi.ResourceOptions(parent=self)
-        peering = None
-        if any(store.type in ("postgres", "redis") for store in stores):
-            peering = PrivateServiceAccess(
-                f"{name}-private-services",
-                context,
-                network=vpc.id,
-                network_name=f"{config.cluster.name}-vpc",
-                cidr=config.network.private_services_cidr,
-                opts=child,
-            ).connection
-        if any(store.type == "object-store" for store in stores):
-            PrivateStorageAccess(f"{name}-private-storage", context, network=vpc.id, opts=child)
-        return {
-            store.name: ManagedStore(
-                f"{name}-{store.name}",
-                store,
-                context,
-                region=config.cluster.region,
-                network=vpc.id,
-                peering=peering,
-                subnet=cluster.network.subnet.id,
-                opts=child,
-            )
-            for store in stores
-        }
-
-    def _gateway(
-        self,
-        name: str,
-        config: PlatformConfig,
-        context: Context,
-        addon_args: AddonArgs,
-        addons: Addons,
-        gke_scope: Scope | None,
-        cluster: Cluster,
-        backends: list[pulumi.Resource],
-        opts: pulumi.ResourceOptions,
-    ) -> list[str]:
-        """The shared Gateway, then every service's HTTPRoutes on it; the URLs they serve."""
-        hosts = config.gateway_hosts
-        services = [s for s in config.services if s.enabled]
-        listener_of = {r.host: listener_for(r.host, hosts) or r.host for s in services for r in s.routes}
-        listeners: dict[str, list[str]] = {host: [] for host in hosts}
-        for svc in services:
-            for route in svc.routes:
-                if svc.namespace not in listeners[listener_of[route.host]]:
-                    listeners[listener_of[route.host]].append(svc.namespace)
-        gateway = SharedGateway(
-            f"{name}-gateway",
-            GatewayArgs(
-                ingress=config.ingress,
-                class_name=config.gateway_class,
-                listeners=listeners,
-                scope=gke_scope,
-                cluster_name=config.cluster.name,
-                region=config.cluster.region,
-                addon=addon_args,
-                subnetwork=cluster.network.subnet.self_link if cluster.network is not None else None,
-                issuer=addons.issuer_name if config.addons.cert_manager.enabled else None,
-                depends_on=addons.controller,
-            ),
-            opts=opts,
+def managed_stores(
+    parent: Platform, name: str, config: PlatformConfig, cluster: Cluster, context: Context
+) -> dict[str, ManagedStore]:
+    """The managed data stores, with the private access they need on the platform's VPC."""
+    stores = config.managed_data_services
+    if not stores:
+        return {}
+    assert cluster.network is not None  # managed stores need gke mode (validated)
+    vpc = cluster.network.vpc
+    child = pulumi.ResourceOptions(parent=parent)
+    peering = None
+    if any(store.type in ("postgres", "redis") for store in stores):
+        peering = PrivateServiceAccess(
+            f"{name}-private-services",
+            context,
+            network=vpc.id,
+            network_name=f"{config.cluster.name}-vpc",
+            cidr=config.network.private_services_cidr,
+            opts=child,
+        ).connection
+    if any(store.type == "object-store" for store in stores):
+        PrivateStorageAccess(f"{name}-private-storage", context, network=vpc.id, opts=child)
+    return {
+        store.name: ManagedStore(
+            f"{name}-{store.name}",
+            store,
+            context,
+            region=config.cluster.region,
+            network=vpc.id,
+            peering=peering,
+            subnet=cluster.network.subnet.id,
+            opts=child,
         )
-        addons.outputs.update(gateway.outputs)
-        routes = HttpRoutes(
-            f"{name}-routes",
-            RoutesArgs(services, gateway, listener_of, context, gke=gke_scope is not None, depends_on=backends),
-            opts=opts,
+        for store in stores
+    }
+
+
+def gateway_routes(
+    parent: Platform,
+    name: str,
+    config: PlatformConfig,
+    context: Context,
+    addon_args: AddonArgs,
+    addons: Addons,
+    cluster: Cluster,
+    backends: list[pulumi.Resource],
+    opts: pulumi.ResourceOptions,
+) -> list[str]:
+    """The shared Gateway, then every service's HTTPRoutes on it; the URLs they serve."""
+    gke_scope = config.ingress.gke_scope(config.creates_cluster)
+    hosts = config.gateway_hosts
+    services = [s for s in config.services if s.enabled]
+    listener_of = {r.host: listener_for(r.host, hosts) or r.host for s in services for r in s.routes}
+    listeners: dict[str, list[str]] = {host: [] for host in hosts}
+    for svc in services:
+        for route in svc.routes:
+            if svc.namespace not in listeners[listener_of[route.host]]:
+                listeners[listener_of[route.host]].append(svc.namespace)
+    gateway = SharedGateway(
+        f"{name}-gateway",
+        GatewayArgs(
+            ingress=config.ingress,
+            class_name=config.gateway_class,
+            listeners=listeners,
+            scope=gke_scope,
+            cluster_name=config.cluster.name,
+            region=config.cluster.region,
+            addon=addon_args,
+            subnetwork=cluster.network.subnet.self_link if cluster.network is not None else None,
+            issuer=addons.issuer_name if config.addons.cert_manager.enabled else None,
+            depends_on=addons.controller,
+        ),
+        opts=opts,
+    )
+    addons.outputs.update(gateway.outputs)
+    routes = HttpRoutes(
+        f"{name}-routes",
+        RoutesArgs(services, gateway, listener_of, context, gke=gke_scope is not None, depends_on=backends),
+        opts=opts,
+    )
+    return routes.urls
+
+
+def stack_outputs(
+    config: PlatformConfig,
+    cluster: Cluster,
+    addons: Addons,
+    namespaces: Namespaces,
+    urls: list[str],
+    capacity: CapacityReport,
+    timing: TimingReport,
+) -> dict[str, Any]:
+    return {
+        "environment": config.environment,
+        **cluster.outputs,
+        **addons.outputs,
+        "urls": urls,
+        "namespaces": sorted(namespaces.namespaces),
+        "services": sorted(s.name for s in config.services),
+        # Read back on the next run (data/history.py): versions and sizes the engines cannot undo.
+        DEPLOYED_OUTPUT: {
+            store.name: {
+                "type": store.type,
+                "version": store.effective_version,
+                "storage": store.storage_size,
+                "mode": store.mode,
+            }
+            for store in config.data_services
+        },
+        "capacity": capacity.summary(),
+        "cost": estimate_cost(
+            config.cluster,
+            config.node_pools,
+            config.workloads,
+            config.managed_data_services,
+            config.is_production,
+        ).summary(),
+        "timing": timing.summary(),
+    }
+
+
+def plan(config: PlatformConfig) -> tuple[CapacityReport, TimingReport]:
+    """Capacity (refusing a stack whose HPA maxima cannot fit its node pools) and timing (warning where a
+    target is missed), both computed before anything is registered."""
+    nginx = config.addons.ingress_nginx.model_copy(update={"enabled": config.runs_ingress_nginx})
+    capacity = check_capacity(config.stack, config.cluster, config.node_pools, config.workloads, nginx)
+    timing = estimate_timing(config.stack, config.timing, config.services, wiring_of(config), capacity)
+    for warning in timing.warnings():
+        pulumi.log.warn(warning)
+    return capacity, timing
+
+
+def warn_retired_controller(config: PlatformConfig) -> None:
+    if config.ingress.controller == "ingress-nginx":
+        pulumi.log.warn(
+            f"stack '{config.stack}': ingress.controller 'ingress-nginx' is retired upstream (no releases or "
+            "security fixes since 2026-03-24); move to 'gateway' (README, 'Migrating from ingress-nginx')"
         )
-        return routes.urls
+
+
+def backs_up(config: PlatformConfig) -> bool:
+    """Backup for GKE runs where the platform creates the cluster and there are data namespaces."""
+    return config.creates_cluster and config.backup.enabled and bool(config.data_namespaces)
+
+
+def workload_identity_clients(config: PlatformConfig) -> set[str]:
+    """Clients of a managed bucket or Kafka authenticate with Workload Identity: the platform gives them an account."""
+    return {
+        client
+        for store in config.managed_data_services
+        if store.type in ("object-store", "kafka")
+        for client in store.client_names
+    }
 
 
 def with_identity(service: ServiceConfig, bucket_clients: set[str]) -> ServiceConfig:
@@ -453,76 +587,3 @@ def edge_home(config: PlatformConfig) -> str:
     if config.ingress.controller == "ingress-nginx":
         return config.addons.ingress_nginx.namespace
     return config.ingress.gateway.namespace if config.creates_cluster else config.addons.envoy_gateway.namespace
-
-
-class Addons(pulumi.ComponentResource):
-    """The cluster add-ons the workloads rely on, each a pinned Helm chart switched on per stack.
-
-    Monitoring's CRD release comes first because it backs every ServiceMonitor, the other charts'
-    included; the in-cluster controller (Envoy Gateway off GKE, or the legacy ingress-nginx on a
-    reserved IP on GKE) and cert-manager with its ClusterIssuers wait for it, not for the monitoring
-    stack. `.controller` is what the Gateway waits for, `.ready` what the routes wait for,
-    `.monitoring_crds` what ServiceMonitors wait for.
-    Outputs: `issuer` and, when an address is reserved, `ingressIp`.
-    """
-
-    issuer_name: str
-    monitoring: Monitoring | None
-    monitoring_crds: pulumi.Resource | None
-    controller: list[pulumi.Resource]
-    ready: list[pulumi.Resource]
-    outputs: dict[str, Any]
-
-    def __init__(
-        self,
-        name: str,
-        addons: AddonsConfig,
-        args: AddonArgs,
-        *,
-        config: PlatformConfig,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("platform:addons:Addons", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        class_name = config.gateway_class
-        cluster_name, region = config.cluster.name, config.cluster.region
-        gateway = config.ingress.gateway
-
-        self.issuer_name = config.issuer_name
-        self.monitoring = None
-        self.monitoring_crds = None
-        if addons.monitoring.enabled:
-            self.monitoring = Monitoring(f"{name}-monitoring", addons.monitoring, args, opts=child)
-            self.monitoring_crds = self.monitoring.crds
-            args = dataclasses.replace(args, monitoring=self.monitoring_crds)
-
-        if addons.tracing.enabled:
-            Tracing(f"{name}-tracing", addons.tracing, args, opts=child)
-
-        self.controller = []
-        self.outputs = {"issuer": self.issuer_name}
-        if config.runs_envoy_gateway:
-            envoy = EnvoyGateway(
-                f"{name}-envoy-gateway", EnvoyGatewayArgs(addons.envoy_gateway, class_name, args), opts=child
-            )
-            self.controller += [envoy.release, envoy.gateway_class]
-        if config.runs_ingress_nginx:
-            static_ip = config.uses_static_ip
-            controller = IngressController(
-                f"{name}-ingress-nginx",
-                IngressControllerArgs(addons.ingress_nginx, class_name, cluster_name, region, static_ip, args),
-                opts=child,
-            )
-            self.controller.append(controller.release)
-            if controller.address is not None:
-                self.outputs["ingressIp"] = controller.address.address
-        self.ready = list(self.controller)
-        if addons.cert_manager.enabled:
-            solver_gateway = (gateway.name, gateway.namespace) if config.runs_gateway else None
-            cert_manager = CertManager(
-                f"{name}-cert-manager",
-                CertManagerArgs(addons.cert_manager, class_name, args, gateway=solver_gateway),
-                opts=child,
-            )
-            self.ready.extend(cert_manager.issuers)
-        self.register_outputs(self.outputs)

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from components.config.errors import Problem
-from components.config.values import Cidr, DnsLabel, Labels, Model
+from components.errors import Problem
+from components.values import Cidr, DnsLabel, Labels, Model
 
 
 class MaintenanceWindow(Model):

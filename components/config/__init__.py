@@ -1,27 +1,13 @@
-"""The platform's config: loading, overrides, substitution, error lines, the root model and the
-rules across domains. Each domain's own typed models and rules live in its package, beside the
-components that consume them.
+"""The top of the config: loading, overrides, substitution, the root model and the rules across
+domains. It imports every domain's config; no domain imports it back. The base types every domain's
+models are built from live below the domains, in `components/values.py` (value types, the strict base
+model) and `components/errors.py` (the one-line error format).
 
     config = load_config()   # a PlatformConfig, or a one-line-per-problem ConfigError
-
-The loader and the root model are imported on first use: they import every domain's config, and a
-domain's config imports this package's errors and values.
 """
 
-from typing import Any
-
-from components.config.errors import NAMESPACE, ConfigError, config_error, problem_line
+from components.config.loader import load_config, parse
+from components.config.root import PlatformConfig
+from components.errors import NAMESPACE, ConfigError, config_error, problem_line
 
 __all__ = ["NAMESPACE", "ConfigError", "PlatformConfig", "config_error", "load_config", "parse", "problem_line"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("load_config", "parse"):
-        from components.config import loader
-
-        return getattr(loader, name)
-    if name == "PlatformConfig":
-        from components.config.root import PlatformConfig
-
-        return PlatformConfig
-    raise AttributeError(f"module 'components.config' has no attribute {name!r}")

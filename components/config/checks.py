@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from components.cluster.config import check_cluster, check_network, check_node_pools
-from components.config.errors import Problem
-from components.config.values import ENV_NAME, storage_bytes
 from components.data.config import PSA_LEVELS, DataServiceConfig, check_data_service, check_managed, check_retention
+from components.errors import Problem
 from components.observability.config import check_alerting, check_slo
 from components.tenancy.config import (
     ConfigKey,
@@ -24,6 +23,7 @@ from components.tenancy.config import (
     check_secret_keys,
 )
 from components.traffic.config import check_ingress, listener_for
+from components.values import ENV_NAME, storage_bytes
 from components.workloads.config import STORAGE_CLASSES, EnvSource, ServiceConfig
 from components.workloads.rules import check_route_ports, check_scaling, check_service, check_volumes
 

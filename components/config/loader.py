@@ -8,7 +8,7 @@ substitutes ``${environment}`` and ``${domain}``, and validates the result in tw
 2. meaning: each domain's own rules, then the rules across domains (``checks.py``).
 
 Every problem becomes one line naming the stack, the key path and what is allowed, raised as
-``ConfigError`` (``errors.py``). Paths name list items by their ``name`` (``services[checkout]``),
+``ConfigError`` (``components/errors.py``). Paths name list items by their ``name`` (``services[checkout]``),
 and a value an override set is reported at the stack-file key it came from
 (``overrides.services.checkout.autoscaling.maxReplicas``); both translations happen once, here, so
 every domain's checks keep yielding plain index paths.
@@ -29,9 +29,9 @@ import pulumi
 from pydantic import BaseModel, ValidationError
 
 from components.config.checks import semantic_problems
-from components.config.errors import NAMESPACE, Problem, Problems, config_error
 from components.config.root import PlatformConfig
 from components.data.history import deployed_data_services
+from components.errors import NAMESPACE, Problem, Problems, config_error
 from components.tenancy.config import GENERATORS
 
 # Top-level keys under ``platform:``; each is one Pulumi config key.

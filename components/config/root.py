@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig
-from components.config.values import DnsLabel, Model
 from components.data.catalog import client_secrets, credentials_secret, store_service
 from components.data.config import BackupConfig, DataServiceConfig
 from components.data.managed import managed_secrets
@@ -17,6 +16,7 @@ from components.observability.config import MonitoringConfig, TracingConfig
 from components.planning.config import TimingConfig
 from components.tenancy.config import ConfigMapConfig, NamespaceConfig, SecretConfig
 from components.traffic.config import CertManagerConfig, EnvoyGatewayConfig, IngressConfig, IngressNginxConfig
+from components.values import DnsLabel, Model
 from components.workloads.config import ServiceConfig
 
 

@@ -25,8 +25,8 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
-from components.config.errors import Problem
-from components.config.values import DnsLabel, DnsSubdomain, Model, Resources, ServiceName, Storage
+from components.errors import Problem
+from components.values import DnsLabel, DnsSubdomain, Model, Resources, ServiceName, Storage
 
 EngineType = Literal["postgres", "redis", "mongodb", "kafka", "object-store", "neo4j"]
 # Pod Security levels, most restrictive first.

@@ -18,7 +18,7 @@ from typing import Any
 
 import pulumi
 
-from components.config.errors import config_error
+from components.errors import config_error
 
 READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
 OUTPUT = "dataServices"

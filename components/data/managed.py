@@ -39,10 +39,10 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
 
-from components.config.values import storage_bytes
 from components.context import Context
 from components.data.config import MEMORYSTORE_REDIS_VERSION, DataServiceConfig
 from components.tenancy.config import SecretConfig
+from components.values import storage_bytes
 from components.workloads.identity import gcp_account_id
 
 PASSWORD_LENGTH = 32

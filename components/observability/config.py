@@ -13,8 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from components.config.errors import Problem
-from components.config.values import DnsLabel, DnsSubdomain, Duration, Memory, Model
+from components.errors import Problem
+from components.values import DnsLabel, DnsSubdomain, Duration, Memory, Model
 
 # A Prometheus metric or label name.
 MetricName = Annotated[str, Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")]

@@ -38,9 +38,9 @@ from typing import Any
 import pulumi
 
 from components.cluster.config import ClusterConfig, NodePoolConfig
-from components.config.errors import config_error, problem_line
-from components.config.values import cpu_millicores, memory_bytes, storage_bytes
+from components.errors import config_error, problem_line
 from components.traffic.config import IngressNginxConfig
+from components.values import cpu_millicores, memory_bytes, storage_bytes
 from components.workloads.config import DEFAULT_STORAGE_CLASS, ServiceConfig
 
 MIB = 2**20

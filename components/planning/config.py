@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from components.config.values import Model
+from components.values import Model
 
 # Seed 001's promises: deployment under 5 minutes, rollback under 2, auto-scale response under 1.
 SEED_ROLLOUT_SECONDS = 300

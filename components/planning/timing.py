@@ -71,7 +71,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.config.errors import problem_line
+from components.errors import problem_line
 from components.planning.capacity import CapacityReport, CpuMemory
 from components.planning.config import TimingConfig
 from components.workloads.config import PROBE_DEFAULTS, Probe, ScalingRules, ServiceConfig

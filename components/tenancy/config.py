@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Discriminator, Field, Tag
 
-from components.config.errors import NAMESPACE, Problem
-from components.config.values import (
+from components.errors import NAMESPACE, Problem
+from components.values import (
     ENV_NAME,
     Cidr,
     Cpu,

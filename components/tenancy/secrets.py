@@ -34,8 +34,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.config.errors import NAMESPACE
 from components.context import Context
+from components.errors import NAMESPACE
 from components.kube import content_checksum
 from components.tenancy.config import (
     ConfigKey,

@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from components.config.errors import Problem
-from components.config.values import DnsLabel, Host, Model, Resources, ResourceValues
+from components.errors import Problem
+from components.values import DnsLabel, Host, Model, Resources, ResourceValues
 
 # GKE's single-cluster L7 Gateway classes and where their load balancer lives.
 GKE_GATEWAY_CLASSES: dict[str, Literal["global", "regional-external", "regional-internal"]] = {

@@ -15,7 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag
 
-from components.config.values import (
+from components.observability.config import SloConfig
+from components.values import (
     IMAGE_REFERENCE,
     DnsLabel,
     DnsSubdomain,
@@ -34,7 +35,6 @@ from components.config.values import (
     ServiceName,
     Storage,
 )
-from components.observability.config import SloConfig
 
 
 class PortConfig(Model):

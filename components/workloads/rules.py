@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 from pydantic.alias_generators import to_camel
 
-from components.config.errors import Problem
-from components.config.values import cpu_millicores, memory_bytes
+from components.errors import Problem
+from components.values import cpu_millicores, memory_bytes
 from components.workloads.config import (
     PROBE_DEFAULTS,
     STORAGE_CLASSES,
