@@ -74,9 +74,11 @@ def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
     if store.type == "redis":
         ping = {"exec": {"command": ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping | grep -q PONG']}}
         return {
-            "command": ["redis-server"],
-            # Append-only file on the volume: every write survives a restart, not just the last snapshot.
-            "args": ["--requirepass", "$(REDIS_PASSWORD)", "--appendonly", "yes", "--dir", engine.data_path],
+            "command": ["sh", "-c"],
+            # The ACL file on the volume keeps the clients' users (roles.py) across restarts; its `default`
+            # line is written from the store's own password at every start, since an ACL file overrides
+            # --requirepass. Append-only file: every write survives a restart, not just the last snapshot.
+            "args": [redis_start_command(engine.data_path)],
             "env": {"REDIS_PASSWORD": _ref(store, "password")},
             "probes": {"startup": ping, "liveness": tcp, "readiness": ping},
         }
@@ -148,6 +150,16 @@ def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
         },
         "probes": {"startup": {**tcp, "failureThreshold": 60}, "liveness": tcp, "readiness": tcp},
     }
+
+
+def redis_start_command(data_path: str) -> str:
+    """The in-cluster Redis's start: the ACL file's `default` user from $REDIS_PASSWORD, then the server."""
+    acl = f"{data_path}/users.acl"
+    return (
+        '{ echo "user default on #$(printf %s "$REDIS_PASSWORD" | sha256sum | cut -d" " -f1) ~* &* +@all"; '
+        f'grep -v "^user default " {acl} 2>/dev/null || true; }} > {acl}.next && mv {acl}.next {acl} && '
+        f"exec redis-server --aclfile {acl} --appendonly yes --dir {data_path}"
+    )
 
 
 def _disruption_budget(store: DataServiceConfig, production: bool) -> dict[str, Any]:
