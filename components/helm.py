@@ -3,7 +3,8 @@
 An add-on installs into the platform's Namespace when its namespace is declared in the catalog,
 and otherwise creates its own, labelled like the platform's. Each chart is a `helm.v3.Release`
 (Helm keeps the release history, rolls a failed upgrade back and owns the chart's CRDs and hooks),
-pinned to one version, on the platform's provider, waiting explicitly for the node pools.
+pinned to one version, on the platform's provider, waiting explicitly for the node pools. Where the
+chart is fetched from (upstream, a mirror, an OCI registry or a local copy) is charts.py's `locate`.
 
 Deliberately out of scope: the add-ons' own settings (traffic/ingress_controller.py,
 traffic/cert_manager.py, observability/monitoring.py) and any NetworkPolicy of the add-on
@@ -20,6 +21,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.charts import ChartSource, Upstream, locate
 from components.context import Context
 
 PodSecurity = Literal["restricted", "baseline", "privileged"]
@@ -48,10 +50,10 @@ class AddonArgs:
 @dataclass(frozen=True)
 class HelmChart:
     release: str
-    chart: str
-    # None for an OCI chart, whose `chart` is the full oci:// reference.
-    repo: str | None
+    upstream: Upstream
     version: str
+    # Where this stack fetches the chart from: the add-on's `chartSource` (empty: `upstream`).
+    source: ChartSource
 
 
 def addon_namespace(
@@ -82,14 +84,18 @@ def helm_release(
     depends_on: Sequence[pulumi.Resource] = (),
 ) -> k8s.helm.v3.Release:
     """`chart` at its pinned version, released into `namespace` after the node pools and `depends_on`."""
+    location = locate(chart.upstream, chart.source)
     return k8s.helm.v3.Release(
         f"{name}-release",
         k8s.helm.v3.ReleaseArgs(
             # An explicit release name keeps the chart's object names stable (no random suffix).
             name=chart.release,
-            chart=chart.chart,
+            chart=location.chart,
             version=chart.version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo) if chart.repo is not None else None,
+            # An OCI or local chart has no repository: the provider loads a local one only then.
+            repository_opts=(
+                k8s.helm.v3.RepositoryOptsArgs(repo=location.repository) if location.repository is not None else None
+            ),
             namespace=namespace.metadata.name,
             create_namespace=False,
             # A failed install or upgrade is rolled back rather than left half-applied.

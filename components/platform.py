@@ -504,6 +504,8 @@ def stack_outputs(
                 "version": store.effective_version,
                 "storage": store.storage_size,
                 "mode": store.mode,
+                # The engine's image: another engine on the same volume is refused (config/checks.py).
+                "image": store.engine.image,
             }
             for store in config.data_services
         },
@@ -534,7 +536,7 @@ def warn_retired_controller(config: PlatformConfig) -> None:
     if config.ingress.controller == "ingress-nginx":
         pulumi.log.warn(
             f"stack '{config.stack}': ingress.controller 'ingress-nginx' is retired upstream (no releases or "
-            "security fixes since 2026-03-24); move to 'gateway' (README, 'Migrating from ingress-nginx')"
+            "security fixes since 2026-03-24); move to 'gateway' (docs/traffic.md, 'Migrating from ingress-nginx')"
         )
 
 

@@ -218,10 +218,15 @@ Percent = Annotated[int, Field(ge=1, le=100)]
 
 
 class Model(BaseModel):
-    """Strict base: camelCase keys as written in YAML, unknown keys rejected, immutable."""
+    """Strict base: camelCase keys as written in YAML, unknown keys rejected, immutable.
+
+    A one-line docstring under each field is its description (`use_attribute_docstrings`): the
+    generated reference (docs/reference.md) and the stack-file JSON Schema show it.
+    """
 
     model_config = ConfigDict(
         extra="forbid",
+        use_attribute_docstrings=True,
         alias_generator=to_camel,
         populate_by_name=False,
         frozen=True,
@@ -231,11 +236,15 @@ class Model(BaseModel):
 
 class ResourceValues(Model):
     cpu: Cpu
+    """e.g. `250m` or `1`."""
     memory: Memory
+    """e.g. `512Mi` or `2Gi`."""
 
 
 class Resources(Model):
     """A container's requests and limits."""
 
     requests: ResourceValues
+    """`{cpu, memory}` Kubernetes quantities."""
     limits: ResourceValues
+    """`{cpu, memory}`."""

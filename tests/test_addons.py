@@ -30,8 +30,8 @@ PINNED = {
     "cert-manager": ("https://charts.jetstack.io", "v1.21.2", "cert-manager"),
     "kube-prometheus-stack": ("https://prometheus-community.github.io/helm-charts", "92.3.0", "monitoring"),
     "prometheus-adapter": ("https://prometheus-community.github.io/helm-charts", "5.3.0", "monitoring"),
-    "prometheus-operator-crds": ("https://prometheus-community.github.io/helm-charts", "32.0.1", "monitoring"),
-    "opentelemetry-collector": ("https://open-telemetry.github.io/opentelemetry-helm-charts", "0.158.3", "tracing"),
+    "prometheus-operator-crds": ("https://prometheus-community.github.io/helm-charts", "32.0.0", "monitoring"),
+    "opentelemetry-collector": ("https://open-telemetry.github.io/opentelemetry-helm-charts", "0.170.0", "tracing"),
 }
 ACME = {
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",

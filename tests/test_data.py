@@ -347,6 +347,7 @@ def test_the_stack_exports_what_the_next_run_checks_against() -> None:
         "version": "17.6",
         "storage": "20Gi",
         "mode": "in-cluster",
+        "image": "postgres",
     }
 
 

@@ -417,7 +417,7 @@ def test_the_collector_is_a_pinned_chart_receiving_otlp(run: ProgramRun) -> None
     release = _collector(run)
     assert (release.inputs["repositoryOpts"]["repo"], release.inputs["version"], release.inputs["namespace"]) == (
         "https://open-telemetry.github.io/opentelemetry-helm-charts",
-        "0.158.3",
+        "0.170.0",
         "tracing",
     )
     values = release.inputs["values"]

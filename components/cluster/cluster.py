@@ -277,7 +277,7 @@ class Cluster(pulumi.ComponentResource):
                 monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
                     enable_components=MONITORING_COMPONENTS,
                     # One Prometheus: kube-prometheus-stack (observability/monitoring.py) collects; managed collection
-                    # would scrape the same targets again and bill per sample (README, "One Prometheus").
+                    # would scrape the same targets again and bill per sample (docs/observability.md, "One Prometheus").
                     managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(enabled=False),
                 ),
                 # Explicitly DISABLED when off, so switching it off later really turns enforcement off.

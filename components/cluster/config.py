@@ -23,13 +23,18 @@ class MaintenanceWindow(Model):
     """A recurring window (RFC 5545 RRULE) in which GKE may upgrade the control plane and nodes."""
 
     start_time: str = "2025-01-04T02:00:00Z"
+    """RFC 3339 start of the first window."""
     end_time: str = "2025-01-04T08:00:00Z"
+    """RFC 3339 end of the first window."""
     recurrence: str = "FREQ=WEEKLY;BYDAY=SA,SU"
+    """RFC 5545 RRULE for the repeats."""
 
 
 class AuthorizedNetwork(Model):
     cidr_block: Cidr
+    """An IPv4 CIDR."""
     display_name: str
+    """A label for it."""
 
 
 class ControlPlaneConfig(Model):
@@ -38,34 +43,51 @@ class ControlPlaneConfig(Model):
     # Google's front end serves the cluster's DNS name and admits only identities with the IAM
     # permission container.clusters.connect: no source-IP list, no runner inside the network.
     dns_endpoint: bool = True
+    """Serve the control plane on its DNS endpoint, open to any network and gated by IAM (`container.clusters.connect`); the provider's kubeconfig then targets it."""
     # private: the IP endpoint has only its internal address in the VPC. public: it also has a
     # public address, which admits only cluster.masterAuthorizedNetworks.
     ip_endpoint: Literal["private", "public"] = "private"
+    """`private`: the IP endpoint has only its VPC address. `public`: it also has a public address, admitting only `masterAuthorizedNetworks`. With `dnsEndpoint: false`, `public` needs at least one authorized network. Replaces the former `privateEndpoint` (`true` = `private`)."""
 
 
 class ClusterConfig(Model):
     # existing: target a cluster you already have (kind, minikube) through a kubeconfig context
     # and create no GCP resources. gke: create the VPC, the cluster and its node pools.
     mode: Literal["existing", "gke"] = "existing"
+    """`existing`: use a cluster you already have (kind, minikube) through `kubeconfig` + `context`, and create no GCP resource. `gke`: create the VPC, GKE cluster and node pools. Production must be `gke`."""
     name: DnsLabel = "platform-${environment}"
+    """GKE cluster name, at most 40 characters."""
     # A region ("europe-west1") makes a regional cluster; a zone ("europe-west1-b") a zonal one.
     location: str = "europe-west1"
+    """A region (`europe-west1`) makes a regional cluster, a zone (`europe-west1-b`) a zonal one. Production must be regional."""
     kubeconfig: str = "~/.kube/config"
+    """Existing mode: the kubeconfig file the provider reads (never the ambient default)."""
     context: str = "kind-platform"
+    """Existing mode: the kubeconfig context to use, e.g. `kind-platform` or `minikube`."""
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    """GKE release channel."""
     maintenance_window: MaintenanceWindow = MaintenanceWindow()
+    """Recurring window in which GKE may upgrade the control plane and nodes."""
     master_ipv4_cidr: Cidr = "172.16.0.0/28"
+    """The /28 for the private control plane; must not overlap the network ranges."""
     control_plane: ControlPlaneConfig = ControlPlaneConfig()
+    """How the control plane is reached (gke mode)."""
     master_authorized_networks: list[AuthorizedNetwork] = []
+    """CIDRs allowed to reach the IP endpoint; empty means no outside network. The DNS endpoint does not use them."""
     binary_authorization: bool = False
+    """Enforce the project's Binary Authorization policy on the cluster."""
     # BASIC is GKE's standard tier: workload configuration auditing in the security posture dashboard.
     security_posture: Literal["BASIC", "DISABLED"] = "BASIC"
+    """GKE security posture: `BASIC` (standard tier) audits workload configurations. Workload vulnerability scanning is always written as disabled: GKE has shut both tiers down."""
     # Dataplane V2 (eBPF) enforces NetworkPolicy itself; off, the cluster falls back to Calico.
     dataplane_v2: bool = True
+    """Dataplane V2 (eBPF) enforces NetworkPolicy; `false` uses Calico instead. Changing it replaces the cluster."""
     # FQDNNetworkPolicy: egress to Google APIs and managed services named by host, not opened by CIDR.
     fqdn_network_policy: bool = True
+    """Allow `FQDNNetworkPolicy` egress rules by host name. Needs `dataplaneV2`."""
     # The Secret Manager add-on: pods mount Secret Manager secrets through the CSI driver.
     secret_manager: bool = True
+    """GKE's Secret Manager add-on: mount Secret Manager secrets into pods through its CSI driver."""
 
     @model_validator(mode="before")
     @classmethod
@@ -90,39 +112,60 @@ class ClusterConfig(Model):
 
 class NetworkConfig(Model):
     subnet_cidr: Cidr = "10.10.0.0/20"
+    """Primary range of the regional subnet (nodes)."""
     pods_cidr: Cidr = "10.16.0.0/14"
+    """Secondary range for pods."""
     services_cidr: Cidr = "10.20.0.0/20"
+    """Secondary range for Services."""
     # The proxy-only subnet regional Gateway classes need (a /23 is Google's recommended size).
     proxy_only_cidr: Cidr = "10.24.0.0/23"
+    """The proxy-only subnet (`REGIONAL_MANAGED_PROXY`) created for a regional Gateway class; must not overlap the other ranges."""
     # Reserved for Private Service Access (Cloud SQL, Memorystore): Google's producer networks take
     # their private addresses from it, peered with the VPC. Only used when a data service is managed.
     private_services_cidr: Cidr = "10.200.0.0/20"
+    """Reserved for Private Service Access (a `/24` to `/16`): Cloud SQL and Memorystore take their private addresses from it. Used only when a data service is `managed`; must not overlap the other ranges."""
     flow_log_sampling: float = Field(0.5, ge=0.0, le=1.0)
+    """VPC flow-log sampling rate, 0 to 1."""
 
 
 class Taint(Model):
     key: str
+    """Taint key."""
     value: str = ""
+    """Taint value."""
     effect: Literal["NO_SCHEDULE", "PREFER_NO_SCHEDULE", "NO_EXECUTE"]
+    """Taint effect."""
 
 
 class NodePoolConfig(Model):
     name: DnsLabel
+    """Pool name (at most 30 characters). The GKE pool's name is generated from `<cluster>-<name>-` plus a random suffix, so a replacement creates the new pool before deleting the old one."""
     spot: bool = False
+    """Spot VMs. The platform taints every spot pool `cloud.google.com/gke-spot=true:NoSchedule` itself."""
     machine_type: str = "e2-standard-4"
+    """Compute Engine machine type; must be in the capacity check's table."""
     disk_size_gb: int = Field(100, ge=20, le=65536)
+    """Boot disk size, 20-65536 GB."""
     disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-balanced"
+    """Boot disk type."""
     # Per zone, as GKE's autoscaler counts them.
     min_nodes: int = Field(1, ge=0, le=1000)
+    """Autoscaler minimum, per zone. Spot pools may use 0."""
     max_nodes: int = Field(3, ge=1, le=1000)
+    """Autoscaler maximum, per zone; must be >= `minNodes`."""
     # BALANCED spreads nodes evenly over zones; ANY favours zones with free (spot) capacity.
     location_policy: Literal["BALANCED", "ANY"] | None = None
+    """`BALANCED` spreads over zones, `ANY` favours zones with free capacity. Default: `ANY` for spot pools, `BALANCED` otherwise."""
     # Zones for the pool's nodes; empty means the cluster's zone, or GKE's default three for a region.
     node_locations: list[str] = []
+    """Zones for the pool, each in the cluster's region; empty means the cluster's zone, or GKE's three default zones of a region."""
     labels: Labels = {}
+    """Kubernetes node labels, e.g. `workload-type: compute` for services with a matching `nodeSelector`."""
     taints: list[Taint] = []
+    """Extra node taints."""
     # The kubelet's unauthenticated read-only port (10255) exposes pod specs and metrics to anything on the node network.
     kubelet_read_only_port: bool = False
+    """Open the kubelet's unauthenticated read-only port (10255) on this pool's nodes; only for agents that still need it. Updated in place."""
 
     @property
     def effective_location_policy(self) -> str:

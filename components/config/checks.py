@@ -10,8 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from components import charts
 from components.cluster.config import check_cluster, check_network, check_node_pools
-from components.data.config import PSA_LEVELS, DataServiceConfig, check_data_service, check_managed, check_retention
+from components.data.config import (
+    FORMER_IMAGES,
+    PSA_LEVELS,
+    DataServiceConfig,
+    check_data_service,
+    check_managed,
+    check_retention,
+)
 from components.errors import Problem
 from components.observability.config import check_alerting, check_slo
 from components.tenancy.config import (
@@ -46,6 +54,7 @@ def semantic_problems(config: PlatformConfig) -> Iterator[Problem]:
     for index, service in enumerate(config.services):
         if service.enabled:
             yield from _check_service(config, f"services[{index}]", service)
+    yield from _check_service_accounts(config)
     yield from check_ingress(config.ingress, creates_cluster=config.creates_cluster)
     yield from _check_routes(config)
     yield from _check_addons(config)
@@ -115,6 +124,34 @@ def _check_data_secret_names(config: PlatformConfig) -> Iterator[Problem]:
                 )
             else:
                 taken[(namespace, name)] = f"the data service '{store.name}''s Secret '{name}'"
+
+
+def _check_service_accounts(config: PlatformConfig) -> Iterator[Problem]:
+    """Each workload's ServiceAccount is its own: no two share a name in a namespace, none takes `default`."""
+    enabled = [(index, svc) for index, svc in enumerate(config.services) if svc.enabled]
+    # Accounts named after their workload (the data stores' too) are unique already: service and store names are.
+    owners: dict[tuple[str, str], str] = {
+        (store.namespace, store.name): f"data service '{store.name}'" for store in config.stores
+    }
+    owners.update(
+        {(svc.namespace, svc.name): f"service '{svc.name}'" for _, svc in enabled if svc.service_account.name is None}
+    )
+    for index, svc in enabled:
+        account = svc.service_account.name
+        if account is None:
+            continue
+        path = f"services[{index}].serviceAccount.name"
+        if account == "default":
+            yield path, "'default' is the namespace's own ServiceAccount, which Kubernetes manages; choose another name"
+            continue
+        owner = owners.get((svc.namespace, account))
+        if owner is not None:
+            yield (
+                path,
+                f"'{account}' is already the ServiceAccount of {owner} in namespace '{svc.namespace}'; "
+                "ServiceAccount names must be unique within a namespace",
+            )
+        owners.setdefault((svc.namespace, account), f"service '{svc.name}'")
 
 
 def _check_namespaces(config: PlatformConfig) -> Iterator[Problem]:
@@ -344,6 +381,7 @@ def _check_addons(config: PlatformConfig) -> Iterator[Problem]:
             "addons.ingressNginx.staticIp",
             "a static IP belongs to a LoadBalancer Service; set serviceType to LoadBalancer",
         )
+    yield from _check_chart_sources(config)
     monitoring = addons.monitoring
     if monitoring.enabled:
         yield from check_alerting(monitoring.alerting, "addons.monitoring.alerting")
@@ -361,6 +399,67 @@ def _check_addons(config: PlatformConfig) -> Iterator[Problem]:
                 f"'{ns.pod_security}' would block the monitoring add-on in '{ns.name}': node-exporter needs "
                 "hostNetwork, hostPID and hostPath; set privileged",
             )
+
+
+def _check_chart_sources(config: PlatformConfig) -> Iterator[Problem]:
+    """Each local chart the stack installs is the pinned chart and version (the provider would ignore the pin)."""
+    addons = config.addons
+    envoy, nginx, cert_manager = addons.envoy_gateway, addons.ingress_nginx, addons.cert_manager
+    monitoring, tracing = addons.monitoring, addons.tracing
+    installed = [
+        (
+            config.runs_envoy_gateway,
+            "addons.envoyGateway.chart",
+            envoy.chart_source,
+            charts.ENVOY_GATEWAY,
+            envoy.chart_version,
+        ),
+        (
+            config.runs_ingress_nginx,
+            "addons.ingressNginx.chart",
+            nginx.chart_source,
+            charts.INGRESS_NGINX,
+            nginx.chart_version,
+        ),
+        (
+            cert_manager.enabled,
+            "addons.certManager.chart",
+            cert_manager.chart_source,
+            charts.CERT_MANAGER,
+            cert_manager.chart_version,
+        ),
+        (
+            monitoring.enabled,
+            "addons.monitoring.chart",
+            monitoring.chart_source,
+            charts.KUBE_PROMETHEUS_STACK,
+            monitoring.chart_version,
+        ),
+        (
+            monitoring.enabled,
+            "addons.monitoring.crdsChart",
+            monitoring.crds_chart_source,
+            charts.PROMETHEUS_OPERATOR_CRDS,
+            monitoring.crds_chart_version,
+        ),
+        (
+            monitoring.enabled,
+            "addons.monitoring.adapterChart",
+            monitoring.adapter_chart_source,
+            charts.PROMETHEUS_ADAPTER,
+            monitoring.adapter_chart_version,
+        ),
+        (
+            tracing.enabled,
+            "addons.tracing.chart",
+            tracing.chart_source,
+            charts.OPENTELEMETRY_COLLECTOR,
+            tracing.chart_version,
+        ),
+    ]
+    for used, key, source, upstream, version in installed:
+        if used:
+            yield from charts.check_chart_source(source, f"{key}Source", upstream, version, f"{key}Version")
 
 
 def _check_receiver_secrets(config: PlatformConfig) -> Iterator[Problem]:
@@ -433,6 +532,23 @@ def _check_data_service(config: PlatformConfig, path: str, store: DataServiceCon
     yield from _check_against_deployed(config, path, store)
 
 
+def _check_engine_image(path: str, store: DataServiceConfig, deployed: dict[str, Any]) -> Iterator[Problem]:
+    """An in-cluster store whose volume another engine wrote (MinIO before SeaweedFS) is refused, not reused."""
+    if store.is_managed:
+        return
+    former_image, former_label = FORMER_IMAGES.get(store.type, (store.engine.image, store.engine.label))
+    image = deployed.get("image", former_image)
+    if image == store.engine.image:
+        return
+    label = former_label if image == former_image else image
+    yield (
+        f"{path}.type",
+        f"'{store.name}' holds {label} data on its volume, which {store.engine.label} cannot read: copy its "
+        "buckets out, declare the store under a new name and copy them into it (docs/data-access.md, "
+        "'Moving off MinIO')",
+    )
+
+
 def _check_against_deployed(config: PlatformConfig, path: str, store: DataServiceConfig) -> Iterator[Problem]:
     """What the engine and the volumes cannot do in place, against what this stack last deployed."""
     deployed = config.deployed_data.get(store.name)
@@ -454,6 +570,10 @@ def _check_against_deployed(config: PlatformConfig, path: str, store: DataServic
             "an empty store: declare the new store under another name, copy the data, move the clients, then "
             "remove the old one",
         )
+        return
+    engine_change = list(_check_engine_image(path, store, deployed))
+    if engine_change:
+        yield from engine_change
         return
     version = deployed.get("version")
     if isinstance(version, str) and version != store.effective_version:

@@ -22,30 +22,50 @@ from components.workloads.config import ServiceConfig
 
 class AddonsConfig(Model):
     ingress_nginx: IngressNginxConfig = IngressNginxConfig()
+    """The legacy ingress-nginx controller, installed only with `ingress.controller: ingress-nginx`."""
     envoy_gateway: EnvoyGatewayConfig = EnvoyGatewayConfig()
+    """Envoy Gateway, installed on an existing cluster when `ingress.controller` is `gateway` and something is routed."""
     cert_manager: CertManagerConfig = CertManagerConfig()
+    """cert-manager and the Let's Encrypt ClusterIssuers."""
     monitoring: MonitoringConfig = MonitoringConfig()
+    """kube-prometheus-stack (Prometheus, Grafana, Alertmanager)."""
     tracing: TracingConfig = TracingConfig()
+    """The OpenTelemetry Collector (see [observability](observability.md))."""
 
 
 class PlatformConfig(Model):
     stack: str
     project: str | None = None
     environment: Literal["dev", "staging", "production"]
+    """`dev`, `staging` or `production` (the default is `Pulumi.yaml`'s, so a stack without a file is dev). Production turns on the guarantees: GKE mode and a regional cluster, >= 3 replicas for routed services, PDBs kept, deletion protection, `protect` on the cluster."""
     app: DnsLabel = "platform"
+    """The application's name: the `app.kubernetes.io/part-of` label on namespaces and workloads. The default is `Pulumi.yaml`'s (the program's own fallback, with no project default, is `platform`)."""
     domain: str | None = None
+    """DNS zone that replaces `${domain}` in strings, e.g. route hosts `api.${domain}`. The default is `Pulumi.yaml`'s: `localtest.me` and its subdomains resolve to 127.0.0.1, which suits kind; set your zone in every GKE stack."""
     cluster: ClusterConfig = ClusterConfig()
+    """The cluster the platform runs on."""
     network: NetworkConfig = NetworkConfig()
+    """The VPC's ranges (gke mode). All four ranges (with `cluster.masterIpv4Cidr`) must be disjoint."""
     node_pools: list[NodePoolConfig] = []
+    """Node pools (gke mode). At least one regular pool; production needs one with `minNodes >= 1`."""
     namespaces: list[NamespaceConfig] = []
+    """Namespaces the platform creates (shared catalog; per stack through `overrides.namespaces`)."""
     config_maps: list[ConfigMapConfig] = []
+    """Shared ConfigMaps, created in each listed namespace."""
     secrets: list[SecretConfig] = []
+    """Secrets, generated or supplied, created as Opaque Secrets in each listed namespace."""
     services: list[ServiceConfig] = []
+    """Microservices: each becomes a ServiceAccount, Deployment, Service, HPA, PDB, NetworkPolicy and, as configured, a ConfigMap, migration Job, ServiceMonitor, canary track and HTTPRoutes."""
     ingress: IngressConfig = IngressConfig()
+    """The routing layer (see [traffic](traffic.md))."""
     addons: AddonsConfig = AddonsConfig()
+    """Cluster add-ons, each switched on per stack, each a pinned Helm chart."""
     data_services: list[DataServiceConfig] = []
+    """Data stores run in the cluster (see [data](data.md)) or, with `mode: managed`, on Google's managed services (see [data](data.md#managed-data-services)); per stack through `overrides.dataServices`."""
     backup: BackupConfig = BackupConfig()
+    """Backup for GKE over the namespaces that hold data stores (gke mode; the cluster's backup agent add-on is switched on with it)."""
     timing: TimingConfig = TimingConfig()
+    """Time targets per service, checked by the timing model in every preview (see [planning](planning.md)). A service above one gets a warning naming the dominant term and the key to change."""
     # The `type: config` secret keys whose `platform:<key>` value is set (read as secrets by the program).
     supplied_secret_keys: tuple[str, ...] = ()
     # What this stack last deployed of each data service ({name: {type, version, storage}}), read

@@ -5,7 +5,7 @@ data (Persistent Disk snapshots) on the configured cron schedule, and keeps each
 configured number of days (optionally delete-locked). The cluster's Backup for GKE agent add-on is
 switched on by the cluster component when this plan exists.
 
-Restoring is a RestorePlan plus a Restore, by hand or with gcloud (README, "Data services"): restore
+Restoring is a RestorePlan plus a Restore, by hand or with gcloud (docs/data.md): restore
 is a deliberate act on a chosen backup, so the program never creates one.
 
 Deliberately left out: an existing cluster (kind has no Backup for GKE; back up with the engines'

@@ -10,10 +10,11 @@ the tenancy Secrets component and delivered into the store's namespace and every
 namespace with the same keys on every engine: `host`, `port`, `username`, `password`, `url`
 (plus `database` for PostgreSQL, and `security.protocol`, `sasl.mechanism` and `sasl.jaas.config` for Kafka). A client reads its `url` with
 one `secretKeyRef`; bumping the store's rotation is not offered, since a store's users are created
-once on first start (rotate by hand inside the store, then supply the new value).
+once on first start (rotate by hand inside the store, then supply the new value). The object store
+(SeaweedFS) is the exception: its identities file is rendered from the Secret on every start.
 
 Deliberately left out: replication for engines whose official image has no clustering without an
-operator (PostgreSQL, Redis, MongoDB, MinIO, Neo4j run one replica; Kafka runs a KRaft quorum),
+operator (PostgreSQL, Redis, MongoDB, SeaweedFS, Neo4j run one replica; Kafka runs a KRaft quorum),
 and TLS between clients and stores inside the cluster (the network policy confines who connects).
 """
 
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from components.data.config import DataServiceConfig, StoreClient
@@ -52,6 +55,62 @@ def kafka_cluster_id(store: DataServiceConfig) -> str:
     """KRaft's cluster id: 16 bytes, base64url without padding, stable per store."""
     digest = hashlib.sha256(f"{store.namespace}/{store.name}".encode()).digest()[:16]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class S3Identity:
+    """One SeaweedFS identity: its name, the env variables holding its keys, and what it may do."""
+
+    name: str
+    access_key_env: str
+    secret_key_env: str
+    # SeaweedFS actions, optionally scoped to a bucket ('Read:assets'); unscoped: every bucket.
+    actions: tuple[str, ...] = ("Admin", "Read", "List", "Tagging", "Write")
+
+
+# Where the rendered identities file lives: /tmp is the pod's own emptyDir, the root filesystem is read-only.
+S3_CONFIG_PATH = "/tmp/s3.json"
+
+
+def seaweedfs_script(store: DataServiceConfig, identities: Sequence[S3Identity]) -> str:
+    """The store container's command: write the identities file from the env, then exec `weed server`.
+
+    The keys come from Secrets through the env and never appear in the pod spec; generated keys are
+    letters and digits only, so they need no JSON escaping. A changed key changes a consumed Secret,
+    whose checksum annotation rolls the pod, so the file is always the one the Secrets describe.
+    """
+    engine = store.engine
+    config = {
+        "identities": [
+            {
+                "name": identity.name,
+                "credentials": [
+                    {"accessKey": f"${{{identity.access_key_env}}}", "secretKey": f"${{{identity.secret_key_env}}}"}
+                ],
+                "actions": list(identity.actions),
+            }
+            for identity in identities
+        ]
+    }
+    server = [
+        "exec weed -logtostderr=true server",
+        f"-dir={engine.data_path}",
+        # Its components find each other on loopback, a name that survives restarts; clients reach S3 on every address.
+        "-ip=127.0.0.1 -ip.bind=0.0.0.0",
+        # Volumes sized from the disk's free space, 1 GiB each (the default 30 GB would leave a small disk none).
+        "-volume.max=0 -master.volumeSizeLimitMB=1024",
+        f"-s3 -s3.port={engine.port} -s3.config={S3_CONFIG_PATH}",
+    ]
+    return "\n".join(
+        [
+            "set -eu",
+            "umask 077",
+            f"cat > {S3_CONFIG_PATH} <<EOF",
+            json.dumps(config, separators=(",", ":")),
+            "EOF",
+            " ".join(server),
+        ]
+    )
 
 
 def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
@@ -130,16 +189,20 @@ def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
             "probes": {"startup": tcp, "liveness": tcp, "readiness": tcp},
         }
     if store.type == "object-store":
+        health = {"httpGet": {"path": "/healthz", "port": port}}
         return {
-            "args": ["server", engine.data_path, "--address", f":{engine.port}", "--certs-dir", "/tmp/certs"],
+            # The image's entrypoint chowns /data as root and drops to its own user; the pod already runs
+            # as an unprivileged user whose fsGroup owns the volume, so `weed` is started directly.
+            "command": [
+                "/bin/sh",
+                "-c",
+                seaweedfs_script(store, [S3Identity("app", "S3_ACCESS_KEY", "S3_SECRET_KEY")]),
+            ],
             "env": {
-                "MINIO_ROOT_USER": _ref(store, "username"),
-                "MINIO_ROOT_PASSWORD": _ref(store, "password"),
+                "S3_ACCESS_KEY": _ref(store, "username"),
+                "S3_SECRET_KEY": _ref(store, "password"),
             },
-            "probes": {
-                "liveness": {"httpGet": {"path": "/minio/health/live", "port": port}},
-                "readiness": {"httpGet": {"path": "/minio/health/ready", "port": port}},
-            },
+            "probes": {"startup": health, "liveness": health, "readiness": health},
         }
     # neo4j
     return {

@@ -1,8 +1,9 @@
 """Config of the data domain: the catalog of data stores, the engines that run them, and backups.
 
 `DataServiceConfig` is one store as a team declares it (`platform:dataServices`); `ENGINES` is the
-per-type table every store is built from: the official image and its pinned default version, the
-client port, the Pod Security level the image needs, the client URL format, which version changes
+per-type table every store is built from: the official image and its pinned default version
+(components/versions.py), the client port, the Pod Security level the image needs, the client URL
+format, which version changes
 the engine makes in place, and how many replicas the image can run. The in-cluster build of a store
 (catalog.py) reads only this table, so another way of running a type (a managed service, issue #16)
 is one more column, and the client Secret's keys stay the same.
@@ -25,6 +26,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
+from components import versions
 from components.errors import Problem
 from components.values import DnsLabel, DnsSubdomain, Model, Resources, ServiceName, Storage
 
@@ -98,7 +100,7 @@ ENGINES: dict[str, Engine] = {
     "postgres": Engine(
         label="PostgreSQL",
         image="postgres",
-        default_version="17.6",
+        default_version=versions.POSTGRES_IMAGE,
         port_name="postgres",
         port=5432,
         peer_ports=(),
@@ -120,7 +122,7 @@ ENGINES: dict[str, Engine] = {
     "redis": Engine(
         label="Redis",
         image="redis",
-        default_version="7.4.5",
+        default_version=versions.REDIS_IMAGE,
         port_name="redis",
         port=6379,
         peer_ports=(),
@@ -140,7 +142,7 @@ ENGINES: dict[str, Engine] = {
     "mongodb": Engine(
         label="MongoDB",
         image="mongo",
-        default_version="8.0.13",
+        default_version=versions.MONGODB_IMAGE,
         port_name="mongodb",
         port=27017,
         peer_ports=(),
@@ -162,7 +164,7 @@ ENGINES: dict[str, Engine] = {
     "kafka": Engine(
         label="Kafka",
         image="apache/kafka",
-        default_version="3.9.1",
+        default_version=versions.KAFKA_IMAGE,
         port_name="kafka",
         port=9092,
         peer_ports=(("controller", 9093),),
@@ -182,10 +184,12 @@ ENGINES: dict[str, Engine] = {
         ),
     ),
     "object-store": Engine(
-        label="MinIO",
-        image="minio/minio",
-        default_version="RELEASE.2025-04-22T22-12-26Z",
+        label="SeaweedFS",
+        # Apache-2.0 and maintained (components/versions.py says where the tag was verified).
+        image="chrislusf/seaweedfs",
+        default_version=versions.SEAWEEDFS_IMAGE,
         port_name="s3",
+        # MinIO's port, so a client's URL keeps its shape (http://<store>.<namespace>.svc.cluster.local:9000).
         port=9000,
         peer_ports=(),
         data_path="/data",
@@ -196,15 +200,17 @@ ENGINES: dict[str, Engine] = {
         username="app",
         url="http://{host}:{port}",
         max_replicas=1,
-        # RELEASE.<date>: releases are ordered by date and always upgrade in place.
-        major_fields=0,
+        major_fields=1,
         one_major_at_a_time=False,
-        major_upgrade="",
+        major_upgrade=(
+            "declare a second store at the new version, copy the buckets with an S3 sync tool "
+            "(rclone sync), move the clients, then remove the old store"
+        ),
     ),
     "neo4j": Engine(
         label="Neo4j",
         image="neo4j",
-        default_version="5.26.10",
+        default_version=versions.NEO4J_IMAGE,
         port_name="bolt",
         port=7687,
         peer_ports=(),
@@ -224,6 +230,11 @@ ENGINES: dict[str, Engine] = {
         ),
     ),
 }
+
+
+# Images a type ran in the cluster before this stack's record named the image (data/history.py):
+# the object store ran MinIO, whose data files SeaweedFS cannot read.
+FORMER_IMAGES = {"object-store": ("minio/minio", "MinIO")}
 
 
 # Cloud SQL for PostgreSQL machine tiers a stack may use: tier -> (vCPUs, memory GiB, shared core).
@@ -264,51 +275,72 @@ class MaintenanceWindow(Model):
 
     # 1 = Monday ... 7 = Sunday.
     day: int = Field(7, ge=1, le=7)
+    """1 = Monday … 7 = Sunday."""
     hour: int = Field(3, ge=0, le=23)
+    """Hour of the day, UTC (0-23)."""
 
 
 class Lifecycle(Model):
     # Delete objects this many days after creation; unset: never.
     delete_after_days: int | None = Field(None, ge=1)
+    """Delete objects this many days after creation."""
     # Delete a replaced or deleted object's older versions after this many days (versioning on).
     noncurrent_versions_days: int | None = Field(30, ge=1)
+    """Delete replaced or deleted objects' older versions after this many days (with versioning)."""
 
 
 class KafkaTopic(Model):
     name: Annotated[str, Field(pattern=r"^[a-zA-Z0-9._-]{1,249}$")]
+    """Topic name: letters, digits, `.`, `_`, `-` (1-249)."""
     partitions: int = Field(3, ge=1)
+    """Partitions of the topic."""
     replication_factor: int = Field(3, ge=1)
+    """Replicas of each partition, at most the cluster's brokers."""
     # Topic-level Kafka configs, e.g. retention.ms.
     configs: dict[str, str] = {}
+    """Topic-level Kafka configs, e.g. `retention.ms`."""
 
 
 class ManagedConfig(Model):
-    """How a `mode: managed` store is sized and kept. Unset keys take the defaults in the README."""
+    """How a `mode: managed` store is sized and kept. Unset keys take the defaults in docs/reference.md."""
 
     # Cloud SQL machine tier (CLOUD_SQL_TIERS); unset: db-custom-2-7680 in production, else db-custom-1-3840.
     tier: str | None = None
+    """Cloud SQL only: one of `db-f1-micro`, `db-g1-small` (shared core, refused in production), `db-custom-1-3840`, `db-custom-2-7680`, `db-custom-4-15360`, `db-custom-8-30720`, `db-custom-16-61440` (Enterprise edition). Disk: `storage.size` (at least 10 GB, auto-resize on); version: the major of `version`."""
     # REGIONAL Cloud SQL / STANDARD_HA Memorystore; unset: on in production only.
     high_availability: bool | None = None
+    """Cloud SQL `REGIONAL` (else `ZONAL`), Memorystore `STANDARD_HA` (else `BASIC`)."""
     # Cloud SQL: automated daily backups kept this many days, and point-in-time recovery over this many.
     backup_retention_days: int = Field(14, ge=1, le=365)
+    """Cloud SQL: daily automated backups kept (1-365)."""
     point_in_time_recovery_days: int = Field(7, ge=1, le=7)
+    """Cloud SQL: days of transaction logs for point-in-time recovery (1-7, Enterprise edition)."""
     maintenance: MaintenanceWindow = MaintenanceWindow()
+    """The weekly maintenance window of Cloud SQL and Memorystore: Sunday 03:00 UTC by default."""
     # Memorystore capacity; Managed Kafka's memory. Unset: 1 GiB for Redis, 4 GiB per vCPU for Kafka.
     memory_gib: int | None = Field(None, ge=1)
+    """Memorystore capacity, or Managed Kafka's memory (1-8 GiB per vCPU), in GiB."""
     # Managed Kafka: vCPUs (at least 3) and the topics to create.
     vcpus: int = Field(3, ge=3, le=1500)
+    """Managed Kafka vCPUs (at least 3; one broker per 15)."""
     topics: list[KafkaTopic] = []
+    """Managed Kafka topics to create. At most 100 partitions per vCPU in all (the platform's sizing rule)."""
     # Cloud Storage: bucket name (globally unique); unset: '<project>-<store name>'.
     bucket: str | None = None
+    """Cloud Storage bucket name, globally unique: 3-63 lowercase letters, digits, `-`, `_`, starting and ending with a letter or digit, not starting with `goog` nor containing `google`."""
     versioning: bool = True
+    """Object versioning on the bucket."""
     lifecycle: Lifecycle = Lifecycle()
+    """Bucket lifecycle rules."""
 
 
 class DataStorage(Model):
-    # Unset: the engine's default (README, "Data services").
+    # Unset: the engine's default (docs/data.md).
     size: Storage | None = None
+    """A volume only grows: a size below the last deployed one is refused."""
     # Unset: the cluster mode's default class (GKE standard-rwo; kind: the cluster default).
     storage_class: DnsSubdomain | None = None
+    """As `services.stateful.volumes.storageClass`."""
 
 
 Access = Literal["read-write", "read-only"]
@@ -348,30 +380,40 @@ def _client_entry(value: object) -> object:
 
 class DataServiceConfig(Model):
     name: ServiceName
+    """DNS-1035 label: the StatefulSet, its Services and the Secret `<name>-credentials` take it. Not also a service's name."""
     enabled: bool = True
+    """`false` leaves the store out of a stack (its volumes stay: PVCs are retained)."""
     type: EngineType
+    """The engine: official images `postgres`, `redis`, `mongo`, `apache/kafka` (KRaft), `chrislusf/seaweedfs` (the object store), `neo4j`."""
     # The official image's tag; unset: the engine's pinned default.
     version: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] | None = None
+    """The official image's tag. A change the engine cannot make in place (a major PostgreSQL or Neo4j upgrade, a MongoDB release series, any downgrade) is refused, with how to do it instead."""
     namespace: DnsLabel
+    """A declared namespace whose Pod Security level admits the engine (each engine states the level it needs; all run under `restricted`)."""
     size: Literal["small", "medium", "large"] | None = None
+    """Resource preset (as for services); the JVM engines get `medium`."""
     resources: Resources | None = None
+    """Explicit requests and limits instead of `size`."""
     storage: DataStorage = DataStorage()
+    """The store's volume, one per replica."""
     replicas: int = Field(1, ge=1, le=9)
-    clients: list[Annotated[StoreClient, BeforeValidator(_client_entry)]] = Field(
-        [],
-        description=(
-            "The services that may connect: a name, or {name, access, secretName, rotation}; "
-            "each gets its own credentials in its own Secret."
-        ),
-    )
+    """Kafka: an odd quorum (1, 3, 5); the other engines' official images run one replica without an operator."""
+    clients: list[
+        Annotated[StoreClient, BeforeValidator(_client_entry, json_schema_input_type=ServiceName | StoreClient)]
+    ] = []
+    """The services that connect: the store's `allowFrom` (its network policy admits exactly them, on the client port). Each gets its own user and its own Secret (`<store>-<client>` in its namespace, or `secretName`); `access: read-only` where the engine enforces it (docs/data-access.md). Each must be a declared service."""
     # The database PostgreSQL creates on first start; unset: the store's name.
     database: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] | None = None
+    """PostgreSQL only: the database created on first start."""
     # in-cluster: a StatefulSet of the official image; managed: Google's managed service (gke mode).
     # Never derived from the cluster mode: switching a store's mode moves it to a new, empty store.
     mode: Literal["in-cluster", "managed"] = "in-cluster"
+    """`managed` runs the store on Google's managed service (gke mode only; see [data](data.md#managed-data-services)): `postgres` on Cloud SQL, `redis` on Memorystore for Redis, `kafka` on Managed Service for Apache Kafka, `object-store` on Cloud Storage; `mongodb` and `neo4j` have none here. Never derived from the cluster mode: switching it moves the store to a new, empty one. Set per stack through `overrides.dataServices.<name>.mode`."""
     # A critical store may not run without high availability in production.
     critical: bool = False
+    """A critical managed store cannot run without high availability in production."""
     managed: ManagedConfig = ManagedConfig()
+    """Size and safety of a `managed` store; ignored in the cluster."""
 
     @property
     def engine(self) -> Engine:
@@ -447,11 +489,15 @@ class BackupConfig(Model):
     """Backup for GKE: one BackupPlan over the namespaces that hold data stores (gke mode)."""
 
     enabled: bool = True
+    """Create the BackupPlan when the stack has data services; production with data services must keep it."""
     # Cron in the plan's time zone (UTC): daily at 02:00.
     schedule: Annotated[str, Field(pattern=r"^(\S+\s+){4}\S+$")] = "0 2 * * *"
+    """Cron schedule of the backups (UTC)."""
     retention_days: int = Field(14, ge=1, le=365)
+    """Days each backup is kept (1-365)."""
     # Backups cannot be deleted before this many days (ransomware guard); 0 = off.
     delete_lock_days: int = Field(0, ge=0, le=90)
+    """Days a backup cannot be deleted (0-90, at most `retentionDays`)."""
 
 
 # --------------------------------------------------------------------------- rules

@@ -25,7 +25,7 @@ policies, which would change every client's configuration.
 
 Kafka -> a Managed Service for Apache Kafka cluster sized from config (vCPUs, memory) on the node
 subnet, its topics, and `roles/managedkafka.client` for each client's Workload Identity account;
-clients connect over SASL_SSL with OAUTHBEARER (README).
+clients connect over SASL_SSL with OAUTHBEARER (docs/data.md).
 
 Deliberately left out: Kafka ACLs per topic, read replicas, customer-managed encryption keys, Cloud SQL IAM database authentication.
 """

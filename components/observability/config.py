@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from components import versions
+from components.charts import ChartSource, ChartVersion
 from components.errors import Problem
 from components.values import DnsLabel, DnsSubdomain, Duration, Memory, Model
 
@@ -35,24 +37,34 @@ class BurnRateAlert(Model):
     """One multi-window burn-rate alert: fires while both windows burn the budget `burnRate` times too fast."""
 
     severity: Literal["page", "ticket"]
+    """The alert's severity label, which routes it."""
     long_window: Duration
+    """The long window."""
     short_window: Duration
+    """The short window, shorter than the long one."""
     burn_rate: float = Field(gt=0)
+    """How many times faster than sustainable the budget burns."""
 
 
 class AvailabilityObjective(Model):
     # Percent of requests that must not fail (e.g. 99.9), over `window`.
     target: float
+    """Percent of requests that must succeed, strictly between 0 and 100, e.g. `99.9`."""
     window: Duration = "30d"
+    """The objective's window."""
 
 
 class LatencyObjective(Model):
     # `target` percent of requests finish within `thresholdSeconds`; `percentile` is the line the
-    # dashboard draws against the threshold (seed 004: p95 < 3 s).
+    # dashboard draws against the threshold (the code-review example: p95 < 3 s).
     threshold_seconds: float | None = None
+    """Required in a latency objective. The threshold; it must be a bucket bound of the duration histogram."""
     percentile: float = 95
+    """The percentile the dashboard draws (the code-review example: p95 < 3 s); also the target when `target` is unset."""
     target: float | None = None
+    """Unset: `percentile`. Percent of requests that must finish within the threshold."""
     window: Duration = "30d"
+    """The objective's window."""
 
     @property
     def effective_target(self) -> float:
@@ -64,20 +76,28 @@ class SloMetrics(Model):
     libraries, OpenTelemetry's Prometheus exporter)."""
 
     requests: MetricName = "http_requests_total"
+    """Request counter."""
     # The label holding the HTTP status, and which of its values count as errors.
     status_label: LabelName = "code"
+    """Its HTTP status label (`status` in some libraries)."""
     error_status: str = "5.."
+    """Regex of the status values that count as errors."""
     # A histogram in seconds: <name>_bucket and <name>_count are read.
     duration: MetricName = "http_request_duration_seconds"
+    """Request duration histogram (`_bucket`, `_count` are read)."""
 
 
 class SloConfig(Model):
     availability: AvailabilityObjective | None = None
+    """Error-ratio objective."""
     latency: LatencyObjective | None = None
+    """Latency objective: `target` % of requests within `thresholdSeconds`."""
     metrics: SloMetrics = SloMetrics()
+    """The request metrics the SLIs read."""
     # Unset: the SRE workbook's four alerts (14.4x over 1h & 5m and 6x over 6h & 30m page; 3x over
     # 1d & 2h and 1x over 3d & 6h open a ticket), their windows scaled to each objective's window.
     burn_rate_alerts: list[BurnRateAlert] | None = None
+    """Unset: 14.4x over 1h & 5m and 6x over 6h & 30m page, 3x over 1d & 2h and 1x over 3d & 6h open a ticket, for 30 days, every window scaled to the objective's window (whole minutes, at least 1). Set: used as written; no window may exceed the objective's window."""
 
 
 # The SRE workbook's alerts for a 30-day window (chapter "Alerting on SLOs", table 5-8).
@@ -137,33 +157,49 @@ class SecretKeyRef(Model):
     """A key of a catalog Secret (`platform:secrets`) delivered to the monitoring namespace."""
 
     name: DnsSubdomain
+    """The catalog secret; it must list the monitoring namespace (declare that namespace in `namespaces`)."""
     key: str
+    """Its key."""
 
 
 class ReceiverConfig(Model):
     name: DnsLabel
+    """Receiver name, unique; routes name it."""
     type: Literal["slack", "pagerduty", "webhook"]
+    """The integration."""
     # The Slack webhook URL, PagerDuty routing key or webhook URL: always a secret.
     secret: SecretKeyRef | None = None
+    """Required. The Slack webhook URL, PagerDuty routing key or webhook URL: `{name, key}` of a catalog secret delivered to the monitoring namespace, whose key is `type: config` (set with `pulumi config set --secret`). The AlertmanagerConfig references the Secret; the value never appears in plain."""
     # Accepted only to be refused with a clear message: a URL or key in plain config would be in plaintext.
     url: str | None = None
+    """Refused: a URL in config would be plaintext; use `secret`."""
     routing_key: str | None = None
+    """Refused: a key in config would be plaintext; use `secret`."""
     channel: str | None = None
+    """Slack only: the channel, e.g. `#alerts`."""
     send_resolved: bool = True
+    """Notify when an alert resolves."""
 
 
 class AlertRoutes(Model):
     # Receiver names per severity: `page` for fast SLO burns, `ticket` for slow burns and the basic rules.
     page: DnsLabel | None = None
+    """Receiver of `severity: page` (fast SLO burns)."""
     ticket: DnsLabel | None = None
+    """Receiver of `severity: ticket` (slow SLO burns, the basic health rules)."""
 
 
 class AlertingConfig(Model):
     receivers: list[ReceiverConfig] = []
+    """Where alerts go."""
     routes: AlertRoutes = AlertRoutes()
+    """Which receiver takes which severity; everything else goes to the ticket receiver (else the page receiver, else the first). A page inhibits the ticket for the same service and SLO."""
     group_wait: Duration = "30s"
+    """Alertmanager's group wait."""
     group_interval: Duration = "5m"
+    """Alertmanager's group interval."""
     repeat_interval: Duration = "4h"
+    """How often a firing alert is re-sent."""
 
 
 # The receiver the platform adds for kube-prometheus-stack's heartbeat alerts (alerting.py).
@@ -209,12 +245,21 @@ class TracingConfig(Model):
     """The OpenTelemetry Collector every service sends OTLP traces to."""
 
     enabled: bool = True
+    """Install it and give every service the OTLP environment."""
     namespace: DnsLabel = "tracing"
-    chart_version: str = "0.158.3"
+    """Its namespace (created with `restricted` Pod Security unless the catalog declares it)."""
+    chart_version: ChartVersion = versions.OPENTELEMETRY_COLLECTOR_CHART
+    """Pinned `opentelemetry-collector` chart."""
+    chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the opentelemetry-collector chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     # The share of new traces sampled (parent-based: a sampled caller's trace is always kept); seed 004: 10 %.
     sampling_ratio: float = Field(0.1, ge=0, le=1)
+    """Share of new traces sampled, 0 to 1 (parent-based: a sampled caller's trace is kept)."""
     # Unset: 2 in production (with a PDB), 1 elsewhere.
     replicas: int | None = Field(None, ge=1, le=20)
+    """Collector replicas; unset: 2 in production (with a PDB), 1 elsewhere."""
 
 
 # --------------------------------------------------------------------------- the add-on
@@ -222,17 +267,38 @@ class TracingConfig(Model):
 
 class MonitoringConfig(Model):
     enabled: bool = True
+    """Install it."""
     namespace: DnsLabel = "monitoring"
-    chart_version: str = "92.3.0"
+    """Its namespace; the namespaces' policies allow scraping from here."""
+    chart_version: ChartVersion = versions.KUBE_PROMETHEUS_STACK_CHART
+    """Pinned chart version."""
+    chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the kube-prometheus-stack chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     # prometheus-community's prometheus-operator-crds, installed before the stack (crds.enabled false there).
-    crds_chart_version: str = "32.0.1"
+    crds_chart_version: ChartVersion = versions.PROMETHEUS_OPERATOR_CRDS_CHART
+    """Pinned `prometheus-operator-crds` chart: the prometheus-operator CRDs as their own release, installed first (kube-prometheus-stack runs with `crds.enabled: false`), so ServiceMonitors and the charts shipping them wait only for the CRDs."""
+    crds_chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the prometheus-operator-crds chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     # prometheus-adapter serves the services' custom Pods metrics (custom.metrics.k8s.io) to HPAs.
-    adapter_chart_version: str = "5.3.0"
+    adapter_chart_version: ChartVersion = versions.PROMETHEUS_ADAPTER_CHART
+    """Pinned prometheus-adapter chart, which serves the services' custom Pods metrics (`autoscaling.podsMetrics`) to their HPAs."""
+    adapter_chart_source: ChartSource = Field(
+        ChartSource(),
+        description="Where the prometheus-adapter chart comes from: its upstream repository (unset), a mirror repository, an OCI registry or a local chart.",
+    )
     retention: Duration = "15d"
+    """Prometheus metrics retention, e.g. `15d`."""
     # Cloud Logging's retention for the project's _Default log bucket (gke mode), in whole days.
     log_retention: Duration = "30d"
+    """Log retention (Cloud Logging's `_Default` bucket in gke mode)."""
     storage_size: Memory = "50Gi"
+    """Prometheus volume size."""
     alerting: AlertingConfig = AlertingConfig()
+    """Alertmanager's receivers and routes by severity, delivered as the AlertmanagerConfig `platform-alert-routing` that Alertmanager uses as its whole configuration. No receivers: the chart's default configuration (nothing is sent)."""
 
     @property
     def log_retention_days(self) -> int | None:

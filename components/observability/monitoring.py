@@ -33,12 +33,12 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 import pulumi_random
 
+from components.charts import KUBE_PROMETHEUS_STACK, PROMETHEUS_ADAPTER, PROMETHEUS_OPERATOR_CRDS
 from components.helm import AddonArgs, HelmChart, addon_namespace, helm_release
 from components.observability.alerting import ALERTMANAGER_CONFIG_NAME
 from components.observability.config import MonitoringConfig
 from components.observability.signals import DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE
 
-REPO = "https://prometheus-community.github.io/helm-charts"
 RELEASE = "kube-prometheus-stack"
 # The prometheus-operator CRDs as their own small release, so what needs only the CRDs (every
 # ServiceMonitor, the charts that ship one) waits ~20 s for them rather than ~4 min for the stack.
@@ -73,7 +73,7 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-crds",
             args,
             HelmChart(
-                release=CRDS_RELEASE, chart="prometheus-operator-crds", repo=REPO, version=monitoring.crds_chart_version
+                CRDS_RELEASE, PROMETHEUS_OPERATOR_CRDS, monitoring.crds_chart_version, monitoring.crds_chart_source
             ),
             namespace,
             {},
@@ -82,7 +82,7 @@ class Monitoring(pulumi.ComponentResource):
             self,
             name,
             args,
-            HelmChart(release=RELEASE, chart="kube-prometheus-stack", repo=REPO, version=monitoring.chart_version),
+            HelmChart(RELEASE, KUBE_PROMETHEUS_STACK, monitoring.chart_version, monitoring.chart_source),
             namespace,
             _values(monitoring, context.creates_cluster),
             depends_on=[grafana_admin, self.crds],
@@ -92,7 +92,7 @@ class Monitoring(pulumi.ComponentResource):
             f"{name}-adapter",
             args,
             HelmChart(
-                release=ADAPTER_RELEASE, chart="prometheus-adapter", repo=REPO, version=monitoring.adapter_chart_version
+                ADAPTER_RELEASE, PROMETHEUS_ADAPTER, monitoring.adapter_chart_version, monitoring.adapter_chart_source
             ),
             namespace,
             _adapter_values(monitoring, context.is_production),

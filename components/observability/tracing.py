@@ -25,11 +25,11 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
+from components.charts import OPENTELEMETRY_COLLECTOR
 from components.helm import AddonArgs, HelmChart, addon_namespace, helm_release
 from components.kube import PodPeer, workload_identity_member
 from components.observability.config import TracingConfig
 
-REPO = "https://open-telemetry.github.io/opentelemetry-helm-charts"
 RELEASE = "opentelemetry-collector"
 # Names the chart's Deployment, Service and ServiceAccount, so the endpoint below is stable.
 FULLNAME = "otel-collector"
@@ -75,7 +75,7 @@ class Tracing(pulumi.ComponentResource):
             self,
             name,
             args,
-            HelmChart(release=RELEASE, chart="opentelemetry-collector", repo=REPO, version=tracing.chart_version),
+            HelmChart(RELEASE, OPENTELEMETRY_COLLECTOR, tracing.chart_version, tracing.chart_source),
             namespace,
             collector_values(account.email if account is not None else None, replicas),
         )

@@ -16,5 +16,8 @@ class TimingConfig(Model):
     """Per-service bounds in seconds; a service the model puts above one gets a preview warning. null: no bound."""
 
     rollout_seconds: int | None = Field(SEED_ROLLOUT_SECONDS, ge=1)
+    """Bound on a service's modeled rollout at its HPA maximum (the learning example's guide: under 5 minutes); `null` switches it off."""
     rollback_seconds: int | None = Field(SEED_ROLLBACK_SECONDS, ge=1)
+    """Bound on its modeled rollback (`kubectl rollout undo`) at its HPA maximum (the learning example's guide: under 2 minutes); `null` switches it off."""
     scale_up_seconds: int | None = Field(SEED_SCALE_UP_SECONDS, ge=1)
+    """Bound on its modeled HPA scale-up from minimum to maximum, node provisioning included (the learning example's guide: under 1 minute); `null` switches it off."""

@@ -32,22 +32,32 @@ from components.values import (
 
 class Quota(Model):
     requests_cpu: Cpu = "8"
+    """Total CPU requests."""
     requests_memory: Memory = "16Gi"
+    """Total memory requests."""
     limits_cpu: Cpu = "16"
+    """Total CPU limits; >= `requestsCpu`."""
     limits_memory: Memory = "32Gi"
+    """Total memory limits; >= `requestsMemory`."""
     pods: int = Field(100, ge=1)
+    """Maximum pods."""
     # App namespaces reach the world through the shared ingress, never their own load balancer.
     load_balancers: int = Field(0, ge=0)
+    """Maximum LoadBalancer Services; 0 because apps are reached through the shared ingress."""
 
 
 class ContainerDefaults(Model):
     cpu: Cpu
+    """CPU quantity."""
     memory: Memory
+    """Memory quantity."""
 
 
 class LimitRangeConfig(Model):
     default_request: ContainerDefaults = ContainerDefaults.model_validate({"cpu": "100m", "memory": "128Mi"})
+    """Requests given to containers that set none."""
     default_limit: ContainerDefaults = ContainerDefaults.model_validate({"cpu": "500m", "memory": "512Mi"})
+    """Limits given to containers that set none; >= `defaultRequest`."""
 
 
 class EgressTargets(Model):
@@ -55,7 +65,9 @@ class EgressTargets(Model):
     whole; one it manages, only its pods that are not catalog services (those keep their allowFrom)."""
 
     namespaces: list[DnsLabel] = []
+    """DNS labels, managed or not (`default`). An unmanaged namespace is reached whole; a managed one only in its pods that are not catalog services, and it admits this namespace to those pods (any mode; for `relaxed` this only makes it admit this one). Catalog services are reached through `allowFrom` only."""
     cidrs: list[Cidr] = []
+    """CIDRs this one may reach (`strict` only)."""
 
 
 # Namespaces Kubernetes or GKE create and manage: the platform never declares (and so never takes
@@ -74,20 +86,29 @@ def not_system_namespace(name: str) -> str:
 
 class NamespaceConfig(Model):
     name: Annotated[DnsLabel, AfterValidator(not_system_namespace)]
+    """Namespace name (DNS-1123 label). Not a namespace Kubernetes or GKE manages: `default`, `kube-system`, `kube-public`, `kube-node-lease` and any `gke-*` are refused (egress *to* them is another matter)."""
     enabled: bool = True
+    """`false` leaves the namespace out of a stack."""
     # Overrides the `environment` label, e.g. "shared" for a monitoring namespace (seed 001).
     environment: LabelValue | None = None
+    """Overrides the `environment` label, e.g. `shared` for a monitoring namespace used by several environments."""
     pod_security: Literal["restricted", "baseline", "privileged"] = "restricted"
+    """Pod Security Admission level enforced (audit and warn stay at `restricted`)."""
     # strict: egress only to DNS, `egress` and the services whose allowFrom names the caller;
     # relaxed: free traffic among its own pods, egress anywhere (`egress.namespaces` still makes
     # those namespaces admit it, seed 004's experimental track reaching its data namespace);
     # read-only: ingress only from the edge on routed ports, egress only to `egress.namespaces`.
     policy: Literal["strict", "relaxed", "read-only"] = "strict"
+    """`strict`: no traffic among its own pods, egress only to DNS, `allowFrom` callees and `egress`; `relaxed`: free traffic among its own pods, egress anywhere; `read-only`: no traffic within the namespace, ingress only from the edge on routed ports (and monitoring on metrics ports), egress only to `egress.namespaces`. All modes deny other traffic by default (see [tenancy](tenancy.md#network-isolation)). A namespace that hosts an add-on must be `relaxed`."""
     egress: EgressTargets = EgressTargets()
+    """What this namespace reaches outside the catalog: namespaces and (for `strict`) CIDRs."""
     quota: Quota = Quota()
+    """The namespace's ResourceQuota."""
     limits: LimitRangeConfig = LimitRangeConfig()
+    """The namespace's LimitRange (container defaults)."""
     # Holds data: the namespace is protected and retained if removed from the program.
     protect: bool = False
+    """The namespace holds data: registered with `protect` (no `pulumi destroy`) and `retainOnDelete` (kept if removed from the program)."""
 
 
 # --------------------------------------------------------------------------- secrets and config maps
@@ -95,26 +116,34 @@ class NamespaceConfig(Model):
 
 class PasswordKey(Model):
     type: Literal["password"]
+    """The generator."""
     length: int = Field(32, le=256)
+    """`password`: length, at least 16."""
     special: bool = True
+    """`password`: include special characters."""
 
 
 class TokenKey(Model):
     """Hex-encoded random bytes, like `openssl rand -hex 32`."""
 
     type: Literal["token"]
+    """The generator."""
     bytes: int = Field(32, ge=16, le=256)
+    """`token`: random bytes, hex-encoded (like `openssl rand -hex 32`), 16-256."""
 
 
 class UuidKey(Model):
     type: Literal["uuid"]
+    """The generator."""
 
 
 class ConfigKey(Model):
     """A value the operator supplies with `pulumi config set --secret platform:<key> ...`."""
 
     type: Literal["config"]
+    """The generator."""
     key: Annotated[str, Field(pattern=r"^[a-zA-Z][a-zA-Z0-9]*$")]
+    """`config`: the operator supplies the value with `pulumi config set --secret platform:<key> ...`."""
 
 
 # A format key's reference to another key of its secret: '{password}'.
@@ -125,7 +154,9 @@ class FormatKey(Model):
     """Built from other keys of the same secret: 'postgresql://app:{password}@db:5432/app'."""
 
     type: Literal["format"]
+    """The generator."""
     template: str
+    """`format`: a string with `{other-key}` placeholders for keys of the same secret, e.g. `postgresql://app:{password}@db:5432/app`."""
 
     @property
     def references(self) -> list[str]:
@@ -184,20 +215,30 @@ SecretKeySpec = Annotated[
 
 class SecretConfig(Model):
     name: DnsSubdomain
+    """Secret name (stable `metadata.name`)."""
     enabled: bool = True
+    """`false` leaves it out of a stack."""
     namespaces: list[DnsLabel] = Field(min_length=1)
+    """Declared namespaces that get a copy (the same values in each)."""
     # Bump to regenerate every generated key of this secret on the next `pulumi up`.
     rotation: int = Field(1, ge=1)
+    """Bump to regenerate every generated key on the next `pulumi up` (it is the random resources' `keepers`)."""
     keys: dict[str, SecretKeySpec] = Field(min_length=1)
+    """Key name → generator. `type` is `password`, `token`, `uuid`, `config` or `format`."""
 
 
 class ConfigMapConfig(Model):
     name: DnsSubdomain
+    """ConfigMap name."""
     enabled: bool = True
+    """`false` leaves it out of a stack."""
     namespaces: list[DnsLabel] = Field(min_length=1)
+    """Declared namespaces that get a copy."""
     data: dict[str, str] = Field(min_length=1)
+    """Keys and string values."""
     # Extra labels, e.g. grafana_dashboard: "1" for a dashboard Grafana's sidecar loads (seed 001).
     labels: Labels = {}
+    """Extra labels, e.g. `grafana_dashboard: "1"` for a dashboard Grafana's sidecar loads (the learning example's dashboards); the platform's own labels win on a clash."""
 
 
 # --------------------------------------------------------------------------- rules

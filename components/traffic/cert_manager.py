@@ -20,10 +20,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.charts import CERT_MANAGER
 from components.helm import AddonArgs, HelmChart, addon_namespace, helm_release
 from components.traffic.config import CertManagerConfig
 
-REPO = "https://charts.jetstack.io"
 RELEASE = "cert-manager"
 # The ClusterIssuers by name (as `PlatformConfig.issuer_name` spells them) and their ACME directories.
 ISSUERS = {
@@ -54,7 +54,7 @@ class CertManager(pulumi.ComponentResource):
             self,
             name,
             args.addon,
-            HelmChart(release=RELEASE, chart="cert-manager", repo=REPO, version=cert_manager.chart_version),
+            HelmChart(RELEASE, CERT_MANAGER, cert_manager.chart_version, cert_manager.chart_source),
             namespace,
             _values(args.addon, gateway_api=args.gateway is not None),
             depends_on=args.addon.monitoring_crds,

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.charts import ENVOY_GATEWAY
 from components.helm import AddonArgs, HelmChart, addon_namespace, helm_release
 from components.traffic.config import EnvoyGatewayConfig
 
-CHART = "oci://docker.io/envoyproxy/gateway-helm"
 RELEASE = "envoy-gateway"
 CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
 PROXY_CONFIG = "platform-proxy"
@@ -57,7 +57,7 @@ class EnvoyGateway(pulumi.ComponentResource):
             self,
             name,
             args.addon,
-            HelmChart(release=RELEASE, chart=CHART, repo=None, version=envoy.chart_version),
+            HelmChart(RELEASE, ENVOY_GATEWAY, envoy.chart_version, envoy.chart_source),
             namespace,
             {"deployment": {"replicas": 1}},
         )

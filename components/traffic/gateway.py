@@ -207,7 +207,7 @@ class SharedGateway(pulumi.ComponentResource):
         )
 
     def _local_rate_limit(self, name: str, rps: int) -> None:
-        # Envoy's local limit counts per proxy replica and per route, not per client (README, "Rate limit").
+        # Envoy's local limit counts per proxy replica and per route, not per client (docs/traffic.md, "Rate limit").
         k8s.apiextensions.CustomResource(
             f"{name}-rate-limit",
             api_version="gateway.envoyproxy.io/v1alpha1",

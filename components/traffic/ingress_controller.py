@@ -25,10 +25,10 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components.charts import INGRESS_NGINX
 from components.helm import AddonArgs, HelmChart, addon_namespace, helm_release
 from components.traffic.config import IngressNginxConfig
 
-REPO = "https://kubernetes.github.io/ingress-nginx"
 RELEASE = "ingress-nginx"
 # The labels the chart puts on the controller's pods.
 CONTROLLER_LABELS = {
@@ -75,7 +75,7 @@ class IngressController(pulumi.ComponentResource):
             self,
             name,
             args.addon,
-            HelmChart(release=RELEASE, chart="ingress-nginx", repo=REPO, version=nginx.chart_version),
+            HelmChart(RELEASE, INGRESS_NGINX, nginx.chart_version, nginx.chart_source),
             namespace,
             _values(args, annotations),
             depends_on=args.addon.monitoring_crds,

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag
 
 from components.observability.config import SloConfig
 from components.values import (
@@ -39,10 +39,14 @@ from components.values import (
 
 class PortConfig(Model):
     name: PortName
+    """IANA-style port name (at most 15 characters)."""
     container_port: Port
+    """1-65535."""
     # The Service's port; `http` defaults to 80 (seed 001), others to the container port.
     service_port: Port | None = None
+    """The Service's port. Default: 80 for `http`, else the container port."""
     protocol: Literal["TCP", "UDP"] = "TCP"
+    """Protocol."""
 
     @property
     def effective_service_port(self) -> int:
@@ -53,12 +57,16 @@ class PortConfig(Model):
 
 class KeyRef(Model):
     name: DnsSubdomain
+    """Secret or ConfigMap name."""
     key: str
+    """Key within it."""
 
 
 class EnvFrom(Model):
     secret_key_ref: KeyRef | None = None
+    """`{name, key}` of a declared secret in the service's namespace."""
     config_map_key_ref: KeyRef | None = None
+    """`{name, key}` of a declared config map (or the service's own `<name>-config`)."""
     # Downward API, e.g. metadata.name (POD_NAME) or metadata.namespace (POD_NAMESPACE).
     field_ref: (
         Literal[
@@ -74,6 +82,7 @@ class EnvFrom(Model):
         ]
         | None
     ) = None
+    """Downward API field, e.g. `metadata.name` (POD_NAME) or `metadata.namespace` (POD_NAMESPACE)."""
 
 
 def _env_kind(value: Any) -> str:
@@ -91,13 +100,16 @@ class EnvSource(Model):
     """A whole ConfigMap or Secret as environment variables (`envFrom`)."""
 
     config_map: DnsSubdomain | None = None
+    """A declared config map."""
     secret: DnsSubdomain | None = None
+    """A declared secret."""
 
 
 class Mount(EnvSource):
     """A ConfigMap or Secret mounted read-only as files."""
 
     path: Annotated[str, Field(pattern=r"^/[^\s]*$")]
+    """Absolute mount path (not `/tmp`, which is the platform's scratch emptyDir)."""
 
 
 # Seed 003's sizing tiers.
@@ -116,26 +128,38 @@ SIZES: dict[str, Resources] = {
 
 class HttpGet(Model):
     path: HttpPath
+    """Request path."""
     port: PortRef = "http"
+    """A declared port, by name or number."""
 
 
 class TcpSocket(Model):
     port: PortRef
+    """A declared port."""
 
 
 class ExecAction(Model):
     command: list[str] = Field(min_length=1)
+    """The command."""
 
 
 class Probe(Model):
     http_get: HttpGet | None = None
+    """HTTP GET check."""
     tcp_socket: TcpSocket | None = None
+    """TCP connect check."""
     exec: ExecAction | None = None
+    """Command check."""
     initial_delay_seconds: int | None = Field(None, ge=0)
+    """Default 0."""
     period_seconds: int | None = Field(None, ge=1)
+    """Default 5 (startup), 10 (liveness), 5 (readiness)."""
     timeout_seconds: int | None = Field(None, ge=1)
+    """Default 3; must not exceed the period."""
     success_threshold: int | None = Field(None, ge=1)
+    """Default 1 (must be 1 for liveness and startup)."""
     failure_threshold: int | None = Field(None, ge=1)
+    """Default 30 (startup), 3 (liveness and readiness)."""
 
 
 # Seed 002's timings: startup 5 s x 30, liveness 10 s x 3, readiness 5 s x 3, timeout 3 s.
@@ -166,22 +190,31 @@ PROBE_DEFAULTS: dict[str, dict[str, int]] = {
 
 class Probes(Model):
     startup: Probe | None = None
+    """Defaults: every 5 s, 30 failures (as the single-service example's guide asks)."""
     liveness: Probe
+    """Required. Defaults: every 10 s, 3 failures. Same fields as `services.probes.startup`."""
     readiness: Probe
+    """Required. Defaults: every 5 s, 3 failures. Same fields as `services.probes.startup`."""
 
 
 class Shutdown(Model):
     # Seed 002: sleep 15 s so load balancers deregister the pod, then 30 s in all before SIGKILL.
     pre_stop_sleep_seconds: int = Field(15, ge=0)
+    """preStop sleep so load balancers deregister the pod first."""
     termination_grace_period_seconds: int = Field(30, ge=1)
+    """Must exceed `preStopSleepSeconds`."""
 
 
 class SecurityConfig(Model):
     # High IDs avoid clashing with users on the node (CKV_K8S_40).
     run_as_user: int = Field(10001, ge=10000)
+    """UID, at least 10000."""
     run_as_group: int = Field(10001, ge=10000)
+    """GID, at least 10000."""
     fs_group: int = Field(10001, ge=10000)
+    """Volume group, at least 10000."""
     read_only_root_filesystem: bool = True
+    """Read-only root filesystem (an emptyDir is mounted at `/tmp`)."""
 
 
 _PERCENT = re.compile(r"^(\d{1,3})%$")
@@ -215,10 +248,13 @@ def resolve_int_or_percent(value: int | str, replicas: int, *, round_up: bool) -
 
 class Strategy(Model):
     type: Literal["RollingUpdate", "Recreate"] = "RollingUpdate"
+    """`RollingUpdate` or `Recreate`."""
     # Kubernetes' own default: a quarter of the replicas at once, so a 20-replica rollout takes 4 waves, not 20.
     max_surge: IntOrPercent = "25%"
+    """Rolling update surge: a pod count or a percentage of the replicas (`0%`-`100%`), rounded up as Kubernetes does. 25% (Kubernetes' own default) makes any rollout at most 4 waves."""
     # Surge never takes capacity away first.
     max_unavailable: IntOrPercent = 0
+    """Rolling update unavailability, a count or a percentage rounded down; 0 never takes capacity away first. Not both 0."""
 
     def resolved(self, replicas: int) -> tuple[int, int]:
         """(maxSurge, maxUnavailable) in pods at `replicas`, as the Deployment controller resolves them;
@@ -233,25 +269,36 @@ class Strategy(Model):
 class Spread(Model):
     # Spread replicas over zones and nodes; `anti-affinity` uses preferred pod anti-affinity instead.
     mode: Literal["topology", "anti-affinity", "none"] = "topology"
+    """`topology`: spread constraints over zones and nodes; `anti-affinity`: preferred pod anti-affinity; `none`."""
     max_skew: int = Field(1, ge=1)
+    """Maximum skew for topology spread."""
 
 
 class MetricsConfig(Model):
     port: PortName = "metrics"
+    """A declared port name."""
     path: HttpPath = "/metrics"
+    """Metrics path."""
     interval: Duration = "30s"
+    """ServiceMonitor scrape interval."""
 
 
 class HpaPolicy(Model):
     type: Literal["Percent", "Pods"]
+    """`Percent` or `Pods`."""
     value: int = Field(ge=1)
+    """Amount per period."""
     period_seconds: int = Field(ge=1, le=1800)
+    """1-1800."""
 
 
 class ScalingRules(Model):
     stabilization_window_seconds: int = Field(ge=0, le=3600)
+    """0-3600."""
     select_policy: Literal["Max", "Min", "Disabled"] = "Max"
+    """Which policy wins."""
     policies: list[HpaPolicy] = Field(min_length=1)
+    """At least one `{type, value, periodSeconds}`."""
 
 
 class Behavior(Model):
@@ -259,67 +306,119 @@ class Behavior(Model):
     scale_up: ScalingRules = ScalingRules.model_validate(
         {"stabilizationWindowSeconds": 0, "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]}
     )
+    """Rules for scaling up."""
     scale_down: ScalingRules = ScalingRules.model_validate(
         {"stabilizationWindowSeconds": 300, "policies": [{"type": "Percent", "value": 50, "periodSeconds": 60}]}
     )
+    """Rules for scaling down. Same fields as `services.autoscaling.behavior.scaleUp`."""
 
 
 class PodsMetric(Model):
     """A per-pod custom metric, e.g. http_requests_per_second averaging 1000 (seed 001)."""
 
     name: Annotated[str, Field(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")]
+    """Metric name."""
     average_value: Annotated[str, Field(pattern=r"^\d+(\.\d+)?[kMG]?m?$")]
+    """Target average value (a quantity string)."""
 
 
 class Autoscaling(Model):
     min_replicas: int = Field(ge=1, le=1000)
+    """Minimum replicas (>= 3 in production for routed services)."""
     max_replicas: int = Field(ge=1, le=1000)
+    """>= `minReplicas`."""
     cpu_utilization: Percent | None = 70
+    """Average CPU utilization target, 1-100; `null` for none."""
     memory_utilization: Percent | None = None
+    """Average memory utilization target, 1-100."""
     pods_metrics: list[PodsMetric] = []
+    """Custom per-pod metrics, e.g. `http_requests_per_second` averaging `1000`."""
     behavior: Behavior = Behavior()
+    """Scaling behaviour. Default: up 100% per 15 s with no window; down 50% per 60 s after a 300 s window."""
 
 
 class DisruptionBudget(Model):
     enabled: bool = True
+    """`false` drops it (not allowed in production for 2+ replicas)."""
     min_available: int | None = Field(None, ge=1)
+    """Must be below the minimum replicas, so evictions are never blocked."""
     max_unavailable: int | None = Field(None, ge=1)
+    """Must be below the minimum replicas."""
 
 
 class Route(Model):
     host: Host
+    """Fully qualified host; `${domain}` is substituted."""
     path: HttpPath
+    """Path prefix (`pathType: Prefix`); one service per path on a host."""
     port: PortName = "http"
+    """A declared port name; the route names the Service's port number."""
     # Gateway API only: the whole request's deadline (e.g. 30s) and headers set on the way in.
     timeout: Annotated[str, Field(pattern=r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")] | None = None
+    """Gateway API: the request's deadline, e.g. `30s`: the rule's `timeouts.request` on Envoy Gateway; on GKE the backend service's `timeoutSec` (GCPBackendPolicy, the longest of the service's routes; it also bounds a WebSocket's lifetime, 30 s by default)."""
     request_headers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$")], str] = {}
+    """Gateway API: headers set on the request before it reaches the service (`RequestHeaderModifier`)."""
 
 
 class Canary(Model):
     """A second track of the service (canary, or the new colour of a blue-green switch)."""
 
     image: Image
+    """The track's image, pinned."""
     # The share of the routes' requests the track takes, in percent; the stable track gets the rest.
     weight: int = Field(ge=0, le=100)
+    """Percent of the routes' requests the track gets, 0 to 100; the stable track gets the rest."""
 
 
 class Migration(Model):
     """A Job that runs the service image before the Deployment rolls (seed 001's alembic)."""
 
     command: list[str] = Field(min_length=1)
+    """e.g. `[alembic, upgrade, head]`."""
     backoff_limit: int = Field(3, ge=0, le=20)
+    """Retries."""
     ttl_seconds_after_finished: int = Field(86400, ge=0)
+    """Seconds before Kubernetes deletes the finished Job."""
     active_deadline_seconds: int = Field(600, ge=1)
+    """Time limit for the Job."""
 
 
 class WorkloadIdentity(Model):
     # Roles granted to the service's own GCP service account, e.g. roles/storage.objectViewer.
     roles: list[Annotated[str, Field(pattern=r"^roles/[A-Za-z0-9_.]+$")]] = []
+    """Project roles for that account, e.g. `roles/storage.objectViewer`."""
 
 
 class ServiceAccountConfig(Model):
     automount_token: bool = False
+    """Mount an API token into pods (off unless the service calls the API)."""
     workload_identity: WorkloadIdentity | None = None
+    """Give the service its own GCP service account through Workload Identity (gke mode)."""
+    name: DnsSubdomain | None = Field(
+        None,
+        description="The Kubernetes ServiceAccount's name, unique in its namespace; unset: the service's name.",
+    )
+
+
+# A qualified name as Kubernetes takes for label and annotation keys: an optional DNS-subdomain prefix and '/',
+# then up to 63 characters of [A-Za-z0-9-_.] starting and ending alphanumeric.
+_QUALIFIED_NAME = re.compile(
+    r"^(?:(?=[^/]{1,253}/)[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+
+
+def _annotation_keys(value: dict[str, str]) -> dict[str, str]:
+    for key in value:
+        if not _QUALIFIED_NAME.match(key):
+            raise ValueError(
+                f"'{key}' is not a valid annotation key: an optional DNS prefix and '/', then up to 63 characters "
+                "of [A-Za-z0-9-_.] starting and ending with a letter or digit"
+            )
+    return value
+
+
+Annotations = Annotated[dict[str, str], AfterValidator(_annotation_keys)]
 
 
 # Storage classes each cluster mode knows, and the one a claim gets when it names none. GKE's
@@ -337,76 +436,131 @@ class VolumeClaim(Model):
     """One persistent volume per replica (a StatefulSet volumeClaimTemplate), mounted at `path`."""
 
     name: DnsLabel = "data"
+    """Claim name; the PVCs are `<name>-<service>-<ordinal>`."""
     path: Annotated[str, Field(pattern=r"^/[^\s]*$")]
+    """Mount path in the container."""
     size: Storage
+    """Storage quantity, e.g. `10Gi` (Mi, Gi, Ti or M, G, T). A size that is not a quantity is refused."""
     # Unset: the mode's default (GKE standard-rwo; kind: the cluster's default class).
     storage_class: DnsSubdomain | None = None
+    """GKE: `standard-rwo` (pd-balanced, the default), `premium-rwo` (pd-ssd) or `standard` (pd-standard). Existing mode (kind): unset, so the cluster's default class serves the claim, or `standard`. Any other class is refused."""
     access_modes: list[Literal["ReadWriteOnce", "ReadWriteOncePod", "ReadOnlyMany", "ReadWriteMany"]] = Field(
         default=["ReadWriteOnce"], min_length=1
     )
+    """`ReadWriteOnce`, `ReadWriteOncePod`, `ReadOnlyMany` or `ReadWriteMany`."""
 
 
 class StatefulConfig(Model):
     """Run the service as a StatefulSet: stable pod names and DNS, a volume per replica that outlives it."""
 
     volumes: list[VolumeClaim] = Field(min_length=1)
+    """One volume per replica each (`volumeClaimTemplates`), at least one. Claim templates are immutable: growing one is the procedure in [data](data.md#growing-a-volume)."""
     # OrderedReady starts pod N only once pod N-1 is Ready (primaries first); Parallel for peers that
     # find each other (a KRaft quorum, a MongoDB replica set).
     pod_management_policy: Literal["OrderedReady", "Parallel"] = "OrderedReady"
+    """`OrderedReady` starts pod N once pod N-1 is Ready; `Parallel` for peers that find each other."""
     # Pods with an ordinal >= partition take a new template; raise it to canary the highest ordinals.
     partition: int = Field(0, ge=0)
+    """RollingUpdate partition: only pods with an ordinal >= it take a new template (canary the highest ordinals)."""
     # An HPA adds and removes pods whose volumes are retained; only a store built for it may opt in.
     allow_autoscaling: bool = False
+    """Allow an HPA on the StatefulSet; without it `autoscaling` is refused, since every added pod brings a volume that outlives it."""
     # Ports only the service's own pods reach (replication, a quorum); callers are not admitted on them.
     peer_ports: list[PortName] = []
+    """Ports only the service's own pods reach (a quorum's controller listener): callers are not admitted on them, and the pods reach each other on every port."""
     # Writable emptyDirs beside /tmp for images that write outside their data volume (a socket directory).
     scratch_paths: list[Annotated[str, Field(pattern=r"^/[^\s]*$")]] = []
+    """Writable `emptyDir`s (256Mi) beside `/tmp`, for images that write outside their volume with a read-only root filesystem."""
 
 
 class ServiceConfig(Model):
     name: ServiceName
+    """Service name: a DNS-1123 label that starts with a letter; the Deployment's and Service's `metadata.name`."""
     enabled: bool = True
+    """`false` leaves the service out of a stack."""
     namespace: DnsLabel
+    """A declared namespace."""
     image: Image
+    """Image pinned by tag or `@sha256:` digest; `latest` and untagged images are rejected."""
     # Unset: Always outside dev, which re-checks registry credentials on every start so a cached
     # private image is never reused by a pod that could not pull it (CKV_K8S_15; with pinned tags it
     # costs one HEAD request); IfNotPresent on dev, so images loaded with `kind load docker-image` run.
     image_pull_policy: Literal["IfNotPresent", "Always", "Never"] | None = None
+    """Pull policy. `Always` re-checks registry credentials on every start (CKV_K8S_15); dev's `IfNotPresent` lets images loaded with `kind load docker-image` run."""
     command: list[str] | None = None
+    """Container entrypoint override."""
     args: list[str] | None = None
+    """Container arguments."""
     ports: list[PortConfig] = Field(min_length=1)
+    """Named container ports, e.g. `http`, `metrics`, `health`; all are exposed by the ClusterIP Service."""
     # Plain settings for the service's own ConfigMap `<name>-config`, consumed via envFrom.
     config: dict[str, str] = {}
+    """Plain settings for the service's own ConfigMap `<name>-config`, consumed via `envFrom`."""
     env: dict[str, EnvValue] = {}
+    """Variable → a literal string, or one of `secretKeyRef`, `configMapKeyRef`, `fieldRef`."""
     env_from: list[EnvSource] = []
+    """Whole ConfigMaps or Secrets as environment variables."""
     mounts: list[Mount] = []
+    """ConfigMaps or Secrets mounted read-only as files."""
     size: Literal["small", "medium", "large"] | None = None
+    """Resource preset: `small` 250m/256Mi → 500m/512Mi, `medium` 500m/512Mi → 1/1Gi, `large` 1/1Gi → 2/2Gi. Default `small` when `resources` is unset."""
     resources: Resources | None = None
+    """Explicit requests and limits (instead of `size`); limits must be >= requests."""
     probes: Probes
+    """Startup (optional), liveness and readiness probes."""
     shutdown: Shutdown = Shutdown()
+    """Graceful shutdown."""
     security: SecurityConfig = SecurityConfig()
+    """The restricted security context (runAsNonRoot, seccomp RuntimeDefault, no privilege escalation, all capabilities dropped are fixed)."""
     strategy: Strategy = Strategy()
+    """Deployment strategy."""
     revision_history_limit: int = Field(5, ge=0, le=100)
+    """Old ReplicaSets kept for rollback."""
     progress_deadline_seconds: int = Field(600, ge=30)
+    """Seconds before a stuck rollout is reported failed."""
     # regular: on-demand nodes only; spot: spot nodes only; prefer-spot: spot when there is room.
     placement: Literal["regular", "spot", "prefer-spot"] = "regular"
+    """`regular`: on-demand nodes only; `spot`: spot nodes only (toleration + required affinity); `prefer-spot`: spot when there is room. On an existing cluster, `spot` relaxes to a preference."""
     node_selector: Labels = {}
+    """Node labels the pods require, e.g. `workload-type: compute`."""
     spread: Spread = Spread()
+    """How replicas spread."""
     metrics: MetricsConfig | None = None
+    """Prometheus metrics: a ServiceMonitor when monitoring is on, and scraping allowed from the monitoring namespace. No `prometheus.io/*` pod annotations: nothing reads them (see [observability](observability.md))."""
     replicas: int | None = Field(None, ge=0, le=1000)
+    """Fixed replicas when there is no `autoscaling` (the Deployment gets no `replicas` when an HPA owns it)."""
     autoscaling: Autoscaling | None = None
+    """A HorizontalPodAutoscaler (autoscaling/v2)."""
     disruption_budget: DisruptionBudget = DisruptionBudget()
+    """PodDisruptionBudget (policy/v1). By default `maxUnavailable: 1` whenever the minimum replicas are >= 2."""
     routes: list[Route] = []
+    """Public paths: one HTTPRoute per service and host on the shared Gateway (one Ingress per host and namespace on the legacy ingress-nginx)."""
     # A second Deployment and Service taking `weight` percent of the routes' traffic.
     canary: Canary | None = None
+    """A second track taking part of the routes' traffic (canary, or blue-green at weight 100). Needs routes and `ingress.controller: gateway`."""
     # Other services (by name) allowed to call this one, on its caller ports.
     allow_from: list[ServiceName] = []
+    """Other services (by name) whose pods may call this one, in any namespace, on all its ports but a dedicated metrics port; each caller gets an egress policy to it. Not in, nor naming a service in, a `read-only` namespace."""
     migration: Migration | None = None
+    """A Job run with the service's image, env and secrets before the Deployment rolls."""
     service_account: ServiceAccountConfig = ServiceAccountConfig()
+    """The service's Kubernetes ServiceAccount."""
     # Availability and latency objectives: recording rules, burn-rate alerts, the dashboard's budget panel.
     slo: SloConfig | None = None
+    """Service level objectives: a PrometheusRule `<name>-rules` with recording rules and multi-window multi-burn-rate alerts, and the dashboard's budget panel. Needs `metrics`."""
     # Set: a StatefulSet with persistent volumes instead of a Deployment.
     stateful: StatefulConfig | None = None
+    """Run the service as a StatefulSet on persistent volumes instead of a Deployment (see [data](data.md)): a headless Service `<name>-headless` for stable pod DNS beside the ClusterIP Service, PVC retention `Retain`/`Retain`, RollingUpdate with a partition. PDB, spread and security contexts as for a Deployment."""
+    labels: Labels = Field(
+        {},
+        description="The team's own labels on the workload and its pods (owner, cost centre); never selectors.",
+    )
+    annotations: Annotations = Field({}, description="The team's own annotations on the workload and its pods.")
+
+    @property
+    def service_account_name(self) -> str:
+        """The ServiceAccount the pods run as: the chosen name, else the service's."""
+        return self.service_account.name or self.name
 
     @property
     def kind(self) -> str:

@@ -50,7 +50,10 @@ def build_identity(
     service_account = k8s.core.v1.ServiceAccount(
         f"{identity.name}-sa",
         metadata=k8s.meta.v1.ObjectMetaArgs(
-            name=svc.name, namespace=identity.namespace, labels=dict(identity.labels), annotations=annotations
+            name=svc.service_account_name,
+            namespace=identity.namespace,
+            labels=dict(identity.labels),
+            annotations=annotations,
         ),
         automount_service_account_token=svc.service_account.automount_token,
         opts=pulumi.ResourceOptions(parent=parent, provider=identity.context.provider),

@@ -206,6 +206,28 @@ class Microservice(pulumi.ComponentResource):
     def _metadata(self, name: str, labels: Mapping[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._namespace, labels=labels or self._labels)
 
+    def _team_labels(self, labels: Mapping[str, str]) -> dict[str, str]:
+        """`labels` with the team's own (`services[].labels`) first: never in a selector, and no key the
+        platform sets (refused on load), so the platform's values stand."""
+        return {**self._svc.labels, **labels}
+
+    def _workload_metadata(self, name: str, labels: Mapping[str, str]) -> k8s.meta.v1.ObjectMetaArgs:
+        """A workload's metadata (Deployment, StatefulSet, migration Job): the team's labels and annotations too."""
+        return k8s.meta.v1.ObjectMetaArgs(
+            name=name,
+            namespace=self._namespace,
+            labels=self._team_labels(labels),
+            annotations=dict(self._svc.annotations) or None,
+        )
+
+    def _pod_metadata(
+        self, labels: Mapping[str, str], annotations: Mapping[str, pulumi.Input[str]] | None = None
+    ) -> k8s.meta.v1.ObjectMetaArgs:
+        """A pod template's metadata: the team's labels and annotations beside the platform's (checksums)."""
+        if self._svc.annotations:
+            annotations = {**self._svc.annotations, **(annotations or {})}
+        return k8s.meta.v1.ObjectMetaArgs(labels=self._team_labels(labels), annotations=annotations)
+
     # ------------------------------------------------------------------ identity
 
     # ------------------------------------------------------------------ configuration
@@ -240,7 +262,7 @@ class Microservice(pulumi.ComponentResource):
             topology_spread_constraints=track.pod.spread(),
         )
         return k8s.core.v1.PodTemplateSpecArgs(
-            metadata=k8s.meta.v1.ObjectMetaArgs(labels=track.versioned, annotations=track.pod.pod_annotations()),
+            metadata=self._pod_metadata(track.versioned, track.pod.pod_annotations()),
             spec=pod,
         )
 
@@ -270,7 +292,7 @@ class Microservice(pulumi.ComponentResource):
         )
         return k8s.apps.v1.Deployment(
             f"{self._name}{track.suffix}-deployment",
-            metadata=self._metadata(track.object_name, track.versioned),
+            metadata=self._workload_metadata(track.object_name, track.versioned),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 # An HPA owns the count: setting it here would fight the HPA on every `up`.
                 replicas=None if svc.autoscaling is not None else svc.min_replicas,
@@ -309,7 +331,7 @@ class Microservice(pulumi.ComponentResource):
         ]
         return k8s.apps.v1.StatefulSet(
             f"{self._name}-statefulset",
-            metadata=self._metadata(svc.name, self._versioned),
+            metadata=self._workload_metadata(svc.name, self._versioned),
             spec=k8s.apps.v1.StatefulSetSpecArgs(
                 service_name=svc.headless_service_name,
                 # An HPA (opted in) owns the count, as for a Deployment.
@@ -383,12 +405,12 @@ class Microservice(pulumi.ComponentResource):
         )
         return k8s.batch.v1.Job(
             f"{self._name}-migrate",
-            metadata=self._metadata(job_name, labels),
+            metadata=self._workload_metadata(job_name, labels),
             spec=k8s.batch.v1.JobSpecArgs(
                 backoff_limit=migration.backoff_limit,
                 ttl_seconds_after_finished=migration.ttl_seconds_after_finished,
                 active_deadline_seconds=migration.active_deadline_seconds,
-                template=k8s.core.v1.PodTemplateSpecArgs(metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels), spec=pod),
+                template=k8s.core.v1.PodTemplateSpecArgs(metadata=self._pod_metadata(labels), spec=pod),
             ),
             opts=pulumi.ResourceOptions.merge(
                 self._k8s,

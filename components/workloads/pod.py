@@ -344,7 +344,7 @@ class PodParts:
 
     def pod_annotations(self) -> dict[str, pulumi.Input[str]]:
         # No prometheus.io/* annotations: nothing reads them. The ServiceMonitor scrapes the metrics
-        # port; an annotation-driven job as well would scrape every pod twice (README, "One Prometheus").
+        # port; an annotation-driven job as well would scrape every pod twice (docs/observability.md, "One Prometheus").
         annotations: dict[str, pulumi.Input[str]] = {}
         annotations.update(self.checksum_annotations())
         return annotations

@@ -89,6 +89,44 @@ def check_service(svc: ServiceConfig, path: str) -> Iterator[Problem]:
 
     if svc.metrics is not None and svc.port(svc.metrics.port) is None:
         yield f"{path}.metrics.port", f"'{svc.metrics.port}' is not a declared port; declared: {', '.join(names)}"
+    yield from check_metadata(svc, path)
+
+
+# Label keys the platform or Kubernetes sets, or that network policies select on: a team's own label with one
+# of them could move pods out of their Service, PDB or policy, or into another's (an ACME solver's, the edge's).
+RESERVED_LABEL_KEYS = frozenset({"track", "k8s-app", "pod-template-hash", "controller-revision-hash"})
+# Prefixes (up to the '/') reserved to Kubernetes, and to the controllers whose pods policies admit by label.
+RESERVED_LABEL_PREFIXES = ("kubernetes.io", "k8s.io", "acme.cert-manager.io", "gateway.envoyproxy.io")
+# The platform's own pod annotations (checksums that roll pods) and Pulumi's, which change how it deploys.
+RESERVED_ANNOTATION_PREFIXES = ("checksum", "pulumi.com")
+
+
+def _reserved_prefix(key: str, prefixes: tuple[str, ...]) -> str | None:
+    if "/" not in key:
+        return None
+    prefix = key.split("/", 1)[0]
+    return next((p for p in prefixes if prefix == p or prefix.endswith(f".{p}")), None)
+
+
+def check_metadata(svc: ServiceConfig, path: str) -> Iterator[Problem]:
+    """A team's labels and annotations: none may take a key the platform, Kubernetes or a policy relies on."""
+    for key in svc.labels:
+        reserved = _reserved_prefix(key, RESERVED_LABEL_PREFIXES)
+        if key in RESERVED_LABEL_KEYS or reserved is not None:
+            owner = f"the '{reserved}' prefix is reserved" if reserved else f"'{key}' is set by the platform"
+            yield (
+                f"{path}.labels.{key}",
+                f"{owner}: selectors, budgets and network policies rely on it; use a key of your own, "
+                "e.g. 'team.example.com/owner' or 'app'",
+            )
+    for key in svc.annotations:
+        reserved = _reserved_prefix(key, RESERVED_ANNOTATION_PREFIXES)
+        if reserved is not None:
+            yield (
+                f"{path}.annotations.{key}",
+                f"the '{reserved}' prefix is reserved: the platform's checksums roll pods and Pulumi reads its own; "
+                "use a key of your own",
+            )
 
 
 def check_scaling(svc: ServiceConfig, path: str, *, production: bool, serves_production: bool) -> Iterator[Problem]:

@@ -1,0 +1,214 @@
+"""The in-cluster object store: SeaweedFS from its pinned image, under the restricted pod context.
+
+Asserted from the registered objects: the image and the command that starts `weed server` with its
+S3 gateway on MinIO's port, the identities file rendered from the store's Secret (the script is run
+by a real shell with a stand-in `weed`), the probes, the restricted security contexts, the client
+Secret's unchanged keys and URL shape, and the refusal of a store whose volume MinIO wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import ProgramRun, assert_rejected, is_secret_value, plain_strings, run_program, stack_config, unwrap
+
+from components.data.catalog import S3_CONFIG_PATH, S3Identity, seaweedfs_script
+from components.data.config import ENGINES, DataServiceConfig
+
+ASSETS = {"name": "assets", "type": "object-store", "namespace": "shop-data", "clients": ["checkout"]}
+MINIO_RECORD = {"type": "object-store", "version": "RELEASE.2025-04-22T22-12-26Z", "storage": "20Gi"}
+
+
+def with_assets(stack: str, **changes: Any) -> dict[str, Any]:
+    config = stack_config(stack)
+    config["platform:dataServices"] = [{**ASSETS, **changes}]
+    return config
+
+
+_RUNS: dict[str, ProgramRun] = {}
+
+
+def assets_run(stack: str) -> ProgramRun:
+    if stack not in _RUNS:
+        _RUNS[stack] = run_program(stack, with_assets(stack))
+    return _RUNS[stack]
+
+
+def container(run: ProgramRun) -> dict[str, Any]:
+    (statefulset,) = run.k8s("StatefulSet", "assets", "shop-data")
+    (found,) = statefulset.manifest["spec"]["template"]["spec"]["containers"]
+    return dict(found)
+
+
+def test_the_object_store_runs_seaweedfs_from_the_pinned_image() -> None:
+    found = container(assets_run("production"))
+    assert found["image"] == "chrislusf/seaweedfs:4.47"
+    # The image's entrypoint (chown as root, then su-exec) is bypassed: a shell renders the identities, then weed.
+    assert found["command"][:2] == ["/bin/sh", "-c"]
+    script = found["command"][2]
+    assert script.splitlines()[-1] == (
+        "exec weed -logtostderr=true server -dir=/data -ip=127.0.0.1 -ip.bind=0.0.0.0 "
+        "-volume.max=0 -master.volumeSizeLimitMB=1024 -s3 -s3.port=9000 -s3.config=/tmp/s3.json"
+    )
+    assert "args" not in found
+    assert found["ports"] == [{"name": "s3", "containerPort": 9000, "protocol": "TCP"}]
+    health = {"path": "/healthz", "port": "s3"}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert found[probe]["httpGet"] == health
+
+
+def test_the_keys_reach_the_store_only_through_its_secret() -> None:
+    run = assets_run("production")
+    found = container(run)
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in found["env"] if e["name"].startswith("S3_")}
+    assert env == {
+        "S3_ACCESS_KEY": {"name": "assets-credentials", "key": "username"},
+        "S3_SECRET_KEY": {"name": "assets-credentials", "key": "password"},
+    }
+    password = unwrap(run.k8s("Secret", "assets-credentials", "shop-data")[0].inputs["stringData"])["password"]
+    (statefulset,) = run.k8s("StatefulSet", "assets", "shop-data")
+    assert password not in plain_strings(statefulset.inputs)
+    # The pod rolls when the Secret (and so the identities file) changes.
+    annotations = statefulset.manifest["spec"]["template"]["metadata"]["annotations"]
+    assert "checksum/secret-assets-credentials" in annotations
+
+
+def test_the_store_runs_under_the_restricted_pod_context() -> None:
+    (statefulset,) = assets_run("production").k8s("StatefulSet", "assets", "shop-data")
+    pod = statefulset.manifest["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "fsGroup": 10001,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    (found,) = pod["containers"]
+    assert found["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    # Everything weed writes: the volume (master, volumes, filer store) and /tmp (sockets, identities file).
+    mounts = {m["mountPath"]: m["name"] for m in found["volumeMounts"]}
+    assert mounts == {"/tmp": "tmp", "/data": "data"}
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}} in pod["volumes"]
+
+
+def test_clients_keep_their_secret_keys_and_url_shape() -> None:
+    data = unwrap(assets_run("production").k8s("Secret", "assets-credentials", "shop")[0].inputs["stringData"])
+    assert set(data) == {"host", "port", "username", "password", "url"}
+    assert data["url"] == "http://assets.shop-data.svc.cluster.local:9000"
+    assert data["port"] == "9000"
+    assert data["username"] == "app"
+    assert data["password"].isalnum() and len(data["password"]) == 32
+    stored = assets_run("production").k8s("Secret", "assets-credentials", "shop")[0].inputs["stringData"]
+    assert is_secret_value(stored)
+
+
+def test_the_startup_script_writes_the_identities_from_the_env(tmp_path: Path) -> None:
+    """The command as a real /bin/sh runs it, with a stand-in `weed` that records its arguments."""
+    store = DataServiceConfig.model_validate(ASSETS)
+    identities = [
+        S3Identity("app", "S3_ACCESS_KEY", "S3_SECRET_KEY"),
+        S3Identity("checkout", "CHECKOUT_KEY", "CHECKOUT_SECRET", ("Read:assets", "List:assets")),
+    ]
+    config_file = tmp_path / "s3.json"
+    script = seaweedfs_script(store, identities).replace(S3_CONFIG_PATH, str(config_file))
+    (tmp_path / "bin").mkdir()
+    weed = tmp_path / "bin" / "weed"
+    weed.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {tmp_path}/weed-args\n')
+    weed.chmod(0o755)
+    env = {
+        "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin",
+        "S3_ACCESS_KEY": "app",
+        "S3_SECRET_KEY": "Secret0123456789",
+        "CHECKOUT_KEY": "checkout",
+        "CHECKOUT_SECRET": "Other0123456789",
+    }
+    subprocess.run(["/bin/sh", "-c", script], env=env, check=True, timeout=30)
+    assert json.loads(config_file.read_text()) == {
+        "identities": [
+            {
+                "name": "app",
+                "credentials": [{"accessKey": "app", "secretKey": "Secret0123456789"}],
+                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+            },
+            {
+                "name": "checkout",
+                "credentials": [{"accessKey": "checkout", "secretKey": "Other0123456789"}],
+                "actions": ["Read:assets", "List:assets"],
+            },
+        ]
+    }
+    # Only the store's own user may read the keys.
+    assert stat.S_IMODE(os.stat(config_file).st_mode) == 0o600
+    args = (tmp_path / "weed-args").read_text().split()
+    assert args[:2] == ["-logtostderr=true", "server"]
+    assert f"-s3.config={config_file}" in args
+    assert "-s3.port=9000" in args
+
+
+def test_the_stack_records_the_engine_image() -> None:
+    assert assets_run("production").outputs["dataServices"]["assets"] == {
+        "type": "object-store",
+        "version": "4.47",
+        "storage": "20Gi",
+        "mode": "in-cluster",
+        "image": "chrislusf/seaweedfs",
+    }
+
+
+def test_a_store_minio_wrote_is_refused() -> None:
+    assert_rejected(
+        "production",
+        with_assets("production"),
+        "stack 'production': platform:dataServices[assets].type: 'assets' holds MinIO data on its volume, which "
+        "SeaweedFS cannot read: copy its buckets out, declare the store under a new name and copy them into it "
+        "(docs/data-access.md, 'Moving off MinIO')",
+        stack_outputs={"dataServices": {"assets": MINIO_RECORD}},
+    )
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {
+            "type": "object-store",
+            "version": "4.40",
+            "storage": "20Gi",
+            "mode": "in-cluster",
+            "image": "chrislusf/seaweedfs",
+        },
+        # Deploys before the record named its image ran managed stores on Cloud Storage: no engine on a volume.
+        {"type": "object-store", "version": "4.47", "storage": "20Gi", "mode": "managed"},
+    ],
+)
+def test_a_store_seaweedfs_wrote_or_a_managed_bucket_is_accepted(record: dict[str, Any]) -> None:
+    managed = record["mode"] == "managed"
+    config = with_assets("production", **({"mode": "managed"} if managed else {}))
+    run = run_program("production", config, stack_outputs={"dataServices": {"assets": record}})
+    if managed:
+        assert run.one("gcp:storage/bucket:Bucket")
+    else:
+        assert container(run)["image"] == "chrislusf/seaweedfs:4.47"
+
+
+def test_the_engine_table_names_the_maintained_engine() -> None:
+    engine = ENGINES["object-store"]
+    assert (engine.label, engine.image, engine.default_version) == ("SeaweedFS", "chrislusf/seaweedfs", "4.47")
+    # A downgrade, and a new major, are refused like every engine's.
+    assert engine.refuse_version_change("4.47", "4.40") is not None
+    assert engine.refuse_version_change("4.47", "5.01") is not None
+    assert engine.refuse_version_change("4.40", "4.47") is None
