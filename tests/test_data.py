@@ -9,6 +9,7 @@ cost, and one rejection per unsafe input.
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import pytest
@@ -676,3 +677,31 @@ def test_rotating_one_clients_password_changes_only_its_secret_its_pods_and_the_
         assert annotations(after, kind, name) == annotations(before, kind, name), name
     assert role_job(after, "orders-db")["metadata"]["name"] != role_job(before, "orders-db")["metadata"]["name"]
     assert role_job(after, "sessions")["metadata"]["name"] == role_job(before, "sessions")["metadata"]["name"]
+
+
+def test_each_object_store_client_has_its_own_s3_key_and_a_reader_only_reads() -> None:
+    stores = [
+        {
+            "name": "assets",
+            "type": "object-store",
+            "namespace": "shop-data",
+            "clients": ["checkout", {"name": "storefront", "access": "read-only"}],
+        }
+    ]
+    run = run_program("dev", with_stores("dev", stores))
+    own = unwrap(secret_of(run, "assets-credentials", "shop-data"))
+    checkout = unwrap(secret_of(run, "assets-checkout", "shop"))
+    storefront = unwrap(secret_of(run, "assets-storefront", "shop"))
+    assert (checkout["username"], storefront["username"]) == ("checkout", "storefront")
+    assert len({own["password"], checkout["password"], storefront["password"]}) == 3
+    (container,) = statefulset(run, "assets")["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") or e["valueFrom"]["secretKeyRef"] for e in container["env"]}
+    assert env["S3_CLIENT_0_ACCESS_KEY"] == "checkout"
+    assert env["S3_CLIENT_1_SECRET_KEY"] == {"name": "assets-clients", "key": "storefront.password"}
+    identities = json.loads(container["command"][2].split("<<EOF\n", 1)[1].split("\nEOF", 1)[0])["identities"]
+    actions = {identity["name"]: identity["actions"] for identity in identities}
+    assert actions == {
+        "app": ["Admin", "Read", "List", "Tagging", "Write"],
+        "checkout": ["Read", "List", "Tagging", "Write"],
+        "storefront": ["Read", "List"],
+    }

@@ -1,17 +1,20 @@
-"""A data store as the platform runs it in the cluster: a stateful service and its credentials Secret.
+"""A data store as the platform runs it in the cluster: a stateful service, its Secret and its clients'.
 
 `store_service` turns one `DataServiceConfig` into the `ServiceConfig` of a StatefulSet of the
 engine's official image, so the store gets everything a service gets (restricted pods, spread, PDB,
 network policy) from the same component; its `allowFrom` is the store's `clients`, so the network
 policy admits exactly them, on the client port only.
 
-`credentials_secret` is the store's Secret, `<store>-credentials`, generated with pulumi-random by
-the tenancy Secrets component and delivered into the store's namespace and every client's
-namespace with the same keys on every engine: `host`, `port`, `username`, `password`, `url`
-(plus `database` for PostgreSQL, and `security.protocol`, `sasl.mechanism` and `sasl.jaas.config` for Kafka). A client reads its `url` with
-one `secretKeyRef`; bumping the store's rotation is not offered, since a store's users are created
-once on first start (rotate by hand inside the store, then supply the new value). The object store
-(SeaweedFS) is the exception: its identities file is rendered from the Secret on every start.
+`credentials_secret` is the store's own Secret, `<store>-credentials`: its superuser, generated with
+pulumi-random by the tenancy Secrets component, in the store's namespace only (the store's pods and
+its role Job read it; no client does). `client_secrets` gives each client its own Secret
+(`<store>-<client>`, or its `secretName`) in its namespace, with the same keys on every engine:
+`host`, `port`, `username` (the client's own user), `password` (its own), `url` (plus `database` for
+PostgreSQL and MongoDB, and `security.protocol`, `sasl.mechanism` and `sasl.jaas.config` for Kafka),
+and `<store>-clients`, the store's namespace's copy of each client's password, from which the role
+Job (roles.py, role_job.py), Kafka's brokers (their SASL users) and the object store (its S3
+identities) learn the clients. Neo4j Community has one user: its clients get the store's own keys.
+A client reads its `url` with one `secretKeyRef`; its `rotation` regenerates its password alone.
 
 Deliberately left out: replication for engines whose official image has no clustering without an
 operator (PostgreSQL, Redis, MongoDB, SeaweedFS, Neo4j run one replica; Kafka runs a KRaft quorum),
@@ -33,7 +36,7 @@ from components.workloads.config import DEFAULT_STORAGE_CLASS, ServiceConfig
 
 PASSWORD_LENGTH = 32
 # Engines with one user in this build: their clients receive the store's own credentials (docs/data-access.md).
-SHARED_USER_ENGINES = ("neo4j", "object-store")
+SHARED_USER_ENGINES = ("neo4j",)
 # Data stores run a little longer than services to stop: flush, checkpoint, hand over leadership.
 STOP_SECONDS = {"kafka": 120}
 DEFAULT_STOP_SECONDS = 60
@@ -111,6 +114,26 @@ def seaweedfs_script(store: DataServiceConfig, identities: Sequence[S3Identity])
             " ".join(server),
         ]
     )
+
+
+# What a client's own S3 key may do: read-only clients read and list, never write or delete.
+S3_CLIENT_ACTIONS = {"read-write": ("Read", "List", "Tagging", "Write"), "read-only": ("Read", "List")}
+
+
+def s3_identities(store: DataServiceConfig) -> list[S3Identity]:
+    """The store's own identity (Admin) and one per client with its access's actions."""
+    return [
+        S3Identity("app", "S3_ACCESS_KEY", "S3_SECRET_KEY"),
+        *(
+            S3Identity(
+                client.name,
+                f"S3_CLIENT_{index}_ACCESS_KEY",
+                f"S3_CLIENT_{index}_SECRET_KEY",
+                S3_CLIENT_ACTIONS[client.access],
+            )
+            for index, client in enumerate(store.clients)
+        ),
+    ]
 
 
 def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
@@ -193,14 +216,22 @@ def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
         return {
             # The image's entrypoint chowns /data as root and drops to its own user; the pod already runs
             # as an unprivileged user whose fsGroup owns the volume, so `weed` is started directly.
-            "command": [
-                "/bin/sh",
-                "-c",
-                seaweedfs_script(store, [S3Identity("app", "S3_ACCESS_KEY", "S3_SECRET_KEY")]),
-            ],
+            "command": ["/bin/sh", "-c", seaweedfs_script(store, s3_identities(store))],
             "env": {
                 "S3_ACCESS_KEY": _ref(store, "username"),
                 "S3_SECRET_KEY": _ref(store, "password"),
+                # Each client's own key: its name, and its password from the store's copy (<store>-clients).
+                **{
+                    env: value
+                    for index, client in enumerate(store.clients)
+                    for env, value in (
+                        (f"S3_CLIENT_{index}_ACCESS_KEY", client.name),
+                        (
+                            f"S3_CLIENT_{index}_SECRET_KEY",
+                            {"secretKeyRef": {"name": store.clients_secret_name, "key": f"{client.name}.password"}},
+                        ),
+                    )
+                },
             },
             "probes": {"startup": health, "liveness": health, "readiness": health},
         }

@@ -345,7 +345,8 @@ class DataStorage(Model):
 
 Access = Literal["read-write", "read-only"]
 # Engines whose clients get their own user with its own grants, made by the platform (roles.py).
-# Kafka and Neo4j do not: see `ROLE_LIMITS`; the object store's per-client keys come from its engine.
+# Kafka (a SASL user per client, no ACLs) and the object store (an S3 identity per client) get their own
+# credentials from the store's config, not a Job; Neo4j Community has one user (`READ_ONLY_LIMITS`).
 ROLE_ENGINES = ("postgres", "redis", "mongodb")
 # Why an engine, in a mode, cannot enforce `access: read-only` for one client (config/checks.py refuses it).
 READ_ONLY_LIMITS = {
@@ -353,7 +354,6 @@ READ_ONLY_LIMITS = {
     ("kafka", "managed"): "Managed Kafka clients hold roles/managedkafka.client, which produces and consumes",
     ("neo4j", "in-cluster"): "Neo4j Community Edition has no roles: every user may write",
     ("redis", "managed"): "Memorystore for Redis has one AUTH string for every client (no ACL users)",
-    ("object-store", "in-cluster"): "the in-cluster object store gives every client the same access key",
 }
 
 
