@@ -705,3 +705,62 @@ def test_each_object_store_client_has_its_own_s3_key_and_a_reader_only_reads() -
         "checkout": ["Read", "List", "Tagging", "Write"],
         "storefront": ["Read", "List"],
     }
+
+
+# --------------------------------------------------------------------------- client rejections
+
+
+def test_a_read_only_namespaces_service_may_only_be_a_read_only_client() -> None:
+    config = with_stores("dev", STORES[:2])
+    for namespace in config["platform:namespaces"]:
+        if namespace["name"] == "shop":
+            namespace["policy"] = "read-only"
+            namespace["egress"] = {"namespaces": ["shop-data"]}
+    for service in config["platform:services"]:
+        service.pop("allowFrom", None)
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:dataServices[orders-db].clients[0]: 'checkout' runs in read-only namespace 'shop', "
+        "so it may only read: set access 'read-only', or move it to a strict namespace",
+    )
+
+
+def test_a_client_secret_name_that_is_taken_in_its_namespace_is_rejected() -> None:
+    config = with_stores("dev")
+    config["platform:dataServices"][0]["clients"] = [
+        {"name": "checkout", "secretName": "database-credentials"},
+        "order-worker",
+    ]
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:dataServices[orders-db].clients[checkout].secretName: 'orders-db' delivers the "
+        "Secret 'database-credentials' into 'shop', where the secret 'database-credentials' in secrets already "
+        "has that name; choose another secretName (or rename the other)",
+    )
+
+
+def test_read_only_is_refused_where_the_engine_cannot_enforce_it() -> None:
+    config = with_stores("dev")
+    config["platform:dataServices"][1]["clients"] = [{"name": "order-worker", "access": "read-only"}]
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:dataServices[events].clients[order-worker].access: read-only cannot be enforced: "
+        "the in-cluster Kafka runs no authorizer, so every SASL user may produce; use read-write",
+    )
+
+
+def test_a_service_reading_a_stores_superuser_secret_is_told_its_own() -> None:
+    config = with_stores("dev")
+    for service in config["platform:services"]:
+        if service["name"] == "checkout":
+            service["env"]["DATABASE_URL"] = {"secretKeyRef": {"name": "orders-db-credentials", "key": "url"}}
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:services[checkout].env.DATABASE_URL.secretKeyRef.name: 'orders-db-credentials' "
+        "holds data service 'orders-db''s superuser or every client's credentials, which no workload reads; "
+        "read your own 'orders-db-checkout'",
+    )
