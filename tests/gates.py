@@ -438,6 +438,11 @@ def _containers(body: dict[str, Any]) -> list[dict[str, Any]]:
 def _exception_justified(finding: Finding, config: PlatformConfig) -> bool:
     """CKV_K8S_43, CKV_K8S_35 and CKV_K8S_15 are accepted only as far as the owning service's config chose them."""
     service = config.service(finding.manifest.service) if finding.manifest.service else None
+    store = config.data_services_by_name.get(finding.manifest.service or "")
+    if service is None and store is not None and finding.check_id == IMAGE_DIGEST:
+        # A managed store's role Job: the store's image, whose tag its config chose.
+        undigested = {c.get("image") for c in _containers(finding.manifest.body) if "@" not in str(c.get("image"))}
+        return undigested == {store.image}
     if service is None:
         return False
     containers = _containers(finding.manifest.body)
