@@ -37,6 +37,8 @@ class AddonsArgs:
     # Which in-cluster controller runs: Envoy Gateway (gateway off GKE) or the legacy ingress-nginx.
     runs_envoy_gateway: bool
     runs_ingress_nginx: bool
+    # cert-manager and its ClusterIssuers: where routes take certificates from it (or where the stack says so).
+    runs_cert_manager: bool
     # ingress-nginx on GKE: the cluster's name and region name its reserved address.
     cluster_name: str
     region: str
@@ -92,7 +94,7 @@ class Addons(pulumi.ComponentResource):
             if controller.address is not None:
                 self.outputs["ingressIp"] = controller.address.address
         self.ready = list(self.controller)
-        if addons.cert_manager.enabled:
+        if args.runs_cert_manager:
             cert_manager = CertManager(
                 f"{name}-cert-manager",
                 CertManagerArgs(addons.cert_manager, args.class_name, shared, gateway=args.solver_gateway),

@@ -39,7 +39,8 @@ from components.values import Model
 _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 _HTTPS_URL = re.compile(r"^https://[^\s/]+(/\S*)?$")
 _OCI_PATH = re.compile(r"^oci://[^\s/]+(/[^\s/]+)*$")
-_PACKAGE_SUFFIXES = (".tgz", ".tar.gz")
+# A packaged chart, as `helm package` and `helm pull` write it.
+_PACKAGE_SUFFIXES = (".tgz",)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ import pulumi
 
 from components.addons import Addons, AddonsArgs
 from components.cluster.cluster import Cluster, ClusterArgs
+from components.cluster.headroom import Placeholders
 from components.config.root import PlatformConfig
 from components.context import Context
 from components.data.backup import DataBackup
@@ -54,6 +55,7 @@ from components.observability.signals import ServiceSignals
 from components.observability.tracing import OTLP_GRPC_PORT, OTLP_HTTP_PORT, collector_peer, otlp_env
 from components.planning.capacity import CapacityReport, check_capacity
 from components.planning.cost import estimate_cost
+from components.planning.headroom import PoolHeadroom, plan_headroom
 from components.planning.timing import TimingReport, Wiring, estimate_timing
 from components.tenancy.config_maps import ConfigMaps
 from components.tenancy.namespaces import Namespaces, NamespacesArgs
@@ -89,13 +91,23 @@ class Platform(pulumi.ComponentResource):
 
     def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         # Refuse a stack whose HPA maxima cannot fit its node pools before anything is registered.
-        capacity, timing = plan(config)
+        capacity, headroom, timing = plan(config)
         super().__init__("platform:index:Platform", name, None, opts)
         self._name, self._config = name, config
         warn_retired_controller(config)
 
         cluster = self._cluster()
         context = self._context().on_cluster(cluster.provider, cluster.ready)
+        if headroom:
+            # Spare room kept warm on the pools: scale-ups preempt the placeholders instead of waiting for a node.
+            Placeholders(
+                f"{name}-headroom",
+                headroom,
+                config.node_pools,
+                cluster.pool_names,
+                context,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=cluster.ready),
+            )
         # Nothing is scheduled into a cluster that has no nodes yet.
         on_nodes = pulumi.ResourceOptions(parent=self, depends_on=cluster.ready)
         namespaces = self._namespaces(context, on_nodes)
@@ -108,7 +120,7 @@ class Platform(pulumi.ComponentResource):
         self._observability(context, tenancy, addons, on_nodes)
         self._backup(cluster, context, on_nodes)
         urls = self._routes(context, addon_args, addons, cluster, services, on_nodes)
-        self.exports = stack_outputs(config, cluster, addons, namespaces, urls, capacity, timing)
+        self.exports = stack_outputs(config, cluster, addons, namespaces, urls, capacity, timing, headroom)
         self.register_outputs({})
 
     def _context(self) -> Context:
@@ -118,6 +130,7 @@ class Platform(pulumi.ComponentResource):
             app=config.app,
             project=config.project,
             creates_cluster=config.creates_cluster,
+            autopilot=config.cluster.autopilot,
         )
 
     def _cluster(self) -> Cluster:
@@ -210,6 +223,7 @@ class Platform(pulumi.ComponentResource):
                 issuer_name=config.issuer_name,
                 runs_envoy_gateway=config.runs_envoy_gateway,
                 runs_ingress_nginx=config.runs_ingress_nginx,
+                runs_cert_manager=config.runs_cert_manager,
                 cluster_name=config.cluster.name,
                 region=config.cluster.region,
                 static_ip=config.uses_static_ip,
@@ -467,7 +481,7 @@ def gateway_routes(
             region=config.cluster.region,
             addon=addon_args,
             subnetwork=cluster.network.subnet.self_link if cluster.network is not None else None,
-            issuer=addons.issuer_name if config.addons.cert_manager.enabled else None,
+            issuer=addons.issuer_name if config.runs_cert_manager else None,
             depends_on=addons.controller,
         ),
         opts=opts,
@@ -489,6 +503,7 @@ def stack_outputs(
     urls: list[str],
     capacity: CapacityReport,
     timing: TimingReport,
+    headroom: dict[str, PoolHeadroom],
 ) -> dict[str, Any]:
     return {
         "environment": config.environment,
@@ -516,20 +531,25 @@ def stack_outputs(
             config.workloads,
             config.managed_data_services,
             config.is_production,
+            {pool: (room.pods, room.extra_nodes) for pool, room in headroom.items()},
         ).summary(),
         "timing": timing.summary(),
+        "headroom": {pool: room.summary() for pool, room in headroom.items()},
     }
 
 
-def plan(config: PlatformConfig) -> tuple[CapacityReport, TimingReport]:
-    """Capacity (refusing a stack whose HPA maxima cannot fit its node pools) and timing (warning where a
-    target is missed), both computed before anything is registered."""
+def plan(config: PlatformConfig) -> tuple[CapacityReport, dict[str, PoolHeadroom], TimingReport]:
+    """Capacity (refusing a stack whose HPA maxima cannot fit its node pools), the headroom each pool keeps
+    warm, and timing (warning where a target is missed), all computed before anything is registered."""
     nginx = config.addons.ingress_nginx.model_copy(update={"enabled": config.runs_ingress_nginx})
-    capacity = check_capacity(config.stack, config.cluster, config.node_pools, config.workloads, nginx)
-    timing = estimate_timing(config.stack, config.timing, config.services, wiring_of(config), capacity)
+    stores = frozenset(store.name for store in config.stores)
+    capacity = check_capacity(config.stack, config.cluster, config.node_pools, config.workloads, nginx, stores)
+    headroom = plan_headroom(config.node_pools, config.services, capacity, config.is_production)
+    placeholders = {pool: room.total for pool, room in headroom.items()}
+    timing = estimate_timing(config.stack, config.timing, config.services, wiring_of(config), capacity, placeholders)
     for warning in timing.warnings():
         pulumi.log.warn(warning)
-    return capacity, timing
+    return capacity, headroom, timing
 
 
 def warn_retired_controller(config: PlatformConfig) -> None:
@@ -577,7 +597,7 @@ def wiring_of(config: PlatformConfig) -> Wiring:
         node_pools=[pool.name for pool in config.node_pools],
         edge_release=edge_release,
         static_ip=config.uses_static_ip,
-        cert_manager=addons.cert_manager.enabled,
+        cert_manager=config.runs_cert_manager,
         monitoring=addons.monitoring.enabled,
         hosts=sorted({route.host for svc in config.services for route in svc.routes}),
         routes_are_ingresses=config.ingress.controller == "ingress-nginx",
@@ -588,7 +608,7 @@ def acme_solver_namespaces(config: PlatformConfig) -> frozenset[str]:
     """Where cert-manager's HTTP-01 solver pods run, which the edge must reach: beside each Ingress on
     ingress-nginx, in the Gateway's namespace off GKE (on GKE, Certificate Manager needs no solver)."""
     ingress = config.ingress
-    if not (ingress.tls and config.addons.cert_manager.enabled):
+    if not (ingress.tls and config.runs_cert_manager):
         return frozenset()
     if ingress.controller == "ingress-nginx":
         return frozenset(s.namespace for s in config.services if s.enabled and s.routes)

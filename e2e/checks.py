@@ -51,15 +51,42 @@ PROGRAM_EXCLUDES = {
     ".venv-checkov",
     ".pulumi",
 }
-# Add-ons whose Helm charts are fetched from the internet at `up`: none is reachable from here.
+# Each add-on's charts as ../shared/e2e-vendor/charts holds them: {key prefix: chart folder}. The stack points
+# `<prefix>Source` at the folder and `<prefix>Version` at the folder's Chart.yaml version (the provider
+# installs a local chart as it is), and the run prints each pin that differs from the copy it installs.
+VENDORED_CHARTS = {
+    "envoyGateway": {"chart": "gateway-helm-v1.9.0"},
+    "tracing": {"chart": "opentelemetry-collector-0.170.0"},
+    "monitoring": {
+        "chart": "kube-prometheus-stack-88.5.3",
+        "crdsChart": "prometheus-operator-crds-31.0.1",
+        "adapterChart": "prometheus-adapter-5.3.0",
+    },
+    "certManager": {"chart": "cert-manager-v1.21.1"},
+    "ingressNginx": {"chart": "ingress-nginx-4.15.1"},
+}
+# The dev configuration's add-ons, switched on where the project config leaves them off (monitoring).
+ADDONS_ON = {"monitoring": True, "tracing": True}
+# PLATFORM_E2E_ADDONS=0: the reduced run without any chart, routes through Ingresses (as before the charts
+# were vendored).
 OFFLINE_ADDONS = {"ingressNginx": False, "certManager": False, "monitoring": False, "tracing": False}
-# The default `gateway` controller always installs Envoy Gateway's chart (with the Gateway API CRDs) on an
-# existing cluster, and has no switch: routes go through Ingresses instead, with that add-on off.
-ROUTING = {"controller": "ingress-nginx"}
+OFFLINE_ROUTING = {"controller": "ingress-nginx"}
 COMMAND_TIMEOUT = 20 * 60
 AWAIT_TIMEOUT = 120
 # The state of these kinds is checked for "awaited" (the provider waits for them during up).
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+# Custom resources the add-ons' CRDs define, which only the API server with those CRDs (and their CEL rules) accepts.
+ADDON_KINDS = (
+    "GatewayClass",
+    "Gateway",
+    "HTTPRoute",
+    "EnvoyProxy",
+    "BackendTrafficPolicy",
+    "ClientTrafficPolicy",
+    "PrometheusRule",
+    "ServiceMonitor",
+    "AlertmanagerConfig",
+)
 # Every kind that a platform could create: the control plane is clean after destroy when none is left over.
 INVENTORY_KINDS = (
     "namespaces,configmaps,secrets,serviceaccounts,services,deployments,statefulsets,daemonsets,jobs,cronjobs,"
@@ -80,6 +107,8 @@ class Report:
     steps: list[tuple[str, float]] = field(default_factory=list)
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
     objects: Counter[str] = field(default_factory=Counter)
+    # What the harness did in a controller's place (no controller pod runs under kwok).
+    substitutions: list[str] = field(default_factory=list)
 
     def check(self, name: str, ok: bool, detail: str = "") -> bool:
         self.checks.append((name, ok, detail))
@@ -96,17 +125,20 @@ class Harness:
         self.context = args.context
         self.report = report
         self.program = self.work / "program"
-        self.published: set[str] = set()
+        self.addons_on = os.environ.get("PLATFORM_E2E_ADDONS", "1") != "0"
+        self.vendor = vendor_dir(self.repo)
         self.env = dict(os.environ)
+        # The machine's own plugins, when e2e/build-plugins linked them (PLATFORM_E2E_PLUGINS=system), come first.
+        system_plugins = self.cache / "system-plugins"
+        path = [str(system_plugins)] if system_plugins.is_dir() else []
         self.env.update(
             {
-                "PATH": f"{self.cache / 'bin'}:{os.environ['PATH']}",
+                "PATH": ":".join([*path, str(self.cache / "bin"), os.environ["PATH"]]),
                 "PULUMI_HOME": str(self.work / "pulumi-home"),
                 "PULUMI_CONFIG_PASSPHRASE": secrets.token_hex(16),
                 "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
                 "PULUMI_SKIP_UPDATE_CHECK": "true",
                 "KUBECONFIG": self.kubeconfig,
-                "PLATFORM_E2E_PYTHON": str(self.cache / "venv" / "bin" / "python"),
             }
         )
 
@@ -139,9 +171,11 @@ class Harness:
             raise LookupError(out.stderr.strip())
         return json.loads(out.stdout) if "json" in args else out.stdout
 
-    def publish_ingress_status(self, stop: threading.Event) -> None:
-        """Play the switched-off ingress controller's one visible part: publish an address in each
-        Ingress's status, which the kubernetes provider awaits (the third step of its Ingress await)."""
+    def play_controllers(self, stop: threading.Event) -> None:
+        """Play, openly, the parts of the controllers that kwok cannot run which the engine or the API server
+        wait for: an address in each Ingress's status (the provider awaits it); removing a webhook that fails
+        closed (its pods never serve, so it would reject what it guards); removing an aggregated APIService
+        that stays unavailable (it makes discovery fail, which holds up namespace deletion)."""
         patch = json.dumps({"status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}})
         while not stop.wait(2):
             try:
@@ -159,9 +193,33 @@ class Harness:
                             "-p",
                             patch,
                         )
-                        self.published.add(f"{meta['namespace']}/{meta['name']}")
-            except (LookupError, subprocess.TimeoutExpired):
+                        self.substitute(f"published 127.0.0.1 in Ingress {meta['namespace']}/{meta['name']}'s status")
+                for kind in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations"):
+                    for item in self.kubectl("get", kind, "-o", "json")["items"]:
+                        closed = [
+                            w["name"] for w in item.get("webhooks", []) if w.get("failurePolicy", "Fail") == "Fail"
+                        ]
+                        if closed:
+                            self.kubectl("delete", kind, item["metadata"]["name"], "--ignore-not-found")
+                            self.substitute(
+                                f"removed {item['kind']} {item['metadata']['name']} (fails closed: {', '.join(closed)})"
+                            )
+                for item in self.kubectl("get", "apiservices", "-o", "json")["items"]:
+                    if item["spec"].get("service") and not any(
+                        c["type"] == "Available" and c["status"] == "True"
+                        for c in item.get("status", {}).get("conditions", [])
+                    ):
+                        self.kubectl("delete", "apiservice", item["metadata"]["name"], "--ignore-not-found")
+                        self.substitute(
+                            f"removed APIService {item['metadata']['name']} (unavailable: no pod serves it)"
+                        )
+            except (LookupError, subprocess.TimeoutExpired, KeyError):
                 continue
+
+    def substitute(self, what: str) -> None:
+        if what not in self.report.substitutions:
+            self.report.substitutions.append(what)
+            print(f"harness substitution: {what}", flush=True)
 
     def timed(self, name: str, action: Callable[[], Any]) -> Any:
         start = time.monotonic()
@@ -174,6 +232,8 @@ class Harness:
 
     def prepare(self) -> None:
         shutil.copytree(self.repo, self.program, ignore=shutil.ignore_patterns(*PROGRAM_EXCLUDES))
+        # The language host runs the program with Pulumi.yaml's `virtualenv: venv`, relative to the program.
+        (self.program / "venv").symlink_to(self.cache / "venv")
         (self.work / "state").mkdir()
         self.pulumi("login", f"file://{self.work / 'state'}", check=True)
         self.pulumi("stack", "init", STACK, "--secrets-provider", "passphrase", check=True)
@@ -191,7 +251,7 @@ class Harness:
         """Write the e2e stack's config: existing-cluster mode on the e2e control plane, add-ons off."""
         path = self.program / f"Pulumi.{STACK}.yaml"
         stack = yaml.safe_load(path.read_text()) or {}
-        addons = {name: {"enabled": on} for name, on in OFFLINE_ADDONS.items()}
+        addons = self.addons()
         stack["config"] = {
             f"{PROJECT_NAMESPACE}:environment": "dev",
             f"{PROJECT_NAMESPACE}:cluster": {
@@ -200,10 +260,41 @@ class Harness:
                 "context": self.context,
             },
             f"{PROJECT_NAMESPACE}:addons": addons,
-            f"{PROJECT_NAMESPACE}:ingress": {**(self.catalog().get("ingress") or {}), **ROUTING},
+            f"{PROJECT_NAMESPACE}:ingress": {
+                **(self.catalog().get("ingress") or {}),
+                **({} if self.addons_on else OFFLINE_ROUTING),
+            },
             f"{PROJECT_NAMESPACE}:overrides": overrides,
         }
         path.write_text(yaml.safe_dump(stack, sort_keys=False))
+
+    def addons(self) -> dict[str, Any]:
+        """The project's add-ons, with the dev add-ons on and every chart from the vendored copies."""
+        if not self.addons_on:
+            return {name: {"enabled": on} for name, on in OFFLINE_ADDONS.items()}
+        addons: dict[str, Any] = {k: dict(v) for k, v in (self.catalog().get("addons") or {}).items()}
+        pins = self.pinned_addons()
+        for addon, charts in VENDORED_CHARTS.items():
+            settings = addons.setdefault(addon, {})
+            if addon in ADDONS_ON:
+                settings["enabled"] = ADDONS_ON[addon]
+            for prefix, folder in charts.items():
+                path = self.vendor / "charts" / folder
+                version = str(yaml.safe_load((path / "Chart.yaml").read_text())["version"])
+                settings[f"{prefix}Source"] = {"path": str(path)}
+                settings[f"{prefix}Version"] = version
+                pinned = pins.get(addon, {}).get(f"{prefix}Version")
+                if pinned != version and (settings.get("enabled", pins.get(addon, {}).get("enabled", True))):
+                    self.substitute(f"addons.{addon}.{prefix}Version: pinned {pinned}, installs the vendored {version}")
+        return addons
+
+    def pinned_addons(self) -> dict[str, Any]:
+        """The add-ons' settings as the program reads the project config (defaults filled in: the pins)."""
+        sys.path.insert(0, str(self.program))
+        from components.config.root import AddonsConfig
+
+        pins: dict[str, Any] = AddonsConfig.model_validate(self.catalog().get("addons") or {}).model_dump(by_alias=True)
+        return pins
 
     def catalog(self) -> dict[str, Any]:
         """The project's shared catalogs (secrets, services, ...) as Pulumi.yaml declares them."""
@@ -244,6 +335,22 @@ class Harness:
                 continue
             names.add(f"{kind}/{meta.get('namespace', '')}/{meta['name']}")
         return names
+
+
+def vendor_dir(repo: Path) -> Path:
+    """../shared/e2e-vendor beside the repository, or beside its main checkout for a git worktree."""
+    common = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--path-format=absolute", "--git-common-dir"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    candidates = [repo.parent / "shared" / "e2e-vendor"]
+    if common:
+        candidates.append(Path(common).parent.parent / "shared" / "e2e-vendor")
+    if os.environ.get("PLATFORM_E2E_VENDOR"):
+        candidates.insert(0, Path(os.environ["PLATFORM_E2E_VENDOR"]))
+    return next((c for c in candidates if c.is_dir()), candidates[0])
 
 
 def reveal(value: Any) -> Any:
@@ -348,6 +455,10 @@ def workload_state(h: Harness) -> list[str]:
             )
             if kind == "Job":
                 done = any(c["type"] == "Complete" and c["status"] == "True" for c in status.get("conditions", []))
+            elif kind == "DaemonSet":
+                done = status.get("numberReady", -1) == status.get("desiredNumberScheduled", 0) and status.get(
+                    "updatedNumberScheduled", 0
+                ) == status.get("desiredNumberScheduled", 0)
             elif kind == "Deployment":
                 done = (
                     status.get("updatedReplicas", 0) == status.get("availableReplicas", -1) == spec.get("replicas", 1)
@@ -370,6 +481,37 @@ def check_awaited(h: Harness, label: str) -> None:
         not pending,
         ", ".join(f"{n} {k}" for k, n in counts.items()) + (f"; not ready: {pending}" if pending else ""),
     )
+
+
+def check_addons(h: Harness, state: dict[str, Any]) -> None:
+    """Every Helm release deployed (its workloads are in check_awaited); the add-ons' custom resources and
+    the dashboards accepted by the API server (created, and read back by check_objects)."""
+    releases = [r for r in state["deployment"].get("resources", []) if r["type"] == "kubernetes:helm.sh/v3:Release"]
+    status = {r["outputs"].get("name", r["urn"]): (r["outputs"].get("status") or {}).get("status") for r in releases}
+    charts = [
+        f"{(r['outputs'].get('status') or {}).get('chart')} {(r['outputs'].get('status') or {}).get('version')}"
+        for r in releases
+    ]
+    if h.addons_on:
+        h.report.check(
+            "every Helm release is deployed",
+            bool(releases) and all(v == "deployed" for v in status.values()),
+            f"{status}; charts: {charts}",
+        )
+    kinds: Counter[str] = Counter()
+    for r in h.kubernetes_resources(state):
+        kind = r["outputs"].get("kind", "")
+        if kind in ADDON_KINDS:
+            kinds[kind] += 1
+        elif kind == "ConfigMap" and "grafana_dashboard" in (r["outputs"]["metadata"].get("labels") or {}):
+            kinds["dashboard ConfigMap"] += 1
+    if h.addons_on:
+        wanted = {"Gateway", "HTTPRoute", "EnvoyProxy", "PrometheusRule", "ServiceMonitor"}
+        h.report.check(
+            "the API server accepted the Gateway API, Envoy Gateway and prometheus-operator objects",
+            wanted <= set(kinds),
+            ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + f"; missing: {sorted(wanted - set(kinds))}",
+        )
 
 
 def check_admission(h: Harness, when: str) -> None:
@@ -551,12 +693,11 @@ def tail(result: subprocess.CompletedProcess[str], lines: int = 12) -> str:
 
 def run(h: Harness) -> None:
     stop = threading.Event()
-    threading.Thread(target=h.publish_ingress_status, args=(stop,), daemon=True).start()
+    threading.Thread(target=h.play_controllers, args=(stop,), daemon=True).start()
     try:
         run_steps(h)
     finally:
         stop.set()
-        print(f"ingress status published for: {sorted(h.published)}")
 
 
 def run_steps(h: Harness) -> None:
@@ -581,6 +722,7 @@ def run_steps(h: Harness) -> None:
 def check_deployed(h: Harness) -> None:
     state = h.export(show_secrets=True)
     h.timed("objects", lambda: check_objects(h, state))
+    check_addons(h, state)
     h.timed("await", lambda: check_awaited(h, "Deployments, StatefulSets and Jobs reach their awaited state"))
     check_admission(h, "after up")
     check_admission_is_live(h, "shop")
@@ -628,6 +770,9 @@ def summary(report: Report, args: argparse.Namespace) -> None:
     print("objects created (kind: count):")
     for kind, n in sorted(report.objects.items()):
         print(f"  {kind:<28} {n:>5}")
+    print("harness substitutions (a controller's part played under kwok):")
+    for what in report.substitutions or ["none"]:
+        print(f"  {what}")
     print("checks:")
     for name, ok, detail in report.checks:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}" + ("" if ok or not detail else f"\n        {detail[:600]}"))

@@ -85,8 +85,9 @@ def _node_pool_urns(run: ProgramRun) -> set[str]:
 def test_gke_stacks_release_their_charts_pinned(gke_run: ProgramRun, legacy: bool) -> None:
     run = _nginx_run(gke_run.stack) if legacy else gke_run
     releases = {r.inputs["chart"]: r.inputs for r in run.of_type(RELEASE)}
-    # GKE runs its own Gateway controller: no in-cluster controller unless ingress-nginx is chosen.
-    expected = PINNED if legacy else {k: v for k, v in PINNED.items() if k != "ingress-nginx"}
+    # GKE runs its own Gateway controller, with Certificate Manager's certificates: no in-cluster
+    # controller and no cert-manager unless ingress-nginx is chosen.
+    expected = PINNED if legacy else {k: v for k, v in PINNED.items() if k not in ("ingress-nginx", "cert-manager")}
     assert set(releases) == set(expected)
     for chart, (repo, version, namespace) in expected.items():
         inputs = releases[chart]
@@ -125,7 +126,7 @@ def test_charts_with_service_monitors_wait_for_the_crd_release_not_the_monitorin
 
 def test_addon_namespaces_carry_platform_labels_and_pod_security(gke_run: ProgramRun) -> None:
     pools = _node_pool_urns(gke_run)
-    expected = {"gateway": "restricted", "cert-manager": "restricted", "monitoring": "privileged"}
+    expected = {"gateway": "restricted", "tracing": "restricted", "monitoring": "privileged"}
     for namespace, level in expected.items():
         [registration] = gke_run.k8s("Namespace", name=namespace)
         assert registration.manifest["metadata"]["labels"] == {
@@ -217,14 +218,14 @@ def test_controller_annotations_resources_and_replicas_come_from_config() -> Non
 # --------------------------------------------------------------------------- cert-manager
 
 
-def test_cert_manager_installs_its_crds(gke_run: ProgramRun) -> None:
-    values = _values(gke_run, "cert-manager")
+def test_cert_manager_installs_its_crds(nginx_run: ProgramRun) -> None:
+    values = _values(nginx_run, "cert-manager")
     assert values["crds"] == {"enabled": True, "keep": True}
     assert "installCRDs" not in values
 
 
-def test_cert_manager_is_highly_available_in_production_only(staging: ProgramRun, production: ProgramRun) -> None:
-    for run, replicas, budget in ((staging, 1, False), (production, 2, True)):
+def test_cert_manager_is_highly_available_in_production_only() -> None:
+    for run, replicas, budget in ((_nginx_run("staging"), 1, False), (_nginx_run("production"), 2, True)):
         values = _values(run, "cert-manager")
         for component in (values, values["webhook"], values["cainjector"]):
             assert component["replicaCount"] == replicas
@@ -251,9 +252,11 @@ def test_both_cluster_issuers_solve_http01_through_nginx(nginx_run: ProgramRun) 
         assert issuer.provider.startswith(f"{provider.urn}::")
 
 
-def test_on_the_gateway_issuers_solve_http01_through_its_plain_http_listener(gke_run: ProgramRun) -> None:
+def test_on_the_gateway_issuers_solve_http01_through_its_plain_http_listener() -> None:
+    # Off GKE the shared Gateway (Envoy Gateway) takes its certificates from cert-manager.
+    run = _envoy_tls_run()
     for name in ACME:
-        [issuer] = gke_run.k8s("ClusterIssuer", name=name)
+        [issuer] = run.k8s("ClusterIssuer", name=name)
         assert issuer.manifest["spec"]["acme"]["solvers"] == [
             {
                 "http01": {
@@ -271,11 +274,46 @@ def test_on_the_gateway_issuers_solve_http01_through_its_plain_http_listener(gke
                 }
             }
         ]
-    assert _values(gke_run, "cert-manager")["config"] == {
+    assert _values(run, "cert-manager")["config"] == {
         "apiVersion": "controller.config.cert-manager.io/v1alpha1",
         "kind": "ControllerConfiguration",
         "enableGatewayAPI": True,
     }
+
+
+def _envoy_tls_run() -> ProgramRun:
+    """Dev with TLS on: Envoy Gateway's listeners take their certificates from cert-manager."""
+    if "dev-tls" not in _NGINX_RUNS:
+        config = copy.deepcopy(stack_config("dev"))
+        config["platform:ingress"] = {**config["platform:ingress"], "tls": True}
+        config["platform:addons"] = {**config["platform:addons"], "certManager": {"email": "platform-team@example.com"}}
+        _NGINX_RUNS["dev-tls"] = run_program("dev", config)
+    return _NGINX_RUNS["dev-tls"]
+
+
+def test_cert_manager_runs_by_default_exactly_where_certificates_come_from_it(gke_run: ProgramRun) -> None:
+    # GKE's Gateway takes its certificates from Certificate Manager: nothing would use cert-manager.
+    assert [r for r in gke_run.of_type(RELEASE) if r.inputs["chart"] == "cert-manager"] == []
+    assert gke_run.k8s("ClusterIssuer") == []
+    assert gke_run.k8s("Namespace", name="cert-manager") == []
+    # The legacy Ingresses and, off GKE, Envoy Gateway's listeners do take theirs from it.
+    for run in (_nginx_run(gke_run.stack), _envoy_tls_run()):
+        assert _release(run, "cert-manager").inputs["namespace"] == "cert-manager"
+        assert {i.manifest["metadata"]["name"] for i in run.k8s("ClusterIssuer")} == set(ACME)
+
+
+def test_cert_manager_can_still_be_switched_on_or_off_explicitly(gke_run: ProgramRun) -> None:
+    config = copy.deepcopy(stack_config(gke_run.stack))
+    config["platform:addons"]["certManager"] = {**config["platform:addons"]["certManager"], "enabled": True}
+    assert _release(run_program(gke_run.stack, config), "cert-manager").inputs["version"] == "v1.21.2"
+    config = _nginx_config(gke_run.stack)
+    config["platform:addons"]["certManager"] = {**config["platform:addons"]["certManager"], "enabled": False}
+    assert_rejected(
+        gke_run.stack,
+        config,
+        f"stack '{gke_run.stack}': platform:addons.certManager.enabled: ingress.tls needs cert-manager; "
+        "enable it or set ingress.tls to false",
+    )
 
 
 def test_each_stack_exports_its_issuer(run: ProgramRun) -> None:
@@ -334,10 +372,12 @@ def test_monitoring_off_removes_the_stack_and_the_charts_service_monitors() -> N
     config = copy.deepcopy(stack_config("staging"))
     config["platform:addons"]["monitoring"] = {"enabled": False}
     run = run_program("staging", config)
-    assert {r.inputs["chart"] for r in run.of_type(RELEASE)} == {"cert-manager", "opentelemetry-collector"}
+    assert {r.inputs["chart"] for r in run.of_type(RELEASE)} == {"opentelemetry-collector"}
     assert run.k8s("Namespace", name="monitoring") == []
     assert run.of_type("gcp:logging/projectBucketConfig:ProjectBucketConfig") == []
-    assert _values(run, "cert-manager")["prometheus"]["servicemonitor"] == {"enabled": False}
+    nginx = _nginx_config("staging")
+    nginx["platform:addons"]["monitoring"] = {"enabled": False}
+    assert _values(run_program("staging", nginx), "cert-manager")["prometheus"]["servicemonitor"] == {"enabled": False}
 
 
 def test_a_namespace_declared_in_the_catalog_is_used_rather_than_created() -> None:

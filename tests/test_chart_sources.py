@@ -68,7 +68,7 @@ def sourced(tmp_path_factory: pytest.TempPathFactory) -> tuple[ProgramRun, Path]
     stack = _chart_package(charts, "kube-prometheus-stack", "88.5.3")
     config = _with_addons(
         "staging",
-        certManager={"chartSource": {"repository": MIRROR + "/"}},
+        certManager={"enabled": True, "chartSource": {"repository": MIRROR + "/"}},
         tracing={"chartSource": {"oci": REGISTRY}},
         monitoring={
             "crdsChartVersion": "31.0.1",
@@ -81,7 +81,11 @@ def sourced(tmp_path_factory: pytest.TempPathFactory) -> tuple[ProgramRun, Path]
 
 
 def test_upstream_is_the_default_source(staging: ProgramRun, dev: ProgramRun) -> None:
-    assert _inputs(_release(staging, "cert-manager")) == ("cert-manager", "https://charts.jetstack.io", "v1.21.2")
+    assert _inputs(_release(staging, "kube-prometheus-stack")) == (
+        "kube-prometheus-stack",
+        "https://prometheus-community.github.io/helm-charts",
+        "92.3.0",
+    )
     assert _inputs(_release(staging, "opentelemetry-collector")) == (
         "opentelemetry-collector",
         "https://open-telemetry.github.io/opentelemetry-helm-charts",

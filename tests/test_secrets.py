@@ -5,20 +5,31 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import re
 from typing import Any
 
 import pulumi
 import pytest
-from harness import ProgramRun, assert_rejected, is_secret_value, plain_strings, run_program, stack_config
+from harness import (
+    PlatformMocks,
+    ProgramRun,
+    Registration,
+    assert_rejected,
+    is_secret_value,
+    plain_strings,
+    run_program,
+    stack_config,
+)
 
-from components.tenancy.secrets import uuid4_from_hex
+from components.tenancy.secrets import derived_bytes, seed_length, uuid4_from_hex
 
 COMPONENT = "platform:secrets:Secrets"
 PROBE = "test:probe:Checksums"
 PASSWORD = "random:index/randomPassword:RandomPassword"
+# Never registered: the real provider makes RandomBytes' ID its base64 value and RandomUuid's its UUID.
 BYTES = "random:index/randomBytes:RandomBytes"
-UUID = "random:index/randomUuid:RandomUuid"  # never registered: its resource ID is the value
+UUID = "random:index/randomUuid:RandomUuid"
 DECLARED = {"database-credentials": ["shop", "shop-workers"], "api-secrets": ["shop"]}
 
 
@@ -107,17 +118,45 @@ def test_every_namespace_receives_the_same_values(run: ProgramRun) -> None:
 def test_random_resources_are_created_once_per_secret_with_rotation_keepers(run: ProgramRun) -> None:
     password = run.one(PASSWORD, "shop-secrets-database-credentials/password")
     assert password.inputs == {"length": 32.0, "special": False, "keepers": {"rotation": "1"}}
-    token = run.one(BYTES, "shop-secrets-api-secrets/JWT_SECRET")
-    assert token.inputs == {"length": 32.0, "keepers": {"rotation": "1"}}
-    salt = run.one(BYTES, "shop-secrets-api-secrets/SESSION_ID_SALT")
-    assert salt.inputs == {"length": 16.0, "keepers": {"rotation": "1"}}
-    assert {"hex", "base64"} <= set(salt.additional_secret_outputs)
+    # A 32-byte token and a uuid's 16 bytes come from letters-and-digits passwords of >= 256 and 128 bits.
+    token = run.one(PASSWORD, "shop-secrets-api-secrets/JWT_SECRET")
+    assert token.inputs == {"length": 43.0, "special": False, "keepers": {"rotation": "1"}}
+    salt = run.one(PASSWORD, "shop-secrets-api-secrets/SESSION_ID_SALT")
+    assert salt.inputs == {"length": 22.0, "special": False, "keepers": {"rotation": "1"}}
+    assert "result" in salt.additional_secret_outputs
 
 
 def test_no_random_resource_whose_id_is_its_value_is_registered(run: ProgramRun) -> None:
-    # pulumi-random's RandomUuid uses the UUID as its resource ID, which the state keeps in plaintext
-    # whatever the outputs' secrecy (found by e2e/run against the real engine); uuid keys use RandomBytes.
-    assert run.of_type(UUID) == []
+    # The real random provider makes RandomBytes' ID its base64 value and RandomUuid's its UUID, which the
+    # state keeps in plaintext whatever the outputs' secrecy (found by e2e/run against the real engine).
+    # Only RandomPassword's ID is not its value: every generated key, token and uuid too, is one.
+    assert {r.type for r in run.resources if r.type.startswith("random:")} == {PASSWORD}
+    assert run.of_type(BYTES) == run.of_type(UUID) == []
+
+
+def seed_of(run: ProgramRun, name: str) -> str:
+    """The result the mock gave the RandomPassword registered under name (from its registered inputs)."""
+    seed: Registration = run.one(PASSWORD, name)
+    args = pulumi.runtime.MockResourceArgs(typ=PASSWORD, name=seed.name, inputs=seed.inputs, custom=True)
+    return str(PlatformMocks().new_resource(args)[1]["result"])
+
+
+def test_tokens_and_uuids_are_derived_from_their_passwords_secret_result(run: ProgramRun) -> None:
+    api = content(run, "api-secrets")
+    jwt_seed = seed_of(run, "shop-secrets-api-secrets/JWT_SECRET")
+    assert len(jwt_seed) == 43
+    assert api["JWT_SECRET"] == hashlib.shake_256(b"platform-secret-bytes/v1\0" + jwt_seed.encode()).hexdigest(32)
+    salt_seed = seed_of(run, "shop-secrets-api-secrets/SESSION_ID_SALT")
+    assert api["SESSION_ID_SALT"] == uuid4_from_hex(derived_bytes(salt_seed, 16).hex())
+
+
+def test_a_derived_value_keeps_at_least_the_entropy_of_as_many_random_bytes() -> None:
+    for n_bytes in range(16, 257):
+        assert seed_length(n_bytes) * math.log2(62) >= 8 * n_bytes
+    assert (seed_length(16), seed_length(32), seed_length(256)) == (22, 43, 344)
+    # A fixed vector: a change to the derivation would silently rotate every live token and uuid.
+    assert derived_bytes("a" * 22, 8).hex() == "cd045eed8ee13502"
+    assert len(derived_bytes("x", 256)) == 256
 
 
 def test_a_uuid_from_random_bytes_is_a_version_4_uuid() -> None:
@@ -144,7 +183,9 @@ def test_the_mock_honours_additional_secret_outputs(run: ProgramRun) -> None:
     assert {"result", "bcryptHash"} <= set(
         run.one(PASSWORD, "shop-secrets-database-credentials/password").additional_secret_outputs
     )
-    assert {"hex", "base64"} <= set(run.one(BYTES, "shop-secrets-api-secrets/JWT_SECRET").additional_secret_outputs)
+    assert {"result", "bcryptHash"} <= set(
+        run.one(PASSWORD, "shop-secrets-api-secrets/JWT_SECRET").additional_secret_outputs
+    )
 
 
 def test_kubernetes_secret_data_is_secret(run: ProgramRun) -> None:
@@ -178,8 +219,8 @@ def test_bumping_rotation_changes_the_keepers_and_regenerates_the_values(
 ) -> None:
     assert probed.one(PASSWORD, "shop-secrets-database-credentials/password").inputs["keepers"] == {"rotation": "1"}
     assert rotated.one(PASSWORD, "shop-secrets-database-credentials/password").inputs["keepers"] == {"rotation": "2"}
-    assert rotated.one(BYTES, "shop-secrets-api-secrets/JWT_SECRET").inputs["keepers"] == {"rotation": "3"}
-    assert rotated.one(BYTES, "shop-secrets-api-secrets/SESSION_ID_SALT").inputs["keepers"] == {"rotation": "3"}
+    assert rotated.one(PASSWORD, "shop-secrets-api-secrets/JWT_SECRET").inputs["keepers"] == {"rotation": "3"}
+    assert rotated.one(PASSWORD, "shop-secrets-api-secrets/SESSION_ID_SALT").inputs["keepers"] == {"rotation": "3"}
     before, after = content(probed, "database-credentials"), content(rotated, "database-credentials")
     assert after["password"] != before["password"]
     assert after["url"] == before["url"].replace(before["password"], after["password"])

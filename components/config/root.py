@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig
+from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig, fallback_classes
 from components.data.catalog import client_secrets, credentials_secret, store_service
 from components.data.config import BackupConfig, DataServiceConfig
 from components.data.managed import managed_secrets
@@ -18,6 +18,22 @@ from components.tenancy.config import ConfigMapConfig, NamespaceConfig, SecretCo
 from components.traffic.config import CertManagerConfig, EnvoyGatewayConfig, IngressConfig, IngressNginxConfig
 from components.values import DnsLabel, Model
 from components.workloads.config import ServiceConfig
+
+
+def placed(svc: ServiceConfig, pools: list[NodePoolConfig], creates_cluster: bool) -> ServiceConfig:
+    """`svc` with its placement resolved: in gke mode `prefer-spot` becomes `spot-fallback` when the stack
+    declares a fallback ComputeClass (the class named, or its only one), and `spot-fallback` names its class.
+    On an existing cluster a class exists only if `nodePools` declare one (describing that cluster's pools);
+    without one, placement.py runs spot-fallback as prefer-spot."""
+    if svc.placement not in ("prefer-spot", "spot-fallback"):
+        return svc
+    classes = fallback_classes(pools)
+    if not creates_cluster and svc.placement == "prefer-spot":
+        return svc  # on an existing cluster only an explicit spot-fallback selects a declared class
+    name = svc.compute_class or (classes[0] if len(classes) == 1 else None)
+    if name is None:
+        return svc
+    return svc.model_copy(update={"placement": "spot-fallback", "compute_class": name})
 
 
 class AddonsConfig(Model):
@@ -78,7 +94,7 @@ class PlatformConfig(Model):
 
     @property
     def creates_cluster(self) -> bool:
-        return self.cluster.mode == "gke"
+        return self.cluster.creates_cluster
 
     @property
     def runs_ingress_nginx(self) -> bool:
@@ -107,11 +123,37 @@ class PlatformConfig(Model):
             (addons.ingress_nginx.namespace, self.runs_ingress_nginx, "the ingress controller"),
             (addons.envoy_gateway.namespace, self.runs_envoy_gateway, "the Gateway controller"),
             (self.ingress.gateway.namespace, self.runs_gateway, "the shared Gateway"),
-            (addons.cert_manager.namespace, addons.cert_manager.enabled, "cert-manager"),
+            (addons.cert_manager.namespace, self.runs_cert_manager, "cert-manager"),
             (addons.monitoring.namespace, addons.monitoring.enabled, "the monitoring stack"),
             (addons.tracing.namespace, addons.tracing.enabled, "the OpenTelemetry Collector"),
         ]
         return {namespace: label for namespace, on, label in enabled if on}
+
+    @property
+    def uses_cert_manager(self) -> bool:
+        """Something takes TLS certificates from cert-manager: the routed services' Ingresses (ingress-nginx),
+        or the shared Gateway off GKE. GKE's Gateway takes them from Certificate Manager instead."""
+        if not self.ingress.tls:
+            return False
+        routed = any(svc.routes for svc in self.services if svc.enabled)
+        if self.ingress.controller == "ingress-nginx":
+            return routed
+        return self.runs_gateway and not self.creates_cluster
+
+    @property
+    def runs_cert_manager(self) -> bool:
+        """cert-manager as set, else where it is used."""
+        enabled = self.addons.cert_manager.enabled
+        return self.uses_cert_manager if enabled is None else enabled
+
+    def with_derived_defaults(self) -> PlatformConfig:
+        """The config with the defaults that follow from other keys filled in: cert-manager, unless set,
+        runs exactly where it is used."""
+        cert_manager = self.addons.cert_manager
+        if cert_manager.enabled is not None:
+            return self
+        resolved = cert_manager.model_copy(update={"enabled": self.runs_cert_manager})
+        return self.model_copy(update={"addons": self.addons.model_copy(update={"cert_manager": resolved})})
 
     @property
     def uses_static_ip(self) -> bool:

@@ -2,14 +2,18 @@
 
 Each key of a secret is one of:
 - `password`: a RandomPassword (length, special characters);
-- `token`: RandomBytes, hex-encoded (`openssl rand -hex <bytes>`);
-- `uuid`: a version-4 UUID made from RandomBytes (never RandomUuid, whose resource ID is the value
-  itself, so the state would hold it in plaintext whatever the outputs' secrecy);
+- `token`: random bytes, hex-encoded (`openssl rand -hex <bytes>`);
+- `uuid`: a version-4 UUID made from random bytes;
 - `config`: a value the operator sets with `pulumi config set --secret platform:<key> <value>`;
 - `format`: a template over the secret's other keys ('postgresql://app:{password}@db/app');
 - `provided` (platform-only): a value another component computed, e.g. a managed store's private IP
   or AUTH string, handed in through `provided` and kept secret like the rest; or, with `secret` and
   `key`, the value of a Secret declared earlier in the list (a data store's copy of each client's password).
+
+Every generated key is a RandomPassword, the one pulumi-random resource whose ID is not its value:
+RandomBytes' ID is its base64 value and RandomUuid's is the UUID, so the state would hold those in
+plaintext whatever the outputs' secrecy (found on the real engine by e2e/run). Bytes are therefore
+derived inside the program from a password's secret result (`derived_bytes`).
 
 The random resources exist once per secret, so every namespace receives the same values; each
 target namespace then gets one Opaque Secret with a stable `metadata.name` (the secret's name).
@@ -28,6 +32,8 @@ typed secrets (TLS secrets belong to cert-manager).
 
 from __future__ import annotations
 
+import hashlib
+import math
 from collections.abc import Mapping, Sequence
 
 import pulumi
@@ -49,6 +55,23 @@ from components.tenancy.config import (
 
 # A UUID's 128 bits; the version and variant bits are then set as RFC 9562 asks of a random (v4) UUID.
 UUID_BYTES = 16
+# The seed password's alphabet: letters and digits (no specials), log2(62) = 5.95 bits per character.
+SEED_ALPHABET_SIZE = 62
+# Keeps derived values apart from anything else ever hashed from the same password.
+DERIVATION_LABEL = b"platform-secret-bytes/v1\0"
+
+
+def seed_length(n_bytes: int) -> int:
+    """Characters of a letters-and-digits password that carry at least n_bytes' entropy (8 bits each):
+    32 bytes -> 43 characters (256.0 bits), 16 -> 22 (131.0 bits)."""
+    return math.ceil(n_bytes * 8 / math.log2(SEED_ALPHABET_SIZE))
+
+
+def derived_bytes(seed: str, n_bytes: int) -> bytes:
+    """n_bytes from a random password, expanded with SHAKE-256 (an extendable-output function): the
+    output is as unpredictable as the password (seed_length makes that >= 8 * n_bytes bits, the entropy
+    the same number of RandomBytes had), and it never leaves the program unencrypted."""
+    return hashlib.shake_256(DERIVATION_LABEL + seed.encode()).digest(n_bytes)
 
 
 def uuid4_from_hex(hex_bytes: str) -> str:
@@ -111,11 +134,9 @@ class Secrets(pulumi.ComponentResource):
                 )
                 values[key] = pulumi.Output.secret(password.result)
             elif isinstance(spec, TokenKey):
-                token = random.RandomBytes(role, length=spec.bytes, keepers=keepers, opts=child)
-                values[key] = pulumi.Output.secret(token.hex)
+                values[key] = self._derived(role, spec.bytes, keepers).apply(lambda raw: raw.hex())
             elif isinstance(spec, UuidKey):
-                uuid_bytes = random.RandomBytes(role, length=UUID_BYTES, keepers=keepers, opts=child)
-                values[key] = pulumi.Output.secret(uuid_bytes.hex.apply(uuid4_from_hex))
+                values[key] = self._derived(role, UUID_BYTES, keepers).apply(lambda raw: uuid4_from_hex(raw.hex()))
             elif isinstance(spec, ConfigKey):
                 values[key] = pulumi.Config(NAMESPACE).require_secret(spec.key)
             elif isinstance(spec, ProvidedKey) and spec.secret is not None:
@@ -130,3 +151,14 @@ class Secrets(pulumi.ComponentResource):
         self.values[secret.name] = values
         # Every value is secret, so the whole content is too.
         return pulumi.Output.all(**{key: values[key] for key in secret.keys})
+
+    def _derived(self, role: str, n_bytes: int, keepers: dict[str, str]) -> pulumi.Output[bytes]:
+        """n_bytes random bytes, secret, from a RandomPassword that rotates with the secret's keepers."""
+        seed = random.RandomPassword(
+            role,
+            length=seed_length(n_bytes),
+            special=False,
+            keepers=keepers,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return pulumi.Output.secret(seed.result.apply(lambda password: derived_bytes(password, n_bytes)))

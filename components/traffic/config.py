@@ -170,8 +170,8 @@ class EnvoyGatewayConfig(Model):
 
 
 class CertManagerConfig(Model):
-    enabled: bool = True
-    """Install it."""
+    enabled: bool | None = None
+    """Install it; unset: only where routes take TLS certificates from it (ingress-nginx, or the Gateway off GKE), since GKE's Gateway takes them from Certificate Manager."""
     namespace: DnsLabel = "cert-manager"
     """Its namespace."""
     chart_version: ChartVersion = versions.CERT_MANAGER_CHART

@@ -30,11 +30,7 @@ on its `peerPorts`, and when it has any its own pods reach each other on every p
 Only the Deployment (or StatefulSet), its pod template and the migration Job carry `app.kubernetes.io/version`, so
 an image-tag change updates exactly those two objects (the Job by replacement, see below).
 
-Migration Job: named `<svc>-migrate-<tag>`, so a new image tag replaces it (and the Deployment,
-which depends on it, rolls only after it completes; the provider awaits Job completion). Any
-other change to its spec also replaces it rather than patching a finished Job that the TTL
-controller may already have deleted. After the TTL removes it, `pulumi refresh` drops it from
-the state and the next `up` runs it again for the same tag: migrations must be idempotent.
+The migration Job (migration.py) runs before the workload rolls, replaced by every new image tag.
 
 Deliberately left out: shared Secrets and ConfigMaps and namespace-wide default-deny and egress
 policies (tenancy/), the Ingresses, which aggregate routes across services per host
@@ -43,7 +39,6 @@ policies (tenancy/), the Ingresses, which aggregate routes across services per h
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -60,21 +55,12 @@ from components.workloads.companions import (
     build_disruption_budget,
     build_network_policies,
 )
-from components.workloads.config import DEFAULT_STORAGE_CLASS, ServiceConfig
+from components.workloads.config import ServiceConfig
 from components.workloads.identity import ServiceIdentity, build_identity
-from components.workloads.pod import PodParts, to_dns_label
-
-# Margin over a migration's own deadline, so the Job, not the provider's wait, decides that it failed.
-JOB_AWAIT_MARGIN_SECONDS = 60
-
-
-def migration_job_name(svc: ServiceConfig) -> str:
-    return to_dns_label(f"{svc.name}-migrate-{svc.image_tag}")
-
-
-def _version_label(tag: str) -> str:
-    """An image tag as a label value: at most 63 characters, starting and ending alphanumeric."""
-    return re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", tag[:63])
+from components.workloads.metadata import ServiceMetadata, version_label
+from components.workloads.migration import Migrated, build_migration
+from components.workloads.pod import PodParts
+from components.workloads.stateful import build_headless_service, claim_templates
 
 
 @dataclass(frozen=True)
@@ -134,8 +120,10 @@ class Microservice(pulumi.ComponentResource):
         self._selector = {"app.kubernetes.io/name": self._svc.name, "app.kubernetes.io/instance": self._svc.name}
         # The version label only where the image is: an image-tag change then touches the Deployment
         # (and the migration Job) alone, not the Service, HPA, PDB, policy, account or monitor.
-        self._labels = self._labels_for(self._svc.name, "service")
-        self._versioned = self._with_version(self._labels)
+        self._meta = ServiceMetadata(self._svc, self._namespace, args.context.labels)
+        self._metadata = self._meta.metadata
+        self._labels = self._meta.labels_for(self._svc.name, "service")
+        self._versioned = self._meta.with_version(self._labels)
         self._pod = PodParts(
             self._svc,
             self._selector,
@@ -149,11 +137,20 @@ class Microservice(pulumi.ComponentResource):
             self, ServiceIdentity(name, self._svc, args.context, self._namespace, self._labels)
         )
         config_map = self._build_config_map()
-        job = self._build_migration(service_account, config_map)
+        job = (
+            build_migration(
+                Migrated(name, self._svc, self._meta, self._pod, args.context.environment, args.depends_on),
+                service_account,
+                config_map,
+                self._k8s,
+            )
+            if self._svc.migration is not None
+            else None
+        )
         self._stable, *canary = self._tracks()
         if self._svc.stateful is not None:
             self._build_stateful_set(service_account, config_map, job)
-            self._build_headless_service()
+            build_headless_service(self._name, self._svc, self._selector, self._metadata, self._k8s)
         else:
             self._build_deployment(self._stable, service_account, config_map, job)
         # Each track's Service: what an HTTPRoute needs to exist before it names it (routes.py).
@@ -181,8 +178,8 @@ class Microservice(pulumi.ComponentResource):
         canary_svc = svc.model_copy(update={"image": svc.canary.image})
         name = f"{svc.name}-canary"
         selector = {**self._selector, "app.kubernetes.io/instance": name}
-        labels = {**self._labels_for(name, "service"), "track": "canary"}
-        versioned = {**labels, "app.kubernetes.io/version": _version_label(canary_svc.image_tag)}
+        labels = {**self._meta.labels_for(name, "service"), "track": "canary"}
+        versioned = {**labels, "app.kubernetes.io/version": version_label(canary_svc.image_tag)}
         pod = PodParts(
             canary_svc,
             selector,
@@ -191,44 +188,6 @@ class Microservice(pulumi.ComponentResource):
             canary_svc.pull_policy(args.context.environment),
         )
         return [stable, _Track("-canary", name, selector, labels, versioned, pod)]
-
-    def _labels_for(self, instance: str, component: str) -> dict[str, str]:
-        return {
-            "app.kubernetes.io/name": self._svc.name,
-            "app.kubernetes.io/instance": instance,
-            "app.kubernetes.io/component": component,
-            **self._args.context.labels,
-        }
-
-    def _with_version(self, labels: Mapping[str, str]) -> dict[str, str]:
-        return {**labels, "app.kubernetes.io/version": _version_label(self._svc.image_tag)}
-
-    def _metadata(self, name: str, labels: Mapping[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
-        return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._namespace, labels=labels or self._labels)
-
-    def _team_labels(self, labels: Mapping[str, str]) -> dict[str, str]:
-        """`labels` with the team's own (`services[].labels`) first: never in a selector, and no key the
-        platform sets (refused on load), so the platform's values stand."""
-        return {**self._svc.labels, **labels}
-
-    def _workload_metadata(self, name: str, labels: Mapping[str, str]) -> k8s.meta.v1.ObjectMetaArgs:
-        """A workload's metadata (Deployment, StatefulSet, migration Job): the team's labels and annotations too."""
-        return k8s.meta.v1.ObjectMetaArgs(
-            name=name,
-            namespace=self._namespace,
-            labels=self._team_labels(labels),
-            annotations=dict(self._svc.annotations) or None,
-        )
-
-    def _pod_metadata(
-        self, labels: Mapping[str, str], annotations: Mapping[str, pulumi.Input[str]] | None = None
-    ) -> k8s.meta.v1.ObjectMetaArgs:
-        """A pod template's metadata: the team's labels and annotations beside the platform's (checksums)."""
-        if self._svc.annotations:
-            annotations = {**self._svc.annotations, **(annotations or {})}
-        return k8s.meta.v1.ObjectMetaArgs(labels=self._team_labels(labels), annotations=annotations)
-
-    # ------------------------------------------------------------------ identity
 
     # ------------------------------------------------------------------ configuration
 
@@ -256,13 +215,13 @@ class Microservice(pulumi.ComponentResource):
             termination_grace_period_seconds=svc.shutdown.termination_grace_period_seconds,
             containers=[track.pod.container(config_map)],
             volumes=track.pod.volumes(),
-            node_selector=svc.node_selector or None,
-            tolerations=track.pod.tolerations(),
-            affinity=track.pod.affinity(),
-            topology_spread_constraints=track.pod.spread(),
+            node_selector=track.pod.placement.node_selector(),
+            tolerations=track.pod.placement.tolerations(),
+            affinity=track.pod.placement.affinity(),
+            topology_spread_constraints=track.pod.placement.spread(),
         )
         return k8s.core.v1.PodTemplateSpecArgs(
-            metadata=self._pod_metadata(track.versioned, track.pod.pod_annotations()),
+            metadata=self._meta.pod(track.versioned, track.pod.pod_annotations()),
             spec=pod,
         )
 
@@ -292,7 +251,7 @@ class Microservice(pulumi.ComponentResource):
         )
         return k8s.apps.v1.Deployment(
             f"{self._name}{track.suffix}-deployment",
-            metadata=self._workload_metadata(track.object_name, track.versioned),
+            metadata=self._meta.workload(track.object_name, track.versioned),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 # An HPA owns the count: setting it here would fight the HPA on every `up`.
                 replicas=None if svc.autoscaling is not None else svc.min_replicas,
@@ -313,25 +272,10 @@ class Microservice(pulumi.ComponentResource):
     ) -> k8s.apps.v1.StatefulSet:
         svc, stateful = self._svc, self._svc.stateful
         assert stateful is not None
-        default_class = DEFAULT_STORAGE_CLASS["gke" if self._args.context.creates_cluster else "existing"]
-        claims = [
-            k8s.core.v1.PersistentVolumeClaimArgs(
-                # Claim templates are immutable: no version label, which changes with every image.
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=volume.name, labels={**self._selector, **self._args.context.labels}
-                ),
-                spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                    access_modes=volume.access_modes,
-                    # Unset on kind: the cluster's default class provisions it.
-                    storage_class_name=volume.storage_class or default_class,
-                    resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": volume.size}),
-                ),
-            )
-            for volume in stateful.volumes
-        ]
+        claims = claim_templates(stateful, self._args.context, self._selector)
         return k8s.apps.v1.StatefulSet(
             f"{self._name}-statefulset",
-            metadata=self._workload_metadata(svc.name, self._versioned),
+            metadata=self._meta.workload(svc.name, self._versioned),
             spec=k8s.apps.v1.StatefulSetSpecArgs(
                 service_name=svc.headless_service_name,
                 # An HPA (opted in) owns the count, as for a Deployment.
@@ -351,78 +295,6 @@ class Microservice(pulumi.ComponentResource):
                 template=self._pod_spec(self._stable, service_account, config_map),
             ),
             opts=self._workload_options(job),
-        )
-
-    def _build_headless_service(self) -> k8s.core.v1.Service:
-        return k8s.core.v1.Service(
-            f"{self._name}-headless",
-            metadata=self._metadata(self._svc.headless_service_name),
-            spec=k8s.core.v1.ServiceSpecArgs(
-                type="ClusterIP",
-                cluster_ip="None",
-                selector=self._selector,
-                # Peers must resolve each other before they are Ready (a quorum forming).
-                publish_not_ready_addresses=True,
-                ports=[
-                    k8s.core.v1.ServicePortArgs(
-                        name=p.name, port=p.container_port, target_port=p.name, protocol=p.protocol
-                    )
-                    for p in self._svc.ports
-                ],
-            ),
-            opts=self._k8s,
-        )
-
-    def _build_migration(
-        self, service_account: k8s.core.v1.ServiceAccount, config_map: k8s.core.v1.ConfigMap | None
-    ) -> k8s.batch.v1.Job | None:
-        svc, migration = self._svc, self._svc.migration
-        if migration is None:
-            return None
-        job_name = migration_job_name(svc)
-        await_seconds = migration.active_deadline_seconds + JOB_AWAIT_MARGIN_SECONDS
-        # Its own instance label keeps migration pods out of the Service and the PDB.
-        labels = self._with_version(self._labels_for(job_name, "migration"))
-        container = k8s.core.v1.ContainerArgs(
-            name="migrate",
-            image=svc.image,
-            image_pull_policy=svc.pull_policy(self._args.context.environment),
-            command=migration.command,
-            env=self._pod.env(),
-            env_from=self._pod.env_from(config_map),
-            volume_mounts=self._pod.volume_mounts(),
-            resources=self._pod.resources(),
-            security_context=self._pod.container_security(),
-        )
-        # No spot toleration: a preemption half-way through a migration is worse than waiting for a node.
-        pod = k8s.core.v1.PodSpecArgs(
-            restart_policy="Never",
-            service_account_name=service_account.metadata.apply(lambda meta: meta.name),
-            automount_service_account_token=svc.service_account.automount_token,
-            security_context=self._pod.pod_security(),
-            containers=[container],
-            volumes=self._pod.volumes(),
-        )
-        return k8s.batch.v1.Job(
-            f"{self._name}-migrate",
-            metadata=self._workload_metadata(job_name, labels),
-            spec=k8s.batch.v1.JobSpecArgs(
-                backoff_limit=migration.backoff_limit,
-                ttl_seconds_after_finished=migration.ttl_seconds_after_finished,
-                active_deadline_seconds=migration.active_deadline_seconds,
-                template=k8s.core.v1.PodTemplateSpecArgs(metadata=self._pod_metadata(labels), spec=pod),
-            ),
-            opts=pulumi.ResourceOptions.merge(
-                self._k8s,
-                pulumi.ResourceOptions(
-                    depends_on=list(self._args.depends_on),
-                    # A finished Job is never patched (the TTL controller may have removed it): it is run anew.
-                    replace_on_changes=["spec"],
-                    delete_before_replace=True,
-                    # The provider awaits completion for 10 minutes by default; allow the Job its whole deadline.
-                    custom_timeouts=pulumi.CustomTimeouts(create=f"{await_seconds}s", update=f"{await_seconds}s"),
-                ),
-            ),
         )
 
     # ------------------------------------------------------------------ traffic and scaling
