@@ -39,6 +39,7 @@ from components.config.checks import semantic_warnings
 from components.config.root import PlatformConfig
 from components.context import Context
 from components.data.backup import DataBackup
+from components.data.config import DataServiceConfig
 from components.data.history import OUTPUT as DEPLOYED_OUTPUT
 from components.data.managed import (
     ManagedStore,
@@ -46,6 +47,7 @@ from components.data.managed import (
     PrivateStorageAccess,
     managed_egress,
 )
+from components.data.role_job import StoreRoles, StoreRolesArgs
 from components.errors import problem_line
 from components.helm import AddonArgs
 from components.kube import Edge, PodPeer
@@ -212,7 +214,7 @@ class Platform(pulumi.ComponentResource):
             context,
             namespaces.namespaces,
             opts=opts,
-            provided={config.data_services_by_name[store].secret_name: m.values for store, m in managed.items()},
+            provided={name: values for m in managed.values() for name, values in m.secret_values().items()},
         )
         config_maps = ConfigMaps(
             f"{self._name}-config-maps", config.config_maps, context, namespaces.namespaces, opts=opts
@@ -258,16 +260,24 @@ class Platform(pulumi.ComponentResource):
         stores = {store.name for store in config.data_services}
         checksums = tenancy.checksums
         services: dict[str, Microservice] = {}
+        # Each store's role Job, once the store is up: its clients wait for their users to exist.
+        roles = {
+            name: self._store_roles(context, tenancy, config.data_services_by_name[name], store, opts)
+            for name, store in managed.items()
+            if config.data_services_by_name[name].makes_roles
+        }
         for service in [*config.stores, *config.services]:
             its_stores: list[pulumi.Resource] = [
-                services[s.name] if s.name in services else managed[s.name]
+                resource
                 for s in config.data_services
-                if s.enabled and service.name in s.clients
+                if s.enabled and service.name in s.client_names
+                for resource in [services[s.name] if s.name in services else managed[s.name], roles.get(s.name)]
+                if resource is not None
             ]
             egress_cidrs = [
                 rule
                 for s in config.managed_data_services
-                if service.name in s.clients
+                if service.name in s.client_names
                 for rule in managed_egress(s, config.network.private_services_cidr, config.network.subnet_cidr)
             ]
             services[service.name] = Microservice(
@@ -293,12 +303,37 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=opts,
             )
+            store = config.data_services_by_name.get(service.name)
+            if store is not None and store.makes_roles:
+                roles[store.name] = self._store_roles(context, tenancy, store, services[service.name], opts)
         return services
+
+    def _store_roles(
+        self,
+        context: Context,
+        tenancy: Tenancy,
+        store: DataServiceConfig,
+        ready: pulumi.Resource,
+        opts: pulumi.ResourceOptions,
+    ) -> pulumi.Resource:
+        """The Job that makes each client's own user in `store`, after `ready` (the store) and its Secrets."""
+        return StoreRoles(
+            f"{store.name}-roles",
+            StoreRolesArgs(
+                store=store,
+                context=context,
+                namespace=tenancy.namespaces.namespaces[store.namespace],
+                clients_checksum=tenancy.checksums[f"secret/{store.clients_secret_name}"],
+                depends_on=[ready, *tenancy.secrets.resources],
+                private_cidr=self._config.network.private_services_cidr if store.is_managed else None,
+            ),
+            opts=opts,
+        ).job
 
     def _grant_store_access(self, managed: dict[str, ManagedStore], services: dict[str, Microservice]) -> None:
         """Each client of a managed bucket or Kafka cluster gets its role through its own GCP account."""
         for store_name, store in managed.items():
-            for client in self._config.data_services_by_name[store_name].clients:
+            for client in self._config.data_services_by_name[store_name].client_names:
                 account = services[client].gcp_account if client in services else None
                 if account is not None:
                     store.grant(client, account.member)
@@ -550,7 +585,7 @@ def workload_identity_clients(config: PlatformConfig) -> set[str]:
         client
         for store in config.managed_data_services
         if store.type in ("object-store", "kafka")
-        for client in store.clients
+        for client in store.client_names
     }
 
 

@@ -113,6 +113,7 @@ DEPRECATED_API_VERSIONS = frozenset(
 CHECKOV_VENV = ROOT_DIR / ".venv-checkov"
 CHECKOV_REQUIREMENTS = ROOT_DIR / "requirements-checkov.txt"
 IMAGE_DIGEST = "CKV_K8S_43"
+STORE_ROLES_TYPE = "platform:data:StoreRoles"
 PULL_ALWAYS = "CKV_K8S_15"
 SECRETS_AS_ENV = "CKV_K8S_35"
 LIVENESS_PROBE, READINESS_PROBE = "CKV_K8S_8", "CKV_K8S_9"
@@ -191,6 +192,9 @@ def _owning_service(resource: Registration, by_urn: dict[str, Registration]) -> 
     while parent is not None:
         if parent.type == MICROSERVICE_TYPE:
             return parent.name
+        if parent.type == STORE_ROLES_TYPE:
+            # A store's role Job runs the store's own image, chosen by the store's config.
+            return parent.name.removesuffix("-roles")
         parent = by_urn.get(parent.parent)
     return None
 
@@ -445,6 +449,11 @@ def _containers(body: dict[str, Any]) -> list[dict[str, Any]]:
 def _exception_justified(finding: Finding, config: PlatformConfig) -> bool:
     """CKV_K8S_43, CKV_K8S_35 and CKV_K8S_15 are accepted only as far as the owning service's config chose them."""
     service = config.service(finding.manifest.service) if finding.manifest.service else None
+    store = config.data_services_by_name.get(finding.manifest.service or "")
+    if service is None and store is not None and finding.check_id == IMAGE_DIGEST:
+        # A managed store's role Job: the store's image, whose tag its config chose.
+        undigested = {c.get("image") for c in _containers(finding.manifest.body) if "@" not in str(c.get("image"))}
+        return undigested == {store.image}
     if service is None:
         return False
     containers = _containers(finding.manifest.body)

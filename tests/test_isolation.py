@@ -165,6 +165,11 @@ def declared_matrix(config: PlatformConfig, evaluator: Evaluator) -> set[tuple[s
                     ports |= _ports(callee, [callee.metrics.port])
                 if caller is not None and caller.name in callee.allow_from:
                     ports |= _caller_ports(callee)
+                # A store's role Job (docs/data-access.md) reaches that store on its client port alone.
+                store = config.data_services_by_name.get(callee.name)
+                role_job = src.labels.get(SERVICE_NAME_LABEL) == f"{callee.name}-roles"
+                if store is not None and store.makes_roles and role_job and src.namespace == dst.namespace:
+                    ports |= {store.engine.port}
                 # A quorum's members (a stateful service with peer ports) reach each other on every port.
                 if caller is callee and callee.stateful is not None and callee.stateful.peer_ports:
                     ports |= all_ports

@@ -66,10 +66,19 @@ def test_the_object_store_runs_seaweedfs_from_the_pinned_image() -> None:
 def test_the_keys_reach_the_store_only_through_its_secret() -> None:
     run = assets_run("production")
     found = container(run)
-    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in found["env"] if e["name"].startswith("S3_")}
+    env = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]
+        for e in found["env"]
+        if e["name"].startswith("S3_") and "valueFrom" in e
+    }
+    # The store's own key from its Secret, and each client's secret key from the store's copy of them.
     assert env == {
         "S3_ACCESS_KEY": {"name": "assets-credentials", "key": "username"},
         "S3_SECRET_KEY": {"name": "assets-credentials", "key": "password"},
+        **{
+            f"S3_CLIENT_{index}_SECRET_KEY": {"name": "assets-clients", "key": f"{client}.password"}
+            for index, client in enumerate(ASSETS["clients"])
+        },
     }
     password = unwrap(run.k8s("Secret", "assets-credentials", "shop-data")[0].inputs["stringData"])["password"]
     (statefulset,) = run.k8s("StatefulSet", "assets", "shop-data")
@@ -107,13 +116,17 @@ def test_the_store_runs_under_the_restricted_pod_context() -> None:
 
 
 def test_clients_keep_their_secret_keys_and_url_shape() -> None:
-    data = unwrap(assets_run("production").k8s("Secret", "assets-credentials", "shop")[0].inputs["stringData"])
+    client = ASSETS["clients"][0]
+    name = f"assets-{client}"
+    (secret,) = assets_run("production").k8s("Secret", name)
+    data = unwrap(secret.inputs["stringData"])
     assert set(data) == {"host", "port", "username", "password", "url"}
     assert data["url"] == "http://assets.shop-data.svc.cluster.local:9000"
     assert data["port"] == "9000"
-    assert data["username"] == "app"
+    # Its own access key (its name), never the store's own `app`.
+    assert data["username"] == client
     assert data["password"].isalnum() and len(data["password"]) == 32
-    stored = assets_run("production").k8s("Secret", "assets-credentials", "shop")[0].inputs["stringData"]
+    stored = secret.inputs["stringData"]
     assert is_secret_value(stored)
 
 

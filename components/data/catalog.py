@@ -1,17 +1,20 @@
-"""A data store as the platform runs it in the cluster: a stateful service and its credentials Secret.
+"""A data store as the platform runs it in the cluster: a stateful service, its Secret and its clients'.
 
 `store_service` turns one `DataServiceConfig` into the `ServiceConfig` of a StatefulSet of the
 engine's official image, so the store gets everything a service gets (restricted pods, spread, PDB,
 network policy) from the same component; its `allowFrom` is the store's `clients`, so the network
 policy admits exactly them, on the client port only.
 
-`credentials_secret` is the store's Secret, `<store>-credentials`, generated with pulumi-random by
-the tenancy Secrets component and delivered into the store's namespace and every client's
-namespace with the same keys on every engine: `host`, `port`, `username`, `password`, `url`
-(plus `database` for PostgreSQL, and `security.protocol`, `sasl.mechanism` and `sasl.jaas.config` for Kafka). A client reads its `url` with
-one `secretKeyRef`; bumping the store's rotation is not offered, since a store's users are created
-once on first start (rotate by hand inside the store, then supply the new value). The object store
-(SeaweedFS) is the exception: its identities file is rendered from the Secret on every start.
+`credentials_secret` is the store's own Secret, `<store>-credentials`: its superuser, generated with
+pulumi-random by the tenancy Secrets component, in the store's namespace only (the store's pods and
+its role Job read it; no client does). `client_secrets` gives each client its own Secret
+(`<store>-<client>`, or its `secretName`) in its namespace, with the same keys on every engine:
+`host`, `port`, `username` (the client's own user), `password` (its own), `url` (plus `database` for
+PostgreSQL and MongoDB, and `security.protocol`, `sasl.mechanism` and `sasl.jaas.config` for Kafka),
+and `<store>-clients`, the store's namespace's copy of each client's password, from which the role
+Job (roles.py, role_job.py), Kafka's brokers (their SASL users) and the object store (its S3
+identities) learn the clients. Neo4j Community has one user: its clients get the store's own keys.
+A client reads its `url` with one `secretKeyRef`; its `rotation` regenerates its password alone.
 
 Deliberately left out: replication for engines whose official image has no clustering without an
 operator (PostgreSQL, Redis, MongoDB, SeaweedFS, Neo4j run one replica; Kafka runs a KRaft quorum),
@@ -23,15 +26,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.data.config import DataServiceConfig
+from components.data.config import DataServiceConfig, StoreClient
 from components.tenancy.config import SecretConfig
 from components.workloads.config import DEFAULT_STORAGE_CLASS, ServiceConfig
 
 PASSWORD_LENGTH = 32
+# Engines with one user in this build: their clients receive the store's own credentials (docs/data-access.md).
+SHARED_USER_ENGINES = ("neo4j",)
 # Data stores run a little longer than services to stop: flush, checkpoint, hand over leadership.
 STOP_SECONDS = {"kafka": 120}
 DEFAULT_STOP_SECONDS = 60
@@ -111,6 +116,26 @@ def seaweedfs_script(store: DataServiceConfig, identities: Sequence[S3Identity])
     )
 
 
+# What a client's own S3 key may do: read-only clients read and list, never write or delete.
+S3_CLIENT_ACTIONS = {"read-write": ("Read", "List", "Tagging", "Write"), "read-only": ("Read", "List")}
+
+
+def s3_identities(store: DataServiceConfig) -> list[S3Identity]:
+    """The store's own identity (Admin) and one per client with its access's actions."""
+    return [
+        S3Identity("app", "S3_ACCESS_KEY", "S3_SECRET_KEY"),
+        *(
+            S3Identity(
+                client.name,
+                f"S3_CLIENT_{index}_ACCESS_KEY",
+                f"S3_CLIENT_{index}_SECRET_KEY",
+                S3_CLIENT_ACTIONS[client.access],
+            )
+            for index, client in enumerate(store.clients)
+        ),
+    ]
+
+
 def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
     """The engine-specific part of the pod: command, args, env and probes (camelCase config)."""
     engine = store.engine
@@ -131,9 +156,11 @@ def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
     if store.type == "redis":
         ping = {"exec": {"command": ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping | grep -q PONG']}}
         return {
-            "command": ["redis-server"],
-            # Append-only file on the volume: every write survives a restart, not just the last snapshot.
-            "args": ["--requirepass", "$(REDIS_PASSWORD)", "--appendonly", "yes", "--dir", engine.data_path],
+            "command": ["sh", "-c"],
+            # The ACL file on the volume keeps the clients' users (roles.py) across restarts; its `default`
+            # line is written from the store's own password at every start, since an ACL file overrides
+            # --requirepass. Append-only file: every write survives a restart, not just the last snapshot.
+            "args": [redis_start_command(engine.data_path)],
             "env": {"REDIS_PASSWORD": _ref(store, "password")},
             "probes": {"startup": ping, "liveness": tcp, "readiness": ping},
         }
@@ -175,7 +202,10 @@ def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
                 "KAFKA_MIN_INSYNC_REPLICAS": str(max(1, min(3, replicas) - 1)),
                 "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": str(max(1, min(3, replicas) - 1)),
                 "KAFKA_HEAP_OPTS": "-Xms512m -Xmx512m",
-                "KAFKA_LISTENER_NAME_CLIENT_PLAIN_SASL_JAAS_CONFIG": _ref(store, "sasl.jaas.config"),
+                # The brokers' SASL users: the admin (inter-broker) and every client, each its own password.
+                "KAFKA_LISTENER_NAME_CLIENT_PLAIN_SASL_JAAS_CONFIG": {
+                    "secretKeyRef": {"name": store.clients_secret_name, "key": "sasl.jaas.config"}
+                },
                 "KAFKA_NODE_ID": {"fieldRef": "metadata.labels['apps.kubernetes.io/pod-index']"},
                 "POD_NAME": {"fieldRef": "metadata.name"},
             },
@@ -186,14 +216,22 @@ def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
         return {
             # The image's entrypoint chowns /data as root and drops to its own user; the pod already runs
             # as an unprivileged user whose fsGroup owns the volume, so `weed` is started directly.
-            "command": [
-                "/bin/sh",
-                "-c",
-                seaweedfs_script(store, [S3Identity("app", "S3_ACCESS_KEY", "S3_SECRET_KEY")]),
-            ],
+            "command": ["/bin/sh", "-c", seaweedfs_script(store, s3_identities(store))],
             "env": {
                 "S3_ACCESS_KEY": _ref(store, "username"),
                 "S3_SECRET_KEY": _ref(store, "password"),
+                # Each client's own key: its name, and its password from the store's copy (<store>-clients).
+                **{
+                    env: value
+                    for index, client in enumerate(store.clients)
+                    for env, value in (
+                        (f"S3_CLIENT_{index}_ACCESS_KEY", client.name),
+                        (
+                            f"S3_CLIENT_{index}_SECRET_KEY",
+                            {"secretKeyRef": {"name": store.clients_secret_name, "key": f"{client.name}.password"}},
+                        ),
+                    )
+                },
             },
             "probes": {"startup": health, "liveness": health, "readiness": health},
         }
@@ -206,6 +244,16 @@ def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
         },
         "probes": {"startup": {**tcp, "failureThreshold": 60}, "liveness": tcp, "readiness": tcp},
     }
+
+
+def redis_start_command(data_path: str) -> str:
+    """The in-cluster Redis's start: the ACL file's `default` user from $REDIS_PASSWORD, then the server."""
+    acl = f"{data_path}/users.acl"
+    return (
+        '{ echo "user default on #$(printf %s "$REDIS_PASSWORD" | sha256sum | cut -d" " -f1) ~* &* +@all"; '
+        f'grep -v "^user default " {acl} 2>/dev/null || true; }} > {acl}.next && mv {acl}.next {acl} && '
+        f"exec redis-server --aclfile {acl} --appendonly yes --dir {data_path}"
+    )
 
 
 def _disruption_budget(store: DataServiceConfig, production: bool) -> dict[str, Any]:
@@ -237,7 +285,7 @@ def store_service(store: DataServiceConfig, cluster_mode: str, production: bool)
             "terminationGracePeriodSeconds": STOP_SECONDS.get(store.type, DEFAULT_STOP_SECONDS),
         },
         "disruptionBudget": _disruption_budget(store, production),
-        "allowFrom": list(store.clients),
+        "allowFrom": store.client_names,
         "stateful": {
             "volumes": [
                 {
@@ -262,36 +310,109 @@ def store_service(store: DataServiceConfig, cluster_mode: str, production: bool)
     return ServiceConfig.model_validate(document)
 
 
-def credentials_secret(store: DataServiceConfig, client_namespaces: Sequence[str]) -> SecretConfig:
-    """The store's credentials and client connection details, in its namespace and each client's."""
+def credentials_secret(store: DataServiceConfig) -> SecretConfig:
+    """The store's own credentials (its superuser), in its namespace only: read by the store's pods and
+    its role Job, never by a client."""
     engine = store.engine
     database = store.database or store.name
     url = engine.url.format(
         user=engine.username, password="{password}", host=host(store), port=engine.port, database=database
     )
     keys: dict[str, Any] = {
-        "host": {"type": "format", "template": host(store)},
-        "port": {"type": "format", "template": str(engine.port)},
-        "username": {"type": "format", "template": engine.username},
+        "host": _format(host(store)),
+        "port": _format(str(engine.port)),
+        "username": _format(engine.username),
         # Letters and digits only, so the password needs no escaping inside the URL.
         "password": {"type": "password", "length": PASSWORD_LENGTH, "special": False},
-        "url": {"type": "format", "template": url},
+        "url": _format(url),
     }
-    if store.type == "postgres":
-        keys["database"] = {"type": "format", "template": database}
+    if store.type in ("postgres", "mongodb"):
+        keys["database"] = _format(database)
     if store.type == "kafka":
-        # The client's protocol travels with the credentials, so a managed Kafka (SASL_SSL, OAUTHBEARER)
-        # changes the Secret, not the client's env.
-        keys["security.protocol"] = {"type": "format", "template": "SASL_PLAINTEXT"}
-        keys["sasl.mechanism"] = {"type": "format", "template": "PLAIN"}
-        keys["sasl.jaas.config"] = {
-            "type": "format",
-            "template": (
-                "org.apache.kafka.common.security.plain.PlainLoginModule required "
-                f'username="{engine.username}" password="{{password}}" user_{engine.username}="{{password}}";'
-            ),
-        }
+        keys.update(_kafka_client_keys(engine.username))
     if store.type == "neo4j":
-        keys["NEO4J_AUTH"] = {"type": "format", "template": f"{engine.username}/{{password}}"}
-    namespaces = sorted({store.namespace, *client_namespaces})
-    return SecretConfig.model_validate({"name": store.secret_name, "namespaces": namespaces, "keys": keys})
+        keys["NEO4J_AUTH"] = _format(f"{engine.username}/{{password}}")
+    return SecretConfig.model_validate({"name": store.secret_name, "namespaces": [store.namespace], "keys": keys})
+
+
+def client_secrets(store: DataServiceConfig, client_namespaces: Mapping[str, str]) -> list[SecretConfig]:
+    """One Secret per client, in its namespace, with its own user and password (`client_namespaces`:
+    client name -> namespace; clients not in it are skipped), then the store's `<store>-clients`."""
+    secrets = [
+        _client_secret(store, client, client_namespaces[client.name])
+        for client in store.clients
+        if client.name in client_namespaces
+    ]
+    return [*secrets, _clients_secret(store, [c for c in store.clients if c.name in client_namespaces])]
+
+
+def _client_secret(store: DataServiceConfig, client: StoreClient, namespace: str) -> SecretConfig:
+    engine = store.engine
+    name = store.client_secret_name(client)
+    if store.type in SHARED_USER_ENGINES:
+        # The engine has a single user here (docs/data-access.md): the client reads the store's own keys.
+        keys: dict[str, Any] = {
+            key: {"type": "provided", "secret": store.secret_name, "key": key} for key in credentials_secret(store).keys
+        }
+    else:
+        database = store.database or store.name
+        url = engine.url.format(
+            user=client.name, password="{password}", host=host(store), port=engine.port, database=database
+        )
+        keys = {
+            "host": _format(host(store)),
+            "port": _format(str(engine.port)),
+            "username": _format(client.name),
+            "password": {"type": "password", "length": PASSWORD_LENGTH, "special": False},
+            "url": _format(url),
+        }
+        if store.type in ("postgres", "mongodb"):
+            keys["database"] = _format(database)
+        if store.type == "kafka":
+            keys.update(_kafka_client_keys(client.name))
+    return SecretConfig.model_validate(
+        {"name": name, "namespaces": [namespace], "rotation": client.rotation, "keys": keys}
+    )
+
+
+def _clients_secret(store: DataServiceConfig, clients: Sequence[StoreClient]) -> SecretConfig:
+    """`<store>-clients`: each client's password beside its name, in the store's namespace, for the
+    role Job (and, for Kafka, the brokers' list of SASL users)."""
+    keys: dict[str, Any] = {"clients": _format(",".join(client.name for client in clients))}
+    if store.type not in SHARED_USER_ENGINES:
+        for client in clients:
+            keys[f"{client.name}.password"] = {
+                "type": "provided",
+                "secret": store.client_secret_name(client),
+                "key": "password",
+            }
+    if store.type == "kafka":
+        admin = store.engine.username
+        keys["admin.password"] = {"type": "provided", "secret": store.secret_name, "key": "password"}
+        users = " ".join(f'user_{name}="{{{name}.password}}"' for name in [c.name for c in clients])
+        keys["sasl.jaas.config"] = _format(
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{admin}" password="{{admin.password}}" user_{admin}="{{admin.password}}"'
+            + (f" {users}" if users else "")
+            + ";"
+        )
+    return SecretConfig.model_validate(
+        {"name": store.clients_secret_name, "namespaces": [store.namespace], "keys": keys}
+    )
+
+
+def _kafka_client_keys(user: str) -> dict[str, Any]:
+    # The client's protocol travels with the credentials, so a managed Kafka (SASL_SSL, OAUTHBEARER)
+    # changes the Secret, not the client's env.
+    return {
+        "security.protocol": _format("SASL_PLAINTEXT"),
+        "sasl.mechanism": _format("PLAIN"),
+        "sasl.jaas.config": _format(
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{user}" password="{{password}}";'
+        ),
+    }
+
+
+def _format(template: str) -> dict[str, str]:
+    return {"type": "format", "template": template}
