@@ -189,7 +189,7 @@ class Platform(pulumi.ComponentResource):
             context,
             namespaces.namespaces,
             opts=opts,
-            provided={config.data_services_by_name[store].secret_name: m.values for store, m in managed.items()},
+            provided={name: values for m in managed.values() for name, values in m.secret_values().items()},
         )
         config_maps = ConfigMaps(
             f"{self._name}-config-maps", config.config_maps, context, namespaces.namespaces, opts=opts
@@ -238,12 +238,12 @@ class Platform(pulumi.ComponentResource):
             its_stores: list[pulumi.Resource] = [
                 services[s.name] if s.name in services else managed[s.name]
                 for s in config.data_services
-                if s.enabled and service.name in s.clients
+                if s.enabled and service.name in s.client_names
             ]
             egress_cidrs = [
                 rule
                 for s in config.managed_data_services
-                if service.name in s.clients
+                if service.name in s.client_names
                 for rule in managed_egress(s, config.network.private_services_cidr, config.network.subnet_cidr)
             ]
             services[service.name] = Microservice(
@@ -274,7 +274,7 @@ class Platform(pulumi.ComponentResource):
     def _grant_store_access(self, managed: dict[str, ManagedStore], services: dict[str, Microservice]) -> None:
         """Each client of a managed bucket or Kafka cluster gets its role through its own GCP account."""
         for store_name, store in managed.items():
-            for client in self._config.data_services_by_name[store_name].clients:
+            for client in self._config.data_services_by_name[store_name].client_names:
                 account = services[client].gcp_account if client in services else None
                 if account is not None:
                     store.grant(client, account.member)
@@ -516,7 +516,7 @@ def workload_identity_clients(config: PlatformConfig) -> set[str]:
         client
         for store in config.managed_data_services
         if store.type in ("object-store", "kafka")
-        for client in store.clients
+        for client in store.client_names
     }
 
 

@@ -179,18 +179,28 @@ def test_a_kafka_store_runs_a_kraft_quorum_in_parallel() -> None:
 
 
 @pytest.mark.parametrize(
-    ("store", "namespaces"),
-    [("orders-db", {"shop-data", "shop", "shop-workers"}), ("events", {"shop-data", "shop-workers"})],
+    ("store", "clients"),
+    [("orders-db", {"checkout": "shop", "order-worker": "shop-workers"}), ("events", {"order-worker": "shop-workers"})],
 )
-def test_each_client_namespace_gets_the_credentials_secret_with_secret_values(store: str, namespaces: set[str]) -> None:
+def test_each_client_gets_its_own_secret_and_the_superusers_stays_with_the_store(
+    store: str, clients: dict[str, str]
+) -> None:
     run = data_run("staging")
-    found = {r.manifest["metadata"]["namespace"] for r in run.k8s("Secret", f"{store}-credentials")}
-    assert found == namespaces
-    for namespace in namespaces:
-        registered = secret_of(run, f"{store}-credentials", namespace)
+    # The store's own (superuser) Secret is in its namespace only.
+    assert {r.manifest["metadata"]["namespace"] for r in run.k8s("Secret", f"{store}-credentials")} == {"shop-data"}
+    admin = unwrap(secret_of(run, f"{store}-credentials", "shop-data"))
+    passwords = {admin["password"]}
+    for client, namespace in clients.items():
+        (found,) = run.k8s("Secret", f"{store}-{client}")
+        assert found.manifest["metadata"]["namespace"] == namespace
+        registered = secret_of(run, f"{store}-{client}", namespace)
         assert is_secret_value(registered)
         data = unwrap(registered)
         assert {"host", "port", "username", "password", "url"} <= set(data)
+        assert data["username"] == client
+        assert data["password"] not in passwords
+        passwords.add(data["password"])
+        assert admin["password"] not in str(data)
         assert data["password"] not in plain_strings(run.outputs)
         for resource in run.resources:
             assert data["password"] not in plain_strings(resource.inputs)
@@ -198,30 +208,36 @@ def test_each_client_namespace_gets_the_credentials_secret_with_secret_values(st
 
 def test_the_client_url_is_ready_to_use_per_engine() -> None:
     run = data_run("dev")
-    postgres = unwrap(secret_of(run, "orders-db-credentials", "shop"))
+    postgres = unwrap(secret_of(run, "orders-db-checkout", "shop"))
     assert postgres["host"] == "orders-db.shop-data.svc.cluster.local"
     assert postgres["port"] == "5432"
     assert postgres["url"] == (
-        f"postgresql://app:{postgres['password']}@orders-db.shop-data.svc.cluster.local:5432/orders-db?sslmode=disable"
+        f"postgresql://checkout:{postgres['password']}@orders-db.shop-data.svc.cluster.local:5432/orders-db"
+        "?sslmode=disable"
     )
     assert postgres["password"].isalnum() and len(postgres["password"]) == 32
-    redis = unwrap(secret_of(run, "sessions-credentials", "shop"))
-    assert redis["url"] == f"redis://default:{redis['password']}@sessions.shop-data.svc.cluster.local:6379/0"
-    kafka = unwrap(secret_of(run, "events-credentials", "shop-workers"))
+    redis = unwrap(secret_of(run, "sessions-storefront", "shop"))
+    assert redis["url"] == f"redis://storefront:{redis['password']}@sessions.shop-data.svc.cluster.local:6379/0"
+    kafka = unwrap(secret_of(run, "events-order-worker", "shop-workers"))
     assert kafka["url"] == "events.shop-data.svc.cluster.local:9092"
-    assert f'password="{kafka["password"]}"' in kafka["sasl.jaas.config"]
+    assert f'username="order-worker" password="{kafka["password"]}"' in kafka["sasl.jaas.config"]
+    # The brokers know the client as a SASL user with that password, beside their own user.
+    brokers = unwrap(secret_of(run, "events-clients", "shop-data"))["sasl.jaas.config"]
+    assert f'user_order-worker="{kafka["password"]}"' in brokers
+    admin = unwrap(secret_of(run, "events-credentials", "shop-data"))
+    assert f'username="app" password="{admin["password"]}"' in brokers
 
 
 @pytest.mark.parametrize(
     ("engine", "scheme"),
-    [("mongodb", "mongodb://root:"), ("object-store", "http://"), ("neo4j", "neo4j://")],
+    [("mongodb", "mongodb://checkout:"), ("object-store", "http://"), ("neo4j", "neo4j://")],
 )
 def test_the_other_engines_urls(engine: str, scheme: str) -> None:
     run = run_program(
         "dev",
         with_stores("dev", [{"name": "store", "type": engine, "namespace": "shop-data", "clients": ["checkout"]}]),
     )
-    data = unwrap(secret_of(run, "store-credentials", "shop"))
+    data = unwrap(secret_of(run, "store-checkout", "shop"))
     assert data["url"].startswith(scheme)
     assert "store.shop-data.svc.cluster.local" in data["url"]
 
@@ -345,13 +361,13 @@ def test_a_client_reads_the_url_with_one_secret_key_ref() -> None:
     config = with_stores("dev")
     for service in config["platform:services"]:
         if service["name"] == "checkout":
-            service["env"]["DATABASE_URL"] = {"secretKeyRef": {"name": "orders-db-credentials", "key": "url"}}
+            service["env"]["DATABASE_URL"] = {"secretKeyRef": {"name": "orders-db-checkout", "key": "url"}}
     run = run_program("dev", config)
     (deployment,) = run.k8s("Deployment", "checkout")
     env = {e["name"]: e for e in deployment.manifest["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "orders-db-credentials", "key": "url"}
+    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "orders-db-checkout", "key": "url"}
     annotations = deployment.manifest["spec"]["template"]["metadata"]["annotations"]
-    assert "checksum/secret-orders-db-credentials" in annotations
+    assert "checksum/secret-orders-db-checkout" in annotations
 
 
 # --------------------------------------------------------------------------- rejections

@@ -35,9 +35,7 @@ SUPPLIED: dict[str, dict[str, str]] = {
     "learning": {},
     "single-service": {"platform:databaseUrl": "postgresql+asyncpg://app:mock-pw@10.203.0.5:5432/app"},
     "projections": {"platform:databaseUrl": "postgres://projections:mock-pw@10.204.0.5:5432/events?sslmode=require"},
-    "code-review": {
-        "platform:readonlyDatabaseUrl": "postgresql://reader:mock-pw@postgres.platform-infrastructure:5432/coderev",
-    },
+    "code-review": {},
 }
 EXAMPLE_STACKS = [(example, stack) for example, stacks in STACKS.items() for stack in stacks]
 SPOT = "cloud.google.com/gke-spot"
@@ -423,22 +421,24 @@ def test_learning_runs_seven_services_in_its_environment_namespace(stack: str) -
 def test_learning_env_comes_from_the_stores_secrets_and_the_config_map(stack: str) -> None:
     run = example_run("learning", stack)
     assert env(run, "assessment-service") == {
-        "DATABASE_URL": {"secretKeyRef": {"name": "postgres-credentials", "key": "url"}},
-        "REDIS_URL": {"secretKeyRef": {"name": "redis-credentials", "key": "url"}},
-        "KAFKA_BOOTSTRAP_SERVERS": {"secretKeyRef": {"name": "kafka-credentials", "key": "url"}},
+        "DATABASE_URL": {"secretKeyRef": {"name": "postgres-assessment-service", "key": "url"}},
+        "REDIS_URL": {"secretKeyRef": {"name": "redis-assessment-service", "key": "url"}},
+        "KAFKA_BOOTSTRAP_SERVERS": {"secretKeyRef": {"name": "kafka-assessment-service", "key": "url"}},
     }
     config_map = one(run, "ConfigMap", "app-config")
     assert config_map["metadata"]["namespace"] == f"dreamseed-{stack}"
     assert config_map["data"]["ENVIRONMENT"] == stack
     assert config_map["data"]["LOG_LEVEL"] == ("DEBUG" if stack == "dev" else "INFO")
-    secret = one(run, "Secret", "postgres-credentials")["stringData"]
+    secret = one(run, "Secret", "postgres-assessment-service")["stringData"]
     # Production's PostgreSQL is Cloud SQL: its private IP (the mock's), TLS required; the key is the same.
     host, tls = (
         ("10.200.0.3", "require")
         if stack == "production"
         else (f"postgres.dreamseed-{stack}.svc.cluster.local", "disable")
     )
-    assert secret["url"] == f"postgresql://app:{secret['password']}@{host}:5432/dreamseed?sslmode={tls}"
+    assert secret["url"] == (
+        f"postgresql://assessment-service:{secret['password']}@{host}:5432/dreamseed?sslmode={tls}"
+    )
     assert resources(run, "assessment-service") == (
         {"cpu": "250m", "memory": "512Mi"},
         {"cpu": "500m", "memory": "1Gi"},
@@ -490,7 +490,7 @@ def test_learning_migration_job_runs_alembic_with_the_database_url(stack: str) -
     assert migrate["image"] == container(run, "assessment-service")["image"]
     assert {
         "name": "DATABASE_URL",
-        "valueFrom": {"secretKeyRef": {"name": "postgres-credentials", "key": "url"}},
+        "valueFrom": {"secretKeyRef": {"name": "postgres-assessment-service", "key": "url"}},
     } in migrate["env"]
 
 
@@ -986,7 +986,7 @@ def test_the_seeds_data_stores_run_on_persistent_volumes(example: str, stack: st
         (service,) = run.k8s("Service", name)
         assert int(service.manifest["spec"]["ports"][0]["port"]) == port
         assert workload.protect == (stack == "production")
-        # Every client reads the store's url from its credentials Secret.
+        # Every client reads the store's url from its own credentials Secret.
         (policy,) = run.k8s("NetworkPolicy", name)
         clients = [
             peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
@@ -998,8 +998,8 @@ def test_the_seeds_data_stores_run_on_persistent_volumes(example: str, stack: st
                 for value in env(run, client).values()
                 if isinstance(value, dict) and "secretKeyRef" in value
             }
-            # The quarantine track connects with the read-only role it is supplied instead.
-            expected = READ_ONLY_CLIENTS.get((example, client), f"{name}-credentials")
+            # The quarantine track's read-only role keeps the seed's Secret name.
+            expected = READ_ONLY_CLIENTS.get((example, client), f"{name}-{client}")
             assert expected in refs, (client, name)
 
 

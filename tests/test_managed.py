@@ -127,14 +127,21 @@ def test_the_database_user_password_is_random_and_secret_end_to_end() -> None:
     assert is_secret_value(user.inputs["password"])
     password = unwrap(user.inputs["password"])
     assert len(password) == 32
-    for namespace in ("shop", "shop-workers", "shop-data"):
-        data = secret_data(run, "orders-db-credentials", namespace)
+    # The Cloud SQL user's password stays in the store's own Secret, in the store's namespace only.
+    assert [r.manifest["metadata"]["namespace"] for r in run.k8s("Secret", "orders-db-credentials")] == ["shop-data"]
+    admin = unwrap(secret_data(run, "orders-db-credentials", "shop-data"))
+    assert admin["password"] == password
+    # Each client connects as its own role, with its own generated password.
+    for client, namespace in (("checkout", "shop"), ("order-worker", "shop-workers")):
+        data = secret_data(run, f"orders-db-{client}", namespace)
         assert is_secret_value(data)
-        assert password not in plain_strings(data)
         values = unwrap(data)
-        assert values["password"] == password
+        assert password not in str(values)
         assert values["host"] == "10.200.0.3"
-        assert values["url"] == f"postgresql://app:{password}@10.200.0.3:5432/orders-db?sslmode=require"
+        assert values["username"] == client
+        assert values["url"] == f"postgresql://{client}:{values['password']}@10.200.0.3:5432/orders-db?sslmode=require"
+        for resource in run.resources:
+            assert values["password"] not in plain_strings(resource.inputs)
     assert not run.k8s("StatefulSet", "orders-db")
 
 
@@ -142,12 +149,13 @@ def test_a_managed_store_gives_its_clients_the_in_cluster_secret_keys() -> None:
     stores = [ORDERS_DB, SESSIONS, ASSETS, EVENTS]
     in_cluster = run_program("staging", with_stores("staging", stores))
     on_google = run_program("staging", with_stores("staging", [managed(s) for s in stores]))
-    for name in ("orders-db-credentials", "sessions-credentials", "assets-credentials", "events-credentials"):
-        keys = set(unwrap(secret_data(in_cluster, name, "shop-data")))
-        if name == "events-credentials":
-            # Managed Kafka clients authenticate as themselves (Workload Identity): no shared user.
+    clients = {"orders-db-checkout": "shop", "sessions-storefront": "shop", "assets-storefront": "shop"}
+    for name, namespace in {**clients, "events-order-worker": "shop-workers"}.items():
+        keys = set(unwrap(secret_data(in_cluster, name, namespace)))
+        if name == "events-order-worker":
+            # Managed Kafka clients authenticate as themselves (Workload Identity): no user in the Secret.
             keys -= {"username", "password"}
-        managed_keys = set(unwrap(secret_data(on_google, name, "shop-data")))
+        managed_keys = set(unwrap(secret_data(on_google, name, namespace)))
         assert keys <= managed_keys, name
     # The client's env is the same object in both: one secretKeyRef to the store's url.
     (checkout,) = on_google.k8s("Deployment", "checkout")
@@ -196,7 +204,7 @@ def test_memorystore_is_private_authenticated_encrypted_and_highly_available() -
     assert inputs["deletionProtection"] is True
     assert instance.protect
     assert inputs["maintenancePolicy"]["weeklyMaintenanceWindows"][0]["day"] == "SUNDAY"
-    data = secret_data(run, "sessions-credentials", "shop")
+    data = secret_data(run, "sessions-storefront", "shop")
     values = unwrap(data)
     assert values["host"] == "10.200.0.12"
     assert values["port"] == "6378"
@@ -230,7 +238,7 @@ def test_kafka_clients_authenticate_with_their_own_workload_identity_over_oauthb
         r for r in run.of_type("gcp:projects/iAMMember:IAMMember") if r.inputs["role"] == "roles/managedkafka.client"
     ]
     assert [r.inputs["member"] for r in roles] == ["serviceAccount:order-worker@acme-shop-prod.iam.gserviceaccount.com"]
-    values = unwrap(secret_data(run, "events-credentials", "shop-workers"))
+    values = unwrap(secret_data(run, "events-order-worker", "shop-workers"))
     bootstrap = "bootstrap.shop-production-events.europe-west1.managedkafka.acme-shop-prod.cloud.goog"
     assert values["host"] == bootstrap
     assert values["url"] == f"{bootstrap}:9092"
@@ -259,10 +267,13 @@ def test_a_bucket_is_private_uniform_versioned_with_lifecycle() -> None:
         {"action": {"type": "Delete"}, "condition": {"daysSinceNoncurrentTime": 30, "withState": "ARCHIVED"}},
     ]
     assert bucket.protect
-    data = secret_data(run, "assets-credentials", "shop")
+    data = secret_data(run, "assets-storefront", "shop")
     values = unwrap(data)
-    hmac = run.one("gcp:storage/hmacKey:HmacKey")
-    assert hmac.inputs["serviceAccountEmail"] == "assets-s3@acme-shop-prod.iam.gserviceaccount.com"
+    # The client signs with its own HMAC key, of an account of its own on this bucket only.
+    hmacs = {h.inputs["serviceAccountEmail"]: h for h in run.of_type("gcp:storage/hmacKey:HmacKey")}
+    assert "assets-storefront@acme-shop-prod.iam.gserviceaccount.com" in hmacs
+    store_keys = unwrap(secret_data(run, "assets-credentials", "shop-data"))
+    assert values["username"] != store_keys["username"] and values["password"] != store_keys["password"]
     assert values["password"] not in plain_strings(data)
     assert values["username"].startswith("GOOG1E")
     assert {k: v for k, v in values.items() if k not in ("username", "password")} == {
@@ -283,6 +294,8 @@ def test_each_bucket_client_gets_object_user_on_that_bucket_through_its_own_acco
     assert members == {
         "serviceAccount:storefront@acme-shop-prod.iam.gserviceaccount.com",
         "serviceAccount:assets-s3@acme-shop-prod.iam.gserviceaccount.com",
+        # The client's own S3-compatible (HMAC) account.
+        "serviceAccount:assets-storefront@acme-shop-prod.iam.gserviceaccount.com",
     }
     # Neither account gets a project-wide role.
     assert not [r for r in run.of_type("gcp:projects/iAMMember:IAMMember") if "storage" in r.inputs["role"]]

@@ -116,13 +116,13 @@ def test_the_store_runs_under_the_restricted_pod_context() -> None:
 
 
 def test_clients_keep_their_secret_keys_and_url_shape() -> None:
-    data = unwrap(assets_run("production").k8s("Secret", "assets-credentials", "shop")[0].inputs["stringData"])
+    data = unwrap(assets_run("production").k8s("Secret", "assets-checkout", "shop")[0].inputs["stringData"])
     assert set(data) == {"host", "port", "username", "password", "url"}
     assert data["url"] == "http://assets.shop-data.svc.cluster.local:9000"
     assert data["port"] == "9000"
     assert data["username"] == "app"
     assert data["password"].isalnum() and len(data["password"]) == 32
-    stored = assets_run("production").k8s("Secret", "assets-credentials", "shop")[0].inputs["stringData"]
+    stored = assets_run("production").k8s("Secret", "assets-checkout", "shop")[0].inputs["stringData"]
     assert is_secret_value(stored)
 
 

@@ -97,7 +97,7 @@ def print_summary(run: ProgramRun, config: PlatformConfig) -> None:
     for store in config.data_services:
         print(
             f"  {store.namespace}/{store.name}: {store.type} {store.image}, replicas {store.replicas}, "
-            f"volume {store.storage_size} each, clients {', '.join(store.clients) or 'none'}"
+            f"volume {store.storage_size} each, clients {', '.join(store.client_names) or 'none'}"
         )
     _section("services")
     for svc in config.services:

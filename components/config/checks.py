@@ -82,18 +82,48 @@ def _check_names_unique(config: PlatformConfig) -> Iterator[Problem]:
                 yield f"{key}[{index}].name", f"'{item.name}' is declared twice; names must be unique"
             seen.add(item.name)
     services = {svc.name for svc in config.services}
-    secrets = {secret.name for secret in config.secrets}
     for index, store in enumerate(config.data_services):
         if store.name in services:
             yield (
                 f"dataServices[{index}].name",
                 f"'{store.name}' is also a service; a data service's Service and StatefulSet take its name",
             )
-        if store.secret_name in secrets:
-            yield (
-                f"dataServices[{index}].name",
-                f"the secret '{store.secret_name}' is declared in secrets; the data service delivers its own credentials under that name",
-            )
+    yield from _check_data_secret_names(config)
+
+
+def _check_data_secret_names(config: PlatformConfig) -> Iterator[Problem]:
+    """Every Secret a data store delivers is the only Secret or ConfigMap of its name in its namespace."""
+    taken: dict[tuple[str, str], str] = {}
+    for secret in config.secrets:
+        for namespace in secret.namespaces:
+            taken.setdefault((namespace, secret.name), f"the secret '{secret.name}' in secrets")
+    for cm in config.config_maps:
+        for namespace in cm.namespaces:
+            taken.setdefault((namespace, cm.name), f"the config map '{cm.name}' in configMaps")
+    namespaces = {svc.name: svc.namespace for svc in config.services}
+    for index, store in enumerate(config.data_services):
+        if not store.enabled:
+            continue
+        path = f"dataServices[{index}]"
+        owned = [
+            (store.namespace, store.secret_name, f"{path}.name"),
+            (store.namespace, store.clients_secret_name, f"{path}.name"),
+        ]
+        for c_index, client in enumerate(store.clients):
+            if client.name in namespaces:
+                owned.append(
+                    (namespaces[client.name], store.client_secret_name(client), f"{path}.clients[{c_index}].secretName")
+                )
+        for namespace, name, where in owned:
+            holder = taken.get((namespace, name))
+            if holder is not None:
+                yield (
+                    where,
+                    f"'{store.name}' delivers the Secret '{name}' into '{namespace}', where {holder} already "
+                    "has that name; choose another secretName (or rename the other)",
+                )
+            else:
+                taken[(namespace, name)] = f"the data service '{store.name}''s Secret '{name}'"
 
 
 def _check_service_accounts(config: PlatformConfig) -> Iterator[Problem]:
@@ -182,7 +212,10 @@ def _check_references(config: PlatformConfig, path: str, svc: ServiceConfig) -> 
         if value.secret_key_ref is not None:
             ref = value.secret_key_ref
             secret = secret_in_namespace(ref.name)
-            if secret is None:
+            private = _store_private_secret(config, svc, ref.name)
+            if private is not None:
+                yield f"{env_path}.secretKeyRef.name", private
+            elif secret is None:
                 yield (
                     f"{env_path}.secretKeyRef.name",
                     f"no secret '{ref.name}' is declared in namespace '{svc.namespace}'",
@@ -214,6 +247,8 @@ def _check_references(config: PlatformConfig, path: str, svc: ServiceConfig) -> 
             item_path = f"{path}.{kind}[{index}]"
             if (item.config_map is None) == (item.secret is None):
                 yield item_path, "set exactly one of configMap or secret"
+            elif item.secret is not None and _store_private_secret(config, svc, item.secret) is not None:
+                yield f"{item_path}.secret", str(_store_private_secret(config, svc, item.secret))
             elif item.secret is not None and secret_in_namespace(item.secret) is None:
                 yield f"{item_path}.secret", f"no secret '{item.secret}' is declared in namespace '{svc.namespace}'"
             elif (
@@ -254,6 +289,22 @@ def _check_references(config: PlatformConfig, path: str, svc: ServiceConfig) -> 
                 f"'{caller}' runs in read-only namespace '{caller_namespace.name}', "
                 "whose pods may open connections only to its egress namespaces",
             )
+
+
+def _store_private_secret(config: PlatformConfig, svc: ServiceConfig, name: str) -> str | None:
+    """Why `svc` may not read `name`, when it is a data store's own (superuser) Secret or its copy of
+    every client's password; None otherwise."""
+    for store in config.data_services:
+        if store.enabled and name in (store.secret_name, store.clients_secret_name):
+            client = store.client(svc.name)
+            own = (
+                f"read your own '{store.client_secret_name(client)}'" if client else f"list '{svc.name}' in its clients"
+            )
+            return (
+                f"'{name}' holds data service '{store.name}''s superuser or every client's credentials, which no "
+                f"workload reads; {own}"
+            )
+    return None
 
 
 def _check_routes(config: PlatformConfig) -> Iterator[Problem]:
@@ -464,10 +515,19 @@ def _check_data_service(config: PlatformConfig, path: str, store: DataServiceCon
         )
     known = {svc.name for svc in config.services if svc.enabled}
     for index, client in enumerate(store.clients):
-        if client not in known:
+        client_service = config.service(client.name)
+        client_namespace = config.namespace(client_service.namespace) if client_service is not None else None
+        if client.name not in known:
             yield (
                 f"{path}.clients[{index}]",
-                f"'{client}' is not a declared service; declared: {', '.join(sorted(known)) or 'none'}",
+                f"'{client.name}' is not a declared service; declared: {', '.join(sorted(known)) or 'none'}",
+            )
+        elif client_namespace is not None and client_namespace.policy == "read-only" and client.access != "read-only":
+            # A read-only namespace only reads: its services may be a store's read-only clients, nothing more.
+            yield (
+                f"{path}.clients[{index}]",
+                f"'{client.name}' runs in read-only namespace '{client_namespace.name}', so it may only read: "
+                "set access 'read-only', or move it to a strict namespace",
             )
     yield from _check_against_deployed(config, path, store)
 

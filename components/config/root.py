@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig
-from components.data.catalog import credentials_secret, store_service
+from components.data.catalog import client_secrets, credentials_secret, store_service
 from components.data.config import BackupConfig, DataServiceConfig
-from components.data.managed import managed_secret
+from components.data.managed import managed_secrets
 from components.observability.config import MonitoringConfig, TracingConfig
 from components.planning.config import TimingConfig
 from components.tenancy.config import ConfigMapConfig, NamespaceConfig, SecretConfig
@@ -156,17 +156,20 @@ class PlatformConfig(Model):
 
     @property
     def data_secrets(self) -> list[SecretConfig]:
-        """Each enabled data service's credentials Secret, in its namespace and its clients'."""
+        """Each enabled data service's own Secret (its namespace only), then one Secret per client in the
+        client's namespace, then the store's copy of its clients' passwords (in that order: later ones
+        copy values of earlier ones)."""
         namespaces = {svc.name: svc.namespace for svc in self.services if svc.enabled}
-        secrets = []
+        secrets: list[SecretConfig] = []
         for store in self.data_services:
             if not store.enabled:
                 continue
-            client_namespaces = [namespaces[c] for c in store.clients if c in namespaces]
+            client_namespaces = {c.name: namespaces[c.name] for c in store.clients if c.name in namespaces}
             if store.is_managed:
-                secrets.append(managed_secret(store, client_namespaces, self.project))
+                secrets.extend(managed_secrets(store, client_namespaces, self.project))
             else:
-                secrets.append(credentials_secret(store, client_namespaces))
+                secrets.append(credentials_secret(store))
+                secrets.extend(client_secrets(store, client_namespaces))
         return secrets
 
     @property

@@ -23,15 +23,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.data.config import DataServiceConfig
+from components.data.config import DataServiceConfig, StoreClient
 from components.tenancy.config import SecretConfig
 from components.workloads.config import DEFAULT_STORAGE_CLASS, ServiceConfig
 
 PASSWORD_LENGTH = 32
+# Engines with one user in this build: their clients receive the store's own credentials (docs/data-access.md).
+SHARED_USER_ENGINES = ("neo4j", "object-store")
 # Data stores run a little longer than services to stop: flush, checkpoint, hand over leadership.
 STOP_SECONDS = {"kafka": 120}
 DEFAULT_STOP_SECONDS = 60
@@ -207,7 +209,10 @@ def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
                 "KAFKA_MIN_INSYNC_REPLICAS": str(max(1, min(3, replicas) - 1)),
                 "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": str(max(1, min(3, replicas) - 1)),
                 "KAFKA_HEAP_OPTS": "-Xms512m -Xmx512m",
-                "KAFKA_LISTENER_NAME_CLIENT_PLAIN_SASL_JAAS_CONFIG": _ref(store, "sasl.jaas.config"),
+                # The brokers' SASL users: the admin (inter-broker) and every client, each its own password.
+                "KAFKA_LISTENER_NAME_CLIENT_PLAIN_SASL_JAAS_CONFIG": {
+                    "secretKeyRef": {"name": store.clients_secret_name, "key": "sasl.jaas.config"}
+                },
                 "KAFKA_NODE_ID": {"fieldRef": "metadata.labels['apps.kubernetes.io/pod-index']"},
                 "POD_NAME": {"fieldRef": "metadata.name"},
             },
@@ -277,7 +282,7 @@ def store_service(store: DataServiceConfig, cluster_mode: str, production: bool)
             "terminationGracePeriodSeconds": STOP_SECONDS.get(store.type, DEFAULT_STOP_SECONDS),
         },
         "disruptionBudget": _disruption_budget(store, production),
-        "allowFrom": list(store.clients),
+        "allowFrom": store.client_names,
         "stateful": {
             "volumes": [
                 {
@@ -302,36 +307,109 @@ def store_service(store: DataServiceConfig, cluster_mode: str, production: bool)
     return ServiceConfig.model_validate(document)
 
 
-def credentials_secret(store: DataServiceConfig, client_namespaces: Sequence[str]) -> SecretConfig:
-    """The store's credentials and client connection details, in its namespace and each client's."""
+def credentials_secret(store: DataServiceConfig) -> SecretConfig:
+    """The store's own credentials (its superuser), in its namespace only: read by the store's pods and
+    its role Job, never by a client."""
     engine = store.engine
     database = store.database or store.name
     url = engine.url.format(
         user=engine.username, password="{password}", host=host(store), port=engine.port, database=database
     )
     keys: dict[str, Any] = {
-        "host": {"type": "format", "template": host(store)},
-        "port": {"type": "format", "template": str(engine.port)},
-        "username": {"type": "format", "template": engine.username},
+        "host": _format(host(store)),
+        "port": _format(str(engine.port)),
+        "username": _format(engine.username),
         # Letters and digits only, so the password needs no escaping inside the URL.
         "password": {"type": "password", "length": PASSWORD_LENGTH, "special": False},
-        "url": {"type": "format", "template": url},
+        "url": _format(url),
     }
-    if store.type == "postgres":
-        keys["database"] = {"type": "format", "template": database}
+    if store.type in ("postgres", "mongodb"):
+        keys["database"] = _format(database)
     if store.type == "kafka":
-        # The client's protocol travels with the credentials, so a managed Kafka (SASL_SSL, OAUTHBEARER)
-        # changes the Secret, not the client's env.
-        keys["security.protocol"] = {"type": "format", "template": "SASL_PLAINTEXT"}
-        keys["sasl.mechanism"] = {"type": "format", "template": "PLAIN"}
-        keys["sasl.jaas.config"] = {
-            "type": "format",
-            "template": (
-                "org.apache.kafka.common.security.plain.PlainLoginModule required "
-                f'username="{engine.username}" password="{{password}}" user_{engine.username}="{{password}}";'
-            ),
-        }
+        keys.update(_kafka_client_keys(engine.username))
     if store.type == "neo4j":
-        keys["NEO4J_AUTH"] = {"type": "format", "template": f"{engine.username}/{{password}}"}
-    namespaces = sorted({store.namespace, *client_namespaces})
-    return SecretConfig.model_validate({"name": store.secret_name, "namespaces": namespaces, "keys": keys})
+        keys["NEO4J_AUTH"] = _format(f"{engine.username}/{{password}}")
+    return SecretConfig.model_validate({"name": store.secret_name, "namespaces": [store.namespace], "keys": keys})
+
+
+def client_secrets(store: DataServiceConfig, client_namespaces: Mapping[str, str]) -> list[SecretConfig]:
+    """One Secret per client, in its namespace, with its own user and password (`client_namespaces`:
+    client name -> namespace; clients not in it are skipped), then the store's `<store>-clients`."""
+    secrets = [
+        _client_secret(store, client, client_namespaces[client.name])
+        for client in store.clients
+        if client.name in client_namespaces
+    ]
+    return [*secrets, _clients_secret(store, [c for c in store.clients if c.name in client_namespaces])]
+
+
+def _client_secret(store: DataServiceConfig, client: StoreClient, namespace: str) -> SecretConfig:
+    engine = store.engine
+    name = store.client_secret_name(client)
+    if store.type in SHARED_USER_ENGINES:
+        # The engine has a single user here (docs/data-access.md): the client reads the store's own keys.
+        keys: dict[str, Any] = {
+            key: {"type": "provided", "secret": store.secret_name, "key": key} for key in credentials_secret(store).keys
+        }
+    else:
+        database = store.database or store.name
+        url = engine.url.format(
+            user=client.name, password="{password}", host=host(store), port=engine.port, database=database
+        )
+        keys = {
+            "host": _format(host(store)),
+            "port": _format(str(engine.port)),
+            "username": _format(client.name),
+            "password": {"type": "password", "length": PASSWORD_LENGTH, "special": False},
+            "url": _format(url),
+        }
+        if store.type in ("postgres", "mongodb"):
+            keys["database"] = _format(database)
+        if store.type == "kafka":
+            keys.update(_kafka_client_keys(client.name))
+    return SecretConfig.model_validate(
+        {"name": name, "namespaces": [namespace], "rotation": client.rotation, "keys": keys}
+    )
+
+
+def _clients_secret(store: DataServiceConfig, clients: Sequence[StoreClient]) -> SecretConfig:
+    """`<store>-clients`: each client's password beside its name, in the store's namespace, for the
+    role Job (and, for Kafka, the brokers' list of SASL users)."""
+    keys: dict[str, Any] = {"clients": _format(",".join(client.name for client in clients))}
+    if store.type not in SHARED_USER_ENGINES:
+        for client in clients:
+            keys[f"{client.name}.password"] = {
+                "type": "provided",
+                "secret": store.client_secret_name(client),
+                "key": "password",
+            }
+    if store.type == "kafka":
+        admin = store.engine.username
+        keys["admin.password"] = {"type": "provided", "secret": store.secret_name, "key": "password"}
+        users = " ".join(f'user_{name}="{{{name}.password}}"' for name in [c.name for c in clients])
+        keys["sasl.jaas.config"] = _format(
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{admin}" password="{{admin.password}}" user_{admin}="{{admin.password}}"'
+            + (f" {users}" if users else "")
+            + ";"
+        )
+    return SecretConfig.model_validate(
+        {"name": store.clients_secret_name, "namespaces": [store.namespace], "keys": keys}
+    )
+
+
+def _kafka_client_keys(user: str) -> dict[str, Any]:
+    # The client's protocol travels with the credentials, so a managed Kafka (SASL_SSL, OAUTHBEARER)
+    # changes the Secret, not the client's env.
+    return {
+        "security.protocol": _format("SASL_PLAINTEXT"),
+        "sasl.mechanism": _format("PLAIN"),
+        "sasl.jaas.config": _format(
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{user}" password="{{password}}";'
+        ),
+    }
+
+
+def _format(template: str) -> dict[str, str]:
+    return {"type": "format", "template": template}

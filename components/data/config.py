@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from components import versions
 from components.errors import Problem
@@ -152,7 +152,7 @@ ENGINES: dict[str, Engine] = {
         default_size="small",
         pod_security="restricted",
         username="root",
-        url="mongodb://{user}:{password}@{host}:{port}/?authSource=admin",
+        url="mongodb://{user}:{password}@{host}:{port}/{database}?authSource=admin",
         max_replicas=1,
         major_fields=2,
         one_major_at_a_time=True,
@@ -343,6 +343,41 @@ class DataStorage(Model):
     """As `services.stateful.volumes.storageClass`."""
 
 
+Access = Literal["read-write", "read-only"]
+# Engines whose clients get their own user with its own grants, made by the platform (roles.py).
+# Kafka and Neo4j do not: see `ROLE_LIMITS`; the object store's per-client keys come from its engine.
+ROLE_ENGINES = ("postgres", "redis", "mongodb")
+# Why an engine, in a mode, cannot enforce `access: read-only` for one client (config/checks.py refuses it).
+READ_ONLY_LIMITS = {
+    ("kafka", "in-cluster"): "the in-cluster Kafka runs no authorizer, so every SASL user may produce",
+    ("kafka", "managed"): "Managed Kafka clients hold roles/managedkafka.client, which produces and consumes",
+    ("neo4j", "in-cluster"): "Neo4j Community Edition has no roles: every user may write",
+    ("redis", "managed"): "Memorystore for Redis has one AUTH string for every client (no ACL users)",
+    ("object-store", "in-cluster"): "the in-cluster object store gives every client the same access key",
+}
+
+
+class StoreClient(Model):
+    """A service that may connect to a store, with its own credentials and what they may do."""
+
+    name: ServiceName = Field(description="The client service, by name; its pods alone may connect.")
+    access: Access = Field(
+        "read-write",
+        description="read-write, or read-only: SELECT / find / read commands only, enforced by the user's grants.",
+    )
+    secret_name: DnsSubdomain | None = Field(
+        None, description="The Secret in the client's namespace with its own credentials; unset: <store>-<client>."
+    )
+    rotation: int = Field(
+        1, ge=1, description="Bump to regenerate this client's password on the next up; only its pods roll."
+    )
+
+
+def _client_entry(value: object) -> object:
+    """A bare service name is a read-write client."""
+    return {"name": value} if isinstance(value, str) else value
+
+
 class DataServiceConfig(Model):
     name: ServiceName
     """DNS-1035 label: the StatefulSet, its Services and the Secret `<name>-credentials` take it. Not also a service's name."""
@@ -363,9 +398,15 @@ class DataServiceConfig(Model):
     """The store's volume, one per replica."""
     replicas: int = Field(1, ge=1, le=9)
     """Kafka: an odd quorum (1, 3, 5); the other engines' official images run one replica without an operator."""
-    # The services (by name) that may connect; each gets the client Secret in its namespace.
-    clients: list[ServiceName] = []
-    """The services that connect: the store's `allowFrom` (its network policy admits exactly them, on the client port) and each client's namespace receives `<name>-credentials`. Each must be a declared service."""
+    clients: list[
+        Annotated[StoreClient, BeforeValidator(_client_entry, json_schema_input_type=ServiceName | StoreClient)]
+    ] = Field(
+        [],
+        description=(
+            "The services that may connect: a name, or {name, access, secretName, rotation}; "
+            "each gets its own credentials in its own Secret."
+        ),
+    )
     # The database PostgreSQL creates on first start; unset: the store's name.
     database: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] | None = None
     """PostgreSQL only: the database created on first start."""
@@ -424,8 +465,29 @@ class DataServiceConfig(Model):
 
     @property
     def secret_name(self) -> str:
-        """The Secret the store and each client namespace receive: host, port, username, password, url."""
+        """The store's own Secret, in its namespace only: the superuser's credentials, never a client's."""
         return f"{self.name}-credentials"
+
+    @property
+    def clients_secret_name(self) -> str:
+        """The store's namespace's copy of every client's password, read by the role-making Job alone."""
+        return f"{self.name}-clients"
+
+    @property
+    def client_names(self) -> list[str]:
+        return [client.name for client in self.clients]
+
+    def client(self, name: str) -> StoreClient | None:
+        return next((client for client in self.clients if client.name == name), None)
+
+    def client_secret_name(self, client: StoreClient) -> str:
+        """The Secret in the client's namespace holding its own credentials."""
+        return client.secret_name or f"{self.name}-{client.name}"
+
+    @property
+    def makes_roles(self) -> bool:
+        """Whether each client gets its own user, made by the platform's role Job."""
+        return self.type in ROLE_ENGINES and not (self.type == "redis" and self.is_managed)
 
 
 class BackupConfig(Model):
@@ -459,8 +521,27 @@ def check_data_service(store: DataServiceConfig, path: str) -> Iterator[Problem]
         )
     if engine.max_replicas is None and store.replicas % 2 == 0:
         yield f"{path}.replicas", f"{engine.label} runs a quorum: use an odd number of replicas, got {store.replicas}"
-    if store.database is not None and store.type != "postgres":
-        yield f"{path}.database", "only PostgreSQL creates a named database"
+    if store.database is not None and store.type not in ("postgres", "mongodb"):
+        yield f"{path}.database", "only PostgreSQL and MongoDB have a named database for their clients"
+    yield from _check_clients(store, path)
+
+
+def _check_clients(store: DataServiceConfig, path: str) -> Iterator[Problem]:
+    """Each client once, not named like the superuser, and read-only only where the engine enforces it."""
+    seen: set[str] = set()
+    for index, client in enumerate(store.clients):
+        client_path = f"{path}.clients[{index}]"
+        if client.name in seen:
+            yield f"{client_path}.name", f"'{client.name}' is listed twice; each client is listed once"
+        seen.add(client.name)
+        if store.makes_roles and client.name == store.engine.username:
+            yield (
+                f"{client_path}.name",
+                f"'{client.name}' is {store.engine.label}'s superuser name; a client's user takes its service's name",
+            )
+        limit = READ_ONLY_LIMITS.get((store.type, store.mode))
+        if client.access == "read-only" and limit is not None:
+            yield f"{client_path}.access", f"read-only cannot be enforced: {limit}; use read-write"
 
 
 def check_managed(

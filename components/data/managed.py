@@ -32,7 +32,8 @@ Deliberately left out: Kafka ACLs per topic, read replicas, customer-managed enc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
@@ -66,23 +67,25 @@ def _format(template: str) -> dict[str, str]:
 PROVIDED = {"type": "provided"}
 
 
-def managed_secret(store: DataServiceConfig, client_namespaces: Sequence[str], project: str | None) -> SecretConfig:
-    """The managed store's `<store>-credentials`: the in-cluster keys, with the addresses Google assigns."""
-    keys: dict[str, dict[str, str]]
+def _keys(store: DataServiceConfig, project: str | None, user: str | None) -> dict[str, dict[str, Any]]:
+    """The managed store's Secret keys, with the addresses Google assigns; `user` is a client's own
+    user (a Cloud SQL role), None for the store's own Secret or an engine without per-client users."""
+    keys: dict[str, dict[str, Any]]
     if store.type == "postgres":
         database = store.database or store.name
+        username = user or store.engine.username
         keys = {
             "host": PROVIDED,
             "port": _format(str(POSTGRES_PORT)),
-            "username": _format(store.engine.username),
-            "password": PROVIDED,
+            "username": _format(username),
+            # A client's password is generated for its Secret; the store's own comes from Cloud SQL's user.
+            "password": {"type": "password", "length": PASSWORD_LENGTH, "special": False} if user else PROVIDED,
             "database": _format(database),
             # Cloud SQL refuses unencrypted connections (ENCRYPTED_ONLY).
-            "url": _format(
-                f"postgresql://{store.engine.username}:{{password}}@{{host}}:{POSTGRES_PORT}/{database}?sslmode=require"
-            ),
+            "url": _format(f"postgresql://{username}:{{password}}@{{host}}:{POSTGRES_PORT}/{database}?sslmode=require"),
         }
     elif store.type == "redis":
+        # Memorystore for Redis has one AUTH string: every client uses it (docs/data-access.md).
         keys = {
             "host": PROVIDED,
             "port": _format(str(REDIS_TLS_PORT)),
@@ -105,17 +108,56 @@ def managed_secret(store: DataServiceConfig, client_namespaces: Sequence[str], p
                 "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
             ),
         }
-    else:  # object-store: Cloud Storage's S3-compatible XML API, so a MinIO/S3 client keeps its config
+    else:  # object-store: Cloud Storage's S3-compatible XML API, so an S3 client keeps its config
         keys = {
             "host": _format(STORAGE_ENDPOINT),
             "port": _format("443"),
+            # Each client's own HMAC key (ManagedStore.secret_values).
             "username": PROVIDED,
             "password": PROVIDED,
             "url": _format(f"https://{STORAGE_ENDPOINT}"),
             "bucket": _format(store.bucket_name(project)),
         }
-    namespaces = sorted({store.namespace, *client_namespaces})
-    return SecretConfig.model_validate({"name": store.secret_name, "namespaces": namespaces, "keys": keys})
+    return keys
+
+
+def managed_secrets(
+    store: DataServiceConfig, client_namespaces: Mapping[str, str], project: str | None
+) -> list[SecretConfig]:
+    """The managed store's own Secret (its namespace only), one Secret per client in the client's
+    namespace with the in-cluster keys, and, for Cloud SQL, `<store>-clients` for the role Job."""
+    secrets = [
+        SecretConfig.model_validate(
+            {"name": store.secret_name, "namespaces": [store.namespace], "keys": _keys(store, project, None)}
+        )
+    ]
+    clients = [client for client in store.clients if client.name in client_namespaces]
+    for client in clients:
+        user = client.name if store.makes_roles else None
+        secrets.append(
+            SecretConfig.model_validate(
+                {
+                    "name": store.client_secret_name(client),
+                    "namespaces": [client_namespaces[client.name]],
+                    "rotation": client.rotation,
+                    "keys": _keys(store, project, user),
+                }
+            )
+        )
+    if store.makes_roles:
+        keys: dict[str, Any] = {"clients": _format(",".join(client.name for client in clients))}
+        for client in clients:
+            keys[f"{client.name}.password"] = {
+                "type": "provided",
+                "secret": store.client_secret_name(client),
+                "key": "password",
+            }
+        secrets.append(
+            SecretConfig.model_validate(
+                {"name": store.clients_secret_name, "namespaces": [store.namespace], "keys": keys}
+            )
+        )
+    return secrets
 
 
 def managed_egress(store: DataServiceConfig, private_services_cidr: str, subnet_cidr: str) -> list[tuple[str, int]]:
@@ -214,9 +256,11 @@ class PrivateStorageAccess(pulumi.ComponentResource):
 
 
 class ManagedStore(pulumi.ComponentResource):
-    """One managed data store; `values` are its computed Secret keys."""
+    """One managed data store; `values` are its computed Secret keys, `client_values` a client's own
+    (its bucket HMAC key), and `secret_values()` both by Secret name for the tenancy Secrets."""
 
     values: dict[str, pulumi.Output[str]]
+    client_values: dict[str, dict[str, pulumi.Output[str]]]
 
     def __init__(
         self,
@@ -239,6 +283,7 @@ class ManagedStore(pulumi.ComponentResource):
         self._keep = pulumi.ResourceOptions(parent=self, protect=production)
         self._labels = {"environment": context.environment, "managed-by": "pulumi", "data-service": store.name}
         self.bucket: gcp.storage.Bucket | None = None
+        self.client_values = {}
         if store.type == "postgres":
             assert network is not None and peering is not None
             self.values = self._build_cloud_sql(region, network, peering)
@@ -251,6 +296,18 @@ class ManagedStore(pulumi.ComponentResource):
         else:
             self.values = self._build_bucket(region)
         self.register_outputs({})
+
+    def secret_values(self) -> dict[str, dict[str, pulumi.Output[str]]]:
+        """The computed keys of the store's own Secret and each client's, by Secret name."""
+        store = self._store
+        values = {store.secret_name: self.values}
+        for client in store.clients:
+            # The store's address for everyone; a client's own key (HMAC) where it has one.
+            own = {key: value for key, value in self.values.items() if key not in ("username", "password")}
+            if store.type == "redis":
+                own = dict(self.values)  # Memorystore's single AUTH string
+            values[store.client_secret_name(client)] = {**own, **self.client_values.get(client.name, {})}
+        return values
 
     # ------------------------------------------------------------------ Cloud SQL
 
@@ -491,10 +548,41 @@ class ManagedStore(pulumi.ComponentResource):
             storage.HmacKeyArgs(project=context.project, service_account_email=s3_account.email),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        for client in store.clients:
+            self.client_values[client.name] = self._client_hmac(client.name, client.access == "read-only")
         return {
             "username": pulumi.Output.secret(hmac.access_id),
             "password": pulumi.Output.secret(hmac.secret),
         }
+
+    def _client_hmac(self, client: str, read_only: bool) -> dict[str, pulumi.Output[str]]:
+        """One client's own HMAC key, of an account that may read (read-only) or use this bucket's objects."""
+        store, context = self._store, self._context
+        assert self.bucket is not None
+        account = gcp.serviceaccount.Account(
+            f"{self._name}-{client}-s3",
+            gcp.serviceaccount.AccountArgs(
+                project=context.project,
+                account_id=gcp_account_id(f"{store.name}-{client}"),
+                display_name=f"{store.name} bucket, S3-compatible access for {client} ({context.environment})",
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        gcp.storage.BucketIAMMember(
+            f"{self._name}-{client}-s3-access",
+            gcp.storage.BucketIAMMemberArgs(
+                bucket=self.bucket.name,
+                role="roles/storage.objectViewer" if read_only else "roles/storage.objectUser",
+                member=account.member,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        hmac = gcp.storage.HmacKey(
+            f"{self._name}-{client}-hmac",
+            gcp.storage.HmacKeyArgs(project=context.project, service_account_email=account.email),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return {"username": pulumi.Output.secret(hmac.access_id), "password": pulumi.Output.secret(hmac.secret)}
 
     def grant(self, client: str, member: pulumi.Input[str]) -> None:
         """`client`'s Workload Identity account may use this store: a bucket's objects (that bucket only),
@@ -510,9 +598,15 @@ class ManagedStore(pulumi.ComponentResource):
             return
         if self.bucket is None:
             return
+        entry = self._store.client(client)
+        read_only = entry is not None and entry.access == "read-only"
         gcp.storage.BucketIAMMember(
             f"{self._name}-{client}-object-user",
-            gcp.storage.BucketIAMMemberArgs(bucket=self.bucket.name, role="roles/storage.objectUser", member=member),
+            gcp.storage.BucketIAMMemberArgs(
+                bucket=self.bucket.name,
+                role="roles/storage.objectViewer" if read_only else "roles/storage.objectUser",
+                member=member,
+            ),
             opts=pulumi.ResourceOptions(parent=self),
         )
 

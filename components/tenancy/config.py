@@ -172,6 +172,10 @@ class ProvidedKey(Model):
     """A value the platform computes (a managed store's private IP or AUTH string); never user-written."""
 
     type: Literal["provided"]
+    secret: str | None = Field(
+        None, description="Copy this platform Secret's value (declared earlier) rather than a computed one."
+    )
+    key: str | None = Field(None, description="The key of `secret` to copy.")
 
 
 GENERATORS = ("password", "token", "uuid", "config", "format")

@@ -8,7 +8,8 @@ Each key of a secret is one of:
 - `config`: a value the operator sets with `pulumi config set --secret platform:<key> <value>`;
 - `format`: a template over the secret's other keys ('postgresql://app:{password}@db/app');
 - `provided` (platform-only): a value another component computed, e.g. a managed store's private IP
-  or AUTH string, handed in through `provided` and kept secret like the rest.
+  or AUTH string, handed in through `provided` and kept secret like the rest; or, with `secret` and
+  `key`, the value of a Secret declared earlier in the list (a data store's copy of each client's password).
 
 The random resources exist once per secret, so every namespace receives the same values; each
 target namespace then gets one Opaque Secret with a stable `metadata.name` (the secret's name).
@@ -62,6 +63,8 @@ def uuid4_from_hex(hex_bytes: str) -> str:
 class Secrets(pulumi.ComponentResource):
     checksums: dict[str, pulumi.Output[str]]
     resources: list[pulumi.Resource]
+    # Secret name -> key -> its secret value, for the components that consume a value (a role Job's script).
+    values: dict[str, dict[str, pulumi.Output[str]]]
 
     def __init__(
         self,
@@ -78,6 +81,7 @@ class Secrets(pulumi.ComponentResource):
         self._provided = provided or {}
         self.checksums = {}
         self.resources = []
+        self.values = {}
         for secret in secrets:
             content = self._content(secret)
             self.checksums[f"secret/{secret.name}"] = pulumi.Output.unsecret(content.apply(content_checksum))
@@ -114,6 +118,8 @@ class Secrets(pulumi.ComponentResource):
                 values[key] = pulumi.Output.secret(uuid_bytes.hex.apply(uuid4_from_hex))
             elif isinstance(spec, ConfigKey):
                 values[key] = pulumi.Config(NAMESPACE).require_secret(spec.key)
+            elif isinstance(spec, ProvidedKey) and spec.secret is not None:
+                values[key] = self.values[spec.secret][spec.key or key]
             elif isinstance(spec, ProvidedKey):
                 values[key] = pulumi.Output.secret(self._provided[secret.name][key])
         # Format keys reference only the keys above (validated), never each other.
@@ -121,5 +127,6 @@ class Secrets(pulumi.ComponentResource):
             if isinstance(spec, FormatKey):
                 parts = pulumi.Output.all(**{ref: values[ref] for ref in spec.references})
                 values[key] = pulumi.Output.secret(parts.apply(spec.render))
+        self.values[secret.name] = values
         # Every value is secret, so the whole content is too.
         return pulumi.Output.all(**{key: values[key] for key in secret.keys})
