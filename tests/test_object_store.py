@@ -18,12 +18,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import ProgramRun, assert_rejected, is_secret_value, plain_strings, run_program, stack_config, unwrap
+from harness import (
+    ProgramRun,
+    assert_rejected,
+    is_secret_value,
+    plain_strings,
+    rejected,
+    run_program,
+    stack_config,
+    unwrap,
+)
 
 from components.data.catalog import BUCKETS_READY_PATH, S3_CONFIG_PATH, S3Identity, seaweedfs_script
 from components.data.config import ENGINES, DataServiceConfig
 
-ASSETS = {"name": "assets", "type": "object-store", "namespace": "shop-data", "clients": ["checkout"]}
+ASSETS = {
+    "name": "assets",
+    "type": "object-store",
+    "namespace": "shop-data",
+    "clients": ["checkout", {"name": "storefront", "access": "read-only"}],
+}
 MINIO_RECORD = {"type": "object-store", "version": "RELEASE.2025-04-22T22-12-26Z", "storage": "20Gi"}
 
 
@@ -72,20 +86,68 @@ def test_the_object_store_runs_seaweedfs_from_the_pinned_image() -> None:
     ]
 
 
-def test_the_keys_reach_the_store_only_through_its_secret() -> None:
+def test_the_keys_reach_the_store_only_through_secrets() -> None:
     run = assets_run("production")
     found = container(run)
-    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in found["env"] if e["name"].startswith("S3_")}
-    assert env == {
+    env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef", e.get("value")) for e in found["env"]}
+    assert {name: ref for name, ref in env.items() if name.startswith("S3_")} == {
+        # The store's own (admin) key, for operators; no client holds it.
         "S3_ACCESS_KEY": {"name": "assets-credentials", "key": "username"},
         "S3_SECRET_KEY": {"name": "assets-credentials", "key": "password"},
+        # Each client's access key is its name; its secret key is the one in its own Secret, copied here.
+        "S3_CLIENT_0_ACCESS_KEY": "checkout",
+        "S3_CLIENT_0_SECRET_KEY": {"name": "assets-clients", "key": "checkout.password"},
+        "S3_CLIENT_1_ACCESS_KEY": "storefront",
+        "S3_CLIENT_1_SECRET_KEY": {"name": "assets-clients", "key": "storefront.password"},
     }
-    password = unwrap(run.k8s("Secret", "assets-credentials", "shop-data")[0].inputs["stringData"])["password"]
     (statefulset,) = run.k8s("StatefulSet", "assets", "shop-data")
-    assert password not in plain_strings(statefulset.inputs)
-    # The pod rolls when the Secret (and so the identities file) changes.
+    for secret, namespace in (("assets-credentials", "shop-data"), ("assets-checkout", "shop")):
+        password = unwrap(run.k8s("Secret", secret, namespace)[0].inputs["stringData"])["password"]
+        assert password not in plain_strings(statefulset.inputs)
+    # The pod rolls when a Secret (and so the identities file) changes.
     annotations = statefulset.manifest["spec"]["template"]["metadata"]["annotations"]
-    assert "checksum/secret-assets-credentials" in annotations
+    assert {"checksum/secret-assets-credentials", "checksum/secret-assets-clients"} <= set(annotations)
+
+
+def test_each_client_key_is_scoped_to_the_bucket_by_its_access() -> None:
+    script = container(assets_run("production"))["command"][2]
+    (config,) = [line for line in script.splitlines() if line.startswith('{"identities"')]
+    identities = {i["name"]: (i["credentials"], i["actions"]) for i in json.loads(config)["identities"]}
+    assert identities == {
+        "app": (
+            [{"accessKey": "${S3_ACCESS_KEY}", "secretKey": "${S3_SECRET_KEY}"}],
+            ["Admin", "Read", "List", "Tagging", "Write"],
+        ),
+        "checkout": (
+            [{"accessKey": "${S3_CLIENT_0_ACCESS_KEY}", "secretKey": "${S3_CLIENT_0_SECRET_KEY}"}],
+            ["Read:assets", "Write:assets", "List:assets", "Tagging:assets"],
+        ),
+        # Read-only: it may read and list the bucket, never write, tag or administer it.
+        "storefront": (
+            [{"accessKey": "${S3_CLIENT_1_ACCESS_KEY}", "secretKey": "${S3_CLIENT_1_SECRET_KEY}"}],
+            ["Read:assets", "List:assets"],
+        ),
+    }
+
+
+def test_each_client_has_its_own_key_and_no_workload_the_admins() -> None:
+    run = assets_run("production")
+    admin = unwrap(run.k8s("Secret", "assets-credentials", "shop-data")[0].inputs["stringData"])
+    checkout = unwrap(run.k8s("Secret", "assets-checkout", "shop")[0].inputs["stringData"])
+    storefront = unwrap(run.k8s("Secret", "assets-storefront", "shop")[0].inputs["stringData"])
+    assert (checkout["username"], storefront["username"]) == ("checkout", "storefront")
+    assert len({admin["password"], checkout["password"], storefront["password"]}) == 3
+    # The store's namespace holds each client's key beside its name, for the identities file only.
+    copies = unwrap(run.k8s("Secret", "assets-clients", "shop-data")[0].inputs["stringData"])
+    assert copies["checkout.password"] == checkout["password"]
+    assert copies["storefront.password"] == storefront["password"]
+    # The admin's Secret stays in the store's namespace, and no other pod reads it.
+    assert [s.manifest["metadata"]["namespace"] for s in run.k8s("Secret", "assets-credentials")] == ["shop-data"]
+    for kind in ("Deployment", "StatefulSet", "Job"):
+        for workload in run.k8s(kind):
+            if workload.manifest["metadata"]["name"] != "assets":
+                assert admin["password"] not in plain_strings(workload.inputs)
+                assert "assets-credentials" not in json.dumps(workload.manifest), workload.name
 
 
 def test_the_store_runs_under_the_restricted_pod_context() -> None:
@@ -117,10 +179,12 @@ def test_the_store_runs_under_the_restricted_pod_context() -> None:
 
 def test_clients_keep_their_secret_keys_and_url_shape() -> None:
     data = unwrap(assets_run("production").k8s("Secret", "assets-checkout", "shop")[0].inputs["stringData"])
-    assert set(data) == {"host", "port", "username", "password", "url"}
+    # MinIO's keys, plus the bucket, as a Cloud Storage bucket's clients get them.
+    assert set(data) == {"host", "port", "username", "password", "url", "bucket"}
     assert data["url"] == "http://assets.shop-data.svc.cluster.local:9000"
     assert data["port"] == "9000"
-    assert data["username"] == "app"
+    assert data["bucket"] == "assets"
+    assert data["username"] == "checkout"
     assert data["password"].isalnum() and len(data["password"]) == 32
     stored = assets_run("production").k8s("Secret", "assets-checkout", "shop")[0].inputs["stringData"]
     assert is_secret_value(stored)
@@ -278,3 +342,24 @@ def test_the_engine_table_names_the_maintained_engine() -> None:
     assert engine.refuse_version_change("4.47", "4.40") is not None
     assert engine.refuse_version_change("4.47", "5.01") is not None
     assert engine.refuse_version_change("4.40", "4.47") is None
+
+
+def test_a_client_named_like_the_admin_is_refused() -> None:
+    config = with_assets("production", clients=["app"])
+    (worker,) = [service for service in config["platform:services"] if service["name"] == "order-worker"]
+    config["platform:services"].append({**worker, "name": "app"})
+    message, registered = rejected("production", config)
+    assert registered == 0
+    assert (
+        "stack 'production': platform:dataServices[assets].clients[0].name: 'app' is SeaweedFS's superuser name; "
+        "a client's user takes its service's name"
+    ) in message.splitlines()
+
+
+def test_a_store_name_too_short_for_a_bucket_is_refused() -> None:
+    assert_rejected(
+        "production",
+        with_assets("production", name="s3"),
+        "stack 'production': platform:dataServices[s3].name: 's3' also names the store's bucket, which needs "
+        "3 to 63 characters",
+    )

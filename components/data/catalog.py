@@ -33,7 +33,7 @@ from components.workloads.config import DEFAULT_STORAGE_CLASS, ServiceConfig
 
 PASSWORD_LENGTH = 32
 # Engines with one user in this build: their clients receive the store's own credentials (docs/data-access.md).
-SHARED_USER_ENGINES = ("neo4j", "object-store")
+SHARED_USER_ENGINES = ("neo4j",)
 # Data stores run a little longer than services to stop: flush, checkpoint, hand over leadership.
 STOP_SECONDS = {"kafka": 120}
 DEFAULT_STOP_SECONDS = 60
@@ -71,6 +71,38 @@ class S3Identity:
     secret_key_env: str
     # SeaweedFS actions, optionally scoped to a bucket ('Read:assets'); unscoped: every bucket.
     actions: tuple[str, ...] = ("Admin", "Read", "List", "Tagging", "Write")
+
+
+# What a client's key may do in the store's bucket, by its access (SeaweedFS actions, scoped with ':<bucket>').
+CLIENT_ACTIONS = {"read-write": ("Read", "Write", "List", "Tagging"), "read-only": ("Read", "List")}
+
+
+def s3_identities(store: DataServiceConfig) -> list[S3Identity]:
+    """The store's own identity (its admin, for operators; no workload holds its key), then one per
+    client, its key scoped to the store's bucket with the actions its access allows."""
+    bucket = object_store_bucket(store)
+    admin = S3Identity(store.engine.username, "S3_ACCESS_KEY", "S3_SECRET_KEY")
+    clients = [
+        S3Identity(
+            client.name,
+            f"S3_CLIENT_{index}_ACCESS_KEY",
+            f"S3_CLIENT_{index}_SECRET_KEY",
+            tuple(f"{action}:{bucket}" for action in CLIENT_ACTIONS[client.access]),
+        )
+        for index, client in enumerate(store.clients)
+    ]
+    return [admin, *clients]
+
+
+def _client_key_env(store: DataServiceConfig) -> dict[str, Any]:
+    """Each client's access key (its name, not secret) and secret key (from `<store>-clients`)."""
+    env: dict[str, Any] = {}
+    for index, client in enumerate(store.clients):
+        env[f"S3_CLIENT_{index}_ACCESS_KEY"] = client.name
+        env[f"S3_CLIENT_{index}_SECRET_KEY"] = {
+            "secretKeyRef": {"name": store.clients_secret_name, "key": f"{client.name}.password"}
+        }
+    return env
 
 
 # Where the rendered identities file lives: /tmp is the pod's own emptyDir, the root filesystem is read-only.
@@ -228,13 +260,12 @@ def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
             "command": [
                 "/bin/sh",
                 "-c",
-                seaweedfs_script(
-                    store, [S3Identity("app", "S3_ACCESS_KEY", "S3_SECRET_KEY")], [object_store_bucket(store)]
-                ),
+                seaweedfs_script(store, s3_identities(store), [object_store_bucket(store)]),
             ],
             "env": {
                 "S3_ACCESS_KEY": _ref(store, "username"),
                 "S3_SECRET_KEY": _ref(store, "password"),
+                **_client_key_env(store),
             },
             "probes": {
                 "startup": health,
@@ -329,6 +360,8 @@ def credentials_secret(store: DataServiceConfig) -> SecretConfig:
         keys.update(_kafka_client_keys(engine.username))
     if store.type == "neo4j":
         keys["NEO4J_AUTH"] = _format(f"{engine.username}/{{password}}")
+    if store.type == "object-store":
+        keys["bucket"] = _format(object_store_bucket(store))
     return SecretConfig.model_validate({"name": store.secret_name, "namespaces": [store.namespace], "keys": keys})
 
 
@@ -367,6 +400,9 @@ def _client_secret(store: DataServiceConfig, client: StoreClient, namespace: str
             keys["database"] = _format(database)
         if store.type == "kafka":
             keys.update(_kafka_client_keys(client.name))
+        if store.type == "object-store":
+            # The same keys as a Cloud Storage bucket's clients get: the access key is `username`.
+            keys["bucket"] = _format(object_store_bucket(store))
     return SecretConfig.model_validate(
         {"name": name, "namespaces": [namespace], "rotation": client.rotation, "keys": keys}
     )
