@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from components.config import PlatformConfig
-from components.tenancy.config import UnknownGenerator
+from components.tenancy.config import ProvidedKey, UnknownGenerator
 from tools.reference import DERIVED_DEFAULTS
 
 README = (ROOT_DIR / "README.md").read_text()
@@ -52,7 +52,8 @@ PAGES = [
 
 def _models_in(annotation: object) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [] if annotation is UnknownGenerator else [annotation]
+        # Not user-written: the misspelt-generator catcher, and the keys only the platform writes (refused in `secrets`).
+        return [] if annotation in (UnknownGenerator, ProvidedKey) else [annotation]
     return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
 
 
