@@ -24,12 +24,14 @@ class Context:
     app: str
     # The GCP project; None on an existing cluster, where nothing in GCP is created.
     project: str | None
-    # True when the platform creates the GKE cluster (cluster.mode 'gke').
+    # True when the platform creates the GKE cluster (cluster.mode 'gke' or 'autopilot').
     creates_cluster: bool
     # The platform's explicit provider; unset only for the cluster component, which builds it.
     provider: k8s.Provider | None = None
     # The node pools: a component's depends_on does not reach its children, so each child names them.
     node_pools: Sequence[pulumi.Resource] = ()
+    # GKE Autopilot: Google runs the nodes and refuses pods that reach into them (hostNetwork, hostPath).
+    autopilot: bool = False
 
     @property
     def is_production(self) -> bool:

@@ -34,6 +34,7 @@ import pulumi
 
 from components.addons import Addons, AddonsArgs
 from components.cluster.cluster import Cluster, ClusterArgs
+from components.cluster.headroom import Placeholders
 from components.config.root import PlatformConfig
 from components.context import Context
 from components.data.backup import DataBackup
@@ -52,6 +53,7 @@ from components.observability.signals import ServiceSignals
 from components.observability.tracing import OTLP_GRPC_PORT, OTLP_HTTP_PORT, collector_peer, otlp_env
 from components.planning.capacity import CapacityReport, check_capacity
 from components.planning.cost import estimate_cost
+from components.planning.headroom import PoolHeadroom, plan_headroom
 from components.planning.timing import TimingReport, Wiring, estimate_timing
 from components.tenancy.config_maps import ConfigMaps
 from components.tenancy.namespaces import Namespaces, NamespacesArgs
@@ -87,13 +89,23 @@ class Platform(pulumi.ComponentResource):
 
     def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         # Refuse a stack whose HPA maxima cannot fit its node pools before anything is registered.
-        capacity, timing = plan(config)
+        capacity, headroom, timing = plan(config)
         super().__init__("platform:index:Platform", name, None, opts)
         self._name, self._config = name, config
         warn_retired_controller(config)
 
         cluster = self._cluster()
         context = self._context().on_cluster(cluster.provider, cluster.ready)
+        if headroom:
+            # Spare room kept warm on the pools: scale-ups preempt the placeholders instead of waiting for a node.
+            Placeholders(
+                f"{name}-headroom",
+                headroom,
+                config.node_pools,
+                cluster.pool_names,
+                context,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=cluster.ready),
+            )
         # Nothing is scheduled into a cluster that has no nodes yet.
         on_nodes = pulumi.ResourceOptions(parent=self, depends_on=cluster.ready)
         namespaces = self._namespaces(context, on_nodes)
@@ -106,7 +118,7 @@ class Platform(pulumi.ComponentResource):
         self._observability(context, tenancy, addons, on_nodes)
         self._backup(cluster, context, on_nodes)
         urls = self._routes(context, addon_args, addons, cluster, services, on_nodes)
-        self.exports = stack_outputs(config, cluster, addons, namespaces, urls, capacity, timing)
+        self.exports = stack_outputs(config, cluster, addons, namespaces, urls, capacity, timing, headroom)
         self.register_outputs({})
 
     def _context(self) -> Context:
@@ -116,6 +128,7 @@ class Platform(pulumi.ComponentResource):
             app=config.app,
             project=config.project,
             creates_cluster=config.creates_cluster,
+            autopilot=config.cluster.autopilot,
         )
 
     def _cluster(self) -> Cluster:
@@ -454,6 +467,7 @@ def stack_outputs(
     urls: list[str],
     capacity: CapacityReport,
     timing: TimingReport,
+    headroom: dict[str, PoolHeadroom],
 ) -> dict[str, Any]:
     return {
         "environment": config.environment,
@@ -481,20 +495,25 @@ def stack_outputs(
             config.workloads,
             config.managed_data_services,
             config.is_production,
+            {pool: (room.pods, room.extra_nodes) for pool, room in headroom.items()},
         ).summary(),
         "timing": timing.summary(),
+        "headroom": {pool: room.summary() for pool, room in headroom.items()},
     }
 
 
-def plan(config: PlatformConfig) -> tuple[CapacityReport, TimingReport]:
-    """Capacity (refusing a stack whose HPA maxima cannot fit its node pools) and timing (warning where a
-    target is missed), both computed before anything is registered."""
+def plan(config: PlatformConfig) -> tuple[CapacityReport, dict[str, PoolHeadroom], TimingReport]:
+    """Capacity (refusing a stack whose HPA maxima cannot fit its node pools), the headroom each pool keeps
+    warm, and timing (warning where a target is missed), all computed before anything is registered."""
     nginx = config.addons.ingress_nginx.model_copy(update={"enabled": config.runs_ingress_nginx})
-    capacity = check_capacity(config.stack, config.cluster, config.node_pools, config.workloads, nginx)
-    timing = estimate_timing(config.stack, config.timing, config.services, wiring_of(config), capacity)
+    stores = frozenset(store.name for store in config.stores)
+    capacity = check_capacity(config.stack, config.cluster, config.node_pools, config.workloads, nginx, stores)
+    headroom = plan_headroom(config.node_pools, config.services, capacity, config.is_production)
+    placeholders = {pool: room.total for pool, room in headroom.items()}
+    timing = estimate_timing(config.stack, config.timing, config.services, wiring_of(config), capacity, placeholders)
     for warning in timing.warnings():
         pulumi.log.warn(warning)
-    return capacity, timing
+    return capacity, headroom, timing
 
 
 def warn_retired_controller(config: PlatformConfig) -> None:

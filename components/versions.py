@@ -71,3 +71,12 @@ SEAWEEDFS_IMAGE = "4.47"
 # Verified: docker.io/library/neo4j:5.26.10 (5.26 LTS; docker-library/official-images carries 5.26.x, 5.26.11 on 2025-08-27).
 # renovate: datasource=docker depName=neo4j
 NEO4J_IMAGE = "5.26.10"
+
+# --------------------------------------------------------------------------- platform images
+
+# Verified: 3.10.1 is the pause version kubeadm pins for Kubernetes 1.35 (kubernetes/kubernetes
+# cmd/kubeadm/app/constants PauseVersion); registry.k8s.io/pause:3.10.1 is pinned at digest
+# sha256:278fb9dbcca9518083ad1e11276933a2e96f23de604a3a08cc3c80002767d24c by several public repositories (the
+# digest is kept beside its use, components/cluster/headroom.py, and moves with this tag).
+# renovate: datasource=docker depName=registry.k8s.io/pause
+PAUSE_IMAGE = "3.10.1"

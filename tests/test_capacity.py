@@ -17,6 +17,7 @@ from components.planning.capacity import (
     MACHINE_TYPES,
     CapacityReport,
     CpuMemory,
+    allocatable_ephemeral_mib,
     check_capacity,
     node_allocatable,
     reserved_cpu_millicores,
@@ -89,6 +90,25 @@ def test_n2_highmem_96_reserves_2_percent_above_128_gib() -> None:
     assert reserved_cpu_millicores(96) == pytest.approx(310)
 
 
+def test_ephemeral_storage_allocatable_follows_gkes_boot_disk_reservation() -> None:
+    # min(50%, 6 GiB + 35%, 100 GiB) reserved plus a 10% eviction threshold, in MiB.
+    assert allocatable_ephemeral_mib(100) == pytest.approx((100 - 41 - 10) * 1024)
+    assert allocatable_ephemeral_mib(20) == pytest.approx((20 - 10 - 2) * 1024)
+    assert allocatable_ephemeral_mib(500) == pytest.approx((500 - 100 - 50) * 1024)
+
+
+def test_pod_asking_more_ephemeral_storage_than_a_node_offers_is_rejected() -> None:
+    config = _production()
+    _override(config, "checkout", {"ephemeralStorage": "60Gi", "autoscaling": {"minReplicas": 3, "maxReplicas": 3}})
+    assert_rejected(
+        "production",
+        config,
+        "stack 'production': platform:nodePools: regular-only service 'checkout' requests 0.2 CPU / 0.2 GiB / "
+        "60.0 GiB of ephemeral storage per pod, more than one node of its pools offers after system reservations "
+        "and DaemonSets (base: 3.5 CPU / 12.7 GiB / 49.0 GiB of ephemeral storage)",
+    )
+
+
 def test_machines_under_1_gib_reserve_255_mib() -> None:
     assert reserved_memory_mib(614) == 255
 
@@ -107,10 +127,11 @@ def test_every_repo_stack_passes_the_check(run: ProgramRun) -> None:
 def test_dev_skips_the_check_and_says_why(dev: ProgramRun) -> None:
     summary = dev.outputs["capacity"]
     assert summary["reason"] == "cluster.mode is 'existing': the node pools are not known to the program"
-    # storefront, checkout, order-worker at 250m/256Mi, 1 to 3, 3 and 2 replicas (no ingress-nginx: the Gateway API).
+    # storefront, checkout, order-worker at 250m/256Mi, 1 to 3, 3 and 2 replicas (no ingress-nginx: the Gateway API);
+    # each pod's ephemeral storage is its /tmp (256Mi) plus the log allowance (64Mi).
     assert summary["requested"] == {
-        "min": {"cpuMillicores": 750, "memoryMiB": 768},
-        "max": {"cpuMillicores": 2000, "memoryMiB": 2048},
+        "min": {"cpuMillicores": 750, "memoryMiB": 768, "ephemeralStorageMiB": 3 * 320},
+        "max": {"cpuMillicores": 2000, "memoryMiB": 2048, "ephemeralStorageMiB": 8 * 320},
     }
 
 
@@ -131,29 +152,31 @@ def test_every_example_stack_passes_the_check(directory: Path, stack: str, warni
             if spec.get("type") == "config":
                 config[f"{NAMESPACE}:{spec['key']}"] = "supplied-by-the-operator"
     parsed = _parse(stack, config)
-    assert capacity_of(parsed).checked is parsed.creates_cluster
+    # On Autopilot the check is per pod (admission rules), with no pools: the summary says it ran.
+    assert capacity_of(parsed).summary()["checked"] is parsed.creates_cluster
 
 
 def test_production_summary_exports_requests_and_allocatable(production: ProgramRun) -> None:
     summary = production.outputs["capacity"]
-    # e2-standard-4: 3920m / 13621.6 MiB allocatable, less 400m / 600 MiB of DaemonSets.
+    # e2-standard-4: 3920m / 13621.6 MiB allocatable, less 400m / 600 MiB of DaemonSets. A 100 GB boot disk:
+    # 100 - min(50, 6 + 35, 100) reserved - 10 eviction threshold = 49 GiB of ephemeral storage.
     assert summary["pools"]["base"] == {
         "machineType": "e2-standard-4",
         "spot": False,
         "zones": 3,
         "nodes": {"min": 3, "max": 9},
-        "allocatablePerNode": {"cpuMillicores": 3520, "memoryMiB": 13022},
+        "allocatablePerNode": {"cpuMillicores": 3520, "memoryMiB": 13022, "ephemeralStorageMiB": 49 * 1024},
     }
     assert summary["pools"]["spot"]["nodes"] == {"min": 0, "max": 15}
     # Min: (3 + 3 + 2) x 250m; max: (12 + 10 + 8) x 250m (256Mi likewise). GKE's Gateway runs no pods here.
     assert summary["requested"] == {
-        "min": {"cpuMillicores": 2000, "memoryMiB": 2048},
-        "max": {"cpuMillicores": 7500, "memoryMiB": 7680},
+        "min": {"cpuMillicores": 2000, "memoryMiB": 2048, "ephemeralStorageMiB": 8 * 320},
+        "max": {"cpuMillicores": 7500, "memoryMiB": 7680, "ephemeralStorageMiB": 30 * 320},
     }
     # 3 and 24 nodes of 3520m / 13021.6 MiB.
     assert summary["allocatable"] == {
-        "min": {"cpuMillicores": 10560, "memoryMiB": 39065},
-        "max": {"cpuMillicores": 84480, "memoryMiB": 312518},
+        "min": {"cpuMillicores": 10560, "memoryMiB": 39065, "ephemeralStorageMiB": 3 * 49 * 1024},
+        "max": {"cpuMillicores": 84480, "memoryMiB": 312518, "ephemeralStorageMiB": 24 * 49 * 1024},
     }
 
 
@@ -163,12 +186,12 @@ def test_production_groups_regular_only_workloads_on_the_base_pool(production: P
         "pools": ["base"],
         "workloads": ["checkout", "storefront"],
         "requested": {
-            "min": {"cpuMillicores": 1500, "memoryMiB": 1536},
-            "max": {"cpuMillicores": 5500, "memoryMiB": 5632},
+            "min": {"cpuMillicores": 1500, "memoryMiB": 1536, "ephemeralStorageMiB": 6 * 320},
+            "max": {"cpuMillicores": 5500, "memoryMiB": 5632, "ephemeralStorageMiB": 22 * 320},
         },
         "allocatable": {
-            "min": {"cpuMillicores": 10560, "memoryMiB": 39065},
-            "max": {"cpuMillicores": 31680, "memoryMiB": 117194},
+            "min": {"cpuMillicores": 10560, "memoryMiB": 39065, "ephemeralStorageMiB": 3 * 49 * 1024},
+            "max": {"cpuMillicores": 31680, "memoryMiB": 117194, "ephemeralStorageMiB": 9 * 49 * 1024},
         },
     }
     # prefer-spot order-worker may use either pool, so only the union bounds it.
@@ -183,8 +206,9 @@ def test_staging_warns_that_spot_only_minimum_waits_for_the_autoscaler(staging: 
     # The timing model's own warnings (test_timing.py) aside.
     assert [w for w in staging.warnings if "timing." not in w] == [
         "stack 'staging': platform:nodePools: at HPA minimum, spot-only services (order-worker) request "
-        "0.5 CPU / 0.5 GiB but spot pools (spot) allocate only 0.0 CPU / 0.0 GiB at their minimum nodes: "
-        "short 0.5 CPU / 0.5 GiB; their pods stay Pending until the cluster autoscaler adds nodes"
+        "0.5 CPU / 0.5 GiB / 0.6 GiB of ephemeral storage but spot pools (spot) allocate only 0.0 CPU / 0.0 GiB / "
+        "0.0 GiB of ephemeral storage at their minimum nodes: short 0.5 CPU / 0.5 GiB / 0.7 GiB of ephemeral storage; "
+        "their pods stay Pending until the cluster autoscaler adds nodes"
     ]
 
 
@@ -311,7 +335,7 @@ def test_node_selector_confines_a_service_to_the_pools_carrying_its_labels(warni
     compute = next(s for s in report.summary()["poolSets"] if s["pools"] == ["compute"])
     # checkout alone, 10 x 250m at most; 6 nodes of e2-standard-8 (7910m - 400m).
     assert compute["workloads"] == ["checkout"]
-    assert compute["requested"]["max"] == {"cpuMillicores": 2500, "memoryMiB": 2560}
+    assert compute["requested"]["max"] == {"cpuMillicores": 2500, "memoryMiB": 2560, "ephemeralStorageMiB": 3200}
     assert compute["allocatable"]["max"]["cpuMillicores"] == 6 * (7910 - 400)
     # Unselected regular workloads may use any untainted regular pool, the compute pool included.
     regular = next(s for s in report.summary()["poolSets"] if s["pools"] == ["base", "compute"])

@@ -52,6 +52,7 @@ def test_every_kind_the_platform_uses_or_plans_has_a_schema() -> None:
         ("gateway.envoyproxy.io/v1alpha1", "BackendTrafficPolicy"),
         ("gateway.envoyproxy.io/v1alpha1", "ClientTrafficPolicy"),
         ("gateway.envoyproxy.io/v1alpha1", "EnvoyProxy"),
+        ("cloud.google.com/v1", "ComputeClass"),
     } <= covered_kinds()
 
 

@@ -78,30 +78,45 @@ def test_readme_is_a_short_front_page() -> None:
 
 
 def _links(text: str) -> list[str]:
-    return [target.split("#")[0] for target in re.findall(r"\]\(([^)\s]+)\)", text) if "://" not in target]
+    return [target for target in re.findall(r"\]\(([^)\s]+)\)", text) if "://" not in target]
+
+
+def _anchors(page: Path) -> set[str]:
+    """The heading anchors GitHub gives a page: lowercase, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#+ (.+)$", re.sub(r"```.*?```", "", page.read_text(), flags=re.S), re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def _user_pages() -> list[Path]:
+    """The pages a user reads: the front page, docs/ and each example's README."""
+    return [ROOT_DIR / "README.md", *sorted(DOCS.glob("*.md")), *sorted(ROOT_DIR.glob("examples/*/README.md"))]
 
 
 def test_every_relative_link_resolves() -> None:
     broken = []
-    for page in [ROOT_DIR / "README.md", *sorted(DOCS.glob("*.md"))]:
-        for target in _links(page.read_text()):
-            if target and not (page.parent / target).exists() and Path(target).name not in RESERVED_PAGES:
-                broken.append(f"{page.relative_to(ROOT_DIR)} -> {target}")
+    for page in _user_pages():
+        for link in _links(page.read_text()):
+            target, _, anchor = link.partition("#")
+            path = page.parent / target if target else page
+            if Path(target).name in RESERVED_PAGES:
+                continue
+            if not path.exists() or (anchor and path.suffix == ".md" and anchor not in _anchors(path)):
+                broken.append(f"{page.relative_to(ROOT_DIR)} -> {link}")
     assert broken == []
 
 
 def test_the_table_of_contents_links_every_page() -> None:
-    toc = set(_links((DOCS / "README.md").read_text()))
+    toc = {link.partition("#")[0] for link in _links((DOCS / "README.md").read_text())}
     assert [page for page in [*PAGES, *sorted(RESERVED_PAGES)] if page not in toc] == []
     assert [page.name for page in DOCS.glob("*.md") if page.name != "README.md" and page.name not in toc] == []
 
 
 def test_user_facing_docs_say_guide_not_seed_and_cite_no_issue_numbers() -> None:
     found = []
-    for page in [ROOT_DIR / "README.md", *sorted(DOCS.glob("*.md"))]:
+    for page in _user_pages():
         for number, line in enumerate(page.read_text().splitlines(), 1):
             if re.search(r"\bseeds?\b|(?<![\w/&])#\d+\b|\bissue \d+", line, re.I):
-                found.append(f"{page.name}:{number}: {line.strip()[:80]}")
+                found.append(f"{page.relative_to(ROOT_DIR)}:{number}: {line.strip()[:80]}")
     assert found == []
 
 

@@ -98,8 +98,13 @@ def pod_spec(run: ProgramRun, deployment: str) -> dict[str, Any]:
 
 
 def resources(run: ProgramRun, deployment: str) -> tuple[dict[str, str], dict[str, str]]:
+    """CPU and memory as the guide sizes them (ephemeral storage is the platform's: test_stacks checks it)."""
     values = container(run, deployment)["resources"]
-    return values["requests"], values["limits"]
+    guide = ("cpu", "memory")
+    return (
+        {k: v for k, v in values["requests"].items() if k in guide},
+        {k: v for k, v in values["limits"].items() if k in guide},
+    )
 
 
 def probe(run: ProgramRun, deployment: str, kind: str) -> dict[str, Any]:

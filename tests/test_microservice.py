@@ -344,16 +344,17 @@ def test_secrets_mount_read_only_and_tmp_is_a_bounded_empty_dir(run: ProgramRun)
 
 
 def test_size_preset_small_sets_seed_003_requests_and_limits(run: ProgramRun) -> None:
+    # Ephemeral storage: /tmp (256Mi) plus the log allowance (64Mi), requested and limited alike.
     assert _container(run, "storefront")["resources"] == {
-        "requests": {"cpu": "250m", "memory": "256Mi"},
-        "limits": {"cpu": "500m", "memory": "512Mi"},
+        "requests": {"cpu": "250m", "memory": "256Mi", "ephemeral-storage": "320Mi"},
+        "limits": {"cpu": "500m", "memory": "512Mi", "ephemeral-storage": "320Mi"},
     }
 
 
 def test_explicit_resources_are_used_as_written(custom: ProgramRun) -> None:
     assert _container(custom, "auth")["resources"] == {
-        "requests": {"cpu": "250m", "memory": "512Mi"},
-        "limits": {"cpu": "1000m", "memory": "2Gi"},
+        "requests": {"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "320Mi"},
+        "limits": {"cpu": "1000m", "memory": "2Gi", "ephemeral-storage": "320Mi"},
     }
 
 

@@ -120,6 +120,8 @@ def test_each_namespace_has_the_quota_from_config(run: ProgramRun) -> None:
             "requests.memory": ns.quota.requests_memory,
             "limits.cpu": ns.quota.limits_cpu,
             "limits.memory": ns.quota.limits_memory,
+            "requests.ephemeral-storage": ns.quota.requests_ephemeral_storage,
+            "limits.ephemeral-storage": ns.quota.limits_ephemeral_storage,
             "pods": str(ns.quota.pods),
             "services.loadbalancers": "0",
         }
@@ -135,6 +137,8 @@ def test_quotas_are_sized_per_stack() -> None:
         "requests.memory": "8Gi",
         "limits.cpu": "8",
         "limits.memory": "16Gi",
+        "requests.ephemeral-storage": "64Gi",
+        "limits.ephemeral-storage": "64Gi",
         "pods": "50",
         "services.loadbalancers": "0",
     }
@@ -143,6 +147,8 @@ def test_quotas_are_sized_per_stack() -> None:
         "requests.memory": "32Gi",
         "limits.cpu": "32",
         "limits.memory": "64Gi",
+        "requests.ephemeral-storage": "64Gi",
+        "limits.ephemeral-storage": "64Gi",
         "pods": "200",
         "services.loadbalancers": "0",
     }
@@ -155,8 +161,8 @@ def test_each_namespace_has_default_container_requests_and_limits(run: ProgramRu
             "limits": [
                 {
                     "type": "Container",
-                    "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
-                    "default": {"cpu": "500m", "memory": "512Mi"},
+                    "defaultRequest": {"cpu": "100m", "memory": "128Mi", "ephemeral-storage": "320Mi"},
+                    "default": {"cpu": "500m", "memory": "512Mi", "ephemeral-storage": "320Mi"},
                 }
             ]
         }

@@ -75,6 +75,10 @@ def _unknown_caller(config: dict[str, Any]) -> None:
     _service(config, "storefront")["allowFrom"] = ["checkout", "payments"]
 
 
+def _ephemeral_storage_below_its_scratch(config: dict[str, Any]) -> None:
+    _service(config, "checkout")["ephemeralStorage"] = "128Mi"
+
+
 def _service_port_used_twice(config: dict[str, Any]) -> None:
     _service(config, "checkout")["ports"].append({"name": "web", "containerPort": 8081, "servicePort": 80})
 
@@ -156,6 +160,12 @@ REJECTIONS: list[tuple[str, Mutation, str]] = [
         "two ports on one Service port",
         _service_port_used_twice,
         "platform:services[checkout].ports[web].servicePort: service port 80 is used twice; set a distinct servicePort",
+    ),
+    (
+        "ephemeral storage below its own scratch volume and logs",
+        _ephemeral_storage_below_its_scratch,
+        "platform:services[checkout].ephemeralStorage: 128Mi is below what the pod may write by design (320Mi: "
+        "1 emptyDir(s) of 256Mi, 64Mi of logs); the kubelet would evict a healthy pod: raise it or leave it unset",
     ),
 ]
 

@@ -223,6 +223,20 @@ def test_no_secret_value_appears_in_plain_anywhere(stack: tuple[Path, str]) -> N
 # --------------------------------------------------------------------------- workloads and routes
 
 
+def test_every_service_container_requests_and_limits_ephemeral_storage(stack: tuple[Path, str]) -> None:
+    # One pod writing logs or scratch files must not fill a node's disk and get its neighbours evicted.
+    checked = 0
+    for item in manifests(stack_run(*stack)):
+        if item.service is None or item.kind not in ("Deployment", "StatefulSet", "Job"):
+            continue
+        for container in item.body["spec"]["template"]["spec"]["containers"]:
+            resources = container["resources"]
+            assert resources["requests"]["ephemeral-storage"] == resources["limits"]["ephemeral-storage"], item.kind
+            checked += 1
+    services = platform_config(stack[1], values_of(*stack), stack[0]).workloads
+    assert checked >= len([s for s in services if s.enabled])
+
+
 def test_every_image_is_pinned(stack: tuple[Path, str]) -> None:
     images = [
         container["image"]

@@ -144,7 +144,9 @@ def print_timing(timing: dict[str, Any]) -> None:
         scale = service["scaleUp"]
         if scale is not None:
             nodes = f", +{scale['nodesNeeded']} node(s)" if scale["nodesNeeded"] else ""
-            line += f", scale-up {'->'.join(map(str, scale['steps'] or []))} {scale['seconds']} s{nodes}"
+            before = scale.get("secondsWithoutHeadroom")
+            warm = f" ({before} s without headroom)" if before is not None and before != scale["seconds"] else ""
+            line += f", scale-up {'->'.join(map(str, scale['steps'] or []))} {scale['seconds']} s{warm}{nodes}"
         print(line)
     critical = timing["criticalPath"]
     scratch = critical["fromScratch"]

@@ -1,6 +1,6 @@
 """The cluster the platform runs on, and the explicit Kubernetes provider every object goes through.
 
-Two modes, from `cluster.mode`:
+Three modes, from `cluster.mode`:
 - `gke` (staging, production): the network (network.py), the node identity and node pools
   (node_pool.py) and a hardened, private, VPC-native GKE Standard cluster in the spirit of
   terraform-google-kubernetes-engine's `safer-cluster`: default pool removed, Workload Identity,
@@ -9,17 +9,24 @@ Two modes, from `cluster.mode`:
   while its IP endpoint stays private, or public behind masterAuthorizedNetworks, as
   `cluster.controlPlane` says. GKE's current guard rails come from config with safe defaults: the
   standard security posture, FQDN network policies, the Secret Manager add-on and, on every pool,
-  the kubelet read-only port closed. The provider's kubeconfig is built from the cluster's outputs
+  the kubelet read-only port closed. Pools that name a `computeClass` get a GKE ComputeClass
+  over them (compute_class.py): Spot first, on-demand when Spot runs out, back to Spot when it
+  returns. The provider's kubeconfig is built from the cluster's outputs
   and targets the DNS endpoint when it is on (kubeconfig.py).
   Production's cluster has deletion protection and is `protect`ed in Pulumi; dev and staging's
   are not, so those environments can be torn down.
+- `autopilot`: the same network, private cluster, DNS endpoint, Workload Identity, release channel,
+  maintenance window, Binary Authorization, security posture and Secret Manager add-on, on a GKE
+  Autopilot cluster (`enable_autopilot`): no node pools (Google creates nodes per pod, as the
+  platform's node account), and the node-level settings Autopilot fixes itself left unset (Dataplane
+  V2, shielded nodes, the kubelet read-only port, legacy ABAC, client certificates).
 - `existing` (dev): no GCP resource at all; the provider targets the kubeconfig file and context
   named in config (a kind or minikube cluster), never the ambient current context.
 
 `.ready` holds the node pools: every Kubernetes object waits for them, so nothing is created into a
 cluster without nodes.
 
-Deliberately left out: Autopilot, application-layer Secrets encryption with Cloud KMS, a
+Deliberately left out: application-layer Secrets encryption with Cloud KMS, a
 private-endpoint bastion, fleet registration, node auto-provisioning, and workload vulnerability
 scanning: GKE shut down its standard tier on 2025-07-31 and its advanced tier on 2026-06-16, so
 `vulnerabilityMode` is written as VULNERABILITY_DISABLED (scan images in Artifact Registry instead).
@@ -36,11 +43,13 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig
+from components.cluster.compute_class import ComputeClasses
+from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig, compute_classes
 from components.cluster.kubeconfig import gke_kubeconfig
 from components.cluster.network import PODS_RANGE, SERVICES_RANGE, Network
 from components.cluster.node_pool import (
     KUBELET_READ_ONLY_PORT,
+    NODE_SCOPES,
     NodePool,
     NodePoolArgs,
     NodeServiceAccount,
@@ -83,6 +92,15 @@ def _addons_config(dataplane_v2: bool, backup_agent: bool) -> gcp.container.Clus
     )
 
 
+def _autopilot_node_identity(email: pulumi.Input[str]) -> gcp.container.ClusterClusterAutoscalingArgs:
+    """The nodes Autopilot creates run as the platform's least-privilege node account, not the default one."""
+    return gcp.container.ClusterClusterAutoscalingArgs(
+        auto_provisioning_defaults=gcp.container.ClusterClusterAutoscalingAutoProvisioningDefaultsArgs(
+            service_account=email, oauth_scopes=NODE_SCOPES
+        )
+    )
+
+
 class Cluster(pulumi.ComponentResource):
     # The VPC and subnets (gke mode): a regional internal Gateway takes its address from the subnet;
     # managed data services attach to the VPC and the node subnet privately.
@@ -91,16 +109,20 @@ class Cluster(pulumi.ComponentResource):
     cluster_id: pulumi.Output[str] | None = None
     ready: list[pulumi.Resource]
     outputs: dict[str, Any]
+    # Config pool name -> GKE's name for it (gke mode).
+    pool_names: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:cluster:Cluster", name, None, opts)
         if args.context.creates_cluster:
             self._build_gke(name, args)
         else:
-            self._build_existing(name, args.cluster)
+            self._build_existing(name, args.cluster, args.node_pools, args.context.labels)
         self.register_outputs(self.outputs)
 
-    def _build_existing(self, name: str, cluster: ClusterConfig) -> None:
+    def _build_existing(
+        self, name: str, cluster: ClusterConfig, node_pools: Sequence[NodePoolConfig], labels: dict[str, str]
+    ) -> None:
         self.provider = k8s.Provider(
             f"{name}-k8s",
             k8s.ProviderArgs(
@@ -111,7 +133,21 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.ready = []
+        # Pools a stack describes on an existing cluster keep their own names (the e2e harness's kwok pools).
+        self.pool_names = {pool.name: pulumi.Output.from_input(pool.name) for pool in node_pools}
         self.outputs = {"clusterContext": cluster.context}
+        classes = compute_classes(list(node_pools))
+        if classes:
+            # nodePools here describe the existing cluster's pools, by their own names (already labelled and tainted).
+            compute = ComputeClasses(
+                f"{name}-compute-classes",
+                classes,
+                {pool.name: pool.name for pool in node_pools},
+                labels,
+                self.provider,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.ready = list(compute.objects.values())
 
     def _build_gke(self, name: str, args: ClusterArgs) -> None:
         project = args.context.project
@@ -151,6 +187,17 @@ class Cluster(pulumi.ComponentResource):
         )
         self.provider = k8s.Provider(f"{name}-k8s", k8s.ProviderArgs(kubeconfig=kubeconfig), opts=child)
         self.ready = [pool.node_pool for pool in pools]
+        # GKE's pool names carry a generated suffix: a ComputeClass and the headroom placeholders name them.
+        self.pool_names = {
+            config.name: pool.node_pool.name for config, pool in zip(args.node_pools, pools, strict=True)
+        }
+        classes = compute_classes(list(args.node_pools))
+        if classes:
+            compute = ComputeClasses(
+                f"{name}-compute-classes", classes, self.pool_names, args.context.labels, self.provider, opts=child
+            )
+            # A pod that selects a class must find it: everything scheduled waits for the classes too.
+            self.ready += list(compute.objects.values())
         # projects/<p>/locations/<l>/clusters/<name>: what a Backup for GKE plan names.
         self.cluster_id = cluster.id
         self.outputs = {
@@ -189,6 +236,7 @@ class Cluster(pulumi.ComponentResource):
     ) -> gcp.container.Cluster:
         settings, context = args.cluster, args.context
         window, access = settings.maintenance_window, settings.control_plane
+        standard = not settings.autopilot
         return gcp.container.Cluster(
             f"{name}-gke",
             gcp.container.ClusterArgs(
@@ -199,9 +247,12 @@ class Cluster(pulumi.ComponentResource):
                 resource_labels={"environment": context.environment, "managed-by": "pulumi"},
                 deletion_protection=context.is_production,
                 # Pools are separate NodePool resources; GKE still needs a first pool, deleted at once.
-                remove_default_node_pool=True,
-                initial_node_count=1,
-                node_config=default_pool_node_config(node_identity.account.email),
+                # Autopilot has no pools: Google creates nodes per pod, as the node identity below.
+                remove_default_node_pool=True if standard else None,
+                initial_node_count=1 if standard else None,
+                node_config=default_pool_node_config(node_identity.account.email) if standard else None,
+                enable_autopilot=True if not standard else None,
+                cluster_autoscaling=None if standard else _autopilot_node_identity(node_identity.account.email),
                 network=network.vpc.self_link,
                 subnetwork=network.subnet.self_link,
                 networking_mode="VPC_NATIVE",
@@ -249,30 +300,38 @@ class Cluster(pulumi.ComponentResource):
                     )
                 ),
                 # Dataplane V2 (eBPF) enforces NetworkPolicy itself; without it Calico must, or policies do nothing.
-                datapath_provider="ADVANCED_DATAPATH" if settings.dataplane_v2 else "LEGACY_DATAPATH",
+                # (Autopilot always runs Dataplane V2 and sets it itself.)
+                datapath_provider=None
+                if not standard
+                else ("ADVANCED_DATAPATH" if settings.dataplane_v2 else "LEGACY_DATAPATH"),
                 network_policy=None
-                if settings.dataplane_v2
+                if settings.dataplane_v2 or not standard
                 else gcp.container.ClusterNetworkPolicyArgs(enabled=True, provider="CALICO"),
                 enable_fqdn_network_policy=settings.fqdn_network_policy,
-                addons_config=_addons_config(settings.dataplane_v2, args.backup_agent),
+                addons_config=_addons_config(settings.dataplane_v2 or not standard, args.backup_agent),
                 security_posture_config=gcp.container.ClusterSecurityPostureConfigArgs(
                     mode=settings.security_posture, vulnerability_mode=VULNERABILITY_MODE
                 ),
                 # Explicitly false when off, so switching it off later really removes the add-on.
                 secret_manager_config=gcp.container.ClusterSecretManagerConfigArgs(enabled=settings.secret_manager),
                 # Pools created outside this program (or by GKE) start with the read-only port closed too.
+                # (Autopilot manages its nodes' kubelet, shielded boot, ABAC and certificates itself: left unset.)
                 node_pool_defaults=gcp.container.ClusterNodePoolDefaultsArgs(
                     node_config_defaults=gcp.container.ClusterNodePoolDefaultsNodeConfigDefaultsArgs(
                         insecure_kubelet_readonly_port_enabled=KUBELET_READ_ONLY_PORT[False]
                     )
-                ),
-                enable_shielded_nodes=True,
-                enable_legacy_abac=False,
+                )
+                if standard
+                else None,
+                enable_shielded_nodes=True if standard else None,
+                enable_legacy_abac=False if standard else None,
                 master_auth=gcp.container.ClusterMasterAuthArgs(
                     client_certificate_config=gcp.container.ClusterMasterAuthClientCertificateConfigArgs(
                         issue_client_certificate=False
                     )
-                ),
+                )
+                if standard
+                else None,
                 logging_config=gcp.container.ClusterLoggingConfigArgs(enable_components=LOGGING_COMPONENTS),
                 monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
                     enable_components=MONITORING_COMPONENTS,

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from components.errors import Problem
-from components.values import Cidr, DnsLabel, Labels, Model
+from components.values import Cidr, Cpu, DnsLabel, Labels, Memory, Model
 
 
 class MaintenanceWindow(Model):
@@ -52,9 +52,10 @@ class ControlPlaneConfig(Model):
 
 class ClusterConfig(Model):
     # existing: target a cluster you already have (kind, minikube) through a kubeconfig context
-    # and create no GCP resources. gke: create the VPC, the cluster and its node pools.
-    mode: Literal["existing", "gke"] = "existing"
-    """`existing`: use a cluster you already have (kind, minikube) through `kubeconfig` + `context`, and create no GCP resource. `gke`: create the VPC, GKE cluster and node pools. Production must be `gke`."""
+    # and create no GCP resources. gke: create the VPC, a GKE Standard cluster and its node pools.
+    # autopilot: create the VPC and a GKE Autopilot cluster, whose nodes Google manages (no node pools).
+    mode: Literal["existing", "gke", "autopilot"] = "existing"
+    """`existing`: use a cluster you already have (kind, minikube) through `kubeconfig` + `context`, and create no GCP resource. `gke`: create the VPC, a GKE Standard cluster and node pools. `autopilot`: create the VPC and a GKE Autopilot cluster (Google runs the nodes; no node pools). Production must be `gke` or `autopilot`."""
     name: DnsLabel = "platform-${environment}"
     """GKE cluster name, at most 40 characters."""
     # A region ("europe-west1") makes a regional cluster; a zone ("europe-west1-b") a zonal one.
@@ -102,6 +103,15 @@ class ClusterConfig(Model):
         return data
 
     @property
+    def creates_cluster(self) -> bool:
+        """The platform creates the network and a GKE cluster (Standard or Autopilot)."""
+        return self.mode != "existing"
+
+    @property
+    def autopilot(self) -> bool:
+        return self.mode == "autopilot"
+
+    @property
     def regional(self) -> bool:
         return re.fullmatch(r"[a-z]+-[a-z]+\d+", self.location) is not None
 
@@ -137,6 +147,14 @@ class Taint(Model):
     """Taint effect."""
 
 
+class HeadroomSize(Model):
+    """Placeholder pods of this size keep spare room on the pool; a service's new pods preempt them at once."""
+
+    cpu: Cpu = Field(description="CPU each placeholder pod reserves")
+    memory: Memory = Field(description="Memory each placeholder pod reserves")
+    replicas: int = Field(1, ge=1, le=100, description="How many placeholder pods")
+
+
 class NodePoolConfig(Model):
     name: DnsLabel
     """Pool name (at most 30 characters). The GKE pool's name is generated from `<cluster>-<name>-` plus a random suffix, so a replacement creates the new pool before deleting the old one."""
@@ -166,10 +184,43 @@ class NodePoolConfig(Model):
     # The kubelet's unauthenticated read-only port (10255) exposes pod specs and metrics to anything on the node network.
     kubelet_read_only_port: bool = False
     """Open the kubelet's unauthenticated read-only port (10255) on this pool's nodes; only for agents that still need it. Updated in place."""
+    headroom: Literal["auto", "off"] | HeadroomSize = Field(
+        "auto",
+        description="Spare capacity kept warm by low-priority placeholder pods: 'auto' (production: what its "
+        "routed services' scale-up to maxReplicas needs beyond the pool's free room; elsewhere none), 'off', "
+        "or {cpu, memory, replicas}",
+    )
+    compute_class: DnsLabel | None = Field(
+        None,
+        description="The GKE ComputeClass this pool serves (its label and NoSchedule taint): the pool then runs only "
+        "that class's pods; a class with spot and on-demand pools gives spot-fallback placement",
+    )
 
     @property
     def effective_location_policy(self) -> str:
         return self.location_policy or ("ANY" if self.spot else "BALANCED")
+
+
+def compute_classes(pools: list[NodePoolConfig]) -> dict[str, list[NodePoolConfig]]:
+    """ComputeClass name -> its pools, in declaration order."""
+    classes: dict[str, list[NodePoolConfig]] = {}
+    for pool in pools:
+        if pool.compute_class is not None:
+            classes.setdefault(pool.compute_class, []).append(pool)
+    return classes
+
+
+def fallback_classes(pools: list[NodePoolConfig]) -> list[str]:
+    """The ComputeClasses that can fall back: a spot pool and an on-demand pool among their pools."""
+    return [
+        name
+        for name, members in compute_classes(pools).items()
+        if any(p.spot for p in members) and any(not p.spot for p in members)
+    ]
+
+
+# Reserved for the platform: GKE's label and taint that tie a manually created pool to a ComputeClass.
+COMPUTE_CLASS_KEY = "cloud.google.com/compute-class"
 
 
 # --------------------------------------------------------------------------- rules
@@ -181,18 +232,21 @@ def check_cluster(cluster: ClusterConfig, *, production: bool, project: str | No
             "cluster.location",
             f"'{cluster.location}' is neither a GCP region (europe-west1) nor a zone (europe-west1-b)",
         )
-    elif production and cluster.mode == "gke" and not cluster.regional:
+    elif production and cluster.creates_cluster and not cluster.regional:
         yield (
             "cluster.location",
             (
                 f"production clusters must be regional (a region such as '{cluster.region}'), got zone '{cluster.location}'"
             ),
         )
-    if production and cluster.mode != "gke":
-        yield "cluster.mode", "production must create its GKE cluster: set mode to 'gke'"
-    if cluster.mode == "gke" and not project:
-        yield "cluster.mode", "mode 'gke' needs a GCP project: run `pulumi config set gcp:project <project-id>`"
-    if cluster.mode == "gke" and len(cluster.name) > 40:
+    if production and not cluster.creates_cluster:
+        yield "cluster.mode", "production must create its GKE cluster: set mode to 'gke' or 'autopilot'"
+    if cluster.creates_cluster and not project:
+        yield (
+            "cluster.mode",
+            f"mode '{cluster.mode}' needs a GCP project: run `pulumi config set gcp:project <project-id>`",
+        )
+    if cluster.creates_cluster and len(cluster.name) > 40:
         yield "cluster.name", f"'{cluster.name}' has {len(cluster.name)} characters; GKE cluster names have at most 40"
     yield from check_control_plane(cluster)
     if cluster.fqdn_network_policy and not cluster.dataplane_v2:
@@ -262,13 +316,33 @@ def check_node_pools(pools: list[NodePoolConfig], cluster: ClusterConfig, *, pro
                     f"{path}.taints[{t_index}].key",
                     "the spot taint is added to every spot pool by the platform; do not declare it",
                 )
+            if taint.key == COMPUTE_CLASS_KEY:
+                yield (
+                    f"{path}.taints[{t_index}].key",
+                    "the ComputeClass taint comes from computeClass; set that instead",
+                )
+        if COMPUTE_CLASS_KEY in pool.labels:
+            yield f"{path}.labels", "the ComputeClass label comes from computeClass; set that instead"
+    for name, members in compute_classes(pools).items():
+        if all(p.spot for p in members) or not any(p.spot for p in members):
+            first = next(i for i, p in enumerate(pools) if p.compute_class == name)
+            yield (
+                f"nodePools[{first}].computeClass",
+                f"ComputeClass '{name}' needs a spot pool and an on-demand pool to fall back to; "
+                f"its pools ({', '.join(p.name for p in members)}) are all {'spot' if members[0].spot else 'on-demand'}",
+            )
+    if cluster.autopilot and pools:
+        yield "nodePools", "an Autopilot cluster has no node pools (Google manages its nodes): remove nodePools"
     if cluster.mode == "gke":
+        # Pools of a ComputeClass run only that class's pods: the other services need pools of their own.
+        shared = [pool for pool in pools if pool.compute_class is None]
         if not pools:
             yield "nodePools", "mode 'gke' needs at least one node pool"
-        elif not any(not pool.spot for pool in pools):
+        elif not any(not pool.spot for pool in shared):
             yield (
                 "nodePools",
-                "declare at least one regular (spot: false) pool so that critical services have on-demand nodes",
+                "declare at least one regular (spot: false) pool outside any computeClass so that critical "
+                "services have on-demand nodes",
             )
-        elif production and not any(not p.spot and p.min_nodes >= 1 for p in pools):
+        elif production and not any(not p.spot and p.min_nodes >= 1 for p in shared):
             yield "nodePools", "production needs an on-demand baseline: a regular pool with minNodes >= 1"

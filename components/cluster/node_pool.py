@@ -6,7 +6,8 @@ Manages:
   Artifact Registry); never the default compute service account, which has Editor on the project;
 - `NodePool`: one `gcp.container.NodePool` per `nodePools` entry, autoscaled per zone, auto-repaired
   and auto-upgraded by surge (one extra node, none taken away), on shielded COS_CONTAINERD nodes
-  that expose only the GKE metadata server. Spot pools carry the `cloud.google.com/gke-spot` taint.
+  that expose only the GKE metadata server. Spot pools carry the `cloud.google.com/gke-spot` taint;
+  a pool with `computeClass` carries that ComputeClass's label and taint, so it runs only the class's pods.
 
 Pool names are generated from the pool's `name` as a prefix, so a change that forces a replacement
 creates the new pool before the old one is drained and deleted. With pulumi-gcp 10 these replace a
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from components.cluster.config import NodePoolConfig, Taint
+from components.cluster.config import COMPUTE_CLASS_KEY, NodePoolConfig, Taint
 
 # cloud-platform with least-privilege IAM is Google's recommendation; scopes no longer restrict anything useful.
 NODE_SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
@@ -49,8 +50,24 @@ SPOT_TAINT = Taint.model_validate({"key": "cloud.google.com/gke-spot", "value": 
 
 
 def pool_taints(pool: NodePoolConfig) -> list[Taint]:
-    """The pool's taints from config, plus the spot taint for a spot pool."""
-    return [*pool.taints, SPOT_TAINT] if pool.spot else list(pool.taints)
+    """The pool's taints from config, plus the spot taint for a spot pool and its ComputeClass's taint.
+
+    A manually created pool serves a ComputeClass only with the class's node label and NoSchedule taint
+    (https://cloud.google.com/kubernetes-engine/docs/concepts/about-custom-compute-classes, "Configure
+    manually-created node pools for ComputeClass use")."""
+    taints = [*pool.taints, SPOT_TAINT] if pool.spot else list(pool.taints)
+    if pool.compute_class is not None:
+        taints.append(
+            Taint.model_validate({"key": COMPUTE_CLASS_KEY, "value": pool.compute_class, "effect": "NO_SCHEDULE"})
+        )
+    return taints
+
+
+def pool_labels(pool: NodePoolConfig) -> dict[str, str]:
+    """The pool's node labels from config, plus its ComputeClass's label (see `pool_taints`)."""
+    if pool.compute_class is None:
+        return dict(pool.labels)
+    return {**pool.labels, COMPUTE_CLASS_KEY: pool.compute_class}
 
 
 def default_pool_node_config(service_account: pulumi.Input[str]) -> gcp.container.ClusterNodeConfigArgs:
@@ -144,7 +161,7 @@ class NodePool(pulumi.ComponentResource):
                     disk_size_gb=pool.disk_size_gb,
                     disk_type=pool.disk_type,
                     image_type=IMAGE_TYPE,
-                    labels=pool.labels,
+                    labels=pool_labels(pool),
                     taints=[
                         gcp.container.NodePoolNodeConfigTaintArgs(key=t.key, value=t.value, effect=t.effect)
                         for t in pool_taints(pool)

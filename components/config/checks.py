@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from components import charts
-from components.cluster.config import check_cluster, check_network, check_node_pools
+from components.cluster.config import check_cluster, check_network, check_node_pools, fallback_classes
 from components.data.config import (
     FORMER_IMAGES,
     PSA_LEVELS,
@@ -184,10 +184,37 @@ def _check_service(config: PlatformConfig, path: str, svc: ServiceConfig) -> Ite
     yield from check_volumes(svc, path, config.cluster.mode)
     if svc.slo is not None:
         yield from check_slo(svc.slo, f"{path}.slo", scraped=svc.metrics is not None)
-    if svc.placement != "regular" and config.creates_cluster and not any(p.spot for p in config.node_pools):
+    if svc.placement in ("regular", "spot") and svc.compute_class is not None:
+        yield (
+            f"{path}.computeClass",
+            f"a ComputeClass is for placement spot-fallback or prefer-spot, not '{svc.placement}'",
+        )
+    elif config.creates_cluster or (svc.placement == "spot-fallback" and fallback_classes(config.node_pools)):
+        yield from _check_compute_class(config, path, svc)
+    # Autopilot gives Spot capacity without pools (the gke-spot selector); Standard needs a spot pool.
+    if svc.placement != "regular" and config.cluster.mode == "gke" and not any(p.spot for p in config.node_pools):
         yield f"{path}.placement", f"'{svc.placement}' needs a spot node pool, and this stack declares none"
     if svc.service_account.workload_identity is not None and not config.creates_cluster:
         yield f"{path}.serviceAccount.workloadIdentity", "Workload Identity needs a GKE cluster (cluster.mode 'gke')"
+
+
+def _check_compute_class(config: PlatformConfig, path: str, svc: ServiceConfig) -> Iterator[Problem]:
+    """The fallback ComputeClass a spot-fallback (or prefer-spot naming one) service selects exists, unambiguously."""
+    classes = fallback_classes(config.node_pools)
+    declared = ", ".join(classes) or "none"
+    if svc.compute_class is not None and svc.compute_class not in classes:
+        yield (
+            f"{path}.computeClass",
+            f"'{svc.compute_class}' is not a ComputeClass with spot and on-demand pools; declared: {declared}",
+        )
+    elif svc.placement == "spot-fallback" and svc.compute_class is None and len(classes) != 1:
+        yield (
+            f"{path}.placement",
+            "'spot-fallback' needs a ComputeClass with a spot and an on-demand pool: set nodePools[].computeClass "
+            "on both"
+            if not classes
+            else f"'spot-fallback' with several ComputeClasses ({declared}): set computeClass to one of them",
+        )
 
 
 def _check_references(config: PlatformConfig, path: str, svc: ServiceConfig) -> Iterator[Problem]:

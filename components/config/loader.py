@@ -29,7 +29,7 @@ import pulumi
 from pydantic import BaseModel, ValidationError
 
 from components.config.checks import semantic_problems
-from components.config.root import PlatformConfig
+from components.config.root import PlatformConfig, placed
 from components.data.history import deployed_data_services
 from components.errors import NAMESPACE, Problem, Problems, config_error
 from components.tenancy.config import GENERATORS
@@ -355,9 +355,10 @@ def load_config() -> PlatformConfig:
 
 
 def _without_disabled(config: PlatformConfig) -> PlatformConfig:
+    """The enabled items, each service with its placement resolved (root.py `placed`)."""
     return config.model_copy(
         update={
-            "services": [s for s in config.services if s.enabled],
+            "services": [placed(s, config.node_pools, config.creates_cluster) for s in config.services if s.enabled],
             "namespaces": [n for n in config.namespaces if n.enabled],
             "secrets": [s for s in config.secrets if s.enabled],
             "config_maps": [c for c in config.config_maps if c.enabled],

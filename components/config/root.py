@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig
+from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig, fallback_classes
 from components.data.catalog import client_secrets, credentials_secret, store_service
 from components.data.config import BackupConfig, DataServiceConfig
 from components.data.managed import managed_secrets
@@ -18,6 +18,22 @@ from components.tenancy.config import ConfigMapConfig, NamespaceConfig, SecretCo
 from components.traffic.config import CertManagerConfig, EnvoyGatewayConfig, IngressConfig, IngressNginxConfig
 from components.values import DnsLabel, Model
 from components.workloads.config import ServiceConfig
+
+
+def placed(svc: ServiceConfig, pools: list[NodePoolConfig], creates_cluster: bool) -> ServiceConfig:
+    """`svc` with its placement resolved: in gke mode `prefer-spot` becomes `spot-fallback` when the stack
+    declares a fallback ComputeClass (the class named, or its only one), and `spot-fallback` names its class.
+    On an existing cluster a class exists only if `nodePools` declare one (describing that cluster's pools);
+    without one, placement.py runs spot-fallback as prefer-spot."""
+    if svc.placement not in ("prefer-spot", "spot-fallback"):
+        return svc
+    classes = fallback_classes(pools)
+    if not creates_cluster and svc.placement == "prefer-spot":
+        return svc  # on an existing cluster only an explicit spot-fallback selects a declared class
+    name = svc.compute_class or (classes[0] if len(classes) == 1 else None)
+    if name is None:
+        return svc
+    return svc.model_copy(update={"placement": "spot-fallback", "compute_class": name})
 
 
 class AddonsConfig(Model):
@@ -78,7 +94,7 @@ class PlatformConfig(Model):
 
     @property
     def creates_cluster(self) -> bool:
-        return self.cluster.mode == "gke"
+        return self.cluster.creates_cluster
 
     @property
     def runs_ingress_nginx(self) -> bool:

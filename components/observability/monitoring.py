@@ -84,7 +84,7 @@ class Monitoring(pulumi.ComponentResource):
             args,
             HelmChart(RELEASE, KUBE_PROMETHEUS_STACK, monitoring.chart_version, monitoring.chart_source),
             namespace,
-            _values(monitoring, context.creates_cluster),
+            _values(monitoring, context.creates_cluster, context.autopilot),
             depends_on=[grafana_admin, self.crds],
         )
         self.adapter = helm_release(
@@ -157,7 +157,7 @@ def _adapter_values(monitoring: MonitoringConfig, production: bool) -> dict[str,
     }
 
 
-def _values(monitoring: MonitoringConfig, creates_cluster: bool) -> dict[str, Any]:
+def _values(monitoring: MonitoringConfig, creates_cluster: bool, autopilot: bool = False) -> dict[str, Any]:
     values: dict[str, Any] = {
         # The CRDs come from their own release (CRDS_RELEASE), installed first.
         "crds": {"enabled": False},
@@ -203,4 +203,8 @@ def _values(monitoring: MonitoringConfig, creates_cluster: bool) -> dict[str, An
         # GKE manages the control plane and Dataplane V2 replaces kube-proxy: nothing there to scrape.
         for component in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):
             values[component] = {"enabled": False}
+    if autopilot:
+        # Autopilot refuses node-exporter's hostNetwork, hostPID and hostPath; node metrics come from the
+        # kubelet and cAdvisor, which the stack still scrapes.
+        values["nodeExporter"] = {"enabled": False}
     return values

@@ -2,7 +2,10 @@
 
 Runs in every preview, before any resource is registered (platform.py calls it first):
 - each pool's allocatable CPU and memory per node, from GKE's documented reservation formula and a
-  table of machine types, less a per-node allowance for GKE's own DaemonSets;
+  table of machine types, less a per-node allowance for GKE's own DaemonSets; and its allocatable
+  local ephemeral storage, from the boot disk size less GKE's documented reservation and eviction
+  threshold (`allocatable_ephemeral_mib`; GKE's DaemonSets' own use of it is not modelled);
+- every service container's ephemeral-storage request (its emptyDirs, logs and writable layer);
 - the pods' requests: every service's replicas x its requests, plus the ingress-nginx replicas;
 - where each workload may run: spot-only services on spot pools, regular-only services and the
   ingress controller on regular pools, prefer-spot on any pool; a `nodeSelector` narrows that to
@@ -38,7 +41,9 @@ from typing import Any
 import pulumi
 
 from components.cluster.config import ClusterConfig, NodePoolConfig
+from components.cluster.node_pool import pool_labels
 from components.errors import config_error, problem_line
+from components.planning.autopilot import admission_summary, check_autopilot
 from components.traffic.config import IngressNginxConfig
 from components.values import cpu_millicores, memory_bytes, storage_bytes
 from components.workloads.config import DEFAULT_STORAGE_CLASS, ServiceConfig
@@ -121,28 +126,39 @@ def reserved_cpu_millicores(vcpus: float) -> float:
 
 @dataclass(frozen=True)
 class CpuMemory:
-    """An amount of CPU (millicores) and memory (MiB)."""
+    """An amount of CPU (millicores), memory (MiB) and local ephemeral storage (`disk`, MiB)."""
 
     cpu: float = 0.0
     memory: float = 0.0
+    disk: float = 0.0
 
     def __add__(self, other: CpuMemory) -> CpuMemory:
-        return CpuMemory(self.cpu + other.cpu, self.memory + other.memory)
+        return CpuMemory(self.cpu + other.cpu, self.memory + other.memory, self.disk + other.disk)
 
     def __sub__(self, other: CpuMemory) -> CpuMemory:
-        return CpuMemory(self.cpu - other.cpu, self.memory - other.memory)
+        return CpuMemory(self.cpu - other.cpu, self.memory - other.memory, self.disk - other.disk)
 
     def __mul__(self, count: int) -> CpuMemory:
-        return CpuMemory(self.cpu * count, self.memory * count)
+        return CpuMemory(self.cpu * count, self.memory * count, self.disk * count)
 
     def fits_in(self, other: CpuMemory) -> bool:
-        return self.cpu <= other.cpu and self.memory <= other.memory
+        return self.cpu <= other.cpu and self.memory <= other.memory and self.disk <= other.disk
+
+    def clipped(self) -> CpuMemory:
+        """Negative amounts as 0: what is short, never what is spare."""
+        return CpuMemory(max(self.cpu, 0.0), max(self.memory, 0.0), max(self.disk, 0.0))
 
     def as_dict(self) -> dict[str, int]:
-        return {"cpuMillicores": round(self.cpu), "memoryMiB": round(self.memory)}
+        return {
+            "cpuMillicores": round(self.cpu),
+            "memoryMiB": round(self.memory),
+            "ephemeralStorageMiB": round(self.disk),
+        }
 
-    def describe(self) -> str:
-        return f"{self.cpu / 1000:.1f} CPU / {self.memory / GIB_IN_MIB:.1f} GiB"
+    def describe(self, disk: bool = False) -> str:
+        """CPU and memory; with `disk`, the ephemeral storage too (shown where it is what runs short)."""
+        shown = f"{self.cpu / 1000:.1f} CPU / {self.memory / GIB_IN_MIB:.1f} GiB"
+        return f"{shown} / {self.disk / GIB_IN_MIB:.1f} GiB of ephemeral storage" if disk else shown
 
     def describe_shortfall(self) -> str:
         # Rounded up so a real shortfall never reads as 0.0.
@@ -151,15 +167,29 @@ class CpuMemory:
             parts.append(f"{math.ceil(self.cpu / 100) / 10:.1f} CPU")
         if self.memory > 0:
             parts.append(f"{math.ceil(self.memory / GIB_IN_MIB * 10) / 10:.1f} GiB")
+        if self.disk > 0:
+            parts.append(f"{math.ceil(self.disk / GIB_IN_MIB * 10) / 10:.1f} GiB of ephemeral storage")
         return " / ".join(parts)
 
 
-def node_allocatable(machine: MachineType) -> CpuMemory:
-    """What the kubelet offers pods on one node of this machine type (GKE's `allocatable`)."""
+def allocatable_ephemeral_mib(boot_disk_gib: float) -> float:
+    """Local ephemeral storage the kubelet offers pods on a node whose boot disk backs it (no local SSD).
+
+    https://cloud.google.com/kubernetes-engine/docs/concepts/plan-node-sizes#local_ephemeral_storage_reservation:
+    GKE reserves min(50% of the boot disk, 6 GiB + 35% of it, 100 GiB) for the system and sets an eviction
+    threshold of 10% of the filesystem. The filesystem is taken as the whole boot disk (COS's own partitions,
+    a few GiB, are not modelled), so this errs a little high."""
+    reserved = min(0.5 * boot_disk_gib, 6 + 0.35 * boot_disk_gib, 100)
+    return (boot_disk_gib - reserved - 0.1 * boot_disk_gib) * GIB_IN_MIB
+
+
+def node_allocatable(machine: MachineType, boot_disk_gib: float = 0.0) -> CpuMemory:
+    """What the kubelet offers pods on one node of this machine type and boot disk (GKE's `allocatable`)."""
     memory_mib = machine.memory_gib * GIB_IN_MIB
     return CpuMemory(
         cpu=machine.vcpus * 1000 - reserved_cpu_millicores(machine.vcpus),
         memory=memory_mib - reserved_memory_mib(memory_mib) - EVICTION_THRESHOLD_MIB,
+        disk=allocatable_ephemeral_mib(boot_disk_gib),
     )
 
 
@@ -213,6 +243,8 @@ class Pool:
     labels: dict[str, str]
     # A declared NoSchedule/NoExecute taint, which no platform workload tolerates.
     tainted: bool
+    # The ComputeClass whose pods alone the pool runs (its taint), or None.
+    compute_class: str | None = None
 
     def nodes(self, at_max: bool) -> int:
         return self.max_nodes if at_max else self.min_nodes
@@ -228,6 +260,7 @@ class Workload:
     min_pods: int
     max_pods: int
     pools: frozenset[str]
+    compute_class: str | None = None
 
     def pods(self, at_max: bool) -> int:
         return self.max_pods if at_max else self.min_pods
@@ -244,7 +277,7 @@ def _node_labels(pool: NodePoolConfig) -> dict[str, str]:
     }
     if pool.spot:
         labels["cloud.google.com/gke-spot"] = "true"
-    return labels
+    return {**labels, **pool_labels(pool)}
 
 
 def _pools(stack: str, cluster: ClusterConfig, node_pools: Sequence[NodePoolConfig]) -> list[Pool]:
@@ -260,27 +293,34 @@ def _pools(stack: str, cluster: ClusterConfig, node_pools: Sequence[NodePoolConf
                 zones=pool_zones(cluster, pool),
                 min_nodes=min_nodes,
                 max_nodes=max_nodes,
-                per_node=node_allocatable(machine) - DAEMONSETS,
-                labels={**_node_labels(pool), **pool.labels},
+                per_node=node_allocatable(machine, pool.disk_size_gb) - DAEMONSETS,
+                labels=_node_labels(pool),
                 tainted=any(t.effect != "PREFER_NO_SCHEDULE" for t in pool.taints),
+                compute_class=pool.compute_class,
             )
         )
     return pools
 
 
-def _eligible(pools: list[Pool], placement: str, selector: dict[str, str]) -> frozenset[str]:
+def _eligible(
+    pools: list[Pool], placement: str, selector: dict[str, str], compute_class: str | None = None
+) -> frozenset[str]:
+    """The pools a workload may use: a spot-fallback one only its ComputeClass's (spot and on-demand alike),
+    every other one only pools outside any class (whose taint it does not tolerate)."""
+    own_class = compute_class if placement == "spot-fallback" else None
     return frozenset(
         pool.name
         for pool in pools
         if (placement != "spot" or pool.spot)
         and (placement != "regular" or not pool.spot)
+        and pool.compute_class == own_class
         and all(pool.labels.get(key) == value for key, value in selector.items())
         and not pool.tainted
     )
 
 
-def _request(cpu: str, memory: str) -> CpuMemory:
-    return CpuMemory(cpu_millicores(cpu), memory_bytes(memory) / MIB)
+def _request(cpu: str, memory: str, ephemeral: str = "0Mi") -> CpuMemory:
+    return CpuMemory(cpu_millicores(cpu), memory_bytes(memory) / MIB, storage_bytes(ephemeral) / MIB)
 
 
 def _workloads(services: Sequence[ServiceConfig], nginx: IngressNginxConfig, pools: list[Pool]) -> list[Workload]:
@@ -295,10 +335,11 @@ def _workloads(services: Sequence[ServiceConfig], nginx: IngressNginxConfig, poo
                     is_service=True,
                     placement=svc.placement,
                     node_selector=dict(svc.node_selector),
-                    per_pod=_request(requests.cpu, requests.memory),
+                    per_pod=_request(requests.cpu, requests.memory, svc.effective_ephemeral_storage),
                     min_pods=svc.min_replicas,
                     max_pods=svc.max_replicas,
-                    pools=_eligible(pools, svc.placement, svc.node_selector),
+                    pools=_eligible(pools, svc.placement, svc.node_selector, svc.compute_class),
+                    compute_class=svc.compute_class if svc.placement == "spot-fallback" else None,
                 )
             )
     if nginx.enabled:
@@ -320,7 +361,12 @@ def _workloads(services: Sequence[ServiceConfig], nginx: IngressNginxConfig, poo
 
 # --------------------------------------------------------------------------- the check
 
-_PLACEMENT_WORDS = {"spot": "spot-only", "regular": "regular-only", "prefer-spot": "prefer-spot"}
+_PLACEMENT_WORDS = {
+    "spot": "spot-only",
+    "regular": "regular-only",
+    "prefer-spot": "prefer-spot",
+    "spot-fallback": "spot-fallback",
+}
 
 
 def _names(names: list[str]) -> str:
@@ -365,8 +411,7 @@ class PoolSet:
         return sum((p.per_node * p.nodes(at_max) for p in self.pools), CpuMemory())
 
     def shortfall(self, at_max: bool) -> CpuMemory:
-        gap = self.requested(at_max) - self.allocatable(at_max)
-        return CpuMemory(max(gap.cpu, 0.0), max(gap.memory, 0.0))
+        return (self.requested(at_max) - self.allocatable(at_max)).clipped()
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -403,11 +448,12 @@ def _failing(pool_sets: list[PoolSet], at_max: bool) -> Iterator[PoolSet]:
 
 def _fit_message(pool_set: PoolSet, at_max: bool) -> str:
     """Why `pool_set` is short (reported under `nodePools`)."""
-    allocatable = pool_set.allocatable(at_max).describe()
+    disk = pool_set.shortfall(at_max).disk > 0
+    allocatable = pool_set.allocatable(at_max).describe(disk)
     offer = f"at most {allocatable}" if at_max else f"only {allocatable} at their minimum nodes"
     message = (
         f"at HPA {'maximum' if at_max else 'minimum'}, "
-        f"{_describe_workloads(pool_set.workloads)} request {pool_set.requested(at_max).describe()} but "
+        f"{_describe_workloads(pool_set.workloads)} request {pool_set.requested(at_max).describe(disk)} but "
         f"{_describe_pools(pool_set.pools)} allocate {offer}: short {pool_set.shortfall(at_max).describe_shortfall()}"
     )
     return message if at_max else f"{message}; their pods stay Pending until the cluster autoscaler adds nodes"
@@ -432,9 +478,12 @@ def _placement_problems(pools: list[Pool], workloads: list[Workload]) -> Iterato
             continue
         fitting = [name for name in workload.pools if workload.per_pod.fits_in(by_name[name].per_node)]
         if workload.max_pods > 0 and not fitting:
-            nodes = ", ".join(f"{by_name[n].name}: {by_name[n].per_node.describe()}" for n in sorted(workload.pools))
+            disk = not any(workload.per_pod.disk <= by_name[n].per_node.disk for n in workload.pools)
+            nodes = ", ".join(
+                f"{by_name[n].name}: {by_name[n].per_node.describe(disk)}" for n in sorted(workload.pools)
+            )
             yield (
-                f"{who} '{workload.name}' requests {workload.per_pod.describe()} per pod, more than one "
+                f"{who} '{workload.name}' requests {workload.per_pod.describe(disk)} per pod, more than one "
                 f"node of its pools offers after system reservations and DaemonSets ({nodes})"
             )
 
@@ -450,10 +499,14 @@ class CapacityReport:
     pool_sets: list[PoolSet]
     # GiB of persistent volumes per storage class ("default": the cluster's default class), at min and max replicas.
     volumes: dict[str, dict[str, float]] = field(default_factory=dict)
+    # On Autopilot: the per-pod admission summary (planning/autopilot.py) instead of pools.
+    autopilot: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         """Requested and allocatable CPU and memory at the minimum and the maximum, in total and per set of pools."""
         everything = PoolSet(self.pools, self.workloads)
+        if self.autopilot is not None:
+            return {**self.autopilot, "persistentVolumesGiB": self.volumes}
         if not self.checked:
             return {
                 "checked": False,
@@ -487,11 +540,20 @@ def check_capacity(
     node_pools: Sequence[NodePoolConfig],
     services: Sequence[ServiceConfig],
     ingress_controller: IngressNginxConfig,
+    stores: frozenset[str] = frozenset(),
 ) -> CapacityReport:
     """Refuse a stack whose HPA maximum cannot fit its pools' maximum; warn when the minimum does not fit the minimum.
 
     `ingress_controller` counts as a workload of the regular pools when it is enabled."""
     volumes = requested_volumes(services, cluster.mode)
+    if cluster.autopilot:
+        # No pools to fit: each pod must pass Autopilot's admission rules unchanged.
+        refused = check_autopilot(services, stores)
+        if refused:
+            raise config_error(stack, refused)
+        return CapacityReport(
+            False, [], _workloads(services, ingress_controller, []), [], volumes, admission_summary(services)
+        )
     if cluster.mode != "gke":
         return CapacityReport(False, [], _workloads(services, ingress_controller, []), [], volumes)
     pools = _pools(stack, cluster, node_pools)

@@ -2,8 +2,12 @@
 
 For each node pool: its nodes (per zone x zones, as the capacity check counts them) x the machine
 type's hourly list price in the cluster's region x 730 hours, on-demand or spot as the pool runs;
-for each spot pool also what the same nodes would cost on-demand, so the saving is explicit. For the
-stack: the pools plus GKE's cluster management fee.
+for each spot pool also what the same nodes would cost on-demand, so the saving is explicit; for each
+ComputeClass (Spot with on-demand fallback), its Spot pools at the Spot price and the on-demand worst
+case, when Spot is gone and the same capacity runs on on-demand nodes; for each pool with headroom, the
+nodes its placeholder pods keep beyond the pool's minimum (added to the minimum total: at the maximum
+the pools are full and the placeholders preempted). For the stack: the pools plus GKE's cluster
+management fee.
 
 Prices come from a dated price table (below) of per-vCPU and per-GiB hourly rates for each machine
 family and region: Compute Engine bills a predefined machine type as its vCPUs plus its memory at
@@ -29,6 +33,7 @@ from typing import Any
 from components.cluster.config import ClusterConfig, NodePoolConfig
 from components.data.config import MANAGED_SERVICES, DataServiceConfig
 from components.planning.capacity import MACHINE_TYPES, pool_node_counts, requested_volumes
+from components.values import cpu_millicores, memory_bytes, storage_bytes
 from components.workloads.config import ServiceConfig
 
 HOURS_PER_MONTH = 730
@@ -153,6 +158,21 @@ class CostEstimate:
     volumes: dict[str, tuple[dict[str, float], Money]] = field(default_factory=dict)
     # Managed data service name -> its configured size; every one is priced unknown (no sourced price).
     managed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Pool name -> (placeholder pods, nodes they add beyond the pool's free room at its minimum).
+    headroom: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Autopilot bills pods, not nodes: vCPU, GiB and ephemeral GiB requested, at min and max replicas.
+    autopilot_pods: dict[str, dict[str, float]] | None = None
+
+    def pod_billing(self, at_max: bool) -> Money:
+        """Autopilot's per-pod charges: no price is sourced in the dated table, so unknown, never guessed."""
+        return None if self.autopilot_pods is not None else 0.0
+
+    def headroom_monthly(self, at_max: bool) -> Money:
+        """The nodes the headroom placeholders keep; at the maximum the pools are full and they are preempted."""
+        if at_max:
+            return 0.0
+        hourly = {p.pool.name: p.hourly for p in self.pools}
+        return _sum([0.0, *(_monthly(nodes, hourly.get(pool)) for pool, (_, nodes) in self.headroom.items())])
 
     def managed_services(self, at_max: bool) -> Money:
         return None if self.managed else 0.0
@@ -172,6 +192,8 @@ class CostEstimate:
         return _sum(
             [
                 *(p.monthly(at_max) for p in self.pools),
+                self.headroom_monthly(at_max),
+                self.pod_billing(at_max),
                 self.cluster_fee,
                 self.disks(at_max),
                 self.managed_services(at_max),
@@ -181,6 +203,7 @@ class CostEstimate:
     def all_on_demand(self, at_max: bool) -> Money:
         return _sum(
             [
+                self.pod_billing(at_max),
                 *(p.on_demand_monthly(at_max) for p in self.pools),
                 self.cluster_fee,
                 self.disks(at_max),
@@ -191,6 +214,26 @@ class CostEstimate:
     def spot_saving(self, at_max: bool) -> Money:
         total, on_demand = self.total(at_max), self.all_on_demand(at_max)
         return None if total is None or on_demand is None else on_demand - total
+
+    def compute_classes(self) -> dict[str, Any]:
+        """Per ComputeClass: its Spot pools at Spot prices, and the worst case when Spot is gone and the same
+        capacity runs on on-demand nodes (its on-demand pools are billed in `pools` as they are sized)."""
+        classes: dict[str, list[PoolCost]] = {}
+        for cost in self.pools:
+            if cost.pool.compute_class is not None and cost.pool.spot:
+                classes.setdefault(cost.pool.compute_class, []).append(cost)
+
+        def measure(costs: list[PoolCost], on_demand: bool) -> Callable[[bool], Money]:
+            return lambda at_max: _sum([c.on_demand_monthly(at_max) if on_demand else c.monthly(at_max) for c in costs])
+
+        return {
+            name: {
+                "spotPools": [c.pool.name for c in costs],
+                "spotMonthlyUsd": _min_max(measure(costs, on_demand=False)),
+                "onDemandWorstCaseMonthlyUsd": _min_max(measure(costs, on_demand=True)),
+            }
+            for name, costs in classes.items()
+        }
 
     def summary(self) -> dict[str, Any]:
         if not self.estimated:
@@ -203,6 +246,25 @@ class CostEstimate:
             "priceSource": PRICE_SOURCE,
             "priceDate": PRICE_DATE,
             "pools": {p.pool.name: p.summary() for p in self.pools},
+            "computeClasses": self.compute_classes(),
+            "headroom": {
+                pool: {"placeholderPods": pods, "extraNodes": nodes, "monthlyUsd": _usd(_monthly(nodes, price))}
+                for pool, (pods, nodes) in self.headroom.items()
+                for price in [next((p.hourly for p in self.pools if p.pool.name == pool), None)]
+            },
+            "headroomMonthlyUsd": _min_max(self.headroom_monthly),
+            **(
+                {
+                    "autopilotPods": {
+                        "requested": self.autopilot_pods,
+                        "monthlyUsd": UNKNOWN,
+                        "reason": "Autopilot bills each pod's requested vCPU, memory and ephemeral storage; the "
+                        "dated price table holds no sourced Autopilot rate",
+                    }
+                }
+                if self.autopilot_pods is not None
+                else {}
+            ),
             "clusterFeeMonthlyUsd": round(self.cluster_fee, 2),
             "persistentVolumes": {
                 storage_class: {"GiB": gib, "usdPerGiBMonth": UNKNOWN if price is None else price}
@@ -247,12 +309,14 @@ def estimate_cost(
     workloads: Sequence[ServiceConfig] = (),
     managed: Sequence[DataServiceConfig] = (),
     production: bool = False,
+    headroom: dict[str, tuple[int, int]] | None = None,
 ) -> CostEstimate:
     """The stack's estimated monthly cost at its pools' minimum and maximum node counts, plus the
     persistent volumes of its stateful workloads and its managed data services."""
     region = cluster.region
-    if cluster.mode != "gke":
+    if not cluster.creates_cluster:
         return CostEstimate(False, region, cluster.regional, [])
+    autopilot_pods = _autopilot_requests(workloads) if cluster.autopilot else None
     pools = []
     for pool in node_pools:
         min_nodes, max_nodes = pool_node_counts(cluster, pool)
@@ -270,4 +334,16 @@ def estimate_cost(
         for storage_class, gib in requested_volumes(workloads, cluster.mode).items()
     }
     sizes = {store.name: managed_size(store, production) for store in managed}
-    return CostEstimate(True, region, cluster.regional, pools, volumes, sizes)
+    return CostEstimate(True, region, cluster.regional, pools, volumes, sizes, dict(headroom or {}), autopilot_pods)
+
+
+def _autopilot_requests(workloads: Sequence[ServiceConfig]) -> dict[str, dict[str, float]]:
+    """What Autopilot bills: the pods' requested vCPU, GiB of memory and GiB of ephemeral storage, at min and max."""
+    totals = {at: {"vcpu": 0.0, "memoryGiB": 0.0, "ephemeralStorageGiB": 0.0} for at in ("min", "max")}
+    for svc in workloads:
+        requests = svc.effective_resources.requests
+        for at, replicas in (("min", svc.min_replicas), ("max", svc.max_replicas)):
+            totals[at]["vcpu"] += cpu_millicores(requests.cpu) / 1000 * replicas
+            totals[at]["memoryGiB"] += memory_bytes(requests.memory) / 2**30 * replicas
+            totals[at]["ephemeralStorageGiB"] += storage_bytes(svc.effective_ephemeral_storage) / 2**30 * replicas
+    return {at: {k: round(v, 3) for k, v in amounts.items()} for at, amounts in totals.items()}

@@ -217,6 +217,8 @@ class ScaleUp:
     node_seconds: int
     pools: list[str]
     headroom_known: bool
+    # The node wait without the placeholders' room (planning/headroom.py): the figure before headroom.
+    cold_node_seconds: int = 0
 
     @property
     def step_seconds(self) -> int:
@@ -228,6 +230,11 @@ class ScaleUp:
             return None
         return self.detection_seconds + self.window_seconds + self.step_seconds + self.ready_seconds + self.node_seconds
 
+    @property
+    def seconds_without_headroom(self) -> int | None:
+        seconds = self.seconds
+        return None if seconds is None else seconds - self.node_seconds + self.cold_node_seconds
+
     def summary(self) -> dict[str, Any]:
         """The export: the total, the replica counts the HPA steps through, and the nodes it waits for."""
         return {
@@ -235,6 +242,7 @@ class ScaleUp:
             "steps": list(dict.fromkeys([self.min_replicas, *self.steps])) if self.steps is not None else None,
             "nodesNeeded": self.nodes_needed,
             "headroom": self.nodes_needed == 0 if self.headroom_known else "unknown (cluster.mode existing)",
+            "secondsWithoutHeadroom": self.seconds_without_headroom,
         }
 
     def dominant(self) -> tuple[str, str]:
@@ -251,7 +259,8 @@ class ScaleUp:
             return (
                 "nodePools",
                 f"{self.nodes_needed} more node(s) in {', '.join(self.pools)} take ~{self.node_seconds} s "
-                f"(assumed {NODE_PROVISION} s per provisioning): raise minNodes for headroom",
+                f"(assumed {NODE_PROVISION} s per provisioning): give the pool headroom (nodePools[].headroom) "
+                "or raise minNodes",
             )
         if largest == "window":
             return (
@@ -270,35 +279,48 @@ class ScaleUp:
 
 @dataclass
 class Headroom:
-    """What the pools offer at their minimum, per set of pools a service may use (each set computed once)."""
+    """What the pools offer at their minimum, per set of pools a service may use (each set computed once),
+    with or without the placeholder pods' reserved room (planning/headroom.py), which services preempt."""
 
     capacity: CapacityReport
-    _free: dict[frozenset[str], CpuMemory] = field(default_factory=dict)
+    # Pool name -> the room its placeholder pods hold.
+    placeholders: dict[str, CpuMemory] = field(default_factory=dict)
+    _free: dict[tuple[frozenset[str], bool], CpuMemory] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._services = {w.name: w for w in self.capacity.workloads if w.is_service}
 
-    def free(self, pools: frozenset[str]) -> CpuMemory:
-        """Allocatable at the minimum nodes less the minimum requests of the workloads confined to `pools`."""
-        if pools not in self._free:
+    def free(self, pools: frozenset[str], warm: bool = True) -> CpuMemory:
+        """Allocatable at the minimum nodes less the minimum requests of the workloads confined to `pools`;
+        `warm`: at least the placeholders' room too, since the autoscaler keeps nodes for them."""
+        if (pools, warm) not in self._free:
             offered = sum((p.per_node * p.min_nodes for p in self.capacity.pools if p.name in pools), CpuMemory())
             taken = sum(
                 (w.per_pod * w.min_pods for w in self.capacity.workloads if w.pools and w.pools <= pools), CpuMemory()
             )
-            self._free[pools] = offered - taken
-        return self._free[pools]
+            free = offered - taken
+            if warm:
+                held = sum((room for name, room in self.placeholders.items() if name in pools), CpuMemory())
+                free = CpuMemory(max(free.cpu, held.cpu), max(free.memory, held.memory), max(free.disk, held.disk))
+            self._free[(pools, warm)] = free
+        return self._free[(pools, warm)]
 
-    def nodes_needed(self, svc: ServiceConfig) -> tuple[int, list[str]]:
+    def nodes_needed(self, svc: ServiceConfig, warm: bool = True) -> tuple[int, list[str]]:
         """Nodes the cluster autoscaler must add for `svc` to go from min to max, the others at their minimum."""
         workload = self._services.get(svc.name)
         if not self.capacity.checked or workload is None or not workload.pools:
             return 0, []
-        short = workload.per_pod * (workload.max_pods - workload.min_pods) - self.free(workload.pools)
-        if short.cpu <= 0 and short.memory <= 0:
+        short = workload.per_pod * (workload.max_pods - workload.min_pods) - self.free(workload.pools, warm)
+        if short.cpu <= 0 and short.memory <= 0 and short.disk <= 0:
             return 0, []
         pools = [p for p in self.capacity.pools if p.name in workload.pools]
         node = max((p.per_node for p in pools), key=lambda size: (size.cpu, size.memory))
-        nodes = max(math.ceil(max(short.cpu, 0) / node.cpu), math.ceil(max(short.memory, 0) / node.memory))
+        short = short.clipped()
+        nodes = max(
+            math.ceil(short.cpu / node.cpu),
+            math.ceil(short.memory / node.memory),
+            math.ceil(short.disk / node.disk) if node.disk > 0 else 0,
+        )
         return nodes, [p.name for p in pools]
 
 
@@ -308,6 +330,7 @@ def scale_up(svc: ServiceConfig, headroom: Headroom) -> ScaleUp | None:
         return None
     rules = hpa.behavior.scale_up
     nodes, pools = headroom.nodes_needed(svc)
+    cold_nodes, _ = headroom.nodes_needed(svc, warm=False)
     return ScaleUp(
         min_replicas=hpa.min_replicas,
         max_replicas=hpa.max_replicas,
@@ -316,11 +339,16 @@ def scale_up(svc: ServiceConfig, headroom: Headroom) -> ScaleUp | None:
         steps=hpa_steps(rules, hpa.min_replicas, hpa.max_replicas),
         ready_seconds=ready_seconds(svc, pull=False),
         nodes_needed=nodes,
-        # New nodes pull the image too.
-        node_seconds=AUTOSCALER_SCAN_INTERVAL + NODE_PROVISION + IMAGE_PULL if nodes else 0,
+        node_seconds=_node_seconds(nodes),
         pools=pools,
         headroom_known=headroom.capacity.checked,
+        cold_node_seconds=_node_seconds(cold_nodes),
     )
+
+
+def _node_seconds(nodes: int) -> int:
+    # New nodes pull the image too.
+    return AUTOSCALER_SCAN_INTERVAL + NODE_PROVISION + IMAGE_PULL if nodes else 0
 
 
 @dataclass(frozen=True)
@@ -418,6 +446,8 @@ def build_graph(wiring: Wiring, services: Sequence[ServiceConfig]) -> Graph:
             graph.add(f"node-pool/{pool}", t["node-pool"], ["cluster", "network/nat", "node-service-account"])
             for pool in wiring.node_pools
         ]
+        # Autopilot has no pools: objects wait for the cluster itself (its provider's kubeconfig).
+        pools = pools or ["cluster"]
     # Every namespaced object and release waits for the node pools (platform.py `on_nodes`).
     namespaces = graph.add("namespaces", t["kubernetes-object"], pools)
     config = graph.add("secrets-and-config-maps", t["kubernetes-object"], [namespaces])
@@ -556,8 +586,10 @@ def estimate_timing(
     services: Sequence[ServiceConfig],
     wiring: Wiring,
     capacity: CapacityReport,
+    placeholders: dict[str, CpuMemory] | None = None,
 ) -> TimingReport:
-    headroom = Headroom(capacity)
+    """`placeholders`: pool name -> the room its headroom placeholder pods hold (planning/headroom.py)."""
+    headroom = Headroom(capacity, dict(placeholders or {}))
     timings = [
         ServiceTiming(
             service=svc,

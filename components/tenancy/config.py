@@ -25,8 +25,10 @@ from components.values import (
     LabelValue,
     Memory,
     Model,
+    Storage,
     cpu_millicores,
     memory_bytes,
+    storage_bytes,
 )
 
 
@@ -41,6 +43,12 @@ class Quota(Model):
     """Total memory limits; >= `requestsMemory`."""
     pods: int = Field(100, ge=1)
     """Maximum pods."""
+    requests_ephemeral_storage: Storage = Field(
+        "64Gi", description="Total local ephemeral storage (scratch volumes, logs) the namespace's pods may request"
+    )
+    limits_ephemeral_storage: Storage = Field(
+        "64Gi", description="Total local ephemeral storage the namespace's pods may be limited to"
+    )
     # App namespaces reach the world through the shared ingress, never their own load balancer.
     load_balancers: int = Field(0, ge=0)
     """Maximum LoadBalancer Services; 0 because apps are reached through the shared ingress."""
@@ -51,6 +59,10 @@ class ContainerDefaults(Model):
     """CPU quantity."""
     memory: Memory
     """Memory quantity."""
+    # /tmp (256Mi) plus the kubelet's log cap (50Mi), rounded: what the platform's own containers get too.
+    ephemeral_storage: Storage = Field(
+        "320Mi", description="Ephemeral storage for a container that states none (scratch files and logs)"
+    )
 
 
 class LimitRangeConfig(Model):
@@ -267,6 +279,11 @@ def check_namespace(ns: NamespaceConfig, path: str) -> Iterator[Problem]:
             )
     if cpu_millicores(quota.limits_cpu) < cpu_millicores(quota.requests_cpu):
         yield f"{path}.quota.limitsCpu", f"{quota.limits_cpu} is below requestsCpu ({quota.requests_cpu})"
+    if storage_bytes(quota.limits_ephemeral_storage) < storage_bytes(quota.requests_ephemeral_storage):
+        yield (
+            f"{path}.quota.limitsEphemeralStorage",
+            f"{quota.limits_ephemeral_storage} is below requestsEphemeralStorage ({quota.requests_ephemeral_storage})",
+        )
     if memory_bytes(quota.limits_memory) < memory_bytes(quota.requests_memory):
         yield (
             f"{path}.quota.limitsMemory",

@@ -5,7 +5,7 @@ For every namespace declared in config this registers:
   labels, and Pod Security Admission labels (enforce from config; audit and warn always at
   `restricted`, so a namespace relaxed to `baseline` still reports what would break under
   `restricted`);
-- a ResourceQuota (CPU and memory requests and limits, pods, load balancers) and a LimitRange
+- a ResourceQuota (CPU, memory and ephemeral-storage requests and limits, pods, load balancers) and a LimitRange
   (default container requests and limits);
 - NetworkPolicies: a namespace-wide default deny of ingress and egress, then allows for DNS to
   kube-dns and the namespace's policy mode:
@@ -281,6 +281,8 @@ class Namespaces(pulumi.ComponentResource):
                         "requests.memory": quota.requests_memory,
                         "limits.cpu": quota.limits_cpu,
                         "limits.memory": quota.limits_memory,
+                        "requests.ephemeral-storage": quota.requests_ephemeral_storage,
+                        "limits.ephemeral-storage": quota.limits_ephemeral_storage,
                         "pods": str(quota.pods),
                         "services.loadbalancers": str(quota.load_balancers),
                     }
@@ -297,8 +299,13 @@ class Namespaces(pulumi.ComponentResource):
                             default_request={
                                 "cpu": limits.default_request.cpu,
                                 "memory": limits.default_request.memory,
+                                "ephemeral-storage": limits.default_request.ephemeral_storage,
                             },
-                            default={"cpu": limits.default_limit.cpu, "memory": limits.default_limit.memory},
+                            default={
+                                "cpu": limits.default_limit.cpu,
+                                "memory": limits.default_limit.memory,
+                                "ephemeral-storage": limits.default_limit.ephemeral_storage,
+                            },
                         )
                     ]
                 ),

@@ -34,6 +34,7 @@ from components.values import (
     ResourceValues,
     ServiceName,
     Storage,
+    storage_bytes,
 )
 
 
@@ -427,9 +428,11 @@ Annotations = Annotated[dict[str, str], AfterValidator(_annotation_keys)]
 # storageClassName, so the cluster's default class (kind: rancher local-path `standard`) serves it.
 STORAGE_CLASSES: dict[str, tuple[str, ...]] = {
     "gke": ("standard-rwo", "premium-rwo", "standard"),
+    # Autopilot installs the same Persistent Disk CSI driver and classes.
+    "autopilot": ("standard-rwo", "premium-rwo", "standard"),
     "existing": ("standard",),
 }
-DEFAULT_STORAGE_CLASS: dict[str, str | None] = {"gke": "standard-rwo", "existing": None}
+DEFAULT_STORAGE_CLASS: dict[str, str | None] = {"gke": "standard-rwo", "autopilot": "standard-rwo", "existing": None}
 
 
 class VolumeClaim(Model):
@@ -471,6 +474,17 @@ class StatefulConfig(Model):
     # Writable emptyDirs beside /tmp for images that write outside their data volume (a socket directory).
     scratch_paths: list[Annotated[str, Field(pattern=r"^/[^\s]*$")]] = []
     """Writable `emptyDir`s (256Mi) beside `/tmp`, for images that write outside their volume with a read-only root filesystem."""
+
+
+# Ephemeral storage (https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#local-ephemeral-storage):
+# a container's emptyDirs, its logs and its writable layer all count against its ephemeral-storage limit.
+# Each emptyDir the platform mounts (/tmp and a stateful service's scratch paths) is bounded at this size.
+SCRATCH_SIZE_LIMIT = "256Mi"
+# The kubelet keeps at most containerLogMaxFiles (5) x containerLogMaxSize (10Mi) of a container's logs
+# (https://kubernetes.io/docs/reference/config-api/kubelet-config.v1beta1/): 50Mi, rounded up.
+LOG_ALLOWANCE = "64Mi"
+# What a writable root filesystem may hold (packages unpacked, caches) when `readOnlyRootFilesystem` is off.
+WRITABLE_LAYER_ALLOWANCE = "512Mi"
 
 
 class ServiceConfig(Model):
@@ -518,9 +532,16 @@ class ServiceConfig(Model):
     """Old ReplicaSets kept for rollback."""
     progress_deadline_seconds: int = Field(600, ge=30)
     """Seconds before a stuck rollout is reported failed."""
-    # regular: on-demand nodes only; spot: spot nodes only; prefer-spot: spot when there is room.
-    placement: Literal["regular", "spot", "prefer-spot"] = "regular"
-    """`regular`: on-demand nodes only; `spot`: spot nodes only (toleration + required affinity); `prefer-spot`: spot when there is room. On an existing cluster, `spot` relaxes to a preference."""
+    # regular: on-demand nodes only; spot: spot nodes only; prefer-spot: spot when there is room;
+    # spot-fallback: a ComputeClass's pools, Spot while GKE has it, on-demand otherwise, back to Spot when it
+    # returns (what prefer-spot becomes in gke mode once the stack declares such a class).
+    placement: Literal["regular", "spot", "prefer-spot", "spot-fallback"] = "regular"
+    """`regular`: on-demand nodes only; `spot`: spot nodes only (toleration + required affinity); `prefer-spot`: spot when there is room, and on GKE Standard the `spot-fallback` ComputeClass once the stack declares one; `spot-fallback`: a ComputeClass's pools, Spot while GKE has it, on-demand otherwise, back to Spot when it returns (see [compute](compute.md)). On an existing cluster, `spot` and `spot-fallback` relax to a preference."""
+    compute_class: DnsLabel | None = Field(
+        None,
+        description="The ComputeClass (nodePools[].computeClass) a spot-fallback service selects; "
+        "default: the stack's only one",
+    )
     node_selector: Labels = {}
     """Node labels the pods require, e.g. `workload-type: compute`."""
     spread: Spread = Spread()
@@ -551,6 +572,11 @@ class ServiceConfig(Model):
     # Set: a StatefulSet with persistent volumes instead of a Deployment.
     stateful: StatefulConfig | None = None
     """Run the service as a StatefulSet on persistent volumes instead of a Deployment (see [data](data.md)): a headless Service `<name>-headless` for stable pod DNS beside the ClusterIP Service, PVC retention `Retain`/`Retain`, RollingUpdate with a partition. PDB, spread and security contexts as for a Deployment."""
+    ephemeral_storage: Storage | None = Field(
+        None,
+        description="Ephemeral storage the container requests and is limited to (e.g. 2Gi); "
+        "default: its emptyDir volumes plus a log allowance (plus a writable-layer allowance without a read-only root)",
+    )
     labels: Labels = Field(
         {},
         description="The team's own labels on the workload and its pods (owner, cost centre); never selectors.",
@@ -583,6 +609,27 @@ class ServiceConfig(Model):
         if self.resources is not None:
             return self.resources
         return SIZES[self.size or "small"]
+
+    @property
+    def scratch_volumes(self) -> int:
+        """emptyDir volumes the pod mounts: /tmp plus a stateful service's scratch paths."""
+        return 1 + (len(self.stateful.scratch_paths) if self.stateful is not None else 0)
+
+    @property
+    def ephemeral_floor_bytes(self) -> int:
+        """What the pod may legitimately write outside its volumes: its emptyDirs at their size limit, its
+        logs and, with a writable root, the writable layer; an override below this evicts a healthy pod."""
+        floor = self.scratch_volumes * storage_bytes(SCRATCH_SIZE_LIMIT) + storage_bytes(LOG_ALLOWANCE)
+        if not self.security.read_only_root_filesystem:
+            floor += storage_bytes(WRITABLE_LAYER_ALLOWANCE)
+        return floor
+
+    @property
+    def effective_ephemeral_storage(self) -> str:
+        """The ephemeral-storage request and limit of the service's container (both the same)."""
+        if self.ephemeral_storage is not None:
+            return self.ephemeral_storage
+        return f"{-(-self.ephemeral_floor_bytes // 2**20)}Mi"
 
     @property
     def min_replicas(self) -> int:

@@ -256,10 +256,10 @@ class Microservice(pulumi.ComponentResource):
             termination_grace_period_seconds=svc.shutdown.termination_grace_period_seconds,
             containers=[track.pod.container(config_map)],
             volumes=track.pod.volumes(),
-            node_selector=svc.node_selector or None,
-            tolerations=track.pod.tolerations(),
-            affinity=track.pod.affinity(),
-            topology_spread_constraints=track.pod.spread(),
+            node_selector=track.pod.placement.node_selector(),
+            tolerations=track.pod.placement.tolerations(),
+            affinity=track.pod.placement.affinity(),
+            topology_spread_constraints=track.pod.placement.spread(),
         )
         return k8s.core.v1.PodTemplateSpecArgs(
             metadata=self._pod_metadata(track.versioned, track.pod.pod_annotations()),

@@ -3,14 +3,10 @@
 `PodParts` turns one `ServiceConfig` into the pieces of a pod template that the Deployment and the
 migration Job share: the container (env from literals, Secrets, ConfigMaps and the downward API;
 envFrom; read-only mounts; requests and limits; probes with every timing stated; a native preStop
-sleep), the restricted security contexts, the `/tmp` scratch volume, spot tolerations and affinity,
-topology spread, and the annotations that roll pods when a consumed Secret or ConfigMap changes.
+sleep; ephemeral storage requested and limited), the restricted security contexts, the `/tmp` scratch
+volume, and the annotations that roll pods when a consumed Secret or ConfigMap changes.
 
-Placement: on an existing cluster (`cluster.mode: existing`) the platform knows no node pools,
-so `spot` relaxes to `prefer-spot`: pods tolerate and prefer spot nodes but still schedule on a
-cluster that has none.
-
-Deliberately left out: the objects themselves (microservice.py).
+Deliberately left out: where the pod runs (placement.py) and the objects themselves (microservice.py).
 """
 
 from __future__ import annotations
@@ -24,11 +20,9 @@ import pulumi_kubernetes as k8s
 from pydantic.alias_generators import to_camel
 
 from components.kube import content_checksum
-from components.workloads.config import PROBE_DEFAULTS, Probe, ServiceConfig
+from components.workloads.config import PROBE_DEFAULTS, SCRATCH_SIZE_LIMIT, Probe, ServiceConfig
+from components.workloads.placement import Placement
 
-SPOT_LABEL = "cloud.google.com/gke-spot"
-# Bounds the scratch volume so a runaway temp file evicts the pod, not the node.
-TMP_SIZE_LIMIT = "256Mi"
 # Owner and group may read mounted files (fsGroup makes the group ours); nobody may write.
 READ_ONLY_FILE_MODE = 0o440
 
@@ -58,10 +52,10 @@ class PodParts:
         # Literal settings the platform adds (the OpenTelemetry SDK's); the service's own `env` overrides them.
         self._platform_env = {k: v for k, v in (platform_env or {}).items() if k not in svc.env}
         self._pull_policy = pull_policy
-        self._selector = dict(selector)
+        # Where the pods run: node selector, tolerations, affinity, spread.
+        self.placement = Placement(svc, selector, creates_cluster)
         # "secret/<name>" and "configmap/<name>" -> checksum of the content, for pod-template annotations.
         self._checksums = checksums
-        self._creates_cluster = creates_cluster
 
     def consumed_sources(self) -> list[tuple[str, str]]:
         """Every (kind, name) of Secret and ConfigMap the pod reads, in a stable order."""
@@ -142,12 +136,12 @@ class PodParts:
     def volumes(self) -> list[k8s.core.v1.VolumeArgs]:
         volumes = [
             k8s.core.v1.VolumeArgs(
-                name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=TMP_SIZE_LIMIT)
+                name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=SCRATCH_SIZE_LIMIT)
             )
         ]
         volumes += [
             k8s.core.v1.VolumeArgs(
-                name=f"scratch-{index}", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=TMP_SIZE_LIMIT)
+                name=f"scratch-{index}", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=SCRATCH_SIZE_LIMIT)
             )
             for index, _ in enumerate(self._scratch_paths())
         ]
@@ -189,9 +183,12 @@ class PodParts:
 
     def resources(self) -> k8s.core.v1.ResourceRequirementsArgs:
         res = self._svc.effective_resources
+        # Requested and limited alike: the scheduler reserves the disk, and a pod that writes more is
+        # evicted alone instead of filling the node's disk and getting its neighbours evicted.
+        scratch = self._svc.effective_ephemeral_storage
         return k8s.core.v1.ResourceRequirementsArgs(
-            requests={"cpu": res.requests.cpu, "memory": res.requests.memory},
-            limits={"cpu": res.limits.cpu, "memory": res.limits.memory},
+            requests={"cpu": res.requests.cpu, "memory": res.requests.memory, "ephemeral-storage": scratch},
+            limits={"cpu": res.limits.cpu, "memory": res.limits.memory, "ephemeral-storage": scratch},
         )
 
     def container_security(self) -> k8s.core.v1.SecurityContextArgs:
@@ -282,65 +279,6 @@ class PodParts:
             ),
             security_context=self.container_security(),
         )
-
-    def placement(self) -> str:
-        # On an existing cluster the platform knows no pools: insisting on spot could leave pods Pending.
-        if self._svc.placement == "spot" and not self._creates_cluster:
-            return "prefer-spot"
-        return self._svc.placement
-
-    def tolerations(self) -> list[k8s.core.v1.TolerationArgs] | None:
-        if self.placement() == "regular":
-            return None  # the spot pools' NoSchedule taint keeps regular services off them
-        return [k8s.core.v1.TolerationArgs(key=SPOT_LABEL, operator="Equal", value="true", effect="NoSchedule")]
-
-    def affinity(self) -> k8s.core.v1.AffinityArgs | None:
-        on_spot = k8s.core.v1.NodeSelectorTermArgs(
-            match_expressions=[k8s.core.v1.NodeSelectorRequirementArgs(key=SPOT_LABEL, operator="In", values=["true"])]
-        )
-        node_affinity = None
-        if self.placement() == "spot":
-            node_affinity = k8s.core.v1.NodeAffinityArgs(
-                required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
-                    node_selector_terms=[on_spot]
-                )
-            )
-        elif self.placement() == "prefer-spot":
-            node_affinity = k8s.core.v1.NodeAffinityArgs(
-                preferred_during_scheduling_ignored_during_execution=[
-                    k8s.core.v1.PreferredSchedulingTermArgs(weight=100, preference=on_spot)
-                ]
-            )
-        pod_anti_affinity = None
-        if self._svc.spread.mode == "anti-affinity":
-            pod_anti_affinity = k8s.core.v1.PodAntiAffinityArgs(
-                preferred_during_scheduling_ignored_during_execution=[
-                    k8s.core.v1.WeightedPodAffinityTermArgs(
-                        weight=100,
-                        pod_affinity_term=k8s.core.v1.PodAffinityTermArgs(
-                            topology_key="kubernetes.io/hostname",
-                            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
-                        ),
-                    )
-                ]
-            )
-        if node_affinity is None and pod_anti_affinity is None:
-            return None
-        return k8s.core.v1.AffinityArgs(node_affinity=node_affinity, pod_anti_affinity=pod_anti_affinity)
-
-    def spread(self) -> list[k8s.core.v1.TopologySpreadConstraintArgs] | None:
-        if self._svc.spread.mode != "topology":
-            return None
-        # ScheduleAnyway: spreading is a preference; it must never leave a replica Pending.
-        return [
-            k8s.core.v1.TopologySpreadConstraintArgs(
-                max_skew=self._svc.spread.max_skew,
-                topology_key=key,
-                when_unsatisfiable="ScheduleAnyway",
-                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
-            )
-            for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
-        ]
 
     def pod_annotations(self) -> dict[str, pulumi.Input[str]]:
         # No prometheus.io/* annotations: nothing reads them. The ServiceMonitor scrapes the metrics

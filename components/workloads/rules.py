@@ -12,12 +12,19 @@ from collections.abc import Iterator
 from pydantic.alias_generators import to_camel
 
 from components.errors import Problem
-from components.values import cpu_millicores, memory_bytes
+from components.values import cpu_millicores, memory_bytes, storage_bytes
 from components.workloads.config import (
+    LOG_ALLOWANCE,
     PROBE_DEFAULTS,
+    SCRATCH_SIZE_LIMIT,
     STORAGE_CLASSES,
+    WRITABLE_LAYER_ALLOWANCE,
     ServiceConfig,
 )
+
+
+def _mib(amount: int) -> str:
+    return f"{-(-amount // 2**20)}Mi"
 
 
 def check_service(svc: ServiceConfig, path: str) -> Iterator[Problem]:
@@ -49,6 +56,16 @@ def check_service(svc: ServiceConfig, path: str) -> Iterator[Problem]:
         yield (
             f"{path}.resources.limits.memory",
             f"{res.limits.memory} is below the request ({res.requests.memory}); limits must be >= requests",
+        )
+
+    if svc.ephemeral_storage is not None and storage_bytes(svc.ephemeral_storage) < svc.ephemeral_floor_bytes:
+        yield (
+            f"{path}.ephemeralStorage",
+            f"{svc.ephemeral_storage} is below what the pod may write by design "
+            f"({_mib(svc.ephemeral_floor_bytes)}: "
+            f"{svc.scratch_volumes} emptyDir(s) of {SCRATCH_SIZE_LIMIT}, {LOG_ALLOWANCE} of logs"
+            f"{'' if svc.security.read_only_root_filesystem else f', {WRITABLE_LAYER_ALLOWANCE} of writable layer'}); "
+            "the kubelet would evict a healthy pod: raise it or leave it unset",
         )
 
     for kind in ("startup", "liveness", "readiness"):
