@@ -38,6 +38,7 @@ from components.cluster.headroom import Placeholders
 from components.config.root import PlatformConfig
 from components.context import Context
 from components.data.backup import DataBackup
+from components.data.config import DataServiceConfig
 from components.data.history import OUTPUT as DEPLOYED_OUTPUT
 from components.data.managed import (
     ManagedStore,
@@ -45,6 +46,7 @@ from components.data.managed import (
     PrivateStorageAccess,
     managed_egress,
 )
+from components.data.role_job import StoreRoles, StoreRolesArgs
 from components.helm import AddonArgs
 from components.kube import Edge, PodPeer
 from components.observability.alerting import AlertRouting
@@ -247,11 +249,19 @@ class Platform(pulumi.ComponentResource):
         stores = {store.name for store in config.data_services}
         checksums = tenancy.checksums
         services: dict[str, Microservice] = {}
+        # Each store's role Job, once the store is up: its clients wait for their users to exist.
+        roles = {
+            name: self._store_roles(context, tenancy, config.data_services_by_name[name], store, opts)
+            for name, store in managed.items()
+            if config.data_services_by_name[name].makes_roles
+        }
         for service in [*config.stores, *config.services]:
             its_stores: list[pulumi.Resource] = [
-                services[s.name] if s.name in services else managed[s.name]
+                resource
                 for s in config.data_services
                 if s.enabled and service.name in s.client_names
+                for resource in [services[s.name] if s.name in services else managed[s.name], roles.get(s.name)]
+                if resource is not None
             ]
             egress_cidrs = [
                 rule
@@ -282,7 +292,32 @@ class Platform(pulumi.ComponentResource):
                 ),
                 opts=opts,
             )
+            store = config.data_services_by_name.get(service.name)
+            if store is not None and store.makes_roles:
+                roles[store.name] = self._store_roles(context, tenancy, store, services[service.name], opts)
         return services
+
+    def _store_roles(
+        self,
+        context: Context,
+        tenancy: Tenancy,
+        store: DataServiceConfig,
+        ready: pulumi.Resource,
+        opts: pulumi.ResourceOptions,
+    ) -> pulumi.Resource:
+        """The Job that makes each client's own user in `store`, after `ready` (the store) and its Secrets."""
+        return StoreRoles(
+            f"{store.name}-roles",
+            StoreRolesArgs(
+                store=store,
+                context=context,
+                namespace=tenancy.namespaces.namespaces[store.namespace],
+                clients_checksum=tenancy.checksums[f"secret/{store.clients_secret_name}"],
+                depends_on=[ready, *tenancy.secrets.resources],
+                private_cidr=self._config.network.private_services_cidr if store.is_managed else None,
+            ),
+            opts=opts,
+        ).job
 
     def _grant_store_access(self, managed: dict[str, ManagedStore], services: dict[str, Microservice]) -> None:
         """Each client of a managed bucket or Kafka cluster gets its role through its own GCP account."""

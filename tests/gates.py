@@ -111,6 +111,7 @@ DEPRECATED_API_VERSIONS = frozenset(
 CHECKOV_VENV = ROOT_DIR / ".venv-checkov"
 CHECKOV_REQUIREMENTS = ROOT_DIR / "requirements-checkov.txt"
 IMAGE_DIGEST = "CKV_K8S_43"
+STORE_ROLES_TYPE = "platform:data:StoreRoles"
 PULL_ALWAYS = "CKV_K8S_15"
 SECRETS_AS_ENV = "CKV_K8S_35"
 LIVENESS_PROBE, READINESS_PROBE = "CKV_K8S_8", "CKV_K8S_9"
@@ -189,6 +190,9 @@ def _owning_service(resource: Registration, by_urn: dict[str, Registration]) -> 
     while parent is not None:
         if parent.type == MICROSERVICE_TYPE:
             return parent.name
+        if parent.type == STORE_ROLES_TYPE:
+            # A store's role Job runs the store's own image, chosen by the store's config.
+            return parent.name.removesuffix("-roles")
         parent = by_urn.get(parent.parent)
     return None
 

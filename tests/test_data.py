@@ -9,6 +9,7 @@ cost, and one rejection per unsafe input.
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import pytest
@@ -542,4 +543,224 @@ def test_a_backend_that_cannot_read_the_previous_outputs_stops_the_run(monkeypat
         with_stores("dev"),
         "stack 'dev': platform:dataServices: cannot read this stack's previous outputs to check data services' "
         "versions and volumes (no such stack)",
+    )
+
+
+# --------------------------------------------------------------------------- roles per client
+
+
+def _pod_specs(run: ProgramRun) -> list[tuple[str, str, dict[str, Any]]]:
+    """(kind, name, pod spec) of every workload the program registers."""
+    found = []
+    for kind in ("Deployment", "StatefulSet", "Job"):
+        for workload in run.k8s(kind):
+            manifest = workload.manifest
+            found.append((kind, manifest["metadata"]["name"], manifest["spec"]["template"]["spec"]))
+    return found
+
+
+def _secrets_read(pod: dict[str, Any]) -> set[str]:
+    names = set()
+    for container in [*pod.get("initContainers", []), *pod["containers"]]:
+        for env in container.get("env", []):
+            ref = env.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                names.add(ref["name"])
+        names.update(s["secretRef"]["name"] for s in container.get("envFrom", []) if s.get("secretRef"))
+    names.update(v["secret"]["secretName"] for v in pod.get("volumes", []) if v.get("secret"))
+    return names
+
+
+def test_no_workload_but_the_store_and_its_role_job_reads_the_superusers_credentials() -> None:
+    run = data_run("staging")
+    private = {"orders-db-credentials", "orders-db-clients", "events-credentials", "events-clients"}
+    private |= {"sessions-credentials", "sessions-clients"}
+    readers = {(kind, name) for kind, name, pod in _pod_specs(run) if _secrets_read(pod) & private}
+    jobs = {name for kind, name in readers if kind == "Job"}
+    assert {name for kind, name in readers if kind != "Job"} == {"orders-db", "events", "sessions"}
+    assert {job.rsplit("-", 1)[0] for job in jobs} == {"orders-db-roles", "sessions-roles"}
+    # By value too: the superuser's password is in no Secret but the store's own.
+    for store in ("orders-db", "sessions"):
+        password = unwrap(secret_of(run, f"{store}-credentials", "shop-data"))["password"]
+        holders = {r.manifest["metadata"]["name"] for r in run.k8s("Secret") if password in str(r.manifest)}
+        assert holders == {f"{store}-credentials"}
+
+
+def role_job(run: ProgramRun, store: str) -> dict[str, Any]:
+    (job,) = [j.manifest for j in run.k8s("Job") if j.manifest["metadata"]["name"].startswith(f"{store}-roles-")]
+    return job
+
+
+def test_the_role_job_runs_the_engines_client_on_the_script_as_the_store_before_the_clients() -> None:
+    config = with_stores("dev")
+    config["platform:dataServices"][0]["clients"] = ["checkout", {"name": "order-worker", "access": "read-only"}]
+    run = run_program("dev", config)
+    job = role_job(run, "orders-db")
+    assert job["metadata"]["namespace"] == "shop-data"
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "postgres:17.6"
+    assert container["command"][:2] == ["sh", "-c"]
+    assert container["command"][2].endswith("exec psql -X -q -v ON_ERROR_STOP=1 -f /roles/roles.sql")
+    assert 'PGPASSWORD="$(cat /store/password)"' in container["command"][2]
+    # The store's own user, from its Secret mounted as files; no secret in the environment.
+    store_files = next(v for v in pod["volumes"] if v["name"] == "store")["secret"]
+    assert store_files["secretName"] == "orders-db-credentials"
+    assert all("valueFrom" not in e for e in container["env"])
+    clients = next(v for v in pod["volumes"] if v["name"] == "clients")["secret"]
+    assert clients["secretName"] == "orders-db-clients"
+    assert [item["key"] for item in clients["items"]] == ["checkout.password", "order-worker.password"]
+    assert pod["automountServiceAccountToken"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    # The script: the read-only client is a member of the reader group, with read-only sessions; the
+    # read-write one of the owner group; neither is anything else.
+    (script,) = [c.manifest for c in run.k8s("ConfigMap", "orders-db-roles")]
+    sql = script["data"]["roles.sql"]
+    assert 'GRANT "orders-db_reader" TO "order-worker";' in sql
+    assert 'REVOKE "orders-db_owner" FROM "order-worker";' in sql
+    assert 'ALTER ROLE "order-worker" IN DATABASE "orders-db" SET default_transaction_read_only = on;' in sql
+    assert 'GRANT "orders-db_owner" TO "checkout";' in sql
+    assert 'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "orders-db_reader";' in sql
+    assert "GRANT INSERT" not in sql and "SUPERUSER" not in sql.replace("NOSUPERUSER", "")
+    # Clients roll out after the Job, which runs after the store's StatefulSet.
+    (job_resource,) = [j for j in run.k8s("Job") if j.manifest["metadata"]["name"] == job["metadata"]["name"]]
+    (checkout,) = run.k8s("Deployment", "checkout")
+    (store,) = run.k8s("StatefulSet", "orders-db")
+    assert job_resource.urn in checkout.dependencies
+    assert store.urn in job_resource.dependencies
+
+
+def test_the_role_job_reaches_the_store_and_the_store_admits_it_on_its_port_only() -> None:
+    run = data_run("dev")
+    (egress,) = run.k8s("NetworkPolicy", "orders-db-roles-egress", "shop-data")
+    assert egress.manifest["spec"]["egress"] == [
+        {
+            "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "orders-db"}}}],
+            "ports": [{"protocol": "TCP", "port": 5432}],
+        }
+    ]
+    (ingress,) = run.k8s("NetworkPolicy", "orders-db-roles-ingress", "shop-data")
+    assert ingress.manifest["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "orders-db"}}
+    assert ingress.manifest["spec"]["ingress"][0]["from"] == [
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "orders-db-roles"}}}
+    ]
+
+
+def test_rotating_one_clients_password_changes_only_its_secret_its_pods_and_the_role_job() -> None:
+    def reading_own_secrets(checkout_rotation: int) -> dict[str, Any]:
+        config = with_stores("dev")
+        config["platform:dataServices"][0]["clients"] = [
+            {"name": "checkout", "rotation": checkout_rotation},
+            "order-worker",
+        ]
+        for service in config["platform:services"]:
+            if service["name"] in ("checkout", "order-worker"):
+                ref = {"name": f"orders-db-{service['name']}", "key": "url"}
+                service["env"]["DATABASE_URL"] = {"secretKeyRef": ref}
+        return config
+
+    before = run_program("dev", reading_own_secrets(1))
+    after = run_program("dev", reading_own_secrets(2))
+    changed = {
+        r.manifest["metadata"]["name"]
+        for r in after.k8s("Secret")
+        if r.manifest != next(b.manifest for b in before.k8s("Secret") if b.urn == r.urn)
+    }
+    assert changed == {"orders-db-checkout", "orders-db-clients"}
+
+    def annotations(run: ProgramRun, kind: str, name: str) -> dict[str, Any]:
+        (found,) = run.k8s(kind, name)
+        return dict(found.manifest["spec"]["template"]["metadata"].get("annotations", {}))
+
+    assert annotations(after, "Deployment", "checkout") != annotations(before, "Deployment", "checkout")
+    for kind, name in (("Deployment", "order-worker"), ("Deployment", "storefront"), ("StatefulSet", "orders-db")):
+        assert annotations(after, kind, name) == annotations(before, kind, name), name
+    assert role_job(after, "orders-db")["metadata"]["name"] != role_job(before, "orders-db")["metadata"]["name"]
+    assert role_job(after, "sessions")["metadata"]["name"] == role_job(before, "sessions")["metadata"]["name"]
+
+
+def test_each_object_store_client_has_its_own_s3_key_and_a_reader_only_reads() -> None:
+    stores = [
+        {
+            "name": "assets",
+            "type": "object-store",
+            "namespace": "shop-data",
+            "clients": ["checkout", {"name": "storefront", "access": "read-only"}],
+        }
+    ]
+    run = run_program("dev", with_stores("dev", stores))
+    own = unwrap(secret_of(run, "assets-credentials", "shop-data"))
+    checkout = unwrap(secret_of(run, "assets-checkout", "shop"))
+    storefront = unwrap(secret_of(run, "assets-storefront", "shop"))
+    assert (checkout["username"], storefront["username"]) == ("checkout", "storefront")
+    assert len({own["password"], checkout["password"], storefront["password"]}) == 3
+    (container,) = statefulset(run, "assets")["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") or e["valueFrom"]["secretKeyRef"] for e in container["env"]}
+    assert env["S3_CLIENT_0_ACCESS_KEY"] == "checkout"
+    assert env["S3_CLIENT_1_SECRET_KEY"] == {"name": "assets-clients", "key": "storefront.password"}
+    identities = json.loads(container["command"][2].split("<<EOF\n", 1)[1].split("\nEOF", 1)[0])["identities"]
+    actions = {identity["name"]: identity["actions"] for identity in identities}
+    assert actions == {
+        "app": ["Admin", "Read", "List", "Tagging", "Write"],
+        "checkout": ["Read", "List", "Tagging", "Write"],
+        "storefront": ["Read", "List"],
+    }
+
+
+# --------------------------------------------------------------------------- client rejections
+
+
+def test_a_read_only_namespaces_service_may_only_be_a_read_only_client() -> None:
+    config = with_stores("dev", STORES[:2])
+    for namespace in config["platform:namespaces"]:
+        if namespace["name"] == "shop":
+            namespace["policy"] = "read-only"
+            namespace["egress"] = {"namespaces": ["shop-data"]}
+    for service in config["platform:services"]:
+        service.pop("allowFrom", None)
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:dataServices[orders-db].clients[0]: 'checkout' runs in read-only namespace 'shop', "
+        "so it may only read: set access 'read-only', or move it to a strict namespace",
+    )
+
+
+def test_a_client_secret_name_that_is_taken_in_its_namespace_is_rejected() -> None:
+    config = with_stores("dev")
+    config["platform:dataServices"][0]["clients"] = [
+        {"name": "checkout", "secretName": "database-credentials"},
+        "order-worker",
+    ]
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:dataServices[orders-db].clients[checkout].secretName: 'orders-db' delivers the "
+        "Secret 'database-credentials' into 'shop', where the secret 'database-credentials' in secrets already "
+        "has that name; choose another secretName (or rename the other)",
+    )
+
+
+def test_read_only_is_refused_where_the_engine_cannot_enforce_it() -> None:
+    config = with_stores("dev")
+    config["platform:dataServices"][1]["clients"] = [{"name": "order-worker", "access": "read-only"}]
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:dataServices[events].clients[order-worker].access: read-only cannot be enforced: "
+        "the in-cluster Kafka runs no authorizer, so every SASL user may produce; use read-write",
+    )
+
+
+def test_a_service_reading_a_stores_superuser_secret_is_told_its_own() -> None:
+    config = with_stores("dev")
+    for service in config["platform:services"]:
+        if service["name"] == "checkout":
+            service["env"]["DATABASE_URL"] = {"secretKeyRef": {"name": "orders-db-credentials", "key": "url"}}
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:services[checkout].env.DATABASE_URL.secretKeyRef.name: 'orders-db-credentials' "
+        "holds data service 'orders-db''s superuser or every client's credentials, which no workload reads; "
+        "read your own 'orders-db-checkout'",
     )

@@ -52,7 +52,7 @@ PAGES = [
 
 def _models_in(annotation: object) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        # Not user-written: the misspelt-generator catcher, and the keys only the platform writes (refused in `secrets`).
+        # Neither is a key a user writes: a misspelt generator, and the platform-only `provided`.
         return [] if annotation in (UnknownGenerator, ProvidedKey) else [annotation]
     return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
 

@@ -410,3 +410,17 @@ def test_a_kafka_replication_factor_above_the_brokers_is_rejected() -> None:
         "stack 'production': platform:dataServices[events].managed.topics[orders].replicationFactor: 4 exceeds the "
         "cluster's 3 brokers",
     )
+
+
+def test_cloud_sql_roles_are_made_by_a_job_over_the_private_range_with_tls() -> None:
+    run = production()
+    (job,) = [j.manifest for j in run.k8s("Job") if j.manifest["metadata"]["name"].startswith("orders-db-roles-")]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert {"name": "PGSSLMODE", "value": "require"} in container["env"]
+    (egress,) = run.k8s("NetworkPolicy", "orders-db-roles-egress", "shop-data")
+    assert egress.manifest["spec"]["egress"] == [
+        {"to": [{"ipBlock": {"cidr": "10.200.0.0/20"}}], "ports": [{"protocol": "TCP", "port": 5432}]}
+    ]
+    # No store pods to admit it in the cluster; Memorystore has no users to make.
+    assert not run.k8s("NetworkPolicy", "orders-db-roles-ingress")
+    assert not [j for j in run.k8s("Job") if j.manifest["metadata"]["name"].startswith("sessions-roles-")]

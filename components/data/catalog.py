@@ -1,17 +1,20 @@
-"""A data store as the platform runs it in the cluster: a stateful service and its credentials Secret.
+"""A data store as the platform runs it in the cluster: a stateful service, its Secret and its clients'.
 
 `store_service` turns one `DataServiceConfig` into the `ServiceConfig` of a StatefulSet of the
 engine's official image, so the store gets everything a service gets (restricted pods, spread, PDB,
 network policy) from the same component; its `allowFrom` is the store's `clients`, so the network
 policy admits exactly them, on the client port only.
 
-`credentials_secret` is the store's Secret, `<store>-credentials`, generated with pulumi-random by
-the tenancy Secrets component and delivered into the store's namespace and every client's
-namespace with the same keys on every engine: `host`, `port`, `username`, `password`, `url`
-(plus `database` for PostgreSQL, and `security.protocol`, `sasl.mechanism` and `sasl.jaas.config` for Kafka). A client reads its `url` with
-one `secretKeyRef`; bumping the store's rotation is not offered, since a store's users are created
-once on first start (rotate by hand inside the store, then supply the new value). The object store
-(SeaweedFS) is the exception: its identities file is rendered from the Secret on every start.
+`credentials_secret` is the store's own Secret, `<store>-credentials`: its superuser, generated with
+pulumi-random by the tenancy Secrets component, in the store's namespace only (the store's pods and
+its role Job read it; no client does). `client_secrets` gives each client its own Secret
+(`<store>-<client>`, or its `secretName`) in its namespace, with the same keys on every engine:
+`host`, `port`, `username` (the client's own user), `password` (its own), `url` (plus `database` for
+PostgreSQL and MongoDB, and `security.protocol`, `sasl.mechanism` and `sasl.jaas.config` for Kafka),
+and `<store>-clients`, the store's namespace's copy of each client's password, from which the role
+Job (roles.py, role_job.py), Kafka's brokers (their SASL users) and the object store (its S3
+identities) learn the clients. Neo4j Community has one user: its clients get the store's own keys.
+A client reads its `url` with one `secretKeyRef`; its `rotation` regenerates its password alone.
 
 Deliberately left out: replication for engines whose official image has no clustering without an
 operator (PostgreSQL, Redis, MongoDB, SeaweedFS, Neo4j run one replica; Kafka runs a KRaft quorum),
@@ -197,9 +200,11 @@ def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
     if store.type == "redis":
         ping = {"exec": {"command": ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping | grep -q PONG']}}
         return {
-            "command": ["redis-server"],
-            # Append-only file on the volume: every write survives a restart, not just the last snapshot.
-            "args": ["--requirepass", "$(REDIS_PASSWORD)", "--appendonly", "yes", "--dir", engine.data_path],
+            "command": ["sh", "-c"],
+            # The ACL file on the volume keeps the clients' users (roles.py) across restarts; its `default`
+            # line is written from the store's own password at every start, since an ACL file overrides
+            # --requirepass. Append-only file: every write survives a restart, not just the last snapshot.
+            "args": [redis_start_command(engine.data_path)],
             "env": {"REDIS_PASSWORD": _ref(store, "password")},
             "probes": {"startup": ping, "liveness": tcp, "readiness": ping},
         }
@@ -282,6 +287,16 @@ def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
         },
         "probes": {"startup": {**tcp, "failureThreshold": 60}, "liveness": tcp, "readiness": tcp},
     }
+
+
+def redis_start_command(data_path: str) -> str:
+    """The in-cluster Redis's start: the ACL file's `default` user from $REDIS_PASSWORD, then the server."""
+    acl = f"{data_path}/users.acl"
+    return (
+        '{ echo "user default on #$(printf %s "$REDIS_PASSWORD" | sha256sum | cut -d" " -f1) ~* &* +@all"; '
+        f'grep -v "^user default " {acl} 2>/dev/null || true; }} > {acl}.next && mv {acl}.next {acl} && '
+        f"exec redis-server --aclfile {acl} --appendonly yes --dir {data_path}"
+    )
 
 
 def _disruption_budget(store: DataServiceConfig, production: bool) -> dict[str, Any]:

@@ -345,7 +345,8 @@ class DataStorage(Model):
 
 Access = Literal["read-write", "read-only"]
 # Engines whose clients get their own user with its own grants, made by the platform (roles.py).
-# Kafka and Neo4j do not: see `ROLE_LIMITS`; the object store's per-client keys come from its engine.
+# Kafka (a SASL user per client, no ACLs) and the object store (an S3 identity per client) get their own
+# credentials from the store's config, not a Job; Neo4j Community has one user (`READ_ONLY_LIMITS`).
 ROLE_ENGINES = ("postgres", "redis", "mongodb")
 # Why an engine, in a mode, cannot enforce `access: read-only` for one client (config/checks.py refuses it).
 READ_ONLY_LIMITS = {
@@ -399,13 +400,8 @@ class DataServiceConfig(Model):
     """Kafka: an odd quorum (1, 3, 5); the other engines' official images run one replica without an operator."""
     clients: list[
         Annotated[StoreClient, BeforeValidator(_client_entry, json_schema_input_type=ServiceName | StoreClient)]
-    ] = Field(
-        [],
-        description=(
-            "The services that may connect: a name, or {name, access, secretName, rotation}; "
-            "each gets its own credentials in its own Secret."
-        ),
-    )
+    ] = []
+    """The services that connect: the store's `allowFrom` (its network policy admits exactly them, on the client port). Each gets its own user and its own Secret (`<store>-<client>` in its namespace, or `secretName`); `access: read-only` where the engine enforces it (docs/data-access.md). Each must be a declared service."""
     # The database PostgreSQL creates on first start; unset: the store's name.
     database: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] | None = None
     """PostgreSQL only: the database created on first start."""

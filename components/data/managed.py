@@ -14,9 +14,12 @@
   HMAC key of a bucket-only account as `username`/`password`, so S3 clients written against the
   in-cluster MinIO work unchanged against Cloud Storage's XML API.
 
-`values` are the store's computed Secret keys (host, password, the CA), handed to the tenancy
-Secrets component as `provided` keys, so clients get the same `<store>-credentials` Secret keys
-as in the cluster; `egress` is (CIDR, port) each client's egress NetworkPolicy opens.
+`values` are the store's computed Secret keys (host, password, the CA) and `client_values` a client's
+own (its bucket HMAC key); `secret_values()` hands both, by Secret name, to the tenancy Secrets
+component as `provided` keys, so each client's own `<store>-<client>` Secret has the in-cluster keys.
+Cloud SQL clients connect as their own roles, made by the role Job (role_job.py) as the user `app`;
+Memorystore for Redis has one AUTH string, which every client receives.
+`egress` is (CIDR, port) each client's egress NetworkPolicy opens.
 
 Memorystore for Redis rather than Memorystore for Valkey: it keeps the client contract of the
 in-cluster store (a password, AUTH, over TLS) and uses the same Private Service Access range as
@@ -27,7 +30,8 @@ Kafka -> a Managed Service for Apache Kafka cluster sized from config (vCPUs, me
 subnet, its topics, and `roles/managedkafka.client` for each client's Workload Identity account;
 clients connect over SASL_SSL with OAUTHBEARER (docs/data.md).
 
-Deliberately left out: Kafka ACLs per topic, read replicas, customer-managed encryption keys, Cloud SQL IAM database authentication.
+Deliberately left out: Kafka ACLs per topic, read replicas, customer-managed encryption keys, Cloud SQL IAM database
+authentication (docs/data-access.md says why).
 """
 
 from __future__ import annotations
