@@ -42,6 +42,11 @@ STOP_SECONDS = {"kafka": 120}
 DEFAULT_STOP_SECONDS = 60
 
 
+def object_store_bucket(store: DataServiceConfig) -> str:
+    """The in-cluster object store's bucket, created by the store itself: named after the store."""
+    return store.name
+
+
 def host(store: DataServiceConfig) -> str:
     return f"{store.name}.{store.namespace}.svc.cluster.local"
 
@@ -71,16 +76,54 @@ class S3Identity:
     actions: tuple[str, ...] = ("Admin", "Read", "List", "Tagging", "Write")
 
 
+# What a client's key may do in the store's bucket, by its access (SeaweedFS actions, scoped with ':<bucket>').
+CLIENT_ACTIONS = {"read-write": ("Read", "Write", "List", "Tagging"), "read-only": ("Read", "List")}
+
+
+def s3_identities(store: DataServiceConfig) -> list[S3Identity]:
+    """The store's own identity (its admin, for operators; no workload holds its key), then one per
+    client, its key scoped to the store's bucket with the actions its access allows."""
+    bucket = object_store_bucket(store)
+    admin = S3Identity(store.engine.username, "S3_ACCESS_KEY", "S3_SECRET_KEY")
+    clients = [
+        S3Identity(
+            client.name,
+            f"S3_CLIENT_{index}_ACCESS_KEY",
+            f"S3_CLIENT_{index}_SECRET_KEY",
+            tuple(f"{action}:{bucket}" for action in CLIENT_ACTIONS[client.access]),
+        )
+        for index, client in enumerate(store.clients)
+    ]
+    return [admin, *clients]
+
+
+def _client_key_env(store: DataServiceConfig) -> dict[str, Any]:
+    """Each client's access key (its name, not secret) and secret key (from `<store>-clients`)."""
+    env: dict[str, Any] = {}
+    for index, client in enumerate(store.clients):
+        env[f"S3_CLIENT_{index}_ACCESS_KEY"] = client.name
+        env[f"S3_CLIENT_{index}_SECRET_KEY"] = {
+            "secretKeyRef": {"name": store.clients_secret_name, "key": f"{client.name}.password"}
+        }
+    return env
+
+
 # Where the rendered identities file lives: /tmp is the pod's own emptyDir, the root filesystem is read-only.
 S3_CONFIG_PATH = "/tmp/s3.json"
+# Written once the store's buckets exist; the readiness probe waits for it, so no client is admitted before.
+BUCKETS_READY_PATH = "/tmp/buckets-ready"
+# Each `weed shell` call is bounded: it waits for the master while the server is still starting.
+SHELL_TIMEOUT_SECONDS = 30
 
 
-def seaweedfs_script(store: DataServiceConfig, identities: Sequence[S3Identity]) -> str:
-    """The store container's command: write the identities file from the env, then exec `weed server`.
+def seaweedfs_script(store: DataServiceConfig, identities: Sequence[S3Identity], buckets: Sequence[str]) -> str:
+    """The store container's command: write the identities file from the env, start `weed server`,
+    create the buckets the identities are scoped to (idempotently), then wait on the server.
 
     The keys come from Secrets through the env and never appear in the pod spec; generated keys are
     letters and digits only, so they need no JSON escaping. A changed key changes a consumed Secret,
     whose checksum annotation rolls the pod, so the file is always the one the Secrets describe.
+    The shell stays as PID 1 only to pass Kubernetes' stop signal on to the server and exit with it.
     """
     engine = store.engine
     config = {
@@ -95,15 +138,18 @@ def seaweedfs_script(store: DataServiceConfig, identities: Sequence[S3Identity])
             for identity in identities
         ]
     }
-    server = [
-        "exec weed -logtostderr=true server",
-        f"-dir={engine.data_path}",
-        # Its components find each other on loopback, a name that survives restarts; clients reach S3 on every address.
-        "-ip=127.0.0.1 -ip.bind=0.0.0.0",
-        # Volumes sized from the disk's free space, 1 GiB each (the default 30 GB would leave a small disk none).
-        "-volume.max=0 -master.volumeSizeLimitMB=1024",
-        f"-s3 -s3.port={engine.port} -s3.config={S3_CONFIG_PATH}",
-    ]
+    server = " ".join(
+        [
+            "weed -logtostderr=true server",
+            f"-dir={engine.data_path}",
+            # Its components find each other on loopback, a name that survives restarts; clients reach S3 on every address.
+            "-ip=127.0.0.1 -ip.bind=0.0.0.0",
+            # Volumes sized from the disk's free space, 1 GiB each (the default 30 GB would leave a small disk none).
+            "-volume.max=0 -master.volumeSizeLimitMB=1024",
+            f"-s3 -s3.port={engine.port} -s3.config={S3_CONFIG_PATH}",
+        ]
+    )
+    shell = f"timeout {SHELL_TIMEOUT_SECONDS} weed shell -master=127.0.0.1:9333 -filer=127.0.0.1:8888"
     return "\n".join(
         [
             "set -eu",
@@ -111,29 +157,27 @@ def seaweedfs_script(store: DataServiceConfig, identities: Sequence[S3Identity])
             f"cat > {S3_CONFIG_PATH} <<EOF",
             json.dumps(config, separators=(",", ":")),
             "EOF",
-            " ".join(server),
+            f"{server} &",
+            "server=$!",
+            "trap 'kill -TERM \"$server\" 2>/dev/null || true' TERM INT",
+            f'weed_shell() {{ echo "$1" | {shell} 2>&1 || true; }}',
+            "tab=$(printf '\\t')",
+            # s3.bucket.list prints '  <name><TAB>size:...' per bucket.
+            f"for bucket in {' '.join(buckets)}; do",
+            '  until weed_shell s3.bucket.list | grep -q "^  $bucket$tab"; do',
+            '    kill -0 "$server"',
+            '    weed_shell "s3.bucket.create -name $bucket" >/dev/null',
+            "    sleep 2",
+            "  done",
+            "done",
+            f": > {BUCKETS_READY_PATH}",
+            "status=0",
+            'wait "$server" || status=$?',
+            # A stop signal interrupts the first wait; the second waits for the server to finish stopping.
+            'if [ "$status" -gt 128 ]; then status=0; wait "$server" || status=$?; fi',
+            'exit "$status"',
         ]
     )
-
-
-# What a client's own S3 key may do: read-only clients read and list, never write or delete.
-S3_CLIENT_ACTIONS = {"read-write": ("Read", "List", "Tagging", "Write"), "read-only": ("Read", "List")}
-
-
-def s3_identities(store: DataServiceConfig) -> list[S3Identity]:
-    """The store's own identity (Admin) and one per client with its access's actions."""
-    return [
-        S3Identity("app", "S3_ACCESS_KEY", "S3_SECRET_KEY"),
-        *(
-            S3Identity(
-                client.name,
-                f"S3_CLIENT_{index}_ACCESS_KEY",
-                f"S3_CLIENT_{index}_SECRET_KEY",
-                S3_CLIENT_ACTIONS[client.access],
-            )
-            for index, client in enumerate(store.clients)
-        ),
-    ]
 
 
 def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
@@ -213,27 +257,26 @@ def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
         }
     if store.type == "object-store":
         health = {"httpGet": {"path": "/healthz", "port": port}}
+        # Ready once the buckets exist and the gateway answers (busybox wget is in the image).
+        gateway_ready = f"test -e {BUCKETS_READY_PATH} && wget -q -O /dev/null http://127.0.0.1:{engine.port}/healthz"
         return {
             # The image's entrypoint chowns /data as root and drops to its own user; the pod already runs
             # as an unprivileged user whose fsGroup owns the volume, so `weed` is started directly.
-            "command": ["/bin/sh", "-c", seaweedfs_script(store, s3_identities(store))],
+            "command": [
+                "/bin/sh",
+                "-c",
+                seaweedfs_script(store, s3_identities(store), [object_store_bucket(store)]),
+            ],
             "env": {
                 "S3_ACCESS_KEY": _ref(store, "username"),
                 "S3_SECRET_KEY": _ref(store, "password"),
-                # Each client's own key: its name, and its password from the store's copy (<store>-clients).
-                **{
-                    env: value
-                    for index, client in enumerate(store.clients)
-                    for env, value in (
-                        (f"S3_CLIENT_{index}_ACCESS_KEY", client.name),
-                        (
-                            f"S3_CLIENT_{index}_SECRET_KEY",
-                            {"secretKeyRef": {"name": store.clients_secret_name, "key": f"{client.name}.password"}},
-                        ),
-                    )
-                },
+                **_client_key_env(store),
             },
-            "probes": {"startup": health, "liveness": health, "readiness": health},
+            "probes": {
+                "startup": health,
+                "liveness": health,
+                "readiness": {"exec": {"command": ["sh", "-c", gateway_ready]}},
+            },
         }
     # neo4j
     return {
@@ -332,6 +375,8 @@ def credentials_secret(store: DataServiceConfig) -> SecretConfig:
         keys.update(_kafka_client_keys(engine.username))
     if store.type == "neo4j":
         keys["NEO4J_AUTH"] = _format(f"{engine.username}/{{password}}")
+    if store.type == "object-store":
+        keys["bucket"] = _format(object_store_bucket(store))
     return SecretConfig.model_validate({"name": store.secret_name, "namespaces": [store.namespace], "keys": keys})
 
 
@@ -370,6 +415,9 @@ def _client_secret(store: DataServiceConfig, client: StoreClient, namespace: str
             keys["database"] = _format(database)
         if store.type == "kafka":
             keys.update(_kafka_client_keys(client.name))
+        if store.type == "object-store":
+            # The same keys as a Cloud Storage bucket's clients get: the access key is `username`.
+            keys["bucket"] = _format(object_store_bucket(store))
     return SecretConfig.model_validate(
         {"name": name, "namespaces": [namespace], "rotation": client.rotation, "keys": keys}
     )

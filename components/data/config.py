@@ -484,6 +484,12 @@ class DataServiceConfig(Model):
         """Whether each client gets its own user, made by the platform's role Job."""
         return self.type in ROLE_ENGINES and not (self.type == "redis" and self.is_managed)
 
+    @property
+    def has_client_keys(self) -> bool:
+        """Whether each client gets its own access key named after it: the in-cluster object store's
+        identities (SeaweedFS), each scoped to the store's bucket."""
+        return self.type == "object-store" and not self.is_managed
+
 
 class BackupConfig(Model):
     """Backup for GKE: one BackupPlan over the namespaces that hold data stores (gke mode)."""
@@ -518,6 +524,9 @@ def check_data_service(store: DataServiceConfig, path: str) -> Iterator[Problem]
         yield f"{path}.replicas", f"{engine.label} runs a quorum: use an odd number of replicas, got {store.replicas}"
     if store.database is not None and store.type not in ("postgres", "mongodb"):
         yield f"{path}.database", "only PostgreSQL and MongoDB have a named database for their clients"
+    if store.has_client_keys and len(store.name) < 3:
+        # SeaweedFS (like S3) takes bucket names of 3 to 63 characters; the store's bucket takes its name.
+        yield f"{path}.name", f"'{store.name}' also names the store's bucket, which needs 3 to 63 characters"
     yield from _check_clients(store, path)
 
 
@@ -529,7 +538,7 @@ def _check_clients(store: DataServiceConfig, path: str) -> Iterator[Problem]:
         if client.name in seen:
             yield f"{client_path}.name", f"'{client.name}' is listed twice; each client is listed once"
         seen.add(client.name)
-        if store.makes_roles and client.name == store.engine.username:
+        if (store.makes_roles or store.has_client_keys) and client.name == store.engine.username:
             yield (
                 f"{client_path}.name",
                 f"'{client.name}' is {store.engine.label}'s superuser name; a client's user takes its service's name",
