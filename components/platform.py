@@ -3,15 +3,17 @@
 `Platform.__init__` is this diagram, one named step a line:
 
     plan                      capacity (refuses a stack that cannot fit) and timing, before anything exists
-    _cluster                  network, cluster and node pools (gke mode), and the platform's provider
+    _cluster                  network, cluster and node pools (gke mode or Autopilot), and the provider
+    Placeholders              headroom: low-priority pods keeping spare room warm on the pools
     _namespaces               every catalog namespace: quota, defaults, baseline policy, admitted edge
     managed_stores            gke mode: Private Service Access, Cloud SQL, Memorystore, Managed Kafka,
                               Cloud Storage (their addresses and AUTH strings feed the next step)
     _secrets_and_config_maps  generated, supplied and data-store Secrets, and ConfigMaps
     _addons                   prometheus-operator CRDs first (every ServiceMonitor needs them), then the
                               monitoring stack, the collector, the in-cluster controller, cert-manager
-    _workloads                one Microservice per in-cluster data store, then one per service, rolled
-                              out once its stores are, with egress to its managed stores' ranges
+    _workloads                one Microservice per in-cluster data store, its role Job (a user per
+                              client), then one per service, rolled out once its stores' roles are,
+                              with egress to its managed stores' ranges
     _grant_store_access       each bucket or Kafka client's Workload Identity account gets its role
     _observability            SLO rules, health alerts, dashboards and alert routing, when monitoring is on
     _backup                   Backup for GKE's plan for the data namespaces (gke mode)
@@ -163,40 +165,7 @@ class Platform(pulumi.ComponentResource):
     def _namespaces(self, context: Context, opts: pulumi.ResourceOptions) -> Namespaces:
         """Every catalog namespace with its quota, defaults and baseline policy, admitting the edge,
         the scraper and the collector where the other domains need it."""
-        config = self._config
-        addons = config.addons
-        data_namespaces = config.data_namespaces
-        bucket_clients = workload_identity_clients(config)
-        return Namespaces(
-            f"{self._name}-namespaces",
-            NamespacesArgs(
-                # Production data namespaces are protected whatever their own `protect` says.
-                namespaces=[
-                    ns.model_copy(update={"protect": True})
-                    if config.is_production and ns.name in data_namespaces
-                    else ns
-                    for ns in config.namespaces
-                ],
-                context=context,
-                edge_namespace=edge_home(config),
-                scrape_namespace=addons.monitoring.namespace,
-                addon_namespaces=frozenset(config.addon_namespaces),
-                control_plane_cidr=config.cluster.master_ipv4_cidr if config.creates_cluster else None,
-                catalog_services={
-                    ns.name: [s.name for s in config.workloads if s.namespace == ns.name] for ns in config.namespaces
-                },
-                workload_identity_namespaces=frozenset(
-                    s.namespace
-                    for s in config.services
-                    if with_identity(s, bucket_clients).service_account.workload_identity is not None
-                ),
-                edge=ingress_edge(config),
-                acme_solver_namespaces=acme_solver_namespaces(config),
-                telemetry=collector_peer(addons.tracing) if addons.tracing.enabled else None,
-                telemetry_ports=(OTLP_GRPC_PORT, OTLP_HTTP_PORT),
-            ),
-            opts=opts,
-        )
+        return Namespaces(f"{self._name}-namespaces", namespaces_args(self._config, context), opts=opts)
 
     def _secrets_and_config_maps(
         self,
@@ -420,6 +389,38 @@ class Platform(pulumi.ComponentResource):
                 opts=opts,
             ).urls
         return []
+
+
+def namespaces_args(config: PlatformConfig, context: Context) -> NamespacesArgs:
+    """What the namespaces need from the other domains: the edge, the scraper, the collector, the
+    namespaces whose pods use Workload Identity, the control plane's range for webhooks."""
+    addons = config.addons
+    data_namespaces = config.data_namespaces
+    bucket_clients = workload_identity_clients(config)
+    return NamespacesArgs(
+        # Production data namespaces are protected whatever their own `protect` says.
+        namespaces=[
+            ns.model_copy(update={"protect": True}) if config.is_production and ns.name in data_namespaces else ns
+            for ns in config.namespaces
+        ],
+        context=context,
+        edge_namespace=edge_home(config),
+        scrape_namespace=addons.monitoring.namespace,
+        addon_namespaces=frozenset(config.addon_namespaces),
+        control_plane_cidr=config.cluster.master_ipv4_cidr if config.creates_cluster else None,
+        catalog_services={
+            ns.name: [s.name for s in config.workloads if s.namespace == ns.name] for ns in config.namespaces
+        },
+        workload_identity_namespaces=frozenset(
+            s.namespace
+            for s in config.services
+            if with_identity(s, bucket_clients).service_account.workload_identity is not None
+        ),
+        edge=ingress_edge(config),
+        acme_solver_namespaces=acme_solver_namespaces(config),
+        telemetry=collector_peer(addons.tracing) if addons.tracing.enabled else None,
+        telemetry_ports=(OTLP_GRPC_PORT, OTLP_HTTP_PORT),
+    )
 
 
 def managed_stores(

@@ -37,6 +37,7 @@ authentication (docs/data-access.md says why).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -259,6 +260,20 @@ class PrivateStorageAccess(pulumi.ComponentResource):
         self.register_outputs({})
 
 
+@dataclass(frozen=True)
+class StoreParts:
+    """What each engine's builder shares with its ManagedStore: names, config, options, labels."""
+
+    name: str
+    store: DataServiceConfig
+    context: Context
+    # Protected in production, parented to the store.
+    keep: pulumi.ResourceOptions
+    # Parented to the store only (random values, accounts, keys: nothing to protect).
+    child: pulumi.ResourceOptions
+    labels: dict[str, str]
+
+
 class ManagedStore(pulumi.ComponentResource):
     """One managed data store; `values` are its computed Secret keys, `client_values` a client's own
     (its bucket HMAC key), and `secret_values()` both by Secret name for the tenancy Secrets."""
@@ -288,15 +303,16 @@ class ManagedStore(pulumi.ComponentResource):
         self._labels = {"environment": context.environment, "managed-by": "pulumi", "data-service": store.name}
         self.bucket: gcp.storage.Bucket | None = None
         self.client_values = {}
+        parts = StoreParts(name, store, context, self._keep, pulumi.ResourceOptions(parent=self), self._labels)
         if store.type == "postgres":
             assert network is not None and peering is not None
-            self.values = self._build_cloud_sql(region, network, peering)
+            self.values = cloud_sql(parts, region, network, peering)
         elif store.type == "redis":
             assert network is not None and peering is not None
-            self.values = self._build_memorystore(region, network, peering)
+            self.values = memorystore(parts, region, network, peering)
         elif store.type == "kafka":
             assert subnet is not None
-            self.values = self._build_kafka(region, subnet)
+            self.values = managed_kafka(parts, region, subnet)
         else:
             self.values = self._build_bucket(region)
         self.register_outputs({})
@@ -312,187 +328,6 @@ class ManagedStore(pulumi.ComponentResource):
                 own = dict(self.values)  # Memorystore's single AUTH string
             values[store.client_secret_name(client)] = {**own, **self.client_values.get(client.name, {})}
         return values
-
-    # ------------------------------------------------------------------ Cloud SQL
-
-    def _build_cloud_sql(
-        self, region: str, network: pulumi.Input[str], peering: pulumi.Resource
-    ) -> dict[str, pulumi.Output[str]]:
-        store, context = self._store, self._context
-        managed = store.managed
-        production = context.is_production
-        sql = gcp.sql
-        (major,) = store.engine.major(store.effective_version)
-        instance = sql.DatabaseInstance(
-            f"{self._name}-instance",
-            sql.DatabaseInstanceArgs(
-                project=context.project,
-                name=f"{context.app}-{context.environment}-{store.name}",
-                region=region,
-                database_version=f"POSTGRES_{major}",
-                deletion_protection=production,
-                settings=sql.DatabaseInstanceSettingsArgs(
-                    # Custom and shared-core tiers exist only in the Enterprise edition.
-                    edition="ENTERPRISE",
-                    tier=store.cloud_sql_tier(production),
-                    availability_type="REGIONAL" if store.high_availability(production) else "ZONAL",
-                    disk_type="PD_SSD",
-                    disk_size=max(10, _gib(store.storage_size)),
-                    disk_autoresize=True,
-                    deletion_protection_enabled=production,
-                    # No public IP: reachable only over the VPC's private service access, with TLS.
-                    ip_configuration=sql.DatabaseInstanceSettingsIpConfigurationArgs(
-                        ipv4_enabled=False,
-                        private_network=network,
-                        ssl_mode="ENCRYPTED_ONLY",
-                    ),
-                    backup_configuration=sql.DatabaseInstanceSettingsBackupConfigurationArgs(
-                        enabled=True,
-                        start_time="02:00",
-                        point_in_time_recovery_enabled=True,
-                        transaction_log_retention_days=managed.point_in_time_recovery_days,
-                        backup_retention_settings=sql.DatabaseInstanceSettingsBackupConfigurationBackupRetentionSettingsArgs(
-                            retained_backups=managed.backup_retention_days, retention_unit="COUNT"
-                        ),
-                    ),
-                    maintenance_window=sql.DatabaseInstanceSettingsMaintenanceWindowArgs(
-                        day=managed.maintenance.day, hour=managed.maintenance.hour, update_track="stable"
-                    ),
-                    insights_config=sql.DatabaseInstanceSettingsInsightsConfigArgs(query_insights_enabled=True),
-                    user_labels=self._labels,
-                ),
-            ),
-            opts=pulumi.ResourceOptions.merge(
-                self._keep,
-                # Auto-resize grows the disk past the configured size; the next run must not try to shrink it.
-                pulumi.ResourceOptions(depends_on=[peering], ignore_changes=["settings.diskSize"]),
-            ),
-        )
-        sql.Database(
-            f"{self._name}-database",
-            sql.DatabaseArgs(project=context.project, instance=instance.name, name=store.database or store.name),
-            opts=self._keep,
-        )
-        password = random.RandomPassword(
-            f"{self._name}-password",
-            # Letters and digits only, so the password needs no escaping inside the URL.
-            random.RandomPasswordArgs(length=PASSWORD_LENGTH, special=False),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        secret_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
-        sql.User(
-            f"{self._name}-user",
-            sql.UserArgs(
-                project=context.project,
-                instance=instance.name,
-                name=store.engine.username,
-                password=secret_password,
-            ),
-            opts=self._keep,
-        )
-        return {
-            "host": pulumi.Output.secret(instance.private_ip_address),
-            "password": secret_password,
-        }
-
-    # ------------------------------------------------------------------ Memorystore
-
-    def _build_memorystore(
-        self, region: str, network: pulumi.Input[str], peering: pulumi.Resource
-    ) -> dict[str, pulumi.Output[str]]:
-        store, context = self._store, self._context
-        managed = store.managed
-        redis = gcp.redis
-        instance = redis.Instance(
-            f"{self._name}-instance",
-            redis.InstanceArgs(
-                project=context.project,
-                name=f"{context.app}-{context.environment}-{store.name}",
-                region=region,
-                tier="STANDARD_HA" if store.high_availability(context.is_production) else "BASIC",
-                memory_size_gb=store.memory_gib,
-                redis_version=MEMORYSTORE_REDIS_VERSION,
-                authorized_network=network,
-                connect_mode="PRIVATE_SERVICE_ACCESS",
-                auth_enabled=True,
-                transit_encryption_mode="SERVER_AUTHENTICATION",
-                # RDB snapshots every hour: a restart or failover loses at most the last hour.
-                persistence_config=redis.InstancePersistenceConfigArgs(
-                    persistence_mode="RDB", rdb_snapshot_period="ONE_HOUR"
-                ),
-                maintenance_policy=redis.InstanceMaintenancePolicyArgs(
-                    weekly_maintenance_windows=[
-                        redis.InstanceMaintenancePolicyWeeklyMaintenanceWindowArgs(
-                            day=DAYS[managed.maintenance.day - 1],
-                            start_time=redis.InstanceMaintenancePolicyWeeklyMaintenanceWindowStartTimeArgs(
-                                hours=managed.maintenance.hour, minutes=0, seconds=0, nanos=0
-                            ),
-                        )
-                    ]
-                ),
-                deletion_protection=context.is_production,
-                labels=self._labels,
-            ),
-            opts=pulumi.ResourceOptions.merge(
-                self._keep,
-                # The CA certificates are secret too, whatever the provider schema says.
-                pulumi.ResourceOptions(depends_on=[peering], additional_secret_outputs=["serverCaCerts"]),
-            ),
-        )
-        return {
-            "host": pulumi.Output.secret(instance.host),
-            "password": pulumi.Output.secret(instance.auth_string),
-            "ca.crt": pulumi.Output.secret(
-                instance.server_ca_certs.apply(lambda certs: "".join(c.cert or "" for c in certs or []))
-            ),
-        }
-
-    # ------------------------------------------------------------------ Managed Kafka
-
-    def _build_kafka(self, region: str, subnet: pulumi.Input[str]) -> dict[str, pulumi.Output[str]]:
-        store, context = self._store, self._context
-        kafka = gcp.managedkafka
-        # Production clusters and topics survive a `pulumi destroy` both in Pulumi (protect) and the provider.
-        deletion_policy = "PREVENT" if context.is_production else "DELETE"
-        cluster = kafka.Cluster(
-            f"{self._name}-cluster",
-            kafka.ClusterArgs(
-                project=context.project,
-                cluster_id=f"{context.app}-{context.environment}-{store.name}",
-                location=region,
-                capacity_config=kafka.ClusterCapacityConfigArgs(
-                    vcpu_count=str(store.managed.vcpus), memory_bytes=str(store.memory_gib * 2**30)
-                ),
-                # Reachable only inside the VPC: Private Service Connect endpoints in the node subnet.
-                gcp_config=kafka.ClusterGcpConfigArgs(
-                    access_config=kafka.ClusterGcpConfigAccessConfigArgs(
-                        network_configs=[kafka.ClusterGcpConfigAccessConfigNetworkConfigArgs(subnet=subnet)]
-                    )
-                ),
-                rebalance_config=kafka.ClusterRebalanceConfigArgs(mode="AUTO_REBALANCE_ON_SCALE_UP"),
-                deletion_policy=deletion_policy,
-                labels=self._labels,
-            ),
-            opts=self._keep,
-        )
-        for topic in store.managed.topics:
-            kafka.Topic(
-                f"{self._name}-topic-{topic.name}",
-                kafka.TopicArgs(
-                    project=context.project,
-                    cluster=cluster.cluster_id,
-                    location=region,
-                    topic_id=topic.name,
-                    partition_count=topic.partitions,
-                    replication_factor=topic.replication_factor,
-                    configs=dict(topic.configs),
-                    deletion_policy=deletion_policy,
-                ),
-                opts=self._keep,
-            )
-        # bootstrap.<cluster>.<region>.managedkafka.<project>.cloud.goog:9092
-        host = cluster.bootstrap_address.apply(lambda address: (address or "").rsplit(":", 1)[0])
-        return {"host": pulumi.Output.secret(host)}
 
     # ------------------------------------------------------------------ Cloud Storage
 
@@ -613,6 +448,193 @@ class ManagedStore(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+
+# --------------------------------------------------------------------------- Cloud SQL
+
+
+def cloud_sql(
+    parts: StoreParts, region: str, network: pulumi.Input[str], peering: pulumi.Resource
+) -> dict[str, pulumi.Output[str]]:
+    store, context = parts.store, parts.context
+    managed = store.managed
+    production = context.is_production
+    sql = gcp.sql
+    (major,) = store.engine.major(store.effective_version)
+    instance = sql.DatabaseInstance(
+        f"{parts.name}-instance",
+        sql.DatabaseInstanceArgs(
+            project=context.project,
+            name=f"{context.app}-{context.environment}-{store.name}",
+            region=region,
+            database_version=f"POSTGRES_{major}",
+            deletion_protection=production,
+            settings=sql.DatabaseInstanceSettingsArgs(
+                # Custom and shared-core tiers exist only in the Enterprise edition.
+                edition="ENTERPRISE",
+                tier=store.cloud_sql_tier(production),
+                availability_type="REGIONAL" if store.high_availability(production) else "ZONAL",
+                disk_type="PD_SSD",
+                disk_size=max(10, _gib(store.storage_size)),
+                disk_autoresize=True,
+                deletion_protection_enabled=production,
+                # No public IP: reachable only over the VPC's private service access, with TLS.
+                ip_configuration=sql.DatabaseInstanceSettingsIpConfigurationArgs(
+                    ipv4_enabled=False,
+                    private_network=network,
+                    ssl_mode="ENCRYPTED_ONLY",
+                ),
+                backup_configuration=sql.DatabaseInstanceSettingsBackupConfigurationArgs(
+                    enabled=True,
+                    start_time="02:00",
+                    point_in_time_recovery_enabled=True,
+                    transaction_log_retention_days=managed.point_in_time_recovery_days,
+                    backup_retention_settings=sql.DatabaseInstanceSettingsBackupConfigurationBackupRetentionSettingsArgs(
+                        retained_backups=managed.backup_retention_days, retention_unit="COUNT"
+                    ),
+                ),
+                maintenance_window=sql.DatabaseInstanceSettingsMaintenanceWindowArgs(
+                    day=managed.maintenance.day, hour=managed.maintenance.hour, update_track="stable"
+                ),
+                insights_config=sql.DatabaseInstanceSettingsInsightsConfigArgs(query_insights_enabled=True),
+                user_labels=parts.labels,
+            ),
+        ),
+        opts=pulumi.ResourceOptions.merge(
+            parts.keep,
+            # Auto-resize grows the disk past the configured size; the next run must not try to shrink it.
+            pulumi.ResourceOptions(depends_on=[peering], ignore_changes=["settings.diskSize"]),
+        ),
+    )
+    sql.Database(
+        f"{parts.name}-database",
+        sql.DatabaseArgs(project=context.project, instance=instance.name, name=store.database or store.name),
+        opts=parts.keep,
+    )
+    password = random.RandomPassword(
+        f"{parts.name}-password",
+        # Letters and digits only, so the password needs no escaping inside the URL.
+        random.RandomPasswordArgs(length=PASSWORD_LENGTH, special=False),
+        opts=parts.child,
+    )
+    secret_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
+    sql.User(
+        f"{parts.name}-user",
+        sql.UserArgs(
+            project=context.project,
+            instance=instance.name,
+            name=store.engine.username,
+            password=secret_password,
+        ),
+        opts=parts.keep,
+    )
+    return {
+        "host": pulumi.Output.secret(instance.private_ip_address),
+        "password": secret_password,
+    }
+
+
+# --------------------------------------------------------------------------- Memorystore
+
+
+def memorystore(
+    parts: StoreParts, region: str, network: pulumi.Input[str], peering: pulumi.Resource
+) -> dict[str, pulumi.Output[str]]:
+    store, context = parts.store, parts.context
+    managed = store.managed
+    redis = gcp.redis
+    instance = redis.Instance(
+        f"{parts.name}-instance",
+        redis.InstanceArgs(
+            project=context.project,
+            name=f"{context.app}-{context.environment}-{store.name}",
+            region=region,
+            tier="STANDARD_HA" if store.high_availability(context.is_production) else "BASIC",
+            memory_size_gb=store.memory_gib,
+            redis_version=MEMORYSTORE_REDIS_VERSION,
+            authorized_network=network,
+            connect_mode="PRIVATE_SERVICE_ACCESS",
+            auth_enabled=True,
+            transit_encryption_mode="SERVER_AUTHENTICATION",
+            # RDB snapshots every hour: a restart or failover loses at most the last hour.
+            persistence_config=redis.InstancePersistenceConfigArgs(
+                persistence_mode="RDB", rdb_snapshot_period="ONE_HOUR"
+            ),
+            maintenance_policy=redis.InstanceMaintenancePolicyArgs(
+                weekly_maintenance_windows=[
+                    redis.InstanceMaintenancePolicyWeeklyMaintenanceWindowArgs(
+                        day=DAYS[managed.maintenance.day - 1],
+                        start_time=redis.InstanceMaintenancePolicyWeeklyMaintenanceWindowStartTimeArgs(
+                            hours=managed.maintenance.hour, minutes=0, seconds=0, nanos=0
+                        ),
+                    )
+                ]
+            ),
+            deletion_protection=context.is_production,
+            labels=parts.labels,
+        ),
+        opts=pulumi.ResourceOptions.merge(
+            parts.keep,
+            # The CA certificates are secret too, whatever the provider schema says.
+            pulumi.ResourceOptions(depends_on=[peering], additional_secret_outputs=["serverCaCerts"]),
+        ),
+    )
+    return {
+        "host": pulumi.Output.secret(instance.host),
+        "password": pulumi.Output.secret(instance.auth_string),
+        "ca.crt": pulumi.Output.secret(
+            instance.server_ca_certs.apply(lambda certs: "".join(c.cert or "" for c in certs or []))
+        ),
+    }
+
+
+# --------------------------------------------------------------------------- Managed Kafka
+
+
+def managed_kafka(parts: StoreParts, region: str, subnet: pulumi.Input[str]) -> dict[str, pulumi.Output[str]]:
+    store, context = parts.store, parts.context
+    kafka = gcp.managedkafka
+    # Production clusters and topics survive a `pulumi destroy` both in Pulumi (protect) and the provider.
+    deletion_policy = "PREVENT" if context.is_production else "DELETE"
+    cluster = kafka.Cluster(
+        f"{parts.name}-cluster",
+        kafka.ClusterArgs(
+            project=context.project,
+            cluster_id=f"{context.app}-{context.environment}-{store.name}",
+            location=region,
+            capacity_config=kafka.ClusterCapacityConfigArgs(
+                vcpu_count=str(store.managed.vcpus), memory_bytes=str(store.memory_gib * 2**30)
+            ),
+            # Reachable only inside the VPC: Private Service Connect endpoints in the node subnet.
+            gcp_config=kafka.ClusterGcpConfigArgs(
+                access_config=kafka.ClusterGcpConfigAccessConfigArgs(
+                    network_configs=[kafka.ClusterGcpConfigAccessConfigNetworkConfigArgs(subnet=subnet)]
+                )
+            ),
+            rebalance_config=kafka.ClusterRebalanceConfigArgs(mode="AUTO_REBALANCE_ON_SCALE_UP"),
+            deletion_policy=deletion_policy,
+            labels=parts.labels,
+        ),
+        opts=parts.keep,
+    )
+    for topic in store.managed.topics:
+        kafka.Topic(
+            f"{parts.name}-topic-{topic.name}",
+            kafka.TopicArgs(
+                project=context.project,
+                cluster=cluster.cluster_id,
+                location=region,
+                topic_id=topic.name,
+                partition_count=topic.partitions,
+                replication_factor=topic.replication_factor,
+                configs=dict(topic.configs),
+                deletion_policy=deletion_policy,
+            ),
+            opts=parts.keep,
+        )
+    # bootstrap.<cluster>.<region>.managedkafka.<project>.cloud.goog:9092
+    host = cluster.bootstrap_address.apply(lambda address: (address or "").rsplit(":", 1)[0])
+    return {"host": pulumi.Output.secret(host)}
 
 
 def _gib(size: str) -> int:
