@@ -780,15 +780,23 @@ def summary(report: Report, args: argparse.Namespace) -> None:
     print(f"{len(report.checks) - failed} passed, {failed} failed")
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(
+    doc: str | None, name: str, make: Callable[[argparse.Namespace, Report], Any], run: Callable[[Any], None]
+) -> None:
+    """What every e2e script shares: the run's arguments, `run(make(args, report))`, the summary printed
+    even when the run dies (its failure in it), exit 1 on any failed check or none at all."""
+    parser = argparse.ArgumentParser(description=(doc or name).splitlines()[0])
     for flag in ("--repo", "--work", "--cache", "--kubeconfig", "--context", "--timings"):
         parser.add_argument(flag, required=True)
     args = parser.parse_args()
     report = Report()
     try:
-        run(Harness(args, report))
+        run(make(args, report))
     except Exception as error:  # the summary must still be printed, with the failure in it
-        report.check("harness ran to the end", False, f"{type(error).__name__}: {error}"[:2000])
+        report.check(f"{name} ran to the end", False, f"{type(error).__name__}: {error}"[:2000])
     summary(report, args)
     sys.exit(1 if any(not ok for _, ok, _ in report.checks) or not report.checks else 0)
+
+
+if __name__ == "__main__":
+    main(__doc__, "harness", Harness, run)

@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import contextlib
 
-from checks import CONTROL_PLANE_OBJECTS, STACK, Harness, Report, summary, tail
+from checks import CONTROL_PLANE_OBJECTS, STACK, Harness, Report, main, tail
 
 # Interrupt once this share of the objects the first up creates exists in the API server.
 INTERRUPT_AT = 0.25
@@ -421,14 +421,4 @@ def run(f: Faults) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for flag in ("--repo", "--work", "--cache", "--kubeconfig", "--context", "--timings"):
-        parser.add_argument(flag, required=True)
-    args = parser.parse_args()
-    report = Report()
-    try:
-        run(Faults(args, report))
-    except Exception as error:  # the summary must still be printed, with the failure in it
-        report.check("faults ran to the end", False, f"{type(error).__name__}: {error}"[:2000])
-    summary(report, args)
-    sys.exit(1 if any(not ok for _, ok, _ in report.checks) or not report.checks else 0)
+    main(__doc__, "faults", Faults, run)

@@ -21,7 +21,7 @@ from pydantic.fields import FieldInfo
 
 from components.config import PlatformConfig
 from components.tenancy.config import ProvidedKey, UnknownGenerator
-from tools.reference import DERIVED_DEFAULTS
+from tools.reference import DERIVED_DEFAULTS, cell, project_defaults
 
 README = (ROOT_DIR / "README.md").read_text()
 DOCS = ROOT_DIR / "docs"
@@ -260,25 +260,6 @@ def _fields() -> Iterator[tuple[str, FieldInfo, Any]]:
     yield from walk(PlatformConfig, "", None)
 
 
-def _cell(value: Any) -> str:
-    """How the table writes a default value."""
-    if value is None:
-        return "—"
-    if isinstance(value, BaseModel):
-        return "see below"
-    if isinstance(value, (list, dict, tuple)) and not value:
-        return "empty"
-    if isinstance(value, bool):
-        return f"`{str(value).lower()}`"
-    return f"`{value}`"
-
-
-def _project_defaults() -> dict[str, Any]:
-    """Top-level keys whose `default` Pulumi.yaml declares (a typed scalar such as `app`)."""
-    declared = yaml.safe_load((ROOT_DIR / "Pulumi.yaml").read_text())["config"]
-    return {key: spec["default"] for key, spec in declared.items() if isinstance(spec, dict) and "default" in spec}
-
-
 def test_reference_defaults_are_the_real_defaults() -> None:
     """Each documented default is the value a stack gets when it leaves the key out.
 
@@ -293,19 +274,19 @@ def test_reference_defaults_are_the_real_defaults() -> None:
     derives from the code itself.
     """
     documented = _documented_defaults()
-    project = _project_defaults()
+    project = project_defaults()
     expected = {}
     for path, field, inherited in _fields():
         if path in DERIVED_DEFAULTS:
             expected[path] = DERIVED_DEFAULTS[path]()
         elif path in project:
-            expected[path] = _cell(project[path])
+            expected[path] = cell(project[path])
         elif field.is_required():
             parent = path.rsplit(".", 1)[0]
             given = inherited is not None and not isinstance(inherited, BaseModel)
-            expected[path] = f"required; {_cell(inherited)} when `{parent}` is left out" if given else "required"
+            expected[path] = f"required; {cell(inherited)} when `{parent}` is left out" if given else "required"
         else:
-            expected[path] = _cell(field.get_default(call_default_factory=True))
+            expected[path] = cell(field.get_default(call_default_factory=True))
     wrong = {path: (documented[path], real) for path, real in expected.items() if documented.get(path) != real}
     assert wrong == {}, "documented default -> real default"
     assert "?" not in {DERIVED_DEFAULTS[path]() for path in DERIVED_DEFAULTS}
