@@ -700,10 +700,11 @@ def test_each_object_store_client_has_its_own_s3_key_and_a_reader_only_reads() -
     assert env["S3_CLIENT_1_SECRET_KEY"] == {"name": "assets-clients", "key": "storefront.password"}
     identities = json.loads(container["command"][2].split("<<EOF\n", 1)[1].split("\nEOF", 1)[0])["identities"]
     actions = {identity["name"]: identity["actions"] for identity in identities}
+    # A client's actions are scoped to the store's bucket; the reader may read and list it only.
     assert actions == {
         "app": ["Admin", "Read", "List", "Tagging", "Write"],
-        "checkout": ["Read", "List", "Tagging", "Write"],
-        "storefront": ["Read", "List"],
+        "checkout": ["Read:assets", "Write:assets", "List:assets", "Tagging:assets"],
+        "storefront": ["Read:assets", "List:assets"],
     }
 
 

@@ -30,6 +30,7 @@ import pulumi_kubernetes as k8s
 from components.context import Context
 from components.data.config import DataServiceConfig
 from components.data.roles import CLIENTS_DIR, ClientRole, mongodb_script, postgres_script, redis_script
+from components.workloads.config import SCRATCH_SIZE_LIMIT
 
 ROLES_DIR = "/roles"
 # The store's own Secret, mounted as files (never environment variables).
@@ -39,6 +40,10 @@ JOB_UID = 10001
 # How long the Job may take before the provider's wait gives up (a store still starting is retried).
 DEADLINE_SECONDS = 300
 POSTGRES_PORT = 5432
+# Requested and limited like every service container's: its /tmp scratch (SCRATCH_SIZE_LIMIT, 256Mi) plus
+# the kubelet's log allowance (LOG_ALLOWANCE, 64Mi), so the Job can neither fill a node's disk nor be
+# evicted for a neighbour's.
+JOB_EPHEMERAL_STORAGE = "320Mi"
 
 
 def _read(variable: str, key: str) -> str:
@@ -179,8 +184,16 @@ class StoreRoles(pulumi.ComponentResource):
                                 command=["sh", "-c", command],
                                 env=self._env(),
                                 resources=k8s.core.v1.ResourceRequirementsArgs(
-                                    requests={"cpu": "50m", "memory": "128Mi"},
-                                    limits={"cpu": "500m", "memory": "512Mi"},
+                                    requests={
+                                        "cpu": "50m",
+                                        "memory": "128Mi",
+                                        "ephemeral-storage": JOB_EPHEMERAL_STORAGE,
+                                    },
+                                    limits={
+                                        "cpu": "500m",
+                                        "memory": "512Mi",
+                                        "ephemeral-storage": JOB_EPHEMERAL_STORAGE,
+                                    },
                                 ),
                                 security_context=security,
                                 volume_mounts=[
@@ -221,7 +234,10 @@ class StoreRoles(pulumi.ComponentResource):
                                     default_mode=0o440,
                                 ),
                             ),
-                            k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
+                            k8s.core.v1.VolumeArgs(
+                                name="tmp",
+                                empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=SCRATCH_SIZE_LIMIT),
+                            ),
                         ],
                     ),
                 ),
