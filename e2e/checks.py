@@ -278,8 +278,13 @@ class Harness:
             settings = addons.setdefault(addon, {})
             if addon in ADDONS_ON:
                 settings["enabled"] = ADDONS_ON[addon]
+            if addon == "monitoring" and os.environ.get("PLATFORM_E2E_MONITORING") == "0":
+                # The vendored kube-prometheus-stack lacks the subcharts its Chart.yaml declares (Helm refuses
+                # it, and its templates include them): PLATFORM_E2E_MONITORING=0 runs everything else.
+                settings["enabled"] = False
+                self.substitute("monitoring off (PLATFORM_E2E_MONITORING=0): the vendored chart is incomplete")
             for prefix, folder in charts.items():
-                path = self.installable(self.vendor / "charts" / folder)
+                path = self.vendor / "charts" / folder
                 version = str(yaml.safe_load((path / "Chart.yaml").read_text())["version"])
                 settings[f"{prefix}Source"] = {"path": str(path)}
                 settings[f"{prefix}Version"] = version
@@ -287,26 +292,6 @@ class Harness:
                 if pinned != version and (settings.get("enabled", pins.get(addon, {}).get("enabled", True))):
                     self.substitute(f"addons.{addon}.{prefix}Version: pinned {pinned}, installs the vendored {version}")
         return addons
-
-    def installable(self, chart: Path) -> Path:
-        """`chart`, or where the vendored copy lacks subcharts its Chart.yaml declares (Helm then refuses
-        it), a copy in the work directory without those dependencies: the parent chart's own templates
-        install, the missing subcharts' workloads do not. Printed as a substitution."""
-        meta = yaml.safe_load((chart / "Chart.yaml").read_text())
-        present = {p.name for p in (chart / "charts").iterdir()} if (chart / "charts").is_dir() else set()
-        missing = [d["name"] for d in meta.get("dependencies") or [] if d["name"] not in present]
-        if not missing:
-            return chart
-        copy = self.work / "charts" / chart.name
-        if not copy.exists():
-            shutil.copytree(chart, copy)
-            meta["dependencies"] = [d for d in meta["dependencies"] if d["name"] not in missing]
-            (copy / "Chart.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
-            (copy / "Chart.lock").unlink(missing_ok=True)
-        self.substitute(
-            f"{chart.name}: installed without its subcharts {', '.join(missing)}, which the vendored copy lacks"
-        )
-        return copy
 
     def pinned_addons(self) -> dict[str, Any]:
         """The add-ons' settings as the program reads the project config (defaults filled in: the pins)."""
