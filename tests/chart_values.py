@@ -54,6 +54,10 @@ FREE_FORM: dict[str, set[str]] = {
         # An AlertmanagerConfiguration reference (name, ...), passed to the Alertmanager resource as it is.
         "alertmanager.alertmanagerSpec.alertmanagerConfiguration",
     },
+    "gateway-helm": {
+        # Kubernetes annotations on the certgen hook's RBAC (Helm's hook deletion policy).
+        "certgen.rbac.annotations",
+    },
     "cert-manager": {
         # cert-manager's ControllerConfiguration file, its keys defined by cert-manager, not the chart.
         "config",

@@ -485,3 +485,11 @@ def test_on_dev_the_gateway_waits_for_envoy_gateways_release(dev: ProgramRun) ->
     release = next(r for r in dev.of_type("kubernetes:helm.sh/v3:Release") if "envoyproxy" in r.inputs["chart"])
     (gateway,) = dev.k8s("Gateway", "platform")
     assert release.urn in gateway.dependencies
+
+
+def test_envoy_gateways_certgen_hook_rbac_is_deleted_once_the_hooks_succeed(dev: ProgramRun) -> None:
+    # Hook resources are no part of a Helm release: without the policy an uninstall leaves the certgen
+    # ClusterRole and ClusterRoleBinding behind (e2e/run's destroy check found them).
+    release = next(r for r in dev.of_type("kubernetes:helm.sh/v3:Release") if "envoyproxy" in r.inputs["chart"])
+    annotations = release.inputs["values"]["certgen"]["rbac"]["annotations"]
+    assert annotations == {"helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded"}

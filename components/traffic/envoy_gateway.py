@@ -43,6 +43,10 @@ class EnvoyGatewayArgs:
     addon: AddonArgs
 
 
+# Helm's deletion policy for the certgen hook's RBAC: replaced on each run, removed once the hooks succeed.
+CERTGEN_HOOK_DELETE_POLICY = "before-hook-creation,hook-succeeded"
+
+
 class EnvoyGateway(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
     gateway_class: k8s.apiextensions.CustomResource
@@ -59,7 +63,13 @@ class EnvoyGateway(pulumi.ComponentResource):
             args.addon,
             HelmChart(RELEASE, ENVOY_GATEWAY, envoy.chart_version, envoy.chart_source),
             namespace,
-            {"deployment": {"replicas": 1}},
+            {
+                "deployment": {"replicas": 1},
+                # The certgen hook's RBAC is no part of the release, so an uninstall would leave its
+                # ClusterRole and ClusterRoleBinding behind (found by e2e/run's destroy check). Helm deletes
+                # it once the hooks succeed; the next upgrade's hooks create it again.
+                "certgen": {"rbac": {"annotations": {"helm.sh/hook-delete-policy": CERTGEN_HOOK_DELETE_POLICY}}},
+            },
         )
         # The CRDs arrive with the release; both objects wait for it.
         after_release = pulumi.ResourceOptions(parent=self, provider=context.provider, depends_on=[self.release])
