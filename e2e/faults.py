@@ -97,8 +97,11 @@ class Faults:
             for item in self.h.kubectl("get", target, "-A", "-o", "json")["items"]:
                 meta = item["metadata"]
                 made_by_cluster = CONTROL_PLANE_OBJECTS.match(f"{kind.lower()}/{meta['name']}")
-                # Owned by a controller, made by the control plane, or a Helm release's revision record.
-                if meta.get("ownerReferences") or made_by_cluster or (meta.get("labels") or {}).get("owner") == "helm":
+                # Owned by a controller, made by the control plane, a Helm release's revision record, or an
+                # object of a chart: those are in the state as their Release, not one by one.
+                labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+                of_a_chart = "meta.helm.sh/release-name" in annotations
+                if meta.get("ownerReferences") or made_by_cluster or labels.get("owner") == "helm" or of_a_chart:
                     continue
                 names.add(f"{kind.lower()}/{meta.get('namespace', '')}/{meta['name']}")
         return names
