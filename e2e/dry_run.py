@@ -30,10 +30,8 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import re
 import ssl
-import subprocess
 import sys
 import time
 import urllib.error
@@ -49,24 +47,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from checks import vendor_dir  # noqa: E402  (e2e/checks.py: one way to find ../shared/e2e-vendor)
 
-def vendor_dir() -> Path:
-    """../shared/e2e-vendor beside the repository or, for a git worktree, beside its main checkout (as e2e/lib.sh)."""
-    if os.environ.get("PLATFORM_E2E_VENDOR"):
-        return Path(os.environ["PLATFORM_E2E_VENDOR"])
-    common = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--path-format=absolute", "--git-common-dir"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    candidates = [ROOT.parent / "shared" / "e2e-vendor"]
-    if common:
-        candidates.append(Path(common).parent.parent / "shared" / "e2e-vendor")
-    return next((c for c in candidates if c.is_dir()), candidates[0])
-
-
-VENDOR = vendor_dir()
+VENDOR = vendor_dir(ROOT)
 # The CRDs every stack may use, as (what, files). Chart templates carry Helm directives on lines of their own.
 CRD_SOURCES = (
     ("Gateway API and Envoy Gateway (gateway-helm v1.9.0)", "charts/gateway-helm-v1.9.0/charts/crds/crds/**/*.yaml"),
