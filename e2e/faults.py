@@ -7,9 +7,10 @@ Runs on the control plane that e2e/run started, with its own copy of the program
 Each check prints PASS or FAIL; the process exits non-zero when any failed.
 
 1. Interrupted up, SIGINT. `pulumi up` is interrupted with SIGINT once a quarter of its objects exist. Then
-   the recovery docs/operations.md describes ("When an up fails"): the pending operations the state still
-   lists are resolved with `pulumi refresh` (a pending create whose object exists is imported by its ID with
-   `--import-pending-creates`, the others dropped with `--clear-pending-creates`), then `up`. It converges
+   the recovery docs/operations.md describes ("When an up fails"): the pending creates the state still lists
+   are dropped with `pulumi refresh --clear-pending-creates` (the provider's server-side apply re-applies an
+   object that exists), the pending revision of any Helm release left mid-operation is deleted (Helm then
+   installs it again and adopts what the cut-off install made), then `up`. It converges
    when the recovering up succeeds, a third `up --expect-no-changes` passes, no object is in the state twice
    and no object of the program's kinds in the API server is missing from the state (an orphan).
 2. Replaced data store. Growing the first data store's volume size changes its StatefulSet's
@@ -52,6 +53,8 @@ from checks import CONTROL_PLANE_OBJECTS, STACK, Harness, Report, main, tail
 INTERRUPT_AT = 0.25
 # Kinds whose objects controllers make on their own (not the program's, never in the state).
 CONTROLLER_MADE = {"ReplicaSet", "Pod", "PersistentVolumeClaim", "Endpoints", "EndpointSlice", "Event"}
+# The statuses Helm gives a release revision while an operation on it runs.
+HELM_PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 
 
 def kinds_in_state(state: dict[str, Any]) -> dict[str, str]:
@@ -98,9 +101,10 @@ class Faults:
                 meta = item["metadata"]
                 made_by_cluster = CONTROL_PLANE_OBJECTS.match(f"{kind.lower()}/{meta['name']}")
                 # Owned by a controller, made by the control plane, a Helm release's revision record, or an
-                # object of a chart: those are in the state as their Release, not one by one.
+                # object of a chart (its hooks too, such as Envoy Gateway's certgen Job, which Helm and the
+                # Job's TTL remove): those are in the state as their Release, not one by one.
                 labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
-                of_a_chart = "meta.helm.sh/release-name" in annotations
+                of_a_chart = "meta.helm.sh/release-name" in annotations or "helm.sh/hook" in annotations
                 if meta.get("ownerReferences") or made_by_cluster or labels.get("owner") == "helm" or of_a_chart:
                     continue
                 names.add(f"{kind.lower()}/{meta.get('namespace', '')}/{meta['name']}")
@@ -153,57 +157,42 @@ class Faults:
         state = self.h.export()
         return list(state["deployment"].get("pending_operations") or [])
 
-    def existing_id(self, resource: dict[str, Any]) -> str | None:
-        """The provider ID of a pending create's object when it exists in the cluster, else None: a Kubernetes
-        object's is `<namespace>/<name>` (`<name>` when cluster-scoped); a Helm release's is
-        `<namespace>/<release>`, and it exists when Helm recorded its first revision (a Secret)."""
-        typ, inputs = resource["type"], resource.get("inputs") or {}
-        if typ == "kubernetes:helm.sh/v3:Release":
-            name, namespace = inputs.get("name"), inputs.get("namespace")
-            target = ("secret", f"sh.helm.release.v1.{name}.v1", "-n", str(namespace))
-            object_id = f"{namespace}/{name}"
-        elif typ.startswith("kubernetes:") and "kind" in inputs:
-            meta = inputs.get("metadata") or {}
-            version = inputs["apiVersion"]
-            kind = f"{inputs['kind']}.{version.split('/')[-1]}" + (
-                f".{version.split('/')[0]}" if "/" in version else ""
-            )
-            target = (kind, str(meta.get("name"))) + (("-n", meta["namespace"]) if meta.get("namespace") else ())
-            object_id = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else str(meta.get("name"))
-        else:
-            return None
-        try:
-            self.h.kubectl("get", *target, "-o", "name")
-        except LookupError:
-            return None
-        return object_id
+    def unfinished_releases(self) -> list[tuple[str, str, str]]:
+        """(namespace, release, status) of every Helm release revision left mid-operation: a killed provider
+        never finishes the install or upgrade it started, and Helm refuses the next one while it is pending."""
+        found = self.h.kubectl(
+            "get", "secrets", "-A", "-l", f"owner=helm,status in ({','.join(HELM_PENDING)})", "-o", "json"
+        )
+        return sorted(
+            (item["metadata"]["namespace"], item["metadata"]["labels"]["name"], item["metadata"]["labels"]["status"])
+            for item in found["items"]
+        )
 
     def resolve_pending(self, label: str) -> tuple[bool, str]:
-        """The documented recovery: import each pending create whose object exists, drop the others, refresh."""
+        """The documented recovery: drop the pending creates with `refresh --clear-pending-creates`, and delete
+        the pending revision of each Helm release left mid-operation; the next up then re-applies them."""
         h = self.h
-        imports: list[str] = []
-        dropped: list[str] = []
         pending = self.pending_operations()
-        for op in pending:
-            resource = op["resource"]
-            if op["type"] != "creating":
-                continue
-            urn = resource["urn"]
-            object_id = self.existing_id(resource)
-            if object_id is not None:
-                # A string-array flag: the URN and the ID are one occurrence each.
-                imports += ["--import-pending-creates", urn, "--import-pending-creates", object_id]
-            else:
-                dropped.append(urn)
-        refresh = h.pulumi(
-            "refresh", "--yes", "--skip-preview", *imports, "--clear-pending-creates", log=f"refresh-{label}"
-        )
+        releases = self.unfinished_releases()
+        for namespace, release, _status in releases:
+            h.kubectl(
+                "delete",
+                "secret",
+                "-n",
+                namespace,
+                "-l",
+                f"owner=helm,name={release},status in ({','.join(HELM_PENDING)})",
+            )
+        refresh = h.pulumi("refresh", "--yes", "--skip-preview", "--clear-pending-creates", log=f"refresh-{label}")
         left = self.pending_operations()
+        stuck = self.unfinished_releases()
         detail = (
-            f"{len(pending)} pending ({', '.join(sorted({op['type'] for op in pending})) or 'none'}): "
-            f"{len(imports) // 4} imported by ID, {len(dropped)} dropped; {len(left)} left after refresh"
+            f"{len(pending)} pending ({', '.join(sorted({op['type'] for op in pending})) or 'none'}), "
+            f"{len(left)} left after refresh; Helm releases left mid-operation: "
+            f"{', '.join(f'{ns}/{name} ({status})' for ns, name, status in releases) or 'none'}, "
+            f"{len(stuck)} still pending"
         )
-        return refresh.returncode == 0 and not left, detail + tail(refresh)
+        return refresh.returncode == 0 and not left and not stuck, detail + tail(refresh)
 
     def converges(self, label: str, baseline: set[str]) -> None:
         h = self.h
@@ -402,7 +391,10 @@ def run(f: Faults) -> None:
         preview = h.pulumi("preview", "--json", log="preview-faults")
         steps = json.loads(preview.stdout).get("steps", []) if preview.returncode == 0 else []
         f.expected_objects = sum(
-            1 for s in steps if s.get("op") == "create" and s["urn"].split("::")[-2].startswith("kubernetes:")
+            1
+            for s in steps
+            # The URN's type part is the parent chain, `...$kubernetes:apps/v1:Deployment`: its last link.
+            if s.get("op") == "create" and s["urn"].split("::")[-2].split("$")[-1].startswith("kubernetes:")
         )
         print(f"  the up would create {f.expected_objects} Kubernetes objects", flush=True)
         try:
