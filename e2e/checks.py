@@ -98,6 +98,8 @@ INVENTORY_KINDS = (
 CONTROL_PLANE_OBJECTS = re.compile(r"^(configmap/kube-root-ca\.crt|serviceaccount/default)$")
 # How a Pulumi state marks a secret value: {SECRET_KEY: SECRET_SIG, "plaintext"|"ciphertext": ...}.
 SECRET_KEY, SECRET_SIG = "4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270"
+# The engines whose clients get their own database user, made by the store's role Job.
+ROLE_ENGINES = ("postgres", "redis", "mongodb")
 # The label the program derives from a service's image tag, on each of the service's objects.
 VERSION_LABEL = 'metadata.labels["app.kubernetes.io/version"]'
 
@@ -247,8 +249,9 @@ class Harness:
             return {}
         return {"services": {services[-1]["name"]: {"migration": {"command": ["migrate", "--e2e"]}}}}
 
-    def set_config(self, overrides: dict[str, Any]) -> None:
-        """Write the e2e stack's config: existing-cluster mode on the e2e control plane, add-ons off."""
+    def set_config(self, overrides: dict[str, Any], extra: dict[str, Any] | None = None) -> None:
+        """Write the e2e stack's config: existing-cluster mode on the e2e control plane, the add-ons from
+        the vendored charts (or off), the overrides, and any `extra` stack keys (such as nodePools)."""
         path = self.program / f"Pulumi.{STACK}.yaml"
         stack = yaml.safe_load(path.read_text()) or {}
         addons = self.addons()
@@ -265,6 +268,7 @@ class Harness:
                 **({} if self.addons_on else OFFLINE_ROUTING),
             },
             f"{PROJECT_NAMESPACE}:overrides": overrides,
+            **{f"{PROJECT_NAMESPACE}:{key}": value for key, value in (extra or {}).items()},
         }
         path.write_text(yaml.safe_dump(stack, sort_keys=False))
 
@@ -660,6 +664,42 @@ def check_rotation(h: Harness, secret: str, overrides: dict[str, Any]) -> None:
     check_awaited(h, "workloads roll out after the rotation")
 
 
+def check_client_rotation(h: Harness, store: dict[str, Any], client: str, overrides: dict[str, Any]) -> None:
+    """Rotating one store client's password changes that client's password, its Secret, the store's
+    `<store>-clients` and the role Job (which runs again under a new name), and rolls that client's pods
+    only: no other workload, and not the store."""
+    name = store["name"]
+    before = pod_template_annotations(h)
+    clients = [c if isinstance(c, dict) else {"name": c} for c in store.get("clients", [])]
+    rotated = [{**c, "rotation": 2} if c["name"] == client else c for c in clients]
+    overrides.setdefault("dataServices", {}).setdefault(name, {})["clients"] = rotated
+    h.set_config(overrides)
+    steps = preview_steps(h, "preview-client-rotation")
+    changes = {s["urn"].split("::")[-1]: s["op"] for s in steps}
+    # The resource names' endings (the Secrets component prefixes its own name): the client's password,
+    # its Secret, the store's `<store>-clients`, the role Job.
+    endings = (f"-{name}-{client}/password", f"/{name}-{client}", f"/{name}-clients", f"{name}-roles-job")
+    own = {n for n in changes if n.endswith(endings)}
+    stray = sorted(f"{n}: {op}" for n, op in changes.items() if n not in own and not n.startswith(f"{client}-"))
+    h.report.check(
+        f"rotating {name}'s client {client} changes only its password, its Secret, {name}-clients, "
+        f"the role Job and {client}'s own objects",
+        all(any(n.endswith(e) for n in own) for e in endings) and not stray,
+        f"changes: {sorted(f'{n}: {op}' for n, op in changes.items())}" + (f"; unexpected: {stray}" if stray else ""),
+    )
+    up = h.timed("up (client rotation)", lambda: h.pulumi("up", "--yes", "--skip-preview", log="up-client-rotation"))
+    if not h.report.check(f"up after rotating {name}'s client {client} succeeds", up.returncode == 0, tail(up)):
+        return
+    after = pod_template_annotations(h)
+    rolled = sorted(w for w in before if after.get(w) != before[w])
+    h.report.check(
+        f"only {client}'s pods roll after its rotation",
+        bool(rolled) and all(w.split("/")[-1] == client for w in rolled),
+        f"rolled: {rolled}",
+    )
+    check_awaited(h, "the role Job runs again and the client rolls out after its rotation")
+
+
 def check_image_bump(h: Harness, service: str, overrides: dict[str, Any]) -> None:
     deployments = [
         d for d in h.kubectl("get", "deployments", "-A", "-o", "json")["items"] if d["metadata"]["name"] == service
@@ -755,6 +795,10 @@ def check_deployed(h: Harness) -> None:
         check_rotation(h, rotatable[0], overrides)
     if h.report.check("the catalog has a Deployment service for an image bump", bool(bumpable), f"{bumpable}"):
         check_image_bump(h, bumpable[0], overrides)
+    stores = [s for s in catalog.get("dataServices", []) if s.get("clients") and s.get("type") in ROLE_ENGINES]
+    if h.report.check("the catalog has a store whose clients have their own roles", bool(stores)):
+        first = stores[0]["clients"][0]
+        check_client_rotation(h, stores[0], first if isinstance(first, str) else first["name"], overrides)
     check_admission(h, "after the rollouts")
     check_nodes_stayed_ready(h)
 

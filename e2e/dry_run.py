@@ -9,7 +9,8 @@ program runs under the tests' mocks and its Kubernetes objects are written as `t
 
 1. the CRDs the objects use are installed for real: Gateway API and Envoy Gateway (the gateway-helm chart),
    GKE's networking.gke.io policies, prometheus-operator's and cert-manager's (their charts' CRD templates
-   with the Helm directives stripped), all from ../shared/e2e-vendor;
+   with the Helm directives stripped), all from ../shared/e2e-vendor, and GKE's ComputeClass from the
+   repository's schema fixture (tests/crd/fixtures; GKE installs the real one);
 2. per stack, what admission needs to judge a pod is created for real: the stack's Namespaces with the
    program's labels (so Pod Security Admission enforces what the program asks for), its ResourceQuotas,
    LimitRanges, ServiceAccounts and PriorityClasses;
@@ -50,15 +51,23 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from checks import vendor_dir  # noqa: E402  (e2e/checks.py: one way to find ../shared/e2e-vendor)
 
 VENDOR = vendor_dir(ROOT)
-# The CRDs every stack may use, as (what, files). Chart templates carry Helm directives on lines of their own.
+# The CRDs every stack may use, as (what, folder, files). Chart templates carry Helm directives on lines of
+# their own. GKE's ComputeClass CRD is not vendored (GKE installs it): the repository's schema fixture, written
+# from GKE's CRD reference, stands for it, as in tests/test_crd_schemas.py and e2e/compute.py.
 CRD_SOURCES = (
-    ("Gateway API and Envoy Gateway (gateway-helm v1.9.0)", "charts/gateway-helm-v1.9.0/charts/crds/crds/**/*.yaml"),
-    ("GKE networking.gke.io", "crds/gke/*.yaml"),
+    (
+        "Gateway API and Envoy Gateway (gateway-helm v1.9.0)",
+        VENDOR,
+        "charts/gateway-helm-v1.9.0/charts/crds/crds/**/*.yaml",
+    ),
+    ("GKE networking.gke.io", VENDOR, "crds/gke/*.yaml"),
     (
         "prometheus-operator (prometheus-operator-crds 31.0.1)",
+        VENDOR,
         "charts/prometheus-operator-crds-31.0.1/charts/crds/templates/crd-*.yaml",
     ),
-    ("cert-manager (v1.21.1)", "charts/cert-manager-v1.21.1/templates/crd-*.yaml"),
+    ("cert-manager (v1.21.1)", VENDOR, "charts/cert-manager-v1.21.1/templates/crd-*.yaml"),
+    ("GKE ComputeClass (the schema fixture)", ROOT, "tests/crd/fixtures/computeclass.cloud.google.com.yaml"),
 )
 
 
@@ -138,11 +147,11 @@ def render(out: Path, only: list[str] | None = None) -> list[Stack]:
 
 
 def crd_documents() -> Iterator[tuple[str, dict[str, Any]]]:
-    for what, pattern in CRD_SOURCES:
+    for what, base, pattern in CRD_SOURCES:
         folder, glob = pattern.split("/**/") if "/**/" in pattern else pattern.rsplit("/", 1)
-        paths = sorted((VENDOR / folder).rglob(glob) if "/**/" in pattern else (VENDOR / folder).glob(glob))
+        paths = sorted((base / folder).rglob(glob) if "/**/" in pattern else (base / folder).glob(glob))
         if not paths:
-            raise FileNotFoundError(f"no CRDs at {VENDOR / pattern}")
+            raise FileNotFoundError(f"no CRDs at {base / pattern}")
         for path in paths:
             text = "\n".join(line for line in path.read_text().splitlines() if not HELM_DIRECTIVE.match(line))
             for document in yaml.load_all(text, Loader=CrdLoader):
