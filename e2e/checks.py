@@ -350,6 +350,25 @@ class Harness:
         return names
 
 
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it, read from /proc: the Pulumi CLI starts its plugins in process groups
+    of their own, so only the process tree finds them all."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    return found
+
+
 def vendor_dir(repo: Path) -> Path:
     """../shared/e2e-vendor beside the repository, or beside its main checkout for a git worktree."""
     common = subprocess.run(

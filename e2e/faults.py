@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import contextlib
 
-from checks import CONTROL_PLANE_OBJECTS, STACK, Harness, Report, main, tail
+from checks import CONTROL_PLANE_OBJECTS, STACK, Harness, Report, descendants, main, tail
 
 # Interrupt once this share of the objects the first up creates exists in the API server.
 INTERRUPT_AT = 0.25
@@ -128,7 +128,8 @@ class Faults:
         cmd = ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive", "--stack", STACK]
         out_path = h.work / "logs" / f"{log}.log"
         with out_path.open("w") as out:
-            # Its own session, so that a SIGKILL's orphans (plugins, the program) can be found and stopped.
+            # Its own session, apart from the harness's: a signal sent here reaches the CLI alone (or, for
+            # SIGKILL, the CLI's process tree below).
             cli = subprocess.Popen(
                 cmd, cwd=h.program, env=h.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
@@ -137,18 +138,19 @@ class Faults:
             while cli.poll() is None and self.count_new(baseline) < target and time.monotonic() < deadline:
                 time.sleep(0.5)
             created = self.count_new(baseline)
-            if cli.poll() is None:
+            if cli.poll() is None and how == signal.SIGKILL:
+                # What a runner's cancel does to the job: the CLI and everything under it die at once. The
+                # plugins run in process groups of their own, so the tree is read first and killed whole.
+                for pid in descendants(cli.pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+            elif cli.poll() is None:
                 cli.send_signal(how)
             try:
                 rc = cli.wait(timeout=600)
             except subprocess.TimeoutExpired:
                 cli.kill()
                 rc = cli.wait()
-            if how == signal.SIGKILL:
-                # What a runner's cancel does to the rest of the job: the CLI's children go too.
-                time.sleep(2)
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(cli.pid, signal.SIGKILL)
         output = out_path.read_text()
         print(f"  {how.name} after {created} objects existed; the CLI exited {rc}", flush=True)
         return rc, output

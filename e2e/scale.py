@@ -41,7 +41,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from checks import STACK, Harness, Report, tail
+from checks import STACK, Harness, Report, descendants, tail
 
 CLONED_SERVICE = "checkout"
 SIZES = os.environ.get("PLATFORM_E2E_SCALE", "dev 100 300").split()
@@ -87,25 +87,9 @@ class PeakMemory:
         self.thread = threading.Thread(target=self.sample, daemon=True)
         self.thread.start()
 
-    def descendants(self) -> list[int]:
-        children: dict[int, list[int]] = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                except (OSError, IndexError, ValueError):
-                    continue
-                children.setdefault(ppid, []).append(int(entry.name))
-        found, todo = [], [self.cli]
-        while todo:
-            pid = todo.pop()
-            found.append(pid)
-            todo += children.get(pid, [])
-        return found
-
     def sample(self) -> None:
         while not self.stop.wait(SAMPLE_SECONDS):
-            for pid in self.descendants():
+            for pid in descendants(self.cli):
                 try:
                     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
                     status = Path(f"/proc/{pid}/status").read_text()
@@ -134,7 +118,9 @@ class Step:
 def measured(h: Harness, name: str, *args: str) -> Step:
     cmd = ["pulumi", *args, "--non-interactive", "--stack", STACK]
     start = time.monotonic()
-    cli = subprocess.Popen(cmd, cwd=h.program, env=h.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # PULUMI_DEBUG_COMMANDS: the CLI offers --event-log only with it.
+    env = {**h.env, "PULUMI_DEBUG_COMMANDS": "true"}
+    cli = subprocess.Popen(cmd, cwd=h.program, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     memory = PeakMemory(cli.pid)
     output, _ = cli.communicate(timeout=3 * 3600)
     seconds = time.monotonic() - start
