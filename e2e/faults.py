@@ -20,8 +20,9 @@ Each check prints PASS or FAIL; the process exits non-zero when any failed.
    Namespace, in existing-cluster mode too. `pulumi destroy` must refuse, name the protected resource's URN
    and delete nothing. After `pulumi state unprotect`, destroy succeeds and the Namespace, with the store's
    claims in it, is retained in the cluster (then removed here by hand, so the control plane is left clean).
-4. Interrupted up, SIGKILL of the CLI (its plugins and the program are killed with it, as a CI runner's
-   cancel does). The state is then locked and may hold pending creates: `pulumi cancel` removes the lock,
+4. Interrupted up, SIGKILL of the CLI and its whole process tree (its plugins and the program, as a CI
+   runner's cancel does), while an add-on's Helm release is mid-install (the case Helm itself refuses to
+   retry). The state is then locked and may hold pending creates: `pulumi cancel` removes the lock,
    the refresh above resolves them, and the same convergence checks follow. Then destroy.
 
 Between stacks, released static volumes are made available again (their claimRef dropped), as an
@@ -51,6 +52,8 @@ from checks import CONTROL_PLANE_OBJECTS, STACK, Harness, Report, descendants, m
 
 # Interrupt once this share of the objects the first up creates exists in the API server.
 INTERRUPT_AT = 0.25
+# SIGKILL waits for a Helm release caught mid-install (the hardest case to recover), or this share at the latest.
+KILL_AT_LATEST = 0.75
 # Kinds whose objects controllers make on their own (not the program's, never in the state).
 CONTROLLER_MADE = {"ReplicaSet", "Pod", "PersistentVolumeClaim", "Endpoints", "EndpointSlice", "Event"}
 # The statuses Helm gives a release revision while an operation on it runs.
@@ -123,7 +126,8 @@ class Faults:
     # --- the engine -------------------------------------------------------------------------------------
 
     def interrupted_up(self, how: signal.Signals, baseline: set[str], log: str) -> tuple[int, str]:
-        """Start `pulumi up`, send `how` to the CLI once INTERRUPT_AT of its objects exist; (rc, output)."""
+        """Start `pulumi up` and stop it with `how`: SIGINT once INTERRUPT_AT of its objects exist, SIGKILL once a
+        Helm release is mid-install (or KILL_AT_LATEST of them exist); (rc, output)."""
         h = self.h
         cmd = ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive", "--stack", STACK]
         out_path = h.work / "logs" / f"{log}.log"
@@ -133,9 +137,12 @@ class Faults:
             cli = subprocess.Popen(
                 cmd, cwd=h.program, env=h.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
-            target = max(3, int(self.expected_objects * INTERRUPT_AT))
+            share = KILL_AT_LATEST if how == signal.SIGKILL else INTERRUPT_AT
+            target = max(3, int(self.expected_objects * share))
             deadline = time.monotonic() + 600
             while cli.poll() is None and self.count_new(baseline) < target and time.monotonic() < deadline:
+                if how == signal.SIGKILL and self.unfinished_releases():
+                    break
                 time.sleep(0.5)
             created = self.count_new(baseline)
             if cli.poll() is None and how == signal.SIGKILL:
@@ -236,6 +243,13 @@ class Faults:
             )
             cancel = h.pulumi("cancel", "--yes", log="cancel")
             h.report.check(f"{label}: pulumi cancel removes the lock", cancel.returncode == 0, tail(cancel))
+            if h.addons_on:
+                caught = self.unfinished_releases()
+                h.report.check(
+                    f"{label}: the kill caught a Helm release mid-install, so its recovery is exercised",
+                    bool(caught),
+                    ", ".join(f"{ns}/{name} ({status})" for ns, name, status in caught),
+                )
         ok, detail = self.resolve_pending(how.name.lower())
         h.report.check(f"{label}: refresh resolves every pending operation", ok, detail)
         self.converges(label, baseline)

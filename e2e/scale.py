@@ -2,6 +2,7 @@
 
     PLATFORM_E2E_ONLY=scale e2e/run                  # the dev sample, 100 and 300 services
     PLATFORM_E2E_SCALE="dev 100" PLATFORM_E2E_ONLY=scale e2e/run
+    PLATFORM_E2E_PARALLEL=32 PLATFORM_E2E_SCALE=100 PLATFORM_E2E_ONLY=scale e2e/run   # with --parallel 32
 
 A benchmark, not a check: it is never part of .ci/run and prints figures, not PASS/FAIL (it fails only when
 an engine step fails). For each catalog it copies the program (as e2e/checks.py does, the same `e2e` stack
@@ -17,6 +18,8 @@ Pulumi.yaml, and measures:
 
 Synthetic catalogs are benchmarks/run.py's clones (`checkout` cloned under new names with unique route
 paths), on the project catalog rather than the production stack's, since kwok runs the dev environment.
+The clones go into a `catalogFiles` file beside the sample's own services: in Pulumi config, 300 of them
+overflow the one environment variable the language host passes the config in ("argument list too long").
 The namespace quota is raised and fake nodes are added so that every pod is admitted and scheduled
 (otherwise `up` measures quota refusals); both are removed afterwards.
 """
@@ -45,6 +48,8 @@ from checks import STACK, Harness, Report, descendants, tail
 
 CLONED_SERVICE = "checkout"
 SIZES = os.environ.get("PLATFORM_E2E_SCALE", "dev 100 300").split()
+# `--parallel` for every engine step, as a team would pass it; unset: the CLI's default (4 per CPU).
+PARALLEL = os.environ.get("PLATFORM_E2E_PARALLEL", "")
 # Enough for 300 clones of checkout (250m CPU, 256Mi requested each, one replica in dev) and their Jobs.
 QUOTA = {"requestsCpu": "400", "requestsMemory": "400Gi", "limitsCpu": "800", "limitsMemory": "800Gi", "pods": 2000}
 EXTRA_NODES = 40
@@ -116,7 +121,7 @@ class Step:
 
 
 def measured(h: Harness, name: str, *args: str) -> Step:
-    cmd = ["pulumi", *args, "--non-interactive", "--stack", STACK]
+    cmd = ["pulumi", *args, "--non-interactive", "--stack", STACK, *(["--parallel", PARALLEL] if PARALLEL else [])]
     start = time.monotonic()
     # PULUMI_DEBUG_COMMANDS: the CLI offers --event-log only with it.
     env = {**h.env, "PULUMI_DEBUG_COMMANDS": "true"}
@@ -168,18 +173,18 @@ def analyse_events(path: Path) -> dict[str, Any]:
     }
 
 
-def catalog(size: str, project: dict[str, Any]) -> list[dict[str, Any]]:
-    services: list[dict[str, Any]] = project["config"]["services"]["value"]
+def clones(size: str, services: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The services a catalog of `size` adds to the sample's: none for `dev`."""
     if size == "dev":
-        return services
-    grown = copy.deepcopy(services)
+        return []
     template = next(s for s in services if s["name"] == CLONED_SERVICE)
+    added = []
     for index in range(int(size) - len(services)):
         clone = copy.deepcopy(template)
         clone["name"] = f"{CLONED_SERVICE}-{index:03d}"
         clone["routes"] = [{**route, "path": f"{route['path']}-{index:03d}"} for route in template.get("routes", [])]
-        grown.append(clone)
-    return grown
+        added.append(clone)
+    return added
 
 
 def nodes(apply: bool, h: Harness) -> None:
@@ -244,9 +249,16 @@ def run_size(args: argparse.Namespace, size: str, report: Report) -> dict[str, A
     h.prepare()
     project_file = h.program / "Pulumi.yaml"
     project = yaml.safe_load(project_file.read_text())
-    services = catalog(size, project)
-    project["config"]["services"]["value"] = services
-    project_file.write_text(yaml.safe_dump(project, sort_keys=False))
+    sample = project["config"]["services"]["value"]
+    added = clones(size, sample)
+    if added:
+        # In a catalog file, as a team with this many services must: the config passes through one
+        # environment variable, which Linux caps at 128 KiB (docs/configuration.md, "Large catalogs").
+        (h.program / "catalog").mkdir()
+        (h.program / "catalog" / "scale.yaml").write_text(yaml.safe_dump({"services": added}, sort_keys=False))
+        project["config"]["catalogFiles"] = {"value": ["catalog/*.yaml"]}
+        project_file.write_text(yaml.safe_dump(project, sort_keys=False))
+    services = [*sample, *added]
     overrides = h.job_overrides()
     overrides["namespaces"] = {ns["name"]: {"quota": QUOTA} for ns in project["config"]["namespaces"]["value"]}
     h.set_config(overrides)
@@ -262,6 +274,8 @@ def run_size(args: argparse.Namespace, size: str, report: Report) -> dict[str, A
         step = measured(h, f"{name.replace(' ', '-')}-{size}", *args_, "--event-log", str(events))
         if name == "up":
             row["resources"] = resources_in_state(h) if step.ok else None
+            # The machine's load over the up's last minute: the figures are only comparable at similar load.
+            row["load"] = round(os.getloadavg()[0], 1)
         row[name] = {"seconds": round(step.seconds, 1), "ok": step.ok, "peaks": step.peaks}
         row[name]["events"] = analyse_events(events)
         print(f"    where the time went: {json.dumps(row[name]['events'])}", flush=True)
@@ -285,11 +299,12 @@ def fmt_peaks(peaks: dict[str, int]) -> str:
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
         f"Measured {datetime.date.today().isoformat()} on {platform.node()} ({os.cpu_count()} CPUs, "
-        f"{platform.machine()}, shared with other work), kwok control plane, `--parallel` default:",
+        f"{platform.machine()}, shared with other work), kwok control plane, "
+        + (f"`--parallel {PARALLEL}`:" if PARALLEL else f"`--parallel` default ({4 * (os.cpu_count() or 1)}):"),
         "",
         "| catalog | services | resources | mock eval | preview | up | no-op up | destroy | up ms/resource | "
-        "up / mock | peak RSS (up): CLI / program / provider / language host |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "up / mock | peak RSS (up): CLI / program / provider / language host | load (1 min, end of up) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         resources = row.get("resources")
@@ -310,7 +325,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{f'{mock:.1f} s' if mock is not None else '-'} | {secs('preview')} | {secs('up')} | "
             f"{secs('no-op up')} | {secs('destroy')} | "
             f"{f'{up * 1000 / resources:.0f}' if up and resources else '-'} | "
-            f"{f'{up / mock:.0f}x' if up and mock else '-'} | {rss} |"
+            f"{f'{up / mock:.0f}x' if up and mock else '-'} | {rss} | {row.get('load', '-')} |"
         )
     return "\n".join(lines)
 

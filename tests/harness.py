@@ -34,7 +34,7 @@ import pulumi
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import wait_for_rpcs
 
-from tools.stack_files import load_yaml
+from components.yaml_files import load_yaml
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 # The platform tests' own catalog (dev, staging, production), independent of the root stack files.

@@ -179,7 +179,7 @@ def test_a_yaml_syntax_error_is_one_line_with_the_file_and_line(
 
 
 def test_the_harness_reads_stack_files_strictly(tmp_path: Path) -> None:
-    from tools.stack_files import StackFileError
+    from components.yaml_files import StackFileError
 
     directory = _project_copy(tmp_path, "config:\n  platform:app: shop\n  platform:app: shop\n")
     with pytest.raises(StackFileError, match=r"Pulumi.production.yaml:3:3: duplicate key 'platform:app'"):

@@ -51,7 +51,7 @@ from components.planning.quotas import quota_fit  # noqa: E402
 from components.planning.reachability import edge_endpoints, monitoring_endpoint, reachability_table  # noqa: E402
 from components.platform import ingress_edge, platform_pods  # noqa: E402
 from components.workloads.config import ServiceConfig  # noqa: E402
-from tools.stack_files import StackFileError  # noqa: E402
+from components.yaml_files import StackFileError  # noqa: E402
 
 REDACTED = "<secret: set by pulumi up, never written here>"
 

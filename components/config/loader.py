@@ -1,7 +1,8 @@
 """Loading the stack's config: read, merge overrides, substitute, validate, report.
 
 Everything the program reads lives under the ``platform:`` namespace of Pulumi config.
-``load_config()`` gathers it, applies the per-stack ``overrides`` to the shared catalog,
+``load_config()`` gathers it, appends the items of the ``catalogFiles`` (project YAML files, read
+strictly by ``components/yaml_files.py``), applies the per-stack ``overrides`` to the shared catalog,
 substitutes ``${environment}`` and ``${domain}``, and validates the result in two passes:
 
 1. shape: each domain's pydantic models with ``extra="forbid"``, so a misspelt key is an error;
@@ -13,7 +14,8 @@ and a value an override set is reported at the stack-file key it came from
 (``overrides.services.checkout.autoscaling.maxReplicas``); both translations happen once, here, so
 every domain's checks keep yielding plain index paths.
 
-Deliberately out of scope: reading files other than Pulumi config, and any resource logic.
+Deliberately out of scope: reading files other than Pulumi config and its catalog files, and any
+resource logic.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import difflib
 import json
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -33,6 +36,7 @@ from components.config.root import PlatformConfig, placed
 from components.data.history import deployed_data_services
 from components.errors import NAMESPACE, Problem, Problems, config_error
 from components.tenancy.config import GENERATORS
+from components.yaml_files import StackFileError, load_yaml
 
 # Top-level keys under ``platform:``; each is one Pulumi config key.
 TOP_LEVEL_KEYS = (
@@ -52,6 +56,7 @@ TOP_LEVEL_KEYS = (
     "backup",
     "timing",
     "overrides",
+    "catalogFiles",
 )
 STRUCTURED_KEYS = frozenset(TOP_LEVEL_KEYS) - {"environment", "app", "domain"}
 CATALOGS = ("services", "namespaces", "secrets", "configMaps", "dataServices")
@@ -92,6 +97,45 @@ def _set_paths(base: Any, overlay: Any, path: str) -> Iterator[str]:
             yield from _set_paths(base.get(key), value, f"{path}.{key}")
     else:
         yield path
+
+
+def _include_catalog_files(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Append the items of each `catalogFiles` file (a glob under `base`, the project directory) to its catalogs."""
+    patterns = raw.get("catalogFiles")
+    if patterns is None:
+        return raw
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise Problems([("catalogFiles", "must be a list of project-relative file paths or glob patterns")])
+    problems: list[Problem] = []
+    for pattern in patterns:
+        if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            problems.append(("catalogFiles", f"'{pattern}' must be a path inside the project directory"))
+            continue
+        matches = sorted(path for path in base.glob(pattern) if path.is_file())
+        if not matches:
+            problems.append(("catalogFiles", f"'{pattern}' matches no file in {base}"))
+        for path in matches:
+            try:
+                document = load_yaml(path)
+            except StackFileError as error:
+                problems.append(("catalogFiles", str(error)))
+                continue
+            where = path.relative_to(base)
+            if not isinstance(document, dict):
+                problems.append(("catalogFiles", f"{where}: must be a mapping of catalog name to a list of items"))
+                continue
+            for catalog, items in document.items():
+                if catalog not in CATALOGS:
+                    problems.append(
+                        ("catalogFiles", f"{where}: unknown catalog '{catalog}'; allowed: {', '.join(CATALOGS)}")
+                    )
+                elif not isinstance(items, list) or not isinstance(raw.get(catalog, []), list):
+                    problems.append(("catalogFiles", f"{where}: '{catalog}' must be a list of items"))
+                else:
+                    raw[catalog] = [*raw.get(catalog, []), *items]
+    if problems:
+        raise Problems(problems)
+    return raw
 
 
 def _apply_overrides(raw: dict[str, Any], origins: dict[str, str]) -> dict[str, Any]:
@@ -235,12 +279,15 @@ def parse(
     raw_values: Mapping[str, Any],
     project: str | None = None,
     deployed_data: Mapping[str, Any] | None = None,
+    base: Path | None = None,
 ) -> PlatformConfig:
-    """Validate raw `platform:*` config (already keyed without the namespace) for one stack."""
+    """Validate raw `platform:*` config (already keyed without the namespace) for one stack; `base` is the
+    project directory `catalogFiles` are relative to (the working directory, where Pulumi runs the program)."""
     origins: dict[str, str] = {}
     raw: dict[str, Any] = {}
     try:
         raw = {key: _decode(key, value) for key, value in raw_values.items()}
+        raw = _include_catalog_files(raw, base or Path.cwd())
         raw = _apply_overrides(raw, origins)
         environment = raw.get("environment", "dev")
         substitutions = {"environment": str(environment), "domain": str(raw.get("domain") or "")}

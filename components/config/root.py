@@ -70,6 +70,8 @@ class PlatformConfig(Model):
     """Shared ConfigMaps, created in each listed namespace."""
     secrets: list[SecretConfig] = []
     """Secrets, generated or supplied, created as Opaque Secrets in each listed namespace."""
+    catalog_files: list[str] = []
+    """Project-relative YAML files (glob patterns, such as `catalog/*.yaml`) holding more catalog items, each file a mapping of catalog name (`services`, `namespaces`, `secrets`, `configMaps`, `dataServices`) to a list of items, appended to the config's own. For large catalogs: Pulumi hands the whole config to the program in one environment variable, which Linux caps at 128 KiB (about 110 services of the sample's size)."""
     services: list[ServiceConfig] = []
     """Microservices: each becomes a ServiceAccount, Deployment, Service, HPA, PDB, NetworkPolicy and, as configured, a ConfigMap, migration Job, ServiceMonitor, canary track and HTTPRoutes."""
     ingress: IngressConfig = IngressConfig()

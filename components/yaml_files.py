@@ -1,10 +1,11 @@
-"""Reading a project's YAML files (Pulumi.yaml, Pulumi.<stack>.yaml) strictly, with one-line errors.
+"""Reading a project's YAML files (Pulumi.yaml, Pulumi.<stack>.yaml, catalog files) strictly, with one-line errors.
 
 PyYAML's `safe_load` keeps the last of two equal keys in a mapping, so a second `platform:overrides`
 pasted into a stack file silently drops the first, and the errors that follow name services the
 user never touched. `load_yaml` refuses a duplicate key instead, naming the key, the file and both
 lines; a syntax error becomes one line with the file, line and column. Both are `StackFileError`,
-which `tools.plan` prints without a traceback and the test harness raises as it is.
+which `tools.plan` prints without a traceback, the test harness raises as it is, and the config loader
+reports for a `catalogFiles` file as its one-line config error.
 """
 
 from __future__ import annotations
