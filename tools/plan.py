@@ -27,8 +27,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
@@ -39,33 +37,19 @@ from gates import (  # noqa: E402
     api_version_failures,
     checkov_failures,
     custom_resources,
-    integral_floats_to_ints,
     is_kubernetes_object,
     platform_config,
     schema_failures,
 )
-from harness import ProgramRun, is_secret_value, run_program, stack_config, stand_in_secrets  # noqa: E402
+from harness import ProgramRun, run_program, stack_config, stand_in_secrets  # noqa: E402
 
 from components.config import ConfigError, PlatformConfig  # noqa: E402
 from components.planning.quotas import quota_fit  # noqa: E402
 from components.planning.reachability import edge_endpoints, monitoring_endpoint, reachability_table  # noqa: E402
 from components.platform import ingress_edge, platform_pods  # noqa: E402
 from components.workloads.config import ServiceConfig  # noqa: E402
+from tools.manifests import write_manifests  # noqa: E402
 from tools.stack_files import StackFileError  # noqa: E402
-
-REDACTED = "<secret: set by pulumi up, never written here>"
-
-
-def redact(value: Any) -> Any:
-    """The value with every secret replaced by a marker, recursively."""
-    if is_secret_value(value):
-        inner = value["value"]
-        return {key: REDACTED for key in inner} if isinstance(inner, dict) else REDACTED
-    if isinstance(value, dict):
-        return {key: redact(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [redact(item) for item in value]
-    return value
 
 
 def _section(title: str) -> None:
@@ -320,24 +304,6 @@ def gate_results(run: ProgramRun, config: PlatformConfig, checkov: bool) -> dict
     if checkov:
         results["Checkov"] = checkov_failures(run, config)
     return results
-
-
-def write_manifests(run: ProgramRun, out: Path) -> int:
-    """Every Kubernetes object of the run as YAML, secrets redacted: `<namespace>/<kind>-<name>.yaml`."""
-    count = 0
-    for resource in run.resources:
-        if not is_kubernetes_object(resource):
-            continue
-        inputs = integral_floats_to_ints(redact(resource.inputs))
-        # The order a reader expects: apiVersion, kind, metadata, then the rest.
-        body = {key: inputs[key] for key in ("apiVersion", "kind", "metadata") if key in inputs} | inputs
-        meta = body.get("metadata") or {}
-        folder = out / (meta.get("namespace") or "_cluster")
-        folder.mkdir(parents=True, exist_ok=True)
-        name = meta.get("name") or resource.name
-        (folder / f"{body['kind'].lower()}-{name}.yaml").write_text(yaml.safe_dump(body, sort_keys=False))
-        count += 1
-    return count
 
 
 def main(argv: list[str] | None = None) -> int:
