@@ -1,4 +1,8 @@
 // Wrapper: builds the helm CLI from helm.sh/helm/v3, for `tools.plan --out` to render the add-on charts.
+// v3.21.4 (13 August 2026): the Go module proxy lists it (`go list -m -versions helm.sh/helm/v3`, checked
+// 7 December 2026), and it is the newest v3 release known here to pass go get and go mod tidy on Go 1.26; the proxy
+// also lists v3.22.0 (served, but not approved for use here) and v3.22.1 (untried). Helm 3, not 4: the kubernetes
+// provider's helm.v3.Release installs with Helm 3's libraries, so this renders a chart as `pulumi up` installs it.
 module platform-e2e/helm
 
 go 1.26.0
