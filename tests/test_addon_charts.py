@@ -276,6 +276,13 @@ def test_a_chart_helm_refuses_is_named_with_helm_s_reason(tmp_path: Path, dev: P
     ]
 
 
+def test_output_helm_printed_that_is_not_yaml_is_a_reason_not_a_crash(tmp_path: Path) -> None:
+    chart = _vendored(tmp_path / "charts", ("opentelemetry-collector", "0.170.0")) / "opentelemetry-collector-0.170.0"
+    helm = _stand_in_helm(tmp_path / "helm", stdout="kind: Secret\nmetadata: {name: [unclosed\n")
+    with pytest.raises(NotRendered, match=r"^helm template printed YAML that does not parse: while parsing a flow"):
+        addon_charts.render(str(helm), _release(str(chart), "0.170.0"), chart, tmp_path)
+
+
 def test_plan_out_names_what_it_did_not_render_and_still_exits_0(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -214,9 +214,11 @@ def render(helm: str, release: AddonRelease, chart: Path, workdir: Path) -> list
         raise NotRendered(f"helm template took longer than {HELM_TIMEOUT_SECONDS} s") from None
     if done.returncode != 0:
         raise NotRendered(f"helm template refused it: {_helm_error(done.stderr)}")
-    return [
-        doc for doc in yaml.load_all(done.stdout, Loader=ManifestLoader) if isinstance(doc, dict) and doc.get("kind")
-    ]
+    try:
+        documents = list(yaml.load_all(done.stdout, Loader=ManifestLoader))
+    except yaml.YAMLError as error:
+        raise NotRendered(f"helm template printed YAML that does not parse: {' '.join(str(error).split())}") from None
+    return [doc for doc in documents if isinstance(doc, dict) and doc.get("kind")]
 
 
 def cluster_scoped_kinds(objects: Iterable[dict[str, Any]]) -> frozenset[str]:
