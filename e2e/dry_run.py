@@ -70,15 +70,6 @@ CRD_SOURCES = (
     ("GKE ComputeClass (the schema fixture)", ROOT, "tests/crd/fixtures/computeclass.cloud.google.com.yaml"),
 )
 
-
-class CrdLoader(yaml.SafeLoader):
-    """PyYAML's safe loader without YAML 1.1's `=` value tag, which a CRD's enum of operators trips over."""
-
-
-CrdLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:value"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 # API groups GKE serves itself; a kind of theirs without a vendored CRD cannot be judged here.
 GKE_GROUPS = ("cloud.google.com", "gke.io")
 HELM_DIRECTIVE = re.compile(r"^\s*\{\{.*\}\}\s*$")
@@ -123,7 +114,7 @@ def render(out: Path, only: list[str] | None = None) -> list[Stack]:
     from gates import is_kubernetes_object
     from harness import run_program, stack_config, stand_in_secrets
 
-    from tools.plan import write_manifests
+    from tools.manifests import write_manifests
 
     stacks = []
     for case, directory, name in cases():
@@ -147,6 +138,9 @@ def render(out: Path, only: list[str] | None = None) -> list[Stack]:
 
 
 def crd_documents() -> Iterator[tuple[str, dict[str, Any]]]:
+    # PyYAML's safe loader without the `=` value tag, which a CRD's enum of operators trips over.
+    from tools.manifests import ManifestLoader
+
     for what, base, pattern in CRD_SOURCES:
         folder, glob = pattern.split("/**/") if "/**/" in pattern else pattern.rsplit("/", 1)
         paths = sorted((base / folder).rglob(glob) if "/**/" in pattern else (base / folder).glob(glob))
@@ -154,7 +148,7 @@ def crd_documents() -> Iterator[tuple[str, dict[str, Any]]]:
             raise FileNotFoundError(f"no CRDs at {base / pattern}")
         for path in paths:
             text = "\n".join(line for line in path.read_text().splitlines() if not HELM_DIRECTIVE.match(line))
-            for document in yaml.load_all(text, Loader=CrdLoader):
+            for document in yaml.load_all(text, Loader=ManifestLoader):
                 if isinstance(document, dict) and document.get("kind") == "CustomResourceDefinition":
                     meta = document["metadata"]
                     # A stripped `labels:`/`annotations:` whose template filled it is left empty.

@@ -10,7 +10,7 @@ import yaml
 from gates import Manifest, check_schemas
 from harness import FIXTURE_DIR, ROOT_DIR, discover_stacks, shared_run, stack_config, stand_in_secrets
 
-from tools import plan
+from tools import manifests, plan
 
 STACK_DIRS = discover_stacks()
 
@@ -86,7 +86,7 @@ def test_plan_out_writes_every_object_as_schema_valid_yaml_with_secrets_redacted
         b["kind"] for b in bodies
     }
     secret = yaml.safe_load((tmp_path / "shop" / "secret-database-credentials.yaml").read_text())
-    assert set(secret["stringData"].values()) == {plan.REDACTED}
+    assert set(secret["stringData"].values()) == {manifests.REDACTED}
     builtin = [
         Manifest(b, path.stem)
         for b, path in zip(bodies, files, strict=True)

@@ -11,7 +11,10 @@ and timing summaries, the reachability matrix (who may
 open connections to whom on which ports, evaluated from the NetworkPolicies), and the gates (strict Kubernetes
 schemas, CRD schemas, Checkov when its virtualenv exists). `--out DIR` writes every Kubernetes
 object as YAML, one file per object, with every secret value redacted, for review, `kubectl diff`
-or a GitOps repository. A config the program refuses prints its one-line errors and exits 1.
+or a GitOps repository, and beside them the add-on charts' objects, rendered with `helm template`
+where a helm binary and the pinned chart are on this machine; each add-on it cannot render is named
+in one line with the reason (tools/addon_charts.py). A config the program refuses prints its
+one-line errors and exits 1.
 
 `type: config` secret keys get a stand-in value, as an operator would supply them; no value the
 program generates or is given is ever printed or written.
@@ -21,13 +24,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,12 +39,11 @@ from gates import (  # noqa: E402
     api_version_failures,
     checkov_failures,
     custom_resources,
-    integral_floats_to_ints,
     is_kubernetes_object,
     platform_config,
     schema_failures,
 )
-from harness import ProgramRun, is_secret_value, run_program, stack_config, stand_in_secrets  # noqa: E402
+from harness import ProgramRun, run_program, stack_config, stand_in_secrets  # noqa: E402
 
 from components.config import ConfigError, PlatformConfig  # noqa: E402
 from components.planning.quotas import quota_fit  # noqa: E402
@@ -52,20 +51,8 @@ from components.planning.reachability import edge_endpoints, monitoring_endpoint
 from components.platform import ingress_edge, platform_pods  # noqa: E402
 from components.workloads.config import ServiceConfig  # noqa: E402
 from components.yaml_files import StackFileError  # noqa: E402
-
-REDACTED = "<secret: set by pulumi up, never written here>"
-
-
-def redact(value: Any) -> Any:
-    """The value with every secret replaced by a marker, recursively."""
-    if is_secret_value(value):
-        inner = value["value"]
-        return {key: REDACTED for key in inner} if isinstance(inner, dict) else REDACTED
-    if isinstance(value, dict):
-        return {key: redact(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [redact(item) for item in value]
-    return value
+from tools.addon_charts import write_addon_charts  # noqa: E402
+from tools.manifests import write_manifests  # noqa: E402
 
 
 def _section(title: str) -> None:
@@ -322,29 +309,15 @@ def gate_results(run: ProgramRun, config: PlatformConfig, checkov: bool) -> dict
     return results
 
 
-def write_manifests(run: ProgramRun, out: Path) -> int:
-    """Every Kubernetes object of the run as YAML, secrets redacted: `<namespace>/<kind>-<name>.yaml`."""
-    count = 0
-    for resource in run.resources:
-        if not is_kubernetes_object(resource):
-            continue
-        inputs = integral_floats_to_ints(redact(resource.inputs))
-        # The order a reader expects: apiVersion, kind, metadata, then the rest.
-        body = {key: inputs[key] for key in ("apiVersion", "kind", "metadata") if key in inputs} | inputs
-        meta = body.get("metadata") or {}
-        folder = out / (meta.get("namespace") or "_cluster")
-        folder.mkdir(parents=True, exist_ok=True)
-        name = meta.get("name") or resource.name
-        (folder / f"{body['kind'].lower()}-{name}.yaml").write_text(yaml.safe_dump(body, sort_keys=False))
-        count += 1
-    return count
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.plan", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="dev, staging, production or any Pulumi.<stack>.yaml")
     parser.add_argument("--dir", type=Path, default=ROOT, help="the project directory (default: the repository)")
-    parser.add_argument("--out", type=Path, help="write every Kubernetes object as YAML under this directory")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="write every Kubernetes object as YAML under this directory, the add-on charts' too where helm can render them",
+    )
     parser.add_argument("--skip-checkov", action="store_true", help="leave out the Checkov gate (the slowest)")
     parser.add_argument("--json", action="store_true", help="print everything as one JSON document instead")
     args = parser.parse_args(argv)
@@ -385,11 +358,12 @@ def main(argv: list[str] | None = None) -> int:
             print("  Checkov: not run (--skip-checkov, or no .venv-checkov: .ci/run builds it)")
 
     if args.out is not None:
+        stream = sys.stderr if args.json else sys.stdout
         count = write_manifests(run, args.out)
-        # The charts' own objects need `helm template`; without a helm binary they are named, not written.
-        reason = addons_not_rendered()
-        note = f"; add-on charts not rendered: {reason}" if reason else ""
-        print(f"\nwrote {count} manifests under {args.out}{note}", file=sys.stderr if args.json else sys.stdout)
+        print(f"\nwrote {count} manifests of the program under {args.out}", file=stream)
+        # The charts' objects where helm and the pinned chart are on this machine; a line saying why not elsewhere.
+        for line in write_addon_charts(run, args.out):
+            print(f"  {line}", file=stream)
     return 1 if failed else 0
 
 
@@ -424,16 +398,6 @@ def machine_readable(run: ProgramRun, config: PlatformConfig, gates: dict[str, l
         "resources": dict(sorted(Counter(r.type for r in run.resources).items())),
         "gates": gates,
     }
-
-
-def addons_not_rendered() -> str | None:
-    """Why the add-ons' chart objects are not among the written manifests (None once they can be)."""
-    if shutil.which("helm") is None:
-        return (
-            "no `helm` binary on PATH to run `helm template` with the charts in ../shared/e2e-vendor/charts; "
-            "their objects are created by the Helm releases at `pulumi up`"
-        )
-    return "rendering with `helm template` is not built yet; the Helm releases create them at `pulumi up`"
 
 
 if __name__ == "__main__":
