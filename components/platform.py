@@ -29,6 +29,7 @@ for ServiceMonitors, the issuer for Ingresses, the checksums that roll pods.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -376,7 +377,7 @@ class Platform(pulumi.ComponentResource):
         if config.runs_gateway:
             # An HTTPRoute needs its Services, not their pods: the load balancer only sends traffic to
             # ready endpoints, so the routes do not wait for the rollouts.
-            backends: list[pulumi.Resource] = [svc for ms in services.values() for svc in ms.services]
+            backends = {name: list(ms.services) for name, ms in services.items()}
             return gateway_routes(self, self._name, config, context, addon_args, addons, cluster, backends, opts)
         if config.ingress.controller == "ingress-nginx":
             return Ingresses(
@@ -468,7 +469,7 @@ def gateway_routes(
     addon_args: AddonArgs,
     addons: Addons,
     cluster: Cluster,
-    backends: list[pulumi.Resource],
+    backends: Mapping[str, Sequence[pulumi.Resource]],
     opts: pulumi.ResourceOptions,
 ) -> list[str]:
     """The shared Gateway, then every service's HTTPRoutes on it; the URLs they serve."""
@@ -500,7 +501,7 @@ def gateway_routes(
     addons.outputs.update(gateway.outputs)
     routes = HttpRoutes(
         f"{name}-routes",
-        RoutesArgs(services, gateway, listener_of, context, gke=gke_scope is not None, depends_on=backends),
+        RoutesArgs(services, gateway, listener_of, context, gke=gke_scope is not None, backends=backends),
         opts=opts,
     )
     return routes.urls

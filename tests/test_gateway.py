@@ -127,6 +127,33 @@ def test_an_httproute_per_service_and_host_with_prefix_paths_to_the_service_port
     assert staging.outputs["urls"] == ["https://api.staging.shop.example.com", "https://www.staging.shop.example.com"]
 
 
+def test_a_route_and_its_policies_wait_for_their_own_services_only(staging: ProgramRun) -> None:
+    """Each HTTPRoute and GKE policy depends on the Gateway and the Services it targets, not on every
+    service's: with the whole catalog as dependencies, a route's registration grew with the catalog and a
+    300-service preview spent most of its time resolving them."""
+    by_urn = {r.urn: r for r in staging.resources}
+    gateway = {r.urn for r in staging.k8s("Gateway")}
+    checked = 0
+    for kind in ("HTTPRoute", "GCPBackendPolicy", "HealthCheckPolicy"):
+        # The services' routes and policies (the Gateway's own HTTP-to-HTTPS redirect route has no backend).
+        for route in (r for r in staging.k8s(kind) if "platform:traffic:HttpRoutes" in r.parent):
+            spec = route.manifest["spec"]
+            targets = (
+                {ref["name"] for rule in spec["rules"] for ref in rule["backendRefs"]}
+                if kind == "HTTPRoute"
+                else {spec["targetRef"]["name"]}
+            )
+            services = {
+                by_urn[urn].manifest["metadata"]["name"]
+                for urn in route.dependencies
+                if "::kubernetes:core/v1:Service::" in urn.replace("$", "::")
+            }
+            assert services == targets, route.name
+            assert gateway <= set(route.dependencies), route.name
+            checked += 1
+    assert checked >= 4
+
+
 def _with_checkout_route(stack: str, **route: Any) -> ProgramRun:
     config = copy.deepcopy(stack_config(stack))
     checkout = next(s for s in config["platform:services"] if s["name"] == "checkout")

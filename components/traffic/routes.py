@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -43,7 +43,9 @@ class RoutesArgs:
     context: Context
     # gke mode: the load balancer's per-Service policies are GKE's.
     gke: bool
-    depends_on: Sequence[pulumi.Resource] = ()
+    # Each service's own Services (its track's and its canary's), by service name: its routes and policies
+    # wait for those alone, so a route's dependencies do not grow with the catalog.
+    backends: Mapping[str, Sequence[pulumi.Resource]] = field(default_factory=dict)
 
 
 class HttpRoutes(pulumi.ComponentResource):
@@ -52,24 +54,24 @@ class HttpRoutes(pulumi.ComponentResource):
     def __init__(self, name: str, args: RoutesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("platform:traffic:HttpRoutes", name, None, opts)
         self._args = args
-        self._k8s = pulumi.ResourceOptions(
-            parent=self,
-            provider=args.context.provider,
-            # The Services, the Gateway and the controller's CRDs all exist first.
-            depends_on=[args.gateway.gateway, *args.depends_on],
-        )
         hosts: set[str] = set()
         for svc in args.services:
             if not svc.routes:
                 continue
+            # The Gateway (after the controller's CRDs) and the service's own Services exist first.
+            opts = pulumi.ResourceOptions(
+                parent=self,
+                provider=args.context.provider,
+                depends_on=[args.gateway.gateway, *args.backends.get(svc.name, ())],
+            )
             by_host: dict[str, list[Route]] = {}
             for route in svc.routes:
                 by_host.setdefault(route.host, []).append(route)
             for host, routes in by_host.items():
-                self._route(name, svc, host, routes)
+                self._route(name, svc, host, routes, opts)
                 hosts.add(host)
             if args.gke:
-                self._gke_policies(name, svc)
+                self._gke_policies(name, svc, opts)
         scheme = "https" if args.gateway.tls else "http"
         self.urls = sorted(f"{scheme}://{host}" for host in hosts)
         self.register_outputs({"urls": self.urls})
@@ -77,7 +79,9 @@ class HttpRoutes(pulumi.ComponentResource):
     def _metadata(self, name: str, svc: ServiceConfig) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=svc.namespace, labels=self._args.context.labels)
 
-    def _route(self, name: str, svc: ServiceConfig, host: str, routes: list[Route]) -> None:
+    def _route(
+        self, name: str, svc: ServiceConfig, host: str, routes: list[Route], opts: pulumi.ResourceOptions
+    ) -> None:
         rules = []
         for route in routes:
             port = svc.port(route.port)
@@ -110,10 +114,10 @@ class HttpRoutes(pulumi.ComponentResource):
                 "hostnames": [host],
                 "rules": rules,
             },
-            opts=self._k8s,
+            opts=opts,
         )
 
-    def _gke_policies(self, name: str, svc: ServiceConfig) -> None:
+    def _gke_policies(self, name: str, svc: ServiceConfig, opts: pulumi.ResourceOptions) -> None:
         backend: dict[str, Any] = {}
         if self._args.gateway.security_policy is not None:
             backend["securityPolicy"] = self._args.gateway.security_policy
@@ -136,7 +140,7 @@ class HttpRoutes(pulumi.ComponentResource):
                     kind=kind,
                     metadata=self._metadata(service_name, svc),
                     spec={"default": default, "targetRef": {"group": "", "kind": "Service", "name": service_name}},
-                    opts=self._k8s,
+                    opts=opts,
                 )
 
 
