@@ -17,6 +17,7 @@ from components.data.config import (
     PSA_LEVELS,
     DataServiceConfig,
     check_data_service,
+    check_data_tls,
     check_managed,
     check_retention,
 )
@@ -68,6 +69,7 @@ def semantic_problems(config: PlatformConfig) -> Iterator[Problem]:
         if store.enabled:
             yield from _check_data_service(config, f"dataServices[{index}]", store)
     yield from check_retention(config.backup, "backup")
+    yield from check_data_tls(config.data_tls, "dataTls", production=config.is_production)
     if config.is_production and config.creates_cluster and config.data_namespaces and not config.backup.enabled:
         yield "backup.enabled", "production data services must be backed up; keep Backup for GKE on"
 

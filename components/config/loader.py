@@ -49,6 +49,7 @@ TOP_LEVEL_KEYS = (
     "ingress",
     "addons",
     "dataServices",
+    "dataTls",
     "backup",
     "timing",
     "overrides",
