@@ -12,7 +12,8 @@
   (uniform access, public access prevention enforced, versioning and lifecycle from config),
   `roles/storage.objectUser` on that bucket only for each client's Workload Identity account, and
   for each client an HMAC key of an account of its own, on that bucket only, as `username`/`password`,
-  so S3 clients written against the in-cluster store work unchanged against Cloud Storage's XML API.
+  so S3 clients written against the in-cluster store work unchanged against Cloud Storage's XML API
+  (the bucket itself has no key: nothing used one).
 
 TLS, verified the same way as in the cluster (every Secret's `ca.crt` and URL): Cloud SQL uses the
 shared CA (`GOOGLE_MANAGED_CAS_CA`), whose certificate names the instance's DNS name, which is `host`
@@ -135,9 +136,8 @@ def _keys(store: DataServiceConfig, project: str | None, user: str | None) -> di
         keys = {
             "host": _format(STORAGE_ENDPOINT),
             "port": _format("443"),
-            # Each client's own HMAC key (ManagedStore.secret_values).
-            "username": PROVIDED,
-            "password": PROVIDED,
+            # Each client's own HMAC key (ManagedStore.secret_values); the bucket itself has none.
+            **({"username": PROVIDED, "password": PROVIDED} if user else {}),
             "url": _format(f"https://{STORAGE_ENDPOINT}"),
             "bucket": _format(store.bucket_name(project)),
         }
@@ -158,7 +158,7 @@ def managed_secrets(
     ]
     clients = [client for client in store.clients if client.name in client_namespaces]
     for client in clients:
-        user = client.name if store.makes_roles else None
+        user = client.name if store.makes_roles or store.type == "object-store" else None
         secrets.append(
             SecretConfig.model_validate(
                 {
@@ -390,30 +390,11 @@ class ManagedStore(pulumi.ComponentResource):
             opts=self._keep,
         )
         self.bucket = bucket
-        # S3-compatible clients (the in-cluster MinIO's username/password) sign with an HMAC key of an
-        # account that may use this bucket's objects only; native clients use their own Workload Identity.
-        s3_account = gcp.serviceaccount.Account(
-            f"{self._name}-s3",
-            gcp.serviceaccount.AccountArgs(
-                project=context.project,
-                account_id=gcp_account_id(f"{store.name}-s3"),
-                display_name=f"{store.name} bucket, S3-compatible access ({context.environment})",
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.grant("s3", s3_account.member)
-        hmac = storage.HmacKey(
-            f"{self._name}-hmac",
-            storage.HmacKeyArgs(project=context.project, service_account_email=s3_account.email),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        # S3-compatible clients (the in-cluster store's username/password) sign with an HMAC key of their own
+        # account, which may use this bucket's objects only; native clients use their own Workload Identity.
         for client in store.clients:
             self.client_values[client.name] = self._client_hmac(client.name, client.access == "read-only")
-        return {
-            "username": pulumi.Output.secret(hmac.access_id),
-            "password": pulumi.Output.secret(hmac.secret),
-            CA_FILE: pulumi.Output.secret(GOOGLE_ROOTS),
-        }
+        return {CA_FILE: pulumi.Output.secret(GOOGLE_ROOTS)}
 
     def _client_hmac(self, client: str, read_only: bool) -> dict[str, pulumi.Output[str]]:
         """One client's own HMAC key, of an account that may read (read-only) or use this bucket's objects."""
