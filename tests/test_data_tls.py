@@ -303,3 +303,15 @@ def test_the_role_jobs_connect_over_tls_and_verify_the_store() -> None:
     assert admin["url"].endswith(f"&tls=true&tlsCAFile={CA_DIR}/catalog/ca.crt")
     (script,) = run.k8s("ConfigMap", "sessions-roles")
     assert f'--tls --cacert {CA_DIR}/sessions/ca.crt --sni "$REDIS_HOST"' in script.manifest["data"]["roles.sh"]
+
+
+def test_a_service_mount_over_the_platforms_ca_directory_is_refused() -> None:
+    config = all_engines("dev")
+    checkout = next(s for s in config["platform:services"] if s["name"] == "checkout")
+    checkout["mounts"] = [{"secret": "orders-db-checkout", "path": "/etc/ssl/platform/orders-db"}]
+    assert_rejected(
+        "dev",
+        config,
+        "stack 'dev': platform:services[checkout].mounts[0].path: '/etc/ssl/platform/orders-db' overlaps "
+        "/etc/ssl/platform, where the platform mounts each store's ca.crt; choose another path",
+    )
