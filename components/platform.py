@@ -8,6 +8,7 @@
     _namespaces               every catalog namespace: quota, defaults, baseline policy, admitted edge
     managed_stores            gke mode: Private Service Access, Cloud SQL, Memorystore, Managed Kafka,
                               Cloud Storage (their addresses and AUTH strings feed the next step)
+    _data_tls                 the platform CA and each in-cluster store's certificate (they feed the next step)
     _secrets_and_config_maps  generated, supplied and data-store Secrets, and ConfigMaps
     _addons                   prometheus-operator CRDs first (every ServiceMonitor needs them), then the
                               monitoring stack, the collector, the in-cluster controller, cert-manager
@@ -42,7 +43,7 @@ from components.config.checks import semantic_warnings
 from components.config.root import PlatformConfig
 from components.context import Context
 from components.data.backup import DataBackup
-from components.data.config import DataServiceConfig
+from components.data.config import TLS_ENGINES, DataServiceConfig
 from components.data.history import OUTPUT as DEPLOYED_OUTPUT
 from components.data.managed import (
     ManagedStore,
@@ -51,6 +52,7 @@ from components.data.managed import (
     managed_egress,
 )
 from components.data.role_job import StoreRoles, StoreRolesArgs
+from components.data.tls import CA_FILE, DataTls, client_ca_dir
 from components.errors import problem_line
 from components.helm import AddonArgs
 from components.kube import Edge, PodPeer
@@ -81,7 +83,7 @@ from components.traffic.ingress import Ingresses
 from components.traffic.ingress_controller import CONTROLLER_LABELS
 from components.traffic.ingress_controller import RELEASE as INGRESS_RELEASE
 from components.traffic.routes import HttpRoutes, RoutesArgs
-from components.workloads.config import ServiceConfig, WorkloadIdentity
+from components.workloads.config import Mount, ServiceConfig, WorkloadIdentity
 from components.workloads.microservice import Microservice, MicroserviceArgs
 
 
@@ -125,7 +127,8 @@ class Platform(pulumi.ComponentResource):
         on_nodes = pulumi.ResourceOptions(parent=self, depends_on=cluster.ready)
         namespaces = self._namespaces(context, on_nodes)
         managed = managed_stores(self, name, config, cluster, context)
-        tenancy = self._secrets_and_config_maps(context, namespaces, managed, on_nodes)
+        store_tls = self._data_tls(context)
+        tenancy = self._secrets_and_config_maps(context, namespaces, managed, store_tls, on_nodes)
         addon_args = AddonArgs(context=context, namespaces=namespaces.namespaces)
         addons = self._addons(addon_args, on_nodes)
         services = self._workloads(context, tenancy, addons, managed, on_nodes)
@@ -168,23 +171,37 @@ class Platform(pulumi.ComponentResource):
         the scraper and the collector where the other domains need it."""
         return Namespaces(f"{self._name}-namespaces", namespaces_args(self._config, context), opts=opts)
 
+    def _data_tls(self, context: Context) -> DataTls | None:
+        """The platform CA and a certificate per in-cluster TLS store, unless the stack switched TLS off."""
+        config = self._config
+        stores = [store for store in config.data_services if store.enabled and store.serves_tls]
+        if not config.data_tls.enabled or not stores:
+            return None
+        return DataTls(
+            f"{self._name}-data-tls", config.data_tls, stores, context, opts=pulumi.ResourceOptions(parent=self)
+        )
+
     def _secrets_and_config_maps(
         self,
         context: Context,
         namespaces: Namespaces,
         managed: dict[str, ManagedStore],
+        store_tls: DataTls | None,
         opts: pulumi.ResourceOptions,
     ) -> Tenancy:
         """The catalog's Secrets (generated, supplied, and the data stores' credentials, managed stores'
-        computed values included) and ConfigMaps, in the namespaces that read them."""
+        computed values and the stores' certificates included) and ConfigMaps, in the namespaces that read them."""
         config = self._config
+        provided = {name: values for m in managed.values() for name, values in m.secret_values().items()}
+        if store_tls is not None:
+            provided.update(store_tls.values())
         secrets = Secrets(
             f"{self._name}-secrets",
             [*config.secrets, *config.data_secrets],
             context,
             namespaces.namespaces,
             opts=opts,
-            provided={name: values for m in managed.values() for name, values in m.secret_values().items()},
+            provided=provided,
         )
         config_maps = ConfigMaps(
             f"{self._name}-config-maps", config.config_maps, context, namespaces.namespaces, opts=opts
@@ -253,7 +270,7 @@ class Platform(pulumi.ComponentResource):
             services[service.name] = Microservice(
                 service.name,
                 MicroserviceArgs(
-                    service=with_identity(service, bucket_clients),
+                    service=with_store_ca(with_identity(service, bucket_clients), config),
                     context=context,
                     namespace=tenancy.namespaces.namespaces[service.namespace],
                     edge=edge,
@@ -296,6 +313,7 @@ class Platform(pulumi.ComponentResource):
                 clients_checksum=tenancy.checksums[f"secret/{store.clients_secret_name}"],
                 depends_on=[ready, *tenancy.secrets.resources],
                 private_cidr=self._config.network.private_services_cidr if store.is_managed else None,
+                tls_on=self._config.data_tls.enabled,
             ),
             opts=opts,
         ).job
@@ -597,6 +615,21 @@ def with_identity(service: ServiceConfig, bucket_clients: set[str]) -> ServiceCo
         return service
     account = service.service_account.model_copy(update={"workload_identity": WorkloadIdentity()})
     return service.model_copy(update={"service_account": account})
+
+
+def with_store_ca(service: ServiceConfig, config: PlatformConfig) -> ServiceConfig:
+    """A store's client mounts its own Secret's ca.crt (that key only) where its URL names it
+    (`/etc/ssl/platform/<store>/ca.crt`), for every store it is a client of."""
+    mounts = [
+        Mount(secret=store.client_secret_name(client), path=client_ca_dir(store.name), keys=[CA_FILE])
+        for store in config.data_services
+        if store.enabled and store.type in TLS_ENGINES
+        for client in store.clients
+        if client.name == service.name
+    ]
+    if not mounts:
+        return service
+    return service.model_copy(update={"mounts": [*service.mounts, *mounts]})
 
 
 def platform_pods(config: PlatformConfig) -> PlatformPods:

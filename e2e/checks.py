@@ -268,6 +268,9 @@ class Harness:
                 **({} if self.addons_on else OFFLINE_ROUTING),
             },
             f"{PROJECT_NAMESPACE}:overrides": overrides,
+            # Store TLS off here only: the run builds its plugins from source, and the Go module proxy refuses
+            # pulumi-tls's provider module (403), so no TLS resource may be registered (docs/data-access.md, "TLS").
+            f"{PROJECT_NAMESPACE}:dataTls": {"enabled": False},
             **{f"{PROJECT_NAMESPACE}:{key}": value for key, value in (extra or {}).items()},
         }
         path.write_text(yaml.safe_dump(stack, sort_keys=False))

@@ -6,11 +6,11 @@ Built to avoid the known mock pitfalls:
 - `additionalSecretOutputs` are honoured (stock mocks ignore them), so `RandomPassword.result`
   and Kubernetes Secret data are secret exactly as under the real engine;
 - `preview=False`, and computed outputs (cluster IP and DNS endpoints, masterAuth, node pool names, random
-  results, addresses, Cloud SQL's private IP, Memorystore's host, AUTH string and CA, Managed
-  Kafka's bootstrap address, bucket URLs, HMAC keys)
+  results, addresses, Cloud SQL's private IP, DNS name and CA, Memorystore's host, AUTH string and CA,
+  Managed Kafka's bootstrap address, bucket URLs, HMAC keys, the TLS provider's keys and certificates)
   are returned, so apply callbacks really run;
-- every registration is recorded with its parent, provider, protect flag and dependencies, and
-  URNs are checked for uniqueness, which mocks do not enforce;
+- every registration is recorded with its parent, provider, protect flag, dependencies and
+  replacement trigger, and URNs are checked for uniqueness, which mocks do not enforce;
 - config is fed exactly as the engine does: structured values JSON-encoded, secrets marked.
 """
 
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import wait_for_rpcs
 
@@ -163,6 +164,10 @@ def plain_strings(value: Any) -> list[str]:
 
 # --------------------------------------------------------------------------- mocks
 
+# What the mocks give every Cloud SQL instance: its DNS name (private services access) and its CA bundle.
+MOCK_SQL_DNS = "1a2b3c4d5e6f.europe-west1.sql.goog"
+MOCK_SQL_CA = "-----BEGIN CERTIFICATE-----\nMOCK-SQL-CA\n-----END CERTIFICATE-----\n"
+
 
 def _fake_hex(seed: str, length: int) -> str:
     digest = b""
@@ -220,9 +225,14 @@ class PlatformMocks(pulumi.runtime.Mocks):
             outputs.setdefault("name", name)
             outputs["selfLink"] = f"https://compute.googleapis.com/v1/projects/mock/{typ.split(':')[-1].lower()}/{name}"
         elif typ == "gcp:sql/databaseInstance:DatabaseInstance":
-            # Cloud SQL takes its private address from the reserved peering range.
+            # Cloud SQL takes its private address from the reserved peering range; the shared CA names the
+            # instance's DNS name in its certificate and publishes its chain.
             outputs["privateIpAddress"] = "10.200.0.3"
             outputs["connectionName"] = f"mock-project:europe-west1:{inputs.get('name', name)}"
+            outputs["dnsNames"] = [
+                {"connectionType": "PRIVATE_SERVICES_ACCESS", "dnsScope": "INSTANCE", "name": MOCK_SQL_DNS + "."}
+            ]
+            outputs["serverCaCerts"] = [{"cert": MOCK_SQL_CA}]
         elif typ == "gcp:redis/instance:Instance":
             outputs.update(
                 host="10.200.0.12",
@@ -245,6 +255,20 @@ class PlatformMocks(pulumi.runtime.Mocks):
             outputs.update(accessId="GOOG1E" + _fake_hex(seed, 40).upper(), secret=_fake_hex(seed + "s", 40))
         elif typ == "gcp:compute/globalAddress:GlobalAddress":
             outputs.setdefault("name", name)
+        elif typ == "tls:index/privateKey:PrivateKey":
+            body = _fake_hex(f"{seed}:{args.name}", 64)
+            outputs.update(
+                privateKeyPem=f"-----BEGIN EC PRIVATE KEY-----\nMOCK-{body}\n-----END EC PRIVATE KEY-----\n",
+                privateKeyPemPkcs8=f"-----BEGIN PRIVATE KEY-----\nMOCK-{body}\n-----END PRIVATE KEY-----\n",
+                publicKeyPem=f"-----BEGIN PUBLIC KEY-----\nMOCK-{body[:16]}\n-----END PUBLIC KEY-----\n",
+            )
+        elif typ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
+            outputs["certPem"] = f"-----BEGIN CERTIFICATE-----\nMOCK-{name}\n-----END CERTIFICATE-----\n"
+            outputs["readyForRenewal"] = False
+        elif typ == "tls:index/certRequest:CertRequest":
+            outputs["certRequestPem"] = (
+                f"-----BEGIN CERTIFICATE REQUEST-----\nMOCK-{name}\n-----END CERTIFICATE REQUEST-----\n"
+            )
         elif typ == "random:index/randomPassword:RandomPassword":
             outputs["result"] = ("P" + _fake_hex(seed, 255))[: int(inputs.get("length", 16))]
             outputs["bcryptHash"] = "$2a$10$" + _fake_hex(seed + "b", 53)
@@ -299,6 +323,8 @@ class Registration:
     ignore_changes: tuple[str, ...]
     replace_on_changes: tuple[str, ...]
     custom: bool
+    # The `replacement_trigger` option's value (None when unset): a change replaces the resource.
+    replacement_trigger: Any = None
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -350,6 +376,11 @@ class RecordingMonitor(mocks.MockMonitor):
                     ignore_changes=tuple(request.ignoreChanges),
                     replace_on_changes=tuple(request.replaceOnChanges),
                     custom=bool(request.custom),
+                    replacement_trigger=(
+                        json_format.MessageToDict(request.replacement_trigger)
+                        if request.HasField("replacement_trigger")
+                        else None
+                    ),
                 )
             )
         return response
@@ -357,8 +388,6 @@ class RecordingMonitor(mocks.MockMonitor):
 
 def _deserialize(struct: Any) -> dict[str, Any]:
     """Inputs with secrets kept as their marker dicts, so tests can see what is secret."""
-    from google.protobuf import json_format
-
     return json_format.MessageToDict(struct)
 
 

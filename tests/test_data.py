@@ -214,13 +214,14 @@ def test_the_client_url_is_ready_to_use_per_engine() -> None:
     assert postgres["port"] == "5432"
     assert postgres["url"] == (
         f"postgresql://checkout:{postgres['password']}@orders-db.shop-data.svc.cluster.local:5432/orders-db"
-        "?sslmode=disable"
+        "?sslmode=verify-full&sslrootcert=/etc/ssl/platform/orders-db/ca.crt"
     )
     assert postgres["password"].isalnum() and len(postgres["password"]) == 32
     redis = unwrap(secret_of(run, "sessions-storefront", "shop"))
-    assert redis["url"] == f"redis://storefront:{redis['password']}@sessions.shop-data.svc.cluster.local:6379/0"
+    assert redis["url"] == f"rediss://storefront:{redis['password']}@sessions.shop-data.svc.cluster.local:6379/0"
     kafka = unwrap(secret_of(run, "events-order-worker", "shop-workers"))
     assert kafka["url"] == "events.shop-data.svc.cluster.local:9092"
+    assert kafka["security.protocol"] == "SASL_SSL"
     assert f'username="order-worker" password="{kafka["password"]}"' in kafka["sasl.jaas.config"]
     # The brokers know the client as a SASL user with that password, beside their own user.
     brokers = unwrap(secret_of(run, "events-clients", "shop-data"))["sasl.jaas.config"]
@@ -231,7 +232,7 @@ def test_the_client_url_is_ready_to_use_per_engine() -> None:
 
 @pytest.mark.parametrize(
     ("engine", "scheme"),
-    [("mongodb", "mongodb://checkout:"), ("object-store", "http://"), ("neo4j", "neo4j://")],
+    [("mongodb", "mongodb://checkout:"), ("object-store", "https://"), ("neo4j", "neo4j://")],
 )
 def test_the_other_engines_urls(engine: str, scheme: str) -> None:
     run = run_program(

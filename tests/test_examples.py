@@ -16,7 +16,16 @@ from typing import Any
 
 import pytest
 import yaml
-from harness import ROOT_DIR, ProgramRun, assert_rejected, project_name, rejected, run_program, stack_config
+from harness import (
+    MOCK_SQL_DNS,
+    ROOT_DIR,
+    ProgramRun,
+    assert_rejected,
+    project_name,
+    rejected,
+    run_program,
+    stack_config,
+)
 
 from components.config import NAMESPACE, PlatformConfig, parse
 
@@ -435,14 +444,11 @@ def test_learning_env_comes_from_the_stores_secrets_and_the_config_map(stack: st
     assert config_map["data"]["ENVIRONMENT"] == stack
     assert config_map["data"]["LOG_LEVEL"] == ("DEBUG" if stack == "dev" else "INFO")
     secret = one(run, "Secret", "postgres-assessment-service")["stringData"]
-    # Production's PostgreSQL is Cloud SQL: its private IP (the mock's), TLS required; the key is the same.
-    host, tls = (
-        ("10.200.0.3", "require")
-        if stack == "production"
-        else (f"postgres.dreamseed-{stack}.svc.cluster.local", "disable")
-    )
+    # Production's PostgreSQL is Cloud SQL: its DNS name (the mock's); every stack verifies TLS the same way.
+    host = MOCK_SQL_DNS if stack == "production" else f"postgres.dreamseed-{stack}.svc.cluster.local"
     assert secret["url"] == (
-        f"postgresql://assessment-service:{secret['password']}@{host}:5432/dreamseed?sslmode={tls}"
+        f"postgresql://assessment-service:{secret['password']}@{host}:5432/dreamseed"
+        "?sslmode=verify-full&sslrootcert=/etc/ssl/platform/postgres/ca.crt"
     )
     assert resources(run, "assessment-service") == (
         {"cpu": "250m", "memory": "512Mi"},

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness import ProgramRun, assert_rejected, is_secret_value, plain_strings, run_program, stack_config, unwrap
+from harness import (
+    MOCK_SQL_DNS,
+    ProgramRun,
+    assert_rejected,
+    is_secret_value,
+    plain_strings,
+    run_program,
+    stack_config,
+    unwrap,
+)
+
+from components.data.tls import GOOGLE_ROOTS
 
 ORDERS_DB = {
     "name": "orders-db",
@@ -68,6 +79,8 @@ def test_cloud_sql_has_a_private_ip_only_and_requires_tls() -> None:
         "ipv4Enabled": False,
         "privateNetwork": f"{network.name}-id",
         "sslMode": "ENCRYPTED_ONLY",
+        # The shared CA's certificates name the instance's DNS name, so clients verify it (verify-full).
+        "serverCaMode": "GOOGLE_MANAGED_CAS_CA",
     }
     assert instance.inputs["databaseVersion"] == "POSTGRES_17"
     assert settings["tier"] == "db-custom-2-7680"
@@ -137,9 +150,13 @@ def test_the_database_user_password_is_random_and_secret_end_to_end() -> None:
         assert is_secret_value(data)
         values = unwrap(data)
         assert password not in str(values)
-        assert values["host"] == "10.200.0.3"
+        # The instance's DNS name, which its certificate carries, and a URL that verifies both.
+        assert values["host"] == MOCK_SQL_DNS
         assert values["username"] == client
-        assert values["url"] == f"postgresql://{client}:{values['password']}@10.200.0.3:5432/orders-db?sslmode=require"
+        assert values["url"] == (
+            f"postgresql://{client}:{values['password']}@{MOCK_SQL_DNS}:5432/orders-db"
+            "?sslmode=verify-full&sslrootcert=/etc/ssl/platform/orders-db/ca.crt"
+        )
         for resource in run.resources:
             assert values["password"] not in plain_strings(resource.inputs)
     assert not run.k8s("StatefulSet", "orders-db")
@@ -157,18 +174,22 @@ def test_a_managed_store_gives_its_clients_the_in_cluster_secret_keys() -> None:
     clients = {"orders-db-checkout": "shop", "sessions-storefront": "shop", "assets-storefront": "shop"}
     for name, namespace in {**clients, "events-order-worker": "shop-workers"}.items():
         keys = set(unwrap(secret_data(in_cluster, name, namespace)))
+        assert "ca.crt" in keys, name
         if name == "events-order-worker":
-            # Managed Kafka clients authenticate as themselves (Workload Identity): no user in the Secret.
-            keys -= {"username", "password"}
+            # The one documented difference: Managed Kafka clients authenticate as themselves (Workload
+            # Identity, OAUTHBEARER), so no user in the Secret and Google's login handler instead.
+            keys = keys - {"username", "password"} | {"sasl.login.callback.handler.class"}
         managed_keys = set(unwrap(secret_data(on_google, name, namespace)))
-        assert keys <= managed_keys, name
-    # The client's env is the same object in both: one secretKeyRef to the store's url.
-    (checkout,) = on_google.k8s("Deployment", "checkout")
-    (checkout_in_cluster,) = in_cluster.k8s("Deployment", "checkout")
-    assert (
-        checkout.manifest["spec"]["template"]["spec"]["containers"][0]["env"]
-        == checkout_in_cluster.manifest["spec"]["template"]["spec"]["containers"][0]["env"]
-    )
+        assert keys == managed_keys, name
+    # The client's env and its mounts (the CA where the URL names it) are the same objects in both.
+    for service in ("checkout", "storefront"):
+        (on_gcp,) = on_google.k8s("Deployment", service)
+        (in_gke,) = in_cluster.k8s("Deployment", service)
+        for key in ("env", "volumeMounts"):
+            assert (
+                on_gcp.manifest["spec"]["template"]["spec"]["containers"][0][key]
+                == in_gke.manifest["spec"]["template"]["spec"]["containers"][0][key]
+            ), (service, key)
 
 
 # --------------------------------------------------------------------------- network
@@ -277,8 +298,10 @@ def test_a_bucket_is_private_uniform_versioned_with_lifecycle() -> None:
     # The client signs with its own HMAC key, of an account of its own on this bucket only.
     hmacs = {h.inputs["serviceAccountEmail"]: h for h in run.of_type("gcp:storage/hmacKey:HmacKey")}
     assert "assets-storefront@acme-shop-prod.iam.gserviceaccount.com" in hmacs
+    # The bucket itself has no key: only its clients do.
+    assert len(hmacs) == 1
     store_keys = unwrap(secret_data(run, "assets-credentials", "shop-data"))
-    assert values["username"] != store_keys["username"] and values["password"] != store_keys["password"]
+    assert "username" not in store_keys and "password" not in store_keys
     assert values["password"] not in plain_strings(data)
     assert values["username"].startswith("GOOG1E")
     assert {k: v for k, v in values.items() if k not in ("username", "password")} == {
@@ -286,6 +309,7 @@ def test_a_bucket_is_private_uniform_versioned_with_lifecycle() -> None:
         "host": "storage.googleapis.com",
         "port": "443",
         "url": "https://storage.googleapis.com",
+        "ca.crt": GOOGLE_ROOTS,
     }
 
 
@@ -298,7 +322,6 @@ def test_each_bucket_client_gets_object_user_on_that_bucket_through_its_own_acco
     members = {b.inputs["member"] for b in bindings}
     assert members == {
         "serviceAccount:storefront@acme-shop-prod.iam.gserviceaccount.com",
-        "serviceAccount:assets-s3@acme-shop-prod.iam.gserviceaccount.com",
         # The client's own S3-compatible (HMAC) account.
         "serviceAccount:assets-storefront@acme-shop-prod.iam.gserviceaccount.com",
     }
@@ -314,7 +337,7 @@ def test_each_bucket_client_gets_object_user_on_that_bucket_through_its_own_acco
     api = {"to": [{"ipBlock": {"cidr": "199.36.153.8/30"}}], "ports": [{"port": 443, "protocol": "TCP"}]}
     assert api in egress_rules(run, "storefront")
     assert api not in egress_rules(run, "checkout")
-    record = run.one("gcp:dns/recordSet:RecordSet")
+    record = run.one("gcp:dns/recordSet:RecordSet", "shop-private-storage-record")
     assert record.inputs["name"] == "storage.googleapis.com."
     assert record.inputs["rrdatas"] == ["199.36.153.8", "199.36.153.9", "199.36.153.10", "199.36.153.11"]
 
@@ -421,7 +444,9 @@ def test_cloud_sql_roles_are_made_by_a_job_over_the_private_range_with_tls() -> 
     run = production()
     (job,) = [j.manifest for j in run.k8s("Job") if j.manifest["metadata"]["name"].startswith("orders-db-roles-")]
     (container,) = job["spec"]["template"]["spec"]["containers"]
-    assert {"name": "PGSSLMODE", "value": "require"} in container["env"]
+    # Over TLS, verifying the instance's certificate and its DNS name, as every client's URL does.
+    assert {"name": "PGSSLMODE", "value": "verify-full"} in container["env"]
+    assert {"name": "PGSSLROOTCERT", "value": "/etc/ssl/platform/orders-db/ca.crt"} in container["env"]
     (egress,) = run.k8s("NetworkPolicy", "orders-db-roles-egress", "shop-data")
     assert egress.manifest["spec"]["egress"] == [
         {"to": [{"ipBlock": {"cidr": "10.200.0.0/20"}}], "ports": [{"protocol": "TCP", "port": 5432}]}

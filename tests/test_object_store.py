@@ -70,20 +70,18 @@ def test_the_object_store_runs_seaweedfs_from_the_pinned_image() -> None:
     script = found["command"][2]
     assert (
         "weed -logtostderr=true server -dir=/data -ip=127.0.0.1 -ip.bind=0.0.0.0 "
-        "-volume.max=0 -master.volumeSizeLimitMB=1024 -s3 -s3.port=9000 -s3.config=/tmp/s3.json &"
+        "-volume.max=0 -master.volumeSizeLimitMB=1024 -s3 -s3.port=9000 -s3.config=/tmp/s3.json "
+        "-s3.cert.file=/etc/ssl/store/tls.crt -s3.key.file=/etc/ssl/store/tls.key &"
     ) in script.splitlines()
     # The store's bucket is made before the pod is ready.
     assert "for bucket in assets; do" in script.splitlines()
     assert "args" not in found
     assert found["ports"] == [{"name": "s3", "containerPort": 9000, "protocol": "TCP"}]
-    health = {"path": "/healthz", "port": "s3"}
+    # The gateway serves HTTPS only: the kubelet probes it over HTTPS; ready once the bucket exists.
+    health = {"path": "/healthz", "port": "s3", "scheme": "HTTPS"}
     for probe in ("startupProbe", "livenessProbe"):
         assert found[probe]["httpGet"] == health
-    assert found["readinessProbe"]["exec"]["command"] == [
-        "sh",
-        "-c",
-        "test -e /tmp/buckets-ready && wget -q -O /dev/null http://127.0.0.1:9000/healthz",
-    ]
+    assert found["readinessProbe"]["exec"]["command"] == ["sh", "-c", "test -e /tmp/buckets-ready"]
 
 
 def test_the_keys_reach_the_store_only_through_secrets() -> None:
@@ -172,16 +170,17 @@ def test_the_store_runs_under_the_restricted_pod_context() -> None:
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     # Everything weed writes: the volume (master, volumes, filer store) and /tmp (sockets, identities file).
+    # And reads its key and certificate from `assets-tls`, mounted read-only.
     mounts = {m["mountPath"]: m["name"] for m in found["volumeMounts"]}
-    assert mounts == {"/tmp": "tmp", "/data": "data"}
+    assert mounts == {"/tmp": "tmp", "/data": "data", "/etc/ssl/store": "mount-0"}
     assert {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}} in pod["volumes"]
 
 
 def test_clients_keep_their_secret_keys_and_url_shape() -> None:
     data = unwrap(assets_run("production").k8s("Secret", "assets-checkout", "shop")[0].inputs["stringData"])
     # MinIO's keys, plus the bucket, as a Cloud Storage bucket's clients get them.
-    assert set(data) == {"host", "port", "username", "password", "url", "bucket"}
-    assert data["url"] == "http://assets.shop-data.svc.cluster.local:9000"
+    assert set(data) == {"host", "port", "username", "password", "url", "bucket", "ca.crt"}
+    assert data["url"] == "https://assets.shop-data.svc.cluster.local:9000"
     assert data["port"] == "9000"
     assert data["bucket"] == "assets"
     assert data["username"] == "checkout"

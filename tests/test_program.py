@@ -35,7 +35,7 @@ def test_bad_config_stops_before_any_resource_is_registered() -> None:
         config,
         (
             "stack 'production': platform:servics: unknown key; did you mean 'services'? allowed: environment, app, "
-            "domain, cluster, network, nodePools, namespaces, configMaps, secrets, services, ingress, addons, dataServices, backup, timing, overrides, catalogFiles or a key named by a 'config' secret"
+            "domain, cluster, network, nodePools, namespaces, configMaps, secrets, services, ingress, addons, dataServices, dataTls, backup, timing, overrides, catalogFiles or a key named by a 'config' secret"
         ),
     )
 

@@ -226,7 +226,7 @@ def _storage_class_default() -> str:
 
 def _database_default() -> str:
     store = DataServiceConfig.model_validate({"name": "orders", "type": "postgres", "namespace": "data"})
-    database = credentials_secret(store).keys["database"]
+    database = credentials_secret(store, tls_on=True).keys["database"]
     return "the store's name" if getattr(database, "template", None) == store.name else "?"
 
 

@@ -17,9 +17,11 @@ from components.data.config import (
     PSA_LEVELS,
     DataServiceConfig,
     check_data_service,
+    check_data_tls,
     check_managed,
     check_retention,
 )
+from components.data.tls import CLIENT_CA_DIR
 from components.errors import Problem
 from components.observability.config import check_alerting, check_slo
 from components.tenancy.config import (
@@ -68,6 +70,7 @@ def semantic_problems(config: PlatformConfig) -> Iterator[Problem]:
         if store.enabled:
             yield from _check_data_service(config, f"dataServices[{index}]", store)
     yield from check_retention(config.backup, "backup")
+    yield from check_data_tls(config.data_tls, "dataTls", production=config.is_production)
     if config.is_production and config.creates_cluster and config.data_namespaces and not config.backup.enabled:
         yield "backup.enabled", "production data services must be backed up; keep Backup for GKE on"
 
@@ -180,6 +183,12 @@ def _check_namespaces(config: PlatformConfig) -> Iterator[Problem]:
                 ),
             )
         yield from check_namespace(ns, path)
+
+
+def _overlaps(path: str, other: str) -> bool:
+    """Whether one of two absolute paths lies inside (or is) the other."""
+    first, second = f"{path.rstrip('/')}/", f"{other.rstrip('/')}/"
+    return first.startswith(second) or second.startswith(first)
 
 
 def _check_service(config: PlatformConfig, path: str, svc: ServiceConfig) -> Iterator[Problem]:
@@ -306,6 +315,12 @@ def _check_references(config: PlatformConfig, path: str, svc: ServiceConfig) -> 
             yield (
                 f"{path}.mounts[{index}].path",
                 f"'{mount_path}' is already mounted ('/tmp' is the platform's scratch volume)",
+            )
+        elif _overlaps(mount_path, CLIENT_CA_DIR):
+            yield (
+                f"{path}.mounts[{index}].path",
+                f"'{mount_path}' overlaps {CLIENT_CA_DIR}, where the platform mounts each store's ca.crt; "
+                "choose another path",
             )
 
     known = {s.name for s in config.services if s.enabled}

@@ -53,6 +53,7 @@ TOP_LEVEL_KEYS = (
     "ingress",
     "addons",
     "dataServices",
+    "dataTls",
     "backup",
     "timing",
     "overrides",

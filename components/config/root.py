@@ -10,8 +10,9 @@ from typing import Any, Literal
 
 from components.cluster.config import ClusterConfig, NetworkConfig, NodePoolConfig, fallback_classes
 from components.data.catalog import client_secrets, credentials_secret, store_service
-from components.data.config import BackupConfig, DataServiceConfig
+from components.data.config import BackupConfig, DataServiceConfig, DataTlsConfig
 from components.data.managed import managed_secrets
+from components.data.tls import tls_secret
 from components.observability.config import MonitoringConfig, TracingConfig
 from components.planning.config import TimingConfig
 from components.tenancy.config import ConfigMapConfig, NamespaceConfig, SecretConfig
@@ -80,6 +81,8 @@ class PlatformConfig(Model):
     """Cluster add-ons, each switched on per stack, each a pinned Helm chart."""
     data_services: list[DataServiceConfig] = []
     """Data stores run in the cluster (see [data](data.md)) or, with `mode: managed`, on Google's managed services (see [data](data.md#managed-data-services)); per stack through `overrides.dataServices`."""
+    data_tls: DataTlsConfig = DataTlsConfig()
+    """TLS to the data stores: the stack's platform CA, each in-cluster store's certificate, verifying client URLs (see [data access](data-access.md#tls)). On in every stack; production refuses it off."""
     backup: BackupConfig = BackupConfig()
     """Backup for GKE over the namespaces that hold data stores (gke mode; the cluster's backup agent add-on is switched on with it)."""
     timing: TimingConfig = TimingConfig()
@@ -179,7 +182,7 @@ class PlatformConfig(Model):
     def stores(self) -> list[ServiceConfig]:
         """The enabled data services, each as the StatefulSet service that runs it in the cluster."""
         return [
-            store_service(store, self.cluster.mode, self.is_production)
+            store_service(store, self.cluster.mode, self.is_production, self.data_tls.enabled)
             for store in self.data_services
             if store.enabled and not store.is_managed
         ]
@@ -200,20 +203,23 @@ class PlatformConfig(Model):
 
     @property
     def data_secrets(self) -> list[SecretConfig]:
-        """Each enabled data service's own Secret (its namespace only), then one Secret per client in the
-        client's namespace, then the store's copy of its clients' passwords (in that order: later ones
-        copy values of earlier ones)."""
+        """Each enabled data service's TLS Secret and own Secret (its namespace only), then one Secret per
+        client in the client's namespace, then the store's copy of its clients' passwords (in that order:
+        later ones copy values of earlier ones)."""
         namespaces = {svc.name: svc.namespace for svc in self.services if svc.enabled}
         secrets: list[SecretConfig] = []
         for store in self.data_services:
             if not store.enabled:
                 continue
             client_namespaces = {c.name: namespaces[c.name] for c in store.clients if c.name in namespaces}
+            tls_on = self.data_tls.enabled
             if store.is_managed:
                 secrets.extend(managed_secrets(store, client_namespaces, self.project))
-            else:
-                secrets.append(credentials_secret(store))
-                secrets.extend(client_secrets(store, client_namespaces))
+                continue
+            if tls_on and store.serves_tls:
+                secrets.append(tls_secret(store))
+            secrets.append(credentials_secret(store, tls_on))
+            secrets.extend(client_secrets(store, client_namespaces, tls_on))
         return secrets
 
     @property

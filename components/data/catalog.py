@@ -16,9 +16,15 @@ Job (roles.py, role_job.py), Kafka's brokers (their SASL users) and the object s
 identities) learn the clients. Neo4j Community has one user: its clients get the store's own keys.
 A client reads its `url` with one `secretKeyRef`; its `rotation` regenerates its password alone.
 
+TLS (`dataTls`, tls.py): each store but Neo4j serves TLS only, from `<store>-tls` mounted at
+`/etc/ssl/store` (`postgres_tls_args`, `redis_start_command`, `mongodb_tls_args`, `kafka_tls_env`,
+SeaweedFS's `-s3.cert.file`), and every Secret carries `ca.crt` and a URL that verifies the server
+against it at the path each client mounts it (`client_ca_path`). With TLS off, plaintext and URLs
+that claim no verification.
+
 Deliberately left out: replication for engines whose official image has no clustering without an
 operator (PostgreSQL, Redis, MongoDB, SeaweedFS, Neo4j run one replica; Kafka runs a KRaft quorum),
-and TLS between clients and stores inside the cluster (the network policy confines who connects).
+and TLS to Neo4j (Bolt stays plaintext; the network policy confines who connects).
 """
 
 from __future__ import annotations
@@ -30,7 +36,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.data.config import DataServiceConfig, StoreClient
+from components.data.config import TLS_ENGINES, DataServiceConfig, StoreClient
+from components.data.tls import (
+    CA_FILE,
+    SERVER_CERT,
+    SERVER_DIR,
+    SERVER_KEY,
+    SERVER_PEM,
+    client_ca_path,
+    server_file,
+)
 from components.tenancy.config import SecretConfig
 from components.workloads.config import DEFAULT_STORAGE_CLASS, ServiceConfig
 
@@ -116,7 +131,9 @@ BUCKETS_READY_PATH = "/tmp/buckets-ready"
 SHELL_TIMEOUT_SECONDS = 30
 
 
-def seaweedfs_script(store: DataServiceConfig, identities: Sequence[S3Identity], buckets: Sequence[str]) -> str:
+def seaweedfs_script(
+    store: DataServiceConfig, identities: Sequence[S3Identity], buckets: Sequence[str], tls_dir: str | None = None
+) -> str:
     """The store container's command: write the identities file from the env, start `weed server`,
     create the buckets the identities are scoped to (idempotently), then wait on the server.
 
@@ -147,6 +164,8 @@ def seaweedfs_script(store: DataServiceConfig, identities: Sequence[S3Identity],
             # Volumes sized from the disk's free space, 1 GiB each (the default 30 GB would leave a small disk none).
             "-volume.max=0 -master.volumeSizeLimitMB=1024",
             f"-s3 -s3.port={engine.port} -s3.config={S3_CONFIG_PATH}",
+            # With a key and no -s3.port.https, the S3 port serves HTTPS only.
+            *([f"-s3.cert.file={tls_dir}/{SERVER_CERT} -s3.key.file={tls_dir}/{SERVER_KEY}"] if tls_dir else []),
         ]
     )
     shell = f"timeout {SHELL_TIMEOUT_SECONDS} weed shell -master=127.0.0.1:9333 -filer=127.0.0.1:8888"
@@ -180,14 +199,26 @@ def seaweedfs_script(store: DataServiceConfig, identities: Sequence[S3Identity],
     )
 
 
-def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
-    """The engine-specific part of the pod: command, args, env and probes (camelCase config)."""
+def _engine_pod(store: DataServiceConfig, tls_on: bool) -> dict[str, Any]:
+    """The engine-specific part of the pod: command, args, env and probes (camelCase config); with
+    `tls_on`, the engine's TLS flags over the files of `<store>-tls` mounted at SERVER_DIR."""
     engine = store.engine
     port = engine.port_name
     tcp = {"tcpSocket": {"port": port}}
     if store.type == "postgres":
         ready = {"exec": {"command": ["sh", "-c", 'pg_isready -h 127.0.0.1 -U "$POSTGRES_USER" -d "$POSTGRES_DB"']}}
+        tls_start = {}
+        if tls_on:
+            # The image's entrypoint starts `postgres` with these settings (its first-start setup included).
+            tls_start = {
+                "command": ["sh", "-c"],
+                "args": [
+                    f"printf '%s' '{POSTGRES_HBA}' > {POSTGRES_HBA_PATH} && exec docker-entrypoint.sh postgres "
+                    + " ".join(postgres_tls_args(SERVER_DIR, POSTGRES_HBA_PATH))
+                ],
+            }
         return {
+            **tls_start,
             "env": {
                 "POSTGRES_USER": _ref(store, "username"),
                 "POSTGRES_PASSWORD": _ref(store, "password"),
@@ -198,19 +229,24 @@ def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
             "probes": {"startup": ready, "liveness": tcp, "readiness": ready},
         }
     if store.type == "redis":
-        ping = {"exec": {"command": ["sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping | grep -q PONG']}}
+        cli = f"redis-cli --tls --cacert {server_file(CA_FILE)}" if tls_on else "redis-cli"
+        ping = {"exec": {"command": ["sh", "-c", f'REDISCLI_AUTH="$REDIS_PASSWORD" {cli} ping | grep -q PONG']}}
         return {
             "command": ["sh", "-c"],
             # The ACL file on the volume keeps the clients' users (roles.py) across restarts; its `default`
             # line is written from the store's own password at every start, since an ACL file overrides
             # --requirepass. Append-only file: every write survives a restart, not just the last snapshot.
-            "args": [redis_start_command(engine.data_path)],
+            "args": [redis_start_command(engine.data_path, SERVER_DIR if tls_on else None, engine.port)],
             "env": {"REDIS_PASSWORD": _ref(store, "password")},
             "probes": {"startup": ping, "liveness": tcp, "readiness": ping},
         }
     if store.type == "mongodb":
-        ping = {"exec": {"command": ["mongosh", "--quiet", "--eval", "db.adminCommand('ping').ok"]}}
+        # The probe checks the chain, not the name: it reaches the server on localhost.
+        probe_tls = ["--tls", "--tlsCAFile", server_file(CA_FILE), "--tlsAllowInvalidHostnames"] if tls_on else []
+        ping = {"exec": {"command": ["mongosh", "--quiet", *probe_tls, "--eval", "db.adminCommand('ping').ok"]}}
         return {
+            # The image's entrypoint runs its first-start setup on localhost without TLS (allowTLS), then this.
+            **({"args": ["mongod", *mongodb_tls_args(SERVER_DIR)]} if tls_on else {}),
             "env": {
                 "MONGO_INITDB_ROOT_USERNAME": _ref(store, "username"),
                 "MONGO_INITDB_ROOT_PASSWORD": _ref(store, "password"),
@@ -233,7 +269,9 @@ def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
                 "KAFKA_ADVERTISED_LISTENERS": (
                     f"CLIENT://$(POD_NAME).{store.name}-headless.{store.namespace}.svc.cluster.local:9092"
                 ),
-                "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CLIENT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": (
+                    "CLIENT:SASL_SSL,CONTROLLER:SSL" if tls_on else "CLIENT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT"
+                ),
                 "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
                 "KAFKA_INTER_BROKER_LISTENER_NAME": "CLIENT",
                 "KAFKA_SASL_ENABLED_MECHANISMS": "PLAIN",
@@ -250,22 +288,28 @@ def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
                 "KAFKA_LISTENER_NAME_CLIENT_PLAIN_SASL_JAAS_CONFIG": {
                     "secretKeyRef": {"name": store.clients_secret_name, "key": "sasl.jaas.config"}
                 },
+                **(kafka_tls_env(SERVER_DIR) if tls_on else {}),
                 "KAFKA_NODE_ID": {"fieldRef": "metadata.labels['apps.kubernetes.io/pod-index']"},
                 "POD_NAME": {"fieldRef": "metadata.name"},
             },
             "probes": {"startup": tcp, "liveness": tcp, "readiness": tcp},
         }
     if store.type == "object-store":
-        health = {"httpGet": {"path": "/healthz", "port": port}}
-        # Ready once the buckets exist and the gateway answers (busybox wget is in the image).
-        gateway_ready = f"test -e {BUCKETS_READY_PATH} && wget -q -O /dev/null http://127.0.0.1:{engine.port}/healthz"
+        # The kubelet's HTTPS probe does not verify the certificate; the clients do.
+        health = {"httpGet": {"path": "/healthz", "port": port, "scheme": "HTTPS" if tls_on else "HTTP"}}
+        # Ready once the buckets exist (the filer answered) and, in plaintext, the gateway (busybox wget).
+        gateway_ready = f"test -e {BUCKETS_READY_PATH}"
+        if not tls_on:
+            gateway_ready += f" && wget -q -O /dev/null http://127.0.0.1:{engine.port}/healthz"
         return {
             # The image's entrypoint chowns /data as root and drops to its own user; the pod already runs
             # as an unprivileged user whose fsGroup owns the volume, so `weed` is started directly.
             "command": [
                 "/bin/sh",
                 "-c",
-                seaweedfs_script(store, s3_identities(store), [object_store_bucket(store)]),
+                seaweedfs_script(
+                    store, s3_identities(store), [object_store_bucket(store)], SERVER_DIR if tls_on else None
+                ),
             ],
             "env": {
                 "S3_ACCESS_KEY": _ref(store, "username"),
@@ -289,14 +333,59 @@ def _engine_pod(store: DataServiceConfig) -> dict[str, Any]:
     }
 
 
-def redis_start_command(data_path: str) -> str:
-    """The in-cluster Redis's start: the ACL file's `default` user from $REDIS_PASSWORD, then the server."""
+def redis_start_command(data_path: str, tls_dir: str | None = None, port: int = 6379) -> str:
+    """The in-cluster Redis's start: the ACL file's `default` user from $REDIS_PASSWORD, then the server
+    (with `tls_dir`, on TLS only: `--port 0` closes the plaintext port)."""
     acl = f"{data_path}/users.acl"
+    listen = f"--port {port}"
+    if tls_dir is not None:
+        listen = (
+            f"--port 0 --tls-port {port} --tls-cert-file {tls_dir}/{SERVER_CERT} --tls-key-file {tls_dir}/{SERVER_KEY} "
+            f"--tls-ca-cert-file {tls_dir}/{CA_FILE} --tls-auth-clients no"
+        )
     return (
         '{ echo "user default on #$(printf %s "$REDIS_PASSWORD" | sha256sum | cut -d" " -f1) ~* &* +@all"; '
         f'grep -v "^user default " {acl} 2>/dev/null || true; }} > {acl}.next && mv {acl}.next {acl} && '
-        f"exec redis-server --aclfile {acl} --appendonly yes --dir {data_path}"
+        f"exec redis-server --aclfile {acl} --appendonly yes --dir {data_path} {listen}"
     )
+
+
+# PostgreSQL's host-based access with TLS: every TCP connection must be TLS (no `host` line matches a plaintext
+# one, so it is refused); the local socket serves the image's first-start setup, with the password too.
+POSTGRES_HBA = "local all all scram-sha-256\nhostssl all all all scram-sha-256\n"
+# Written at every start into the socket directory (a scratch emptyDir), where hba_file points.
+POSTGRES_HBA_PATH = "/var/run/postgresql/pg_hba.conf"
+
+
+def postgres_tls_args(tls_dir: str, hba_file: str) -> list[str]:
+    """`postgres` settings: TLS on with the store's key and certificate, TLS 1.2 at least, the hostssl-only
+    pg_hba. The key is root-owned, mode 0440 (a Secret volume): PostgreSQL accepts that."""
+    return [
+        "-c ssl=on",
+        f"-c ssl_cert_file={tls_dir}/{SERVER_CERT}",
+        f"-c ssl_key_file={tls_dir}/{SERVER_KEY}",
+        "-c ssl_min_protocol_version=TLSv1.2",
+        f"-c hba_file={hba_file}",
+    ]
+
+
+def mongodb_tls_args(tls_dir: str) -> list[str]:
+    """`mongod` flags: TLS required on every connection, the key and certificate in one PEM file."""
+    return ["--tlsMode", "requireTLS", "--tlsCertificateKeyFile", f"{tls_dir}/{SERVER_PEM}"]
+
+
+def kafka_tls_env(tls_dir: str) -> dict[str, str]:
+    """The brokers' PEM keystore (PKCS#8 key and certificate) and truststore (the platform CA), for both
+    listeners: clients reach CLIENT over SASL_SSL, brokers reach each other there and the controllers over
+    SSL, each verifying the other's name (every broker's headless name is in the certificate)."""
+    return {
+        "KAFKA_SSL_KEYSTORE_TYPE": "PEM",
+        "KAFKA_SSL_KEYSTORE_LOCATION": f"{tls_dir}/{SERVER_PEM}",
+        "KAFKA_SSL_TRUSTSTORE_TYPE": "PEM",
+        "KAFKA_SSL_TRUSTSTORE_LOCATION": f"{tls_dir}/{CA_FILE}",
+        "KAFKA_SSL_CLIENT_AUTH": "none",
+        "KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM": "https",
+    }
 
 
 def _disruption_budget(store: DataServiceConfig, production: bool) -> dict[str, Any]:
@@ -308,10 +397,11 @@ def _disruption_budget(store: DataServiceConfig, production: bool) -> dict[str, 
     return {"enabled": False}
 
 
-def store_service(store: DataServiceConfig, cluster_mode: str, production: bool) -> ServiceConfig:
-    """The StatefulSet service that runs `store` in the cluster."""
+def store_service(store: DataServiceConfig, cluster_mode: str, production: bool, tls_on: bool) -> ServiceConfig:
+    """The StatefulSet service that runs `store` in the cluster; with `tls_on`, serving TLS from `<store>-tls`."""
     engine = store.engine
-    pod = _engine_pod(store)
+    serves_tls = tls_on and store.serves_tls
+    pod = _engine_pod(store, serves_tls)
     document: dict[str, Any] = {
         "name": store.name,
         "namespace": store.namespace,
@@ -329,6 +419,8 @@ def store_service(store: DataServiceConfig, cluster_mode: str, production: bool)
         },
         "disruptionBudget": _disruption_budget(store, production),
         "allowFrom": store.client_names,
+        # The key, certificate and CA: a new one changes the Secret's checksum, which rolls the store.
+        **({"mounts": [{"secret": store.tls_secret_name, "path": SERVER_DIR}]} if serves_tls else {}),
         "stateful": {
             "volumes": [
                 {
@@ -353,26 +445,46 @@ def store_service(store: DataServiceConfig, cluster_mode: str, production: bool)
     return ServiceConfig.model_validate(document)
 
 
-def credentials_secret(store: DataServiceConfig) -> SecretConfig:
+def _url(store: DataServiceConfig, user: str, tls_on: bool) -> str:
+    """The client URL of `store` for `user`: verifying the server over TLS when the store serves it."""
+    engine = store.engine
+    template = engine.tls_url if tls_on and store.serves_tls else engine.url
+    return template.format(
+        user=user,
+        password="{password}",
+        host=host(store),
+        port=engine.port,
+        database=store.database or store.name,
+        ca=client_ca_path(store.name),
+    )
+
+
+def _ca_key(store: DataServiceConfig, tls_on: bool) -> dict[str, Any]:
+    """`ca.crt`: the platform CA, copied from `<store>-tls`; empty when the store serves no TLS."""
+    if tls_on and store.serves_tls:
+        return {"type": "provided", "secret": store.tls_secret_name, "key": CA_FILE}
+    return _format("")
+
+
+def credentials_secret(store: DataServiceConfig, tls_on: bool) -> SecretConfig:
     """The store's own credentials (its superuser), in its namespace only: read by the store's pods and
     its role Job, never by a client."""
     engine = store.engine
     database = store.database or store.name
-    url = engine.url.format(
-        user=engine.username, password="{password}", host=host(store), port=engine.port, database=database
-    )
     keys: dict[str, Any] = {
         "host": _format(host(store)),
         "port": _format(str(engine.port)),
         "username": _format(engine.username),
         # Letters and digits only, so the password needs no escaping inside the URL.
         "password": {"type": "password", "length": PASSWORD_LENGTH, "special": False},
-        "url": _format(url),
+        "url": _format(_url(store, engine.username, tls_on)),
     }
+    if store.type in TLS_ENGINES:
+        keys[CA_FILE] = _ca_key(store, tls_on)
     if store.type in ("postgres", "mongodb"):
         keys["database"] = _format(database)
     if store.type == "kafka":
-        keys.update(_kafka_client_keys(engine.username))
+        keys.update(_kafka_client_keys(store, engine.username, tls_on))
     if store.type == "neo4j":
         keys["NEO4J_AUTH"] = _format(f"{engine.username}/{{password}}")
     if store.type == "object-store":
@@ -380,41 +492,39 @@ def credentials_secret(store: DataServiceConfig) -> SecretConfig:
     return SecretConfig.model_validate({"name": store.secret_name, "namespaces": [store.namespace], "keys": keys})
 
 
-def client_secrets(store: DataServiceConfig, client_namespaces: Mapping[str, str]) -> list[SecretConfig]:
+def client_secrets(store: DataServiceConfig, client_namespaces: Mapping[str, str], tls_on: bool) -> list[SecretConfig]:
     """One Secret per client, in its namespace, with its own user and password (`client_namespaces`:
     client name -> namespace; clients not in it are skipped), then the store's `<store>-clients`."""
     secrets = [
-        _client_secret(store, client, client_namespaces[client.name])
+        _client_secret(store, client, client_namespaces[client.name], tls_on)
         for client in store.clients
         if client.name in client_namespaces
     ]
     return [*secrets, _clients_secret(store, [c for c in store.clients if c.name in client_namespaces])]
 
 
-def _client_secret(store: DataServiceConfig, client: StoreClient, namespace: str) -> SecretConfig:
+def _client_secret(store: DataServiceConfig, client: StoreClient, namespace: str, tls_on: bool) -> SecretConfig:
     engine = store.engine
     name = store.client_secret_name(client)
     if store.type in SHARED_USER_ENGINES:
         # The engine has a single user here (docs/data-access.md): the client reads the store's own keys.
         keys: dict[str, Any] = {
-            key: {"type": "provided", "secret": store.secret_name, "key": key} for key in credentials_secret(store).keys
+            key: {"type": "provided", "secret": store.secret_name, "key": key}
+            for key in credentials_secret(store, tls_on).keys
         }
     else:
-        database = store.database or store.name
-        url = engine.url.format(
-            user=client.name, password="{password}", host=host(store), port=engine.port, database=database
-        )
         keys = {
             "host": _format(host(store)),
             "port": _format(str(engine.port)),
             "username": _format(client.name),
             "password": {"type": "password", "length": PASSWORD_LENGTH, "special": False},
-            "url": _format(url),
+            "url": _format(_url(store, client.name, tls_on)),
+            CA_FILE: _ca_key(store, tls_on),
         }
         if store.type in ("postgres", "mongodb"):
-            keys["database"] = _format(database)
+            keys["database"] = _format(store.database or store.name)
         if store.type == "kafka":
-            keys.update(_kafka_client_keys(client.name))
+            keys.update(_kafka_client_keys(store, client.name, tls_on))
         if store.type == "object-store":
             # The same keys as a Cloud Storage bucket's clients get: the access key is `username`.
             keys["bucket"] = _format(object_store_bucket(store))
@@ -449,11 +559,19 @@ def _clients_secret(store: DataServiceConfig, clients: Sequence[StoreClient]) ->
     )
 
 
-def _kafka_client_keys(user: str) -> dict[str, Any]:
+def kafka_truststore_keys(store: str, tls_on: bool) -> dict[str, Any]:
+    """A Java client's truststore: the Secret's ca.crt as its clients mount it (PEM, Kafka >= 2.7)."""
+    if not tls_on:
+        return {"ssl.truststore.type": _format(""), "ssl.truststore.location": _format("")}
+    return {"ssl.truststore.type": _format("PEM"), "ssl.truststore.location": _format(client_ca_path(store))}
+
+
+def _kafka_client_keys(store: DataServiceConfig, user: str, tls_on: bool) -> dict[str, Any]:
     # The client's protocol travels with the credentials, so a managed Kafka (SASL_SSL, OAUTHBEARER)
     # changes the Secret, not the client's env.
     return {
-        "security.protocol": _format("SASL_PLAINTEXT"),
+        "security.protocol": _format("SASL_SSL" if tls_on else "SASL_PLAINTEXT"),
+        **kafka_truststore_keys(store.name, tls_on),
         "sasl.mechanism": _format("PLAIN"),
         "sasl.jaas.config": _format(
             "org.apache.kafka.common.security.plain.PlainLoginModule required "

@@ -66,8 +66,10 @@ class Engine:
     # The least restrictive Pod Security level the pods need; a namespace enforcing a stricter one refuses them.
     pod_security: str
     username: str
-    # Client URL; {user}, {password}, {host}, {port}, {database} are filled in (password from the secret).
+    # Client URL without TLS; {user}, {password}, {host}, {port}, {database} are filled in (password from the secret).
     url: str
+    # Client URL over TLS that verifies the server; {ca} is the path of the client's mounted ca.crt.
+    tls_url: str
     # The highest replica count the official image runs without an operator; None: any odd count (a quorum).
     max_replicas: int | None
     # A major version's position in the version string: postgres 17.6 -> 17; kafka 3.9.1 -> (3, 9) is not major.
@@ -111,6 +113,7 @@ ENGINES: dict[str, Engine] = {
         pod_security="restricted",
         username="app",
         url="postgresql://{user}:{password}@{host}:{port}/{database}?sslmode=disable",
+        tls_url="postgresql://{user}:{password}@{host}:{port}/{database}?sslmode=verify-full&sslrootcert={ca}",
         max_replicas=1,
         major_fields=1,
         one_major_at_a_time=False,
@@ -133,6 +136,8 @@ ENGINES: dict[str, Engine] = {
         pod_security="restricted",
         username="default",
         url="redis://{user}:{password}@{host}:{port}/0",
+        # The CA is the client's setting (ca.crt): Redis URLs carry no CA path every client library reads.
+        tls_url="rediss://{user}:{password}@{host}:{port}/0",
         max_replicas=1,
         major_fields=1,
         # Redis reads older RDB/AOF files, so a forward upgrade of any size happens on restart.
@@ -153,6 +158,7 @@ ENGINES: dict[str, Engine] = {
         pod_security="restricted",
         username="root",
         url="mongodb://{user}:{password}@{host}:{port}/{database}?authSource=admin",
+        tls_url="mongodb://{user}:{password}@{host}:{port}/{database}?authSource=admin&tls=true&tlsCAFile={ca}",
         max_replicas=1,
         major_fields=2,
         one_major_at_a_time=True,
@@ -175,6 +181,8 @@ ENGINES: dict[str, Engine] = {
         pod_security="restricted",
         username="app",
         url="{host}:{port}",
+        # bootstrap.servers; TLS is the Secret's security.protocol and ssl.truststore.* keys.
+        tls_url="{host}:{port}",
         max_replicas=None,
         major_fields=1,
         one_major_at_a_time=False,
@@ -199,6 +207,7 @@ ENGINES: dict[str, Engine] = {
         pod_security="restricted",
         username="app",
         url="http://{host}:{port}",
+        tls_url="https://{host}:{port}",
         max_replicas=1,
         major_fields=1,
         one_major_at_a_time=False,
@@ -221,6 +230,8 @@ ENGINES: dict[str, Engine] = {
         pod_security="restricted",
         username="neo4j",
         url="neo4j://{host}:{port}",
+        # Bolt stays plaintext in this build (docs/data-access.md, "TLS"): the URL claims nothing.
+        tls_url="neo4j://{host}:{port}",
         max_replicas=1,
         major_fields=1,
         one_major_at_a_time=False,
@@ -357,6 +368,37 @@ READ_ONLY_LIMITS = {
 }
 
 
+# Engines whose in-cluster store serves TLS with a certificate from the platform CA (tls.py). Neo4j's Bolt
+# stays plaintext in this build (docs/data-access.md, "TLS").
+TLS_ENGINES = ("postgres", "redis", "mongodb", "kafka", "object-store")
+HOURS_PER_DAY = 24
+
+
+class StoreTlsConfig(Model):
+    """One in-cluster store's certificate (from the stack's platform CA)."""
+
+    rotation: int = Field(1, ge=1)
+    """Bump to replace this store's private key and certificate on the next `up`; the store's pods roll, its clients keep the same CA."""
+
+
+class DataTlsConfig(Model):
+    """TLS between clients and the data stores: a platform CA per stack, a certificate per in-cluster store."""
+
+    enabled: bool = True
+    """In-cluster stores serve TLS only and every client URL verifies the server. `false` (plaintext, URLs verify nothing) is for a harness that cannot run the TLS provider; production refuses it."""
+    rotation: int = Field(1, ge=1)
+    """Bump to replace the platform CA, and so every store's certificate, on the next `up`: every in-cluster store and every client of one rolls."""
+    ca_validity_days: int = Field(3650, ge=30, le=36500)
+    """How long the platform CA is valid, in days."""
+    certificate_validity_days: int = Field(365, ge=7, le=3650)
+    """How long a store's certificate is valid, in days; at most `caValidityDays`."""
+    renew_before_days: int = Field(30, ge=1, le=365)
+    """An `up` within this many days of a certificate's (or the CA's) expiry issues a new one; less than `certificateValidityDays`."""
+
+    def hours(self, days: int) -> int:
+        return days * HOURS_PER_DAY
+
+
 class StoreClient(Model):
     """A service that may connect to a store, with its own credentials and what they may do."""
 
@@ -414,6 +456,8 @@ class DataServiceConfig(Model):
     """A critical managed store cannot run without high availability in production."""
     managed: ManagedConfig = ManagedConfig()
     """Size and safety of a `managed` store; ignored in the cluster."""
+    tls: StoreTlsConfig = StoreTlsConfig()
+    """The in-cluster store's certificate (see [data access](data-access.md#tls)); ignored for managed stores and Neo4j."""
 
     @property
     def engine(self) -> Engine:
@@ -483,6 +527,16 @@ class DataServiceConfig(Model):
     def makes_roles(self) -> bool:
         """Whether each client gets its own user, made by the platform's role Job."""
         return self.type in ROLE_ENGINES and not (self.type == "redis" and self.is_managed)
+
+    @property
+    def serves_tls(self) -> bool:
+        """Whether the store, in the cluster, serves TLS with a certificate from the platform CA (when on)."""
+        return self.type in TLS_ENGINES and not self.is_managed
+
+    @property
+    def tls_secret_name(self) -> str:
+        """The in-cluster store's key, certificate and CA, in its namespace only (its pods mount it)."""
+        return f"{self.name}-tls"
 
     @property
     def has_client_keys(self) -> bool:
@@ -626,6 +680,28 @@ def _check_kafka(store: DataServiceConfig, path: str) -> Iterator[Problem]:
                 f"{topic_path}.replicationFactor",
                 f"{topic.replication_factor} exceeds the cluster's {store.kafka_brokers} brokers",
             )
+
+
+def check_data_tls(tls: DataTlsConfig, path: str, *, production: bool) -> Iterator[Problem]:
+    """Production keeps TLS on; a certificate renews before it expires and lives no longer than its CA."""
+    if production and not tls.enabled:
+        yield (
+            f"{path}.enabled",
+            "production serves every in-cluster data store over TLS; remove enabled: false "
+            "(only a harness without the TLS provider may switch it off)",
+        )
+    if tls.renew_before_days >= tls.certificate_validity_days:
+        yield (
+            f"{path}.renewBeforeDays",
+            f"{tls.renew_before_days} is not below certificateValidityDays ({tls.certificate_validity_days}); "
+            "a certificate must be valid for a while before it is renewed",
+        )
+    if tls.certificate_validity_days > tls.ca_validity_days:
+        yield (
+            f"{path}.certificateValidityDays",
+            f"{tls.certificate_validity_days} exceeds caValidityDays ({tls.ca_validity_days}); "
+            "a certificate cannot outlive its CA",
+        )
 
 
 def check_retention(backup: BackupConfig, path: str) -> Iterator[Problem]:

@@ -10,9 +10,15 @@
   (PRIVATE_SERVICE_ACCESS, AUTH on, SERVER_AUTHENTICATION in-transit encryption, STANDARD_HA in
   production, RDB persistence, a maintenance window). Object store -> a Cloud Storage bucket
   (uniform access, public access prevention enforced, versioning and lifecycle from config),
-  `roles/storage.objectUser` on that bucket only for each client's Workload Identity account, and an
-  HMAC key of a bucket-only account as `username`/`password`, so S3 clients written against the
-  in-cluster MinIO work unchanged against Cloud Storage's XML API.
+  `roles/storage.objectUser` on that bucket only for each client's Workload Identity account, and
+  for each client an HMAC key of an account of its own, on that bucket only, as `username`/`password`,
+  so S3 clients written against the in-cluster store work unchanged against Cloud Storage's XML API
+  (the bucket itself has no key: nothing used one).
+
+TLS, verified the same way as in the cluster (every Secret's `ca.crt` and URL): Cloud SQL uses the
+shared CA (`GOOGLE_MANAGED_CAS_CA`), whose certificate names the instance's DNS name, which is `host`
+and which a private zone on the VPC resolves to the private IP; Memorystore's `ca.crt` is its server
+CA; Managed Kafka and Cloud Storage serve publicly trusted certificates, so theirs is Google's roots.
 
 `values` are the store's computed Secret keys (host, password, the CA) and `client_values` a client's
 own (its bucket HMAC key); `secret_values()` hands both, by Secret name, to the tenancy Secrets
@@ -36,7 +42,7 @@ authentication (docs/data-access.md says why).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +51,9 @@ import pulumi_gcp as gcp
 import pulumi_random as random
 
 from components.context import Context
-from components.data.config import MEMORYSTORE_REDIS_VERSION, DataServiceConfig
+from components.data.catalog import kafka_truststore_keys
+from components.data.config import ENGINES, MEMORYSTORE_REDIS_VERSION, DataServiceConfig
+from components.data.tls import CA_FILE, GOOGLE_ROOTS, client_ca_path
 from components.tenancy.config import SecretConfig
 from components.values import storage_bytes
 from components.workloads.identity import gcp_account_id
@@ -60,6 +68,8 @@ STORAGE_ENDPOINT = "storage.googleapis.com"
 PRIVATE_GOOGLE_APIS = "199.36.153.8/30"
 PRIVATE_GOOGLE_API_ADDRESSES = ["199.36.153.8", "199.36.153.9", "199.36.153.10", "199.36.153.11"]
 KAFKA_PORT = 9092
+# Cloud SQL's shared CA: its server certificates carry the instance's DNS name (sslmode=verify-full).
+CLOUD_SQL_CA_MODE = "GOOGLE_MANAGED_CAS_CA"
 # Google's login callback handler (Maven com.google.cloud.hosted.kafka:managed-kafka-auth-login-handler).
 KAFKA_LOGIN_HANDLER = "com.google.cloud.hosted.kafka.auth.GcpLoginCallbackHandler"
 DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
@@ -80,14 +90,24 @@ def _keys(store: DataServiceConfig, project: str | None, user: str | None) -> di
         database = store.database or store.name
         username = user or store.engine.username
         keys = {
+            # The instance's DNS name, which its certificate (shared CA) carries.
             "host": PROVIDED,
             "port": _format(str(POSTGRES_PORT)),
             "username": _format(username),
             # A client's password is generated for its Secret; the store's own comes from Cloud SQL's user.
             "password": {"type": "password", "length": PASSWORD_LENGTH, "special": False} if user else PROVIDED,
             "database": _format(database),
-            # Cloud SQL refuses unencrypted connections (ENCRYPTED_ONLY).
-            "url": _format(f"postgresql://{username}:{{password}}@{{host}}:{POSTGRES_PORT}/{database}?sslmode=require"),
+            # Cloud SQL refuses unencrypted connections (ENCRYPTED_ONLY); the URL verifies it as in the cluster.
+            "url": _format(
+                ENGINES["postgres"].tls_url.format(
+                    user=username,
+                    password="{password}",
+                    host="{host}",
+                    port=POSTGRES_PORT,
+                    database=database,
+                    ca=client_ca_path(store.name),
+                )
+            ),
         }
     elif store.type == "redis":
         # Memorystore for Redis has one AUTH string: every client uses it (docs/data-access.md).
@@ -97,8 +117,6 @@ def _keys(store: DataServiceConfig, project: str | None, user: str | None) -> di
             "username": _format(store.engine.username),
             "password": PROVIDED,
             "url": _format(f"rediss://{store.engine.username}:{{password}}@{{host}}:{REDIS_TLS_PORT}/0"),
-            # The server CA to verify the instance's certificate against (PEM).
-            "ca.crt": PROVIDED,
         }
     elif store.type == "kafka":
         # Workload Identity over SASL_SSL/OAUTHBEARER: the login handler takes the pod's Google token.
@@ -107,6 +125,7 @@ def _keys(store: DataServiceConfig, project: str | None, user: str | None) -> di
             "port": _format(str(KAFKA_PORT)),
             "url": _format(f"{{host}}:{KAFKA_PORT}"),
             "security.protocol": _format("SASL_SSL"),
+            **kafka_truststore_keys(store.name, True),
             "sasl.mechanism": _format("OAUTHBEARER"),
             "sasl.login.callback.handler.class": _format(KAFKA_LOGIN_HANDLER),
             "sasl.jaas.config": _format(
@@ -117,12 +136,13 @@ def _keys(store: DataServiceConfig, project: str | None, user: str | None) -> di
         keys = {
             "host": _format(STORAGE_ENDPOINT),
             "port": _format("443"),
-            # Each client's own HMAC key (ManagedStore.secret_values).
-            "username": PROVIDED,
-            "password": PROVIDED,
+            # Each client's own HMAC key (ManagedStore.secret_values); the bucket itself has none.
+            **({"username": PROVIDED, "password": PROVIDED} if user else {}),
             "url": _format(f"https://{STORAGE_ENDPOINT}"),
             "bucket": _format(store.bucket_name(project)),
         }
+    # What verifies the server (PEM): the instance's CA (Cloud SQL, Memorystore), or Google's public roots.
+    keys[CA_FILE] = PROVIDED
     return keys
 
 
@@ -138,7 +158,7 @@ def managed_secrets(
     ]
     clients = [client for client in store.clients if client.name in client_namespaces]
     for client in clients:
-        user = client.name if store.makes_roles else None
+        user = client.name if store.makes_roles or store.type == "object-store" else None
         secrets.append(
             SecretConfig.model_validate(
                 {
@@ -370,29 +390,11 @@ class ManagedStore(pulumi.ComponentResource):
             opts=self._keep,
         )
         self.bucket = bucket
-        # S3-compatible clients (the in-cluster MinIO's username/password) sign with an HMAC key of an
-        # account that may use this bucket's objects only; native clients use their own Workload Identity.
-        s3_account = gcp.serviceaccount.Account(
-            f"{self._name}-s3",
-            gcp.serviceaccount.AccountArgs(
-                project=context.project,
-                account_id=gcp_account_id(f"{store.name}-s3"),
-                display_name=f"{store.name} bucket, S3-compatible access ({context.environment})",
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.grant("s3", s3_account.member)
-        hmac = storage.HmacKey(
-            f"{self._name}-hmac",
-            storage.HmacKeyArgs(project=context.project, service_account_email=s3_account.email),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        # S3-compatible clients (the in-cluster store's username/password) sign with an HMAC key of their own
+        # account, which may use this bucket's objects only; native clients use their own Workload Identity.
         for client in store.clients:
             self.client_values[client.name] = self._client_hmac(client.name, client.access == "read-only")
-        return {
-            "username": pulumi.Output.secret(hmac.access_id),
-            "password": pulumi.Output.secret(hmac.secret),
-        }
+        return {CA_FILE: pulumi.Output.secret(GOOGLE_ROOTS)}
 
     def _client_hmac(self, client: str, read_only: bool) -> dict[str, pulumi.Output[str]]:
         """One client's own HMAC key, of an account that may read (read-only) or use this bucket's objects."""
@@ -461,11 +463,12 @@ def cloud_sql(
     production = context.is_production
     sql = gcp.sql
     (major,) = store.engine.major(store.effective_version)
+    instance_name = f"{context.app}-{context.environment}-{store.name}"
     instance = sql.DatabaseInstance(
         f"{parts.name}-instance",
         sql.DatabaseInstanceArgs(
             project=context.project,
-            name=f"{context.app}-{context.environment}-{store.name}",
+            name=instance_name,
             region=region,
             database_version=f"POSTGRES_{major}",
             deletion_protection=production,
@@ -478,11 +481,14 @@ def cloud_sql(
                 disk_size=max(10, _gib(store.storage_size)),
                 disk_autoresize=True,
                 deletion_protection_enabled=production,
-                # No public IP: reachable only over the VPC's private service access, with TLS.
+                # No public IP: reachable only over the VPC's private service access, with TLS. The shared CA
+                # signs a certificate that names the instance's DNS name, so clients verify the name too
+                # (the per-instance CA's certificate names only project:instance, which verify-full cannot match).
                 ip_configuration=sql.DatabaseInstanceSettingsIpConfigurationArgs(
                     ipv4_enabled=False,
                     private_network=network,
                     ssl_mode="ENCRYPTED_ONLY",
+                    server_ca_mode=CLOUD_SQL_CA_MODE,
                 ),
                 backup_configuration=sql.DatabaseInstanceSettingsBackupConfigurationArgs(
                     enabled=True,
@@ -528,10 +534,63 @@ def cloud_sql(
         ),
         opts=parts.keep,
     )
+    # Secret like every value of a client's Secret, here and in the DNS zone that resolves it.
+    named: pulumi.Output[str] = instance.dns_names.apply(lambda names: cloud_sql_dns_name(instance_name, names))
+    dns_name: pulumi.Output[str] = pulumi.Output.secret(named)
+    _private_record(parts, network, dns_name, instance.private_ip_address)
     return {
-        "host": pulumi.Output.secret(instance.private_ip_address),
+        "host": dns_name,
         "password": secret_password,
+        # The CA bundle Cloud SQL publishes for the instance (the shared CA's chain).
+        CA_FILE: pulumi.Output.secret(
+            instance.server_ca_certs.apply(lambda certs: "".join(c.cert or "" for c in certs or []))
+        ),
     }
+
+
+def cloud_sql_dns_name(instance: str, names: Sequence[gcp.sql.outputs.DatabaseInstanceDnsName] | None) -> str:
+    """The instance's DNS name for private services access connections (no trailing dot)."""
+    for entry in names or []:
+        if entry.connection_type == "PRIVATE_SERVICES_ACCESS" and entry.name:
+            return entry.name.rstrip(".")
+    raise ValueError(
+        f"Cloud SQL gave instance {instance} no PRIVATE_SERVICES_ACCESS DNS name (dnsNames); its certificate "
+        f"cannot be verified by name: check that serverCaMode is {CLOUD_SQL_CA_MODE}"
+    )
+
+
+def _private_record(
+    parts: StoreParts, network: pulumi.Input[str], dns_name: pulumi.Output[str], address: pulumi.Output[str]
+) -> None:
+    """The instance's DNS name resolves to its private IP inside the VPC: a private zone for that one name
+    (Cloud SQL does not publish it for private services access)."""
+    context = parts.context
+    zone = gcp.dns.ManagedZone(
+        f"{parts.name}-dns-zone",
+        gcp.dns.ManagedZoneArgs(
+            project=context.project,
+            name=f"{context.app}-{context.environment}-{parts.store.name}-sql",
+            dns_name=dns_name.apply(lambda name: f"{name}."),
+            description=f"{parts.store.name}: the Cloud SQL instance's DNS name, to its private IP",
+            visibility="private",
+            private_visibility_config=gcp.dns.ManagedZonePrivateVisibilityConfigArgs(
+                networks=[gcp.dns.ManagedZonePrivateVisibilityConfigNetworkArgs(network_url=network)]
+            ),
+        ),
+        opts=parts.child,
+    )
+    gcp.dns.RecordSet(
+        f"{parts.name}-dns-record",
+        gcp.dns.RecordSetArgs(
+            project=context.project,
+            managed_zone=zone.name,
+            name=dns_name.apply(lambda name: f"{name}."),
+            type="A",
+            ttl=300,
+            rrdatas=[address],
+        ),
+        opts=parts.child,
+    )
 
 
 # --------------------------------------------------------------------------- Memorystore
@@ -582,7 +641,7 @@ def memorystore(
     return {
         "host": pulumi.Output.secret(instance.host),
         "password": pulumi.Output.secret(instance.auth_string),
-        "ca.crt": pulumi.Output.secret(
+        CA_FILE: pulumi.Output.secret(
             instance.server_ca_certs.apply(lambda certs: "".join(c.cert or "" for c in certs or []))
         ),
     }
@@ -634,7 +693,8 @@ def managed_kafka(parts: StoreParts, region: str, subnet: pulumi.Input[str]) -> 
         )
     # bootstrap.<cluster>.<region>.managedkafka.<project>.cloud.goog:9092
     host = cluster.bootstrap_address.apply(lambda address: (address or "").rsplit(":", 1)[0])
-    return {"host": pulumi.Output.secret(host)}
+    # The bootstrap address serves a publicly trusted certificate: Google's roots verify it.
+    return {"host": pulumi.Output.secret(host), CA_FILE: pulumi.Output.secret(GOOGLE_ROOTS)}
 
 
 def _gib(size: str) -> int:

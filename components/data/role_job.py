@@ -10,7 +10,9 @@ script sits in the ConfigMap `<store>-roles`; it holds no secret.
 The Job's name carries a hash of the script, the clients' passwords' checksum and the image, so it
 runs again exactly when a client is added, removed, changes access or rotates its password (or the
 engine changes), and a second `up` with nothing changed changes nothing. Clients depend on the Job,
-so they roll out only once their users exist. Its pods run restricted (non-root, read-only root
+so they roll out only once their users exist. It connects over TLS and verifies the store as its
+clients do (the CA from `<store>-credentials` at the clients' path; psql with verify-full), whenever
+the store serves TLS (a managed one always). Its pods run restricted (non-root, read-only root
 filesystem, no service-account token); two NetworkPolicies let them reach the store's client port
 (the store's pods in the cluster, the private services range for Cloud SQL), and nothing else but DNS.
 
@@ -30,6 +32,7 @@ import pulumi_kubernetes as k8s
 from components.context import Context
 from components.data.config import DataServiceConfig
 from components.data.roles import CLIENTS_DIR, ClientRole, mongodb_script, postgres_script, redis_script
+from components.data.tls import CA_FILE, client_ca_dir, client_ca_path
 from components.workloads.config import SCRATCH_SIZE_LIMIT
 
 ROLES_DIR = "/roles"
@@ -81,15 +84,21 @@ RUNNERS = {
 }
 
 
-def role_script(store: DataServiceConfig) -> str:
+def role_script(store: DataServiceConfig, tls_on: bool) -> str:
     """The script that reconciles the store's users with its clients."""
     clients = [ClientRole(client.name, client.access) for client in store.clients]
     database = store.database or store.name
     if store.type == "postgres":
         return postgres_script(database, clients, CLIENTS_DIR)
     if store.type == "redis":
-        return redis_script(clients, CLIENTS_DIR)
+        return redis_script(clients, CLIENTS_DIR, client_ca_path(store.name) if tls_on else None)
     return mongodb_script(database, clients, CLIENTS_DIR)
+
+
+def verifies_tls(store: DataServiceConfig, tls_on: bool) -> bool:
+    """Whether the Job connects over TLS and verifies the server: a managed store always (Cloud SQL), an
+    in-cluster one when the stack serves TLS."""
+    return store.is_managed or (tls_on and store.serves_tls)
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,8 @@ class StoreRolesArgs:
     depends_on: Sequence[pulumi.Resource]
     # A managed store: the private services range its address is in (the Job's egress), else None.
     private_cidr: str | None = None
+    # The stack serves TLS from its in-cluster stores (`dataTls.enabled`).
+    tls_on: bool = True
 
 
 class StoreRoles(pulumi.ComponentResource):
@@ -122,7 +133,8 @@ class StoreRoles(pulumi.ComponentResource):
             **context.labels,
         }
         file_name, _ = RUNNERS[store.type]
-        script = role_script(store)
+        self._tls = verifies_tls(store, args.tls_on)
+        script = role_script(store, self._tls)
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-script",
             metadata=context.object_metadata(f"{store.name}-roles", args.namespace),
@@ -132,7 +144,7 @@ class StoreRoles(pulumi.ComponentResource):
         self._build_network_policies()
         image = store.image
         digest = pulumi.Output.from_input(args.clients_checksum).apply(
-            lambda checksum: hashlib.sha256(f"{script}\n{checksum}\n{image}".encode()).hexdigest()[:8]
+            lambda checksum: hashlib.sha256(f"{script}\n{checksum}\n{image}\n{self._tls}".encode()).hexdigest()[:8]
         )
         self.job = self._build_job(name, digest, config_map)
         self.register_outputs({})
@@ -201,6 +213,7 @@ class StoreRoles(pulumi.ComponentResource):
                                     k8s.core.v1.VolumeMountArgs(name="clients", mount_path=CLIENTS_DIR, read_only=True),
                                     k8s.core.v1.VolumeMountArgs(name="store", mount_path=STORE_DIR, read_only=True),
                                     k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+                                    *self._ca_mounts(),
                                 ],
                             )
                         ],
@@ -238,6 +251,7 @@ class StoreRoles(pulumi.ComponentResource):
                                 name="tmp",
                                 empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=SCRATCH_SIZE_LIMIT),
                             ),
+                            *self._ca_volumes(),
                         ],
                     ),
                 ),
@@ -247,12 +261,36 @@ class StoreRoles(pulumi.ComponentResource):
             ),
         )
 
+    def _ca_mounts(self) -> list[k8s.core.v1.VolumeMountArgs]:
+        """The store's CA where its clients have it, the path its URL names (tlsCAFile for mongosh)."""
+        if not self._tls:
+            return []
+        store = self._args.store
+        return [k8s.core.v1.VolumeMountArgs(name="ca", mount_path=client_ca_dir(store.name), read_only=True)]
+
+    def _ca_volumes(self) -> list[k8s.core.v1.VolumeArgs]:
+        if not self._tls:
+            return []
+        return [
+            k8s.core.v1.VolumeArgs(
+                name="ca",
+                secret=k8s.core.v1.SecretVolumeSourceArgs(
+                    secret_name=self._args.store.secret_name,
+                    items=[k8s.core.v1.KeyToPathArgs(key=CA_FILE, path=CA_FILE)],
+                    default_mode=0o440,
+                ),
+            )
+        ]
+
     def _env(self) -> list[k8s.core.v1.EnvVarArgs]:
         """No secret here: the store's user comes from its mounted Secret."""
         env = [k8s.core.v1.EnvVarArgs(name="HOME", value="/tmp")]
-        if self._args.private_cidr is not None:
-            # Cloud SQL accepts encrypted connections only.
-            env.append(k8s.core.v1.EnvVarArgs(name="PGSSLMODE", value="require"))
+        if self._tls and self._args.store.type == "postgres":
+            # TLS only, and the server's certificate must be the CA's and name the host (as every client's URL asks).
+            env += [
+                k8s.core.v1.EnvVarArgs(name="PGSSLMODE", value="verify-full"),
+                k8s.core.v1.EnvVarArgs(name="PGSSLROOTCERT", value=client_ca_path(self._args.store.name)),
+            ]
         return env
 
     def _build_network_policies(self) -> None:

@@ -138,13 +138,15 @@ REDIS_RULES = {
 }
 
 
-def redis_script(clients: Sequence[ClientRole], clients_dir: str = CLIENTS_DIR) -> str:
+def redis_script(clients: Sequence[ClientRole], clients_dir: str = CLIENTS_DIR, ca_file: str | None = None) -> str:
     """A POSIX shell script: redis-cli (as `default`, REDISCLI_AUTH set) makes each client's ACL user,
-    deletes every other user but `default`, and saves the ACL file."""
+    deletes every other user but `default`, and saves the ACL file. With `ca_file`, over TLS, verifying the
+    server's certificate against that CA (redis-cli checks the chain, not the name)."""
     keep = " ".join(["default", *(c.name for c in clients)])
+    tls = f' --tls --cacert {ca_file} --sni "$REDIS_HOST"' if ca_file else ""
     lines = [
         "set -eu",
-        'cli() { redis-cli --no-auth-warning -h "$REDIS_HOST" -p "$REDIS_PORT" "$@"; }',
+        f'cli() {{ redis-cli --no-auth-warning -h "$REDIS_HOST" -p "$REDIS_PORT"{tls} "$@"; }}',
     ]
     for client in clients:
         rules = " ".join(f"'{rule}'" for rule in REDIS_RULES[client.access])

@@ -111,6 +111,8 @@ class Mount(EnvSource):
 
     path: Annotated[str, Field(pattern=r"^/[^\s]*$")]
     """Absolute mount path (not `/tmp`, which is the platform's scratch emptyDir)."""
+    keys: list[str] = []
+    """Only these keys, each a file of its name; empty: every key."""
 
 
 # Seed 003's sizing tiers.
@@ -132,6 +134,8 @@ class HttpGet(Model):
     """Request path."""
     port: PortRef = "http"
     """A declared port, by name or number."""
+    scheme: Literal["HTTP", "HTTPS"] = "HTTP"
+    """`HTTPS` for a port that serves TLS (the kubelet does not verify the certificate)."""
 
 
 class TcpSocket(Model):

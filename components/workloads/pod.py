@@ -37,6 +37,11 @@ def to_dns_label(value: str, limit: int = 63) -> str:
     return f"{label[: limit - len(digest) - 1].rstrip('-')}-{digest}"
 
 
+def _items(keys: list[str]) -> list[k8s.core.v1.KeyToPathArgs] | None:
+    """A mount's chosen keys, each a file of its name; None mounts every key."""
+    return [k8s.core.v1.KeyToPathArgs(key=key, path=key) for key in keys] or None
+
+
 class PodParts:
     """The pod-template pieces of one service; `selector` is the labels its replicas share."""
 
@@ -151,12 +156,16 @@ class PodParts:
                 k8s.core.v1.VolumeArgs(
                     name=f"mount-{index}",
                     secret=(
-                        k8s.core.v1.SecretVolumeSourceArgs(secret_name=mount.secret, default_mode=READ_ONLY_FILE_MODE)
+                        k8s.core.v1.SecretVolumeSourceArgs(
+                            secret_name=mount.secret, default_mode=READ_ONLY_FILE_MODE, items=_items(mount.keys)
+                        )
                         if mount.secret
                         else None
                     ),
                     config_map=(
-                        k8s.core.v1.ConfigMapVolumeSourceArgs(name=mount.config_map, default_mode=READ_ONLY_FILE_MODE)
+                        k8s.core.v1.ConfigMapVolumeSourceArgs(
+                            name=mount.config_map, default_mode=READ_ONLY_FILE_MODE, items=_items(mount.keys)
+                        )
                         if mount.config_map
                         else None
                     ),
@@ -229,7 +238,8 @@ class PodParts:
         http_get = tcp_socket = exec_ = None
         if probe.http_get is not None:
             port = self.port_name(probe.http_get.port)
-            http_get = k8s.core.v1.HTTPGetActionArgs(path=probe.http_get.path, port=port)
+            scheme = probe.http_get.scheme if probe.http_get.scheme != "HTTP" else None
+            http_get = k8s.core.v1.HTTPGetActionArgs(path=probe.http_get.path, port=port, scheme=scheme)
         elif probe.tcp_socket is not None:
             tcp_socket = k8s.core.v1.TCPSocketActionArgs(port=self.port_name(probe.tcp_socket.port))
         elif probe.exec is not None:
