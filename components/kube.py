@@ -1,4 +1,5 @@
-"""Small Kubernetes helpers every domain shares: namespace selectors, the edge's peers and content checksums."""
+"""Small Kubernetes helpers every domain shares: namespace selectors, the edge's peers, content checksums and the
+restricted container security context."""
 
 from __future__ import annotations
 
@@ -13,6 +14,20 @@ import pulumi_kubernetes as k8s
 NAME_LABEL = "kubernetes.io/metadata.name"
 # Every catalog service's pods (and its migration Job's) carry their service's name here.
 SERVICE_NAME_LABEL = "app.kubernetes.io/name"
+
+
+def restricted_container(uid: int, gid: int, read_only_root_filesystem: bool = True) -> k8s.core.v1.SecurityContextArgs:
+    """A container's security context under Pod Security `restricted`: non-root as `uid`/`gid`, no privilege
+    escalation, every capability dropped, the runtime's default seccomp profile."""
+    return k8s.core.v1.SecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=gid,
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=read_only_root_filesystem,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
 
 
 def namespaces_named(*names: str) -> k8s.meta.v1.LabelSelectorArgs:

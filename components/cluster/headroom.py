@@ -28,6 +28,7 @@ from components import versions
 from components.cluster.config import NodePoolConfig
 from components.cluster.node_pool import pool_taints
 from components.context import Context
+from components.kube import restricted_container
 from components.planning.headroom import PoolHeadroom
 
 # Kubernetes' own sandbox image, which does nothing, by digest (CKV_K8S_43): the tag's pin and where it was
@@ -121,15 +122,7 @@ class Placeholders(pulumi.ComponentResource):
             image=PAUSE_IMAGE,
             image_pull_policy="Always",
             resources=k8s.core.v1.ResourceRequirementsArgs(requests=quantities, limits=quantities),
-            security_context=k8s.core.v1.SecurityContextArgs(
-                run_as_non_root=True,
-                run_as_user=PAUSE_USER,
-                run_as_group=PAUSE_USER,
-                allow_privilege_escalation=False,
-                read_only_root_filesystem=True,
-                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-            ),
+            security_context=restricted_container(PAUSE_USER, PAUSE_USER),
         )
         pod = k8s.core.v1.PodSpecArgs(
             priority_class_name=PRIORITY_CLASS,

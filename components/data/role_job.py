@@ -33,6 +33,7 @@ from components.context import Context
 from components.data.config import DataServiceConfig
 from components.data.roles import CLIENTS_DIR, ClientRole, mongodb_script, postgres_script, redis_script
 from components.data.tls import CA_FILE, client_ca_dir, client_ca_path
+from components.kube import restricted_container
 from components.workloads.config import SCRATCH_SIZE_LIMIT
 
 ROLES_DIR = "/roles"
@@ -154,15 +155,7 @@ class StoreRoles(pulumi.ComponentResource):
         _, command = RUNNERS[store.type]
         store_keys = ["host", "port", "username", "password", "database"] if store.type == "postgres" else []
         store_keys = store_keys or (["host", "port", "password"] if store.type == "redis" else ["url"])
-        security = k8s.core.v1.SecurityContextArgs(
-            run_as_non_root=True,
-            run_as_user=JOB_UID,
-            run_as_group=JOB_UID,
-            allow_privilege_escalation=False,
-            read_only_root_filesystem=True,
-            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-        )
+        security = restricted_container(JOB_UID, JOB_UID)
         metadata = args.context.object_metadata(f"{store.name}-roles", args.namespace)
         return k8s.batch.v1.Job(
             f"{name}-job",

@@ -20,7 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic.alias_generators import to_camel
 
-from components.kube import content_checksum
+from components.kube import content_checksum, restricted_container
 from components.workloads.config import PROBE_DEFAULTS, SCRATCH_SIZE_LIMIT, Probe, ServiceConfig
 from components.workloads.placement import Placement
 
@@ -203,15 +203,7 @@ class PodParts:
 
     def container_security(self) -> k8s.core.v1.SecurityContextArgs:
         security = self._svc.security
-        return k8s.core.v1.SecurityContextArgs(
-            run_as_non_root=True,
-            run_as_user=security.run_as_user,
-            run_as_group=security.run_as_group,
-            allow_privilege_escalation=False,
-            read_only_root_filesystem=security.read_only_root_filesystem,
-            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-        )
+        return restricted_container(security.run_as_user, security.run_as_group, security.read_only_root_filesystem)
 
     def pod_security(self) -> k8s.core.v1.PodSecurityContextArgs:
         security = self._svc.security
