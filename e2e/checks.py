@@ -146,15 +146,25 @@ class Harness:
 
     # --- running things ---------------------------------------------------------------------------------
 
-    def pulumi(self, *args: str, log: str | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
+    def pulumi(
+        self, *args: str, log: str | None = None, check: bool = False, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the CLI on the e2e stack; `env` adds variables for this one command."""
         cmd = ["pulumi", *args, "--non-interactive"]
         if args[0] not in ("login", "stack") or args[:2] in (("stack", "export"), ("stack", "output")):
             cmd += ["--stack", STACK]
         result = subprocess.run(
-            cmd, cwd=self.program, env=self.env, text=True, capture_output=True, timeout=COMMAND_TIMEOUT, check=False
+            cmd,
+            cwd=self.program,
+            env={**self.env, **(env or {})},
+            text=True,
+            capture_output=True,
+            timeout=COMMAND_TIMEOUT,
+            check=False,
         )
         if log:
-            (self.work / "logs" / f"{log}.log").write_text(f"$ {' '.join(cmd)}\n{result.stdout}\n{result.stderr}")
+            shown = " ".join([*(f"{k}={v}" for k, v in (env or {}).items()), *cmd])
+            (self.work / "logs" / f"{log}.log").write_text(f"$ {shown}\n{result.stdout}\n{result.stderr}")
         if check and result.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
         return result

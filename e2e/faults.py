@@ -10,9 +10,12 @@ Each check prints PASS or FAIL; the process exits non-zero when any failed.
    the recovery docs/operations.md describes ("When an up fails"): the pending creates the state still lists
    are dropped with `pulumi refresh --clear-pending-creates` (the provider's server-side apply re-applies an
    object that exists), the pending revision of any Helm release left mid-operation is deleted (Helm then
-   installs it again and adopts what the cut-off install made), then `up`. It converges
+   installs it again and adopts what the cut-off install made), then `up` with
+   PULUMI_K8S_ENABLE_PATCH_FORCE=true (its retried creates take over what the stopped up made). It converges
    when the recovering up succeeds, a third `up --expect-no-changes` passes, no object is in the state twice
-   and no object of the program's kinds in the API server is missing from the state (an orphan).
+   and no object of the program's kinds in the API server is missing from the state (an orphan). Then every
+   object in the state is applied again under a new field manager (a server-side dry run), as a retried
+   create would be: by force, the API server must accept each one, whichever a kill happens to catch.
 2. Replaced data store. Growing the first data store's volume size changes its StatefulSet's
    volumeClaimTemplates, which the API server cannot update: the StatefulSet is replaced. Its claims must
    keep their UID and their bound volume, and the new pod must mount the same claim and become Ready.
@@ -48,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import contextlib
 
-from checks import CONTROL_PLANE_OBJECTS, STACK, Harness, Report, descendants, main, tail
+from checks import CONTROL_PLANE_OBJECTS, STACK, Harness, Report, descendants, main, reveal, tail
 
 # Interrupt once this share of the objects the first up creates exists in the API server.
 INTERRUPT_AT = 0.25
@@ -58,6 +61,12 @@ KILL_AT_LATEST = 0.75
 CONTROLLER_MADE = {"ReplicaSet", "Pod", "PersistentVolumeClaim", "Endpoints", "EndpointSlice", "Event"}
 # The statuses Helm gives a release revision while an operation on it runs.
 HELM_PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+# The recovering up takes over, by force, the objects a killed up created: its retried creates apply them
+# under a new field-manager name, and the API server refuses a plain apply wherever an atomic field (a
+# fieldRef, a StatefulSet's volumeClaimTemplates) holds a value it defaulted (docs/operations.md).
+RECOVERY_ENV = {"PULUMI_K8S_ENABLE_PATCH_FORCE": "true"}
+# The field manager a retried create would apply under (any name but the one the object was created with).
+RETRY_MANAGER = "pulumi-kubernetes-retry"
 
 
 def kinds_in_state(state: dict[str, Any]) -> dict[str, str]:
@@ -140,10 +149,16 @@ class Faults:
             share = KILL_AT_LATEST if how == signal.SIGKILL else INTERRUPT_AT
             target = max(3, int(self.expected_objects * share))
             deadline = time.monotonic() + 600
-            while cli.poll() is None and self.count_new(baseline) < target and time.monotonic() < deadline:
+            polls = 0
+            while cli.poll() is None and time.monotonic() < deadline:
+                # A Helm install can be pending for a few seconds only: its (one cheap) query runs on every poll,
+                # the object count (a query per kind) on every tenth.
                 if how == signal.SIGKILL and self.unfinished_releases():
                     break
-                time.sleep(0.5)
+                if (how != signal.SIGKILL or polls % 10 == 0) and self.count_new(baseline) >= target:
+                    break
+                polls += 1
+                time.sleep(0.2 if how == signal.SIGKILL else 0.5)
             created = self.count_new(baseline)
             if cli.poll() is None and how == signal.SIGKILL:
                 # What a runner's cancel does to the job: the CLI and everything under it die at once. The
@@ -206,7 +221,8 @@ class Faults:
     def converges(self, label: str, baseline: set[str]) -> None:
         h = self.h
         up = h.timed(
-            f"up (recovery, {label})", lambda: h.pulumi("up", "--yes", "--skip-preview", log=f"up-recovery-{label}")
+            f"up (recovery, {label})",
+            lambda: h.pulumi("up", "--yes", "--skip-preview", log=f"up-recovery-{label}", env=RECOVERY_ENV),
         )
         h.report.check(f"{label}: the recovering up succeeds", up.returncode == 0, tail(up, 30))
         third = h.pulumi("up", "--yes", "--skip-preview", "--expect-no-changes", log=f"up-third-{label}")
@@ -224,6 +240,41 @@ class Faults:
             f"{label}: no orphan in the API server (every object of the program's kinds is in the state)",
             not orphans,
             f"orphans: {orphans[:10]}" if orphans else "",
+        )
+
+    def retried_creates(self) -> None:
+        """Which object a kill catches is chance, so every one is tried: each Kubernetes object in the state is
+        applied again, as a retried create would, under a new field manager (a server-side dry run). Plainly,
+        the API server refuses those with a defaulted value in an atomic field; by force (the recovery), it
+        must accept them all, immutable fields included."""
+        h = self.h
+        state = h.export(show_secrets=True)
+        manifests = [
+            {k: v for k, v in reveal(r["inputs"]).items() if not k.startswith("__")}
+            for r in state["deployment"].get("resources", [])
+            if r["type"].startswith("kubernetes:") and not r["type"].startswith("kubernetes:helm.sh/")
+        ]
+        # On stdin, never on disk: the Secrets' values are revealed.
+        listing = json.dumps({"apiVersion": "v1", "kind": "List", "items": manifests})
+
+        def apply(*extra: str) -> subprocess.CompletedProcess[str]:
+            cmd = ["kubectl", "--context", h.context, "apply", "--server-side", "--dry-run=server"]
+            cmd += [f"--field-manager={RETRY_MANAGER}", *extra, "-f", "-"]
+            return subprocess.run(
+                cmd, env=h.env, input=listing, text=True, capture_output=True, timeout=300, check=False
+            )
+
+        plain = apply()
+        # kubectl names each object it applied, and prints each refusal's fields without the object's name.
+        refused = len(manifests) - plain.stdout.count("serverside-applied")
+        fields = sorted(set(re.findall(r"conflicts?: conflict with \"[^\"]+\": (.*)", plain.stderr)))
+        forced = apply("--force-conflicts")
+        h.report.check(
+            "a retried create of any object the program makes is accepted by force (as the recovery applies it)",
+            forced.returncode == 0 and forced.stdout.count("serverside-applied") == len(manifests) > 0,
+            f"{len(manifests)} objects; without force the API server refuses {refused}"
+            + (f", on {'; '.join(fields)[:800]}" if fields else "")
+            + ("" if forced.returncode == 0 else f"; forced: {forced.stderr.strip()[-1500:]}"),
         )
 
     # --- the checks -------------------------------------------------------------------------------------
@@ -415,6 +466,7 @@ def run(f: Faults) -> None:
         print(f"  the up would create {f.expected_objects} Kubernetes objects", flush=True)
         try:
             if f.interrupted(signal.SIGINT, baseline):
+                f.retried_creates()
                 f.replaced_store()
                 f.protected_destroy(baseline)
         finally:

@@ -9,6 +9,7 @@ import os
 import re
 from typing import Any
 
+import pytest
 from harness import ProgramRun, Registration, assert_rejected, is_secret_value, rejected, run_program, stack_config
 
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -309,13 +310,26 @@ def test_the_provider_authenticates_with_the_gcloud_plugin(gke_run: ProgramRun) 
 
 
 def test_the_gke_provider_never_names_an_ambient_context(gke_run: ProgramRun) -> None:
-    assert set(provider(gke_run).inputs) == {"kubeconfig"}
+    assert set(provider(gke_run).inputs) == {"kubeconfig", "enablePatchForce"}
 
 
 def test_the_dev_provider_targets_the_configured_file_and_context(dev: ProgramRun) -> None:
     inputs = provider(dev).inputs
-    assert inputs == {"kubeconfig": os.path.expanduser("~/.kube/config"), "context": "kind-platform"}
+    assert inputs == {
+        "kubeconfig": os.path.expanduser("~/.kube/config"),
+        "context": "kind-platform",
+        # A provider's inputs reach the engine as strings.
+        "enablePatchForce": "false",
+    }
     assert not inputs["kubeconfig"].startswith("~")
+
+
+def test_the_forced_recovering_up_leaves_the_provider_inputs_as_they_were(monkeypatch: pytest.MonkeyPatch) -> None:
+    # docs/operations.md's recovery runs one up with PULUMI_K8S_ENABLE_PATCH_FORCE=true. The SDK would record it
+    # as the provider's input (a provider change on the next up) unless the program gives the input itself.
+    monkeypatch.setenv("PULUMI_K8S_ENABLE_PATCH_FORCE", "true")
+    for stack in ("dev", "production"):
+        assert provider(run_program(stack)).inputs["enablePatchForce"] == "false", stack
 
 
 def test_every_kubernetes_object_goes_through_the_cluster_provider(run: ProgramRun) -> None:

@@ -64,6 +64,11 @@ LOGGING_COMPONENTS = ["SYSTEM_COMPONENTS", "WORKLOADS"]
 MONITORING_COMPONENTS = ["SYSTEM_COMPONENTS"]
 # Both tiers of GKE's workload vulnerability scanning are shut down; enabling either is refused.
 VULNERABILITY_MODE = "VULNERABILITY_DISABLED"
+# The provider's enablePatchForce input, always given: left out, the SDK fills it in from the environment's
+# PULUMI_K8S_ENABLE_PATCH_FORCE, so the forced recovering up (docs/operations.md) would record it and the
+# next up would report a provider change. The provider itself forces by that variable alone
+# (pkg/await/await.go patchForce reads it from its environment, not this input), so the recovery still forces.
+PATCH_FORCE_INPUT = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,7 @@ class Cluster(pulumi.ComponentResource):
                 # Both explicit: the ambient KUBECONFIG or current context must never pick the target.
                 kubeconfig=os.path.expanduser(cluster.kubeconfig),
                 context=cluster.context,
+                enable_patch_force=PATCH_FORCE_INPUT,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -185,7 +191,9 @@ class Cluster(pulumi.ComponentResource):
             cluster.master_auth.cluster_ca_certificate,
             dns_endpoint=dns_endpoint,
         )
-        self.provider = k8s.Provider(f"{name}-k8s", k8s.ProviderArgs(kubeconfig=kubeconfig), opts=child)
+        self.provider = k8s.Provider(
+            f"{name}-k8s", k8s.ProviderArgs(kubeconfig=kubeconfig, enable_patch_force=PATCH_FORCE_INPUT), opts=child
+        )
         self.ready = [pool.node_pool for pool in pools]
         # GKE's pool names carry a generated suffix: a ComputeClass and the headroom placeholders name them.
         self.pool_names = {
