@@ -19,6 +19,7 @@ from components.data.tls import GOOGLE_ROOTS
 
 MONGO = {"name": "catalog", "type": "mongodb", "namespace": "shop-data", "clients": ["checkout"]}
 ASSETS = {"name": "assets", "type": "object-store", "namespace": "shop-data", "clients": ["storefront"]}
+GRAPH = {"name": "graph", "type": "neo4j", "namespace": "shop-data", "clients": ["order-worker"]}
 # Every engine that serves TLS in the cluster, and who reads each (client -> namespace).
 CLIENTS = {
     "orders-db": {"checkout": "shop", "order-worker": "shop-workers"},
@@ -26,15 +27,22 @@ CLIENTS = {
     "sessions": {"storefront": "shop"},
     "catalog": {"checkout": "shop"},
     "assets": {"storefront": "shop"},
+    "graph": {"order-worker": "shop-workers"},
 }
 CA_DIR = "/etc/ssl/platform"
 
 
 def all_engines(stack: str, **tls: Any) -> dict[str, Any]:
-    """The five TLS engines in shop-data (given room in its quota), with `dataTls` set to `tls`."""
-    config = with_stores(stack, [*STORES, MONGO, ASSETS])
+    """The six engines in shop-data (given room in its quota), with `dataTls` set to `tls`."""
+    config = with_stores(stack, [*STORES, MONGO, ASSETS, GRAPH])
     shop_data = next(ns for ns in config["platform:namespaces"] if ns["name"] == "shop-data")
-    shop_data["quota"] = {**shop_data["quota"], "requestsCpu": "6", "limitsCpu": "12"}
+    shop_data["quota"] = {
+        **shop_data["quota"],
+        "requestsCpu": "8",
+        "limitsCpu": "16",
+        "requestsMemory": "16Gi",
+        "limitsMemory": "32Gi",
+    }
     if tls:
         config["platform:dataTls"] = tls
     return config
@@ -88,6 +96,9 @@ def test_every_in_cluster_client_url_verifies_the_server_and_its_secret_carries_
                 assert url == f"{host}:9092"
                 assert (data["security.protocol"], data["ssl.truststore.type"]) == ("SASL_SSL", "PEM")
                 assert data["ssl.truststore.location"] == ca_path
+            elif store == "graph":
+                # A Bolt URL names no CA: the driver trusts ca.crt (docs/data-access.md); the server takes TLS only.
+                assert url == f"neo4j://{host}:7687"
             else:
                 assert url == f"https://{host}:9000"
 
@@ -171,6 +182,18 @@ def test_each_store_mounts_its_certificate_and_serves_tls_only() -> None:
     assert kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"] == "CLIENT:SASL_SSL,CONTROLLER:SSL"
     assert (kafka["KAFKA_SSL_KEYSTORE_TYPE"], kafka["KAFKA_SSL_KEYSTORE_LOCATION"]) == ("PEM", "/etc/ssl/store/tls.pem")
     assert kafka["KAFKA_SSL_TRUSTSTORE_LOCATION"] == "/etc/ssl/store/ca.crt"
+    neo4j = {e["name"]: e.get("value") for e in pod_spec(run, "StatefulSet", "graph")["spec"]["containers"][0]["env"]}
+    assert {name: value for name, value in neo4j.items() if "ssl" in name or "tls" in name or "http" in name} == {
+        "NEO4J_server_bolt_tls__level": "REQUIRED",
+        "NEO4J_dbms_ssl_policy_bolt_enabled": "true",
+        "NEO4J_dbms_ssl_policy_bolt_base__directory": "/etc/ssl/store",
+        "NEO4J_dbms_ssl_policy_bolt_private__key": "tls.key",
+        "NEO4J_dbms_ssl_policy_bolt_public__certificate": "tls.crt",
+        "NEO4J_dbms_ssl_policy_bolt_client__auth": "NONE",
+        "NEO4J_server_http_enabled": "false",
+    }
+    # A neo4j:// driver connects where the routing table says: the Service's name, which the certificate names.
+    assert neo4j["NEO4J_server_default__advertised__address"] == "graph.shop-data.svc.cluster.local"
 
 
 def test_each_certificate_names_every_service_name_and_each_kafka_broker() -> None:
@@ -283,6 +306,8 @@ def test_with_tls_off_nothing_claims_verification(stack: str) -> None:
     assert "tls" not in urls["catalog"]["url"]
     assert urls["assets"]["url"].startswith("http://")
     assert urls["events"]["security.protocol"] == "SASL_PLAINTEXT"
+    graph = {e["name"] for e in pod_spec(run, "StatefulSet", "graph")["spec"]["containers"][0]["env"]}
+    assert "NEO4J_server_bolt_tls__level" not in graph and "NEO4J_server_default__advertised__address" in graph
     # The keys stay (an empty ca.crt), so a client's env block does not change with the switch.
     assert {data["ca.crt"] for data in urls.values()} == {""}
     assert "args" not in pod_spec(run, "StatefulSet", "orders-db")["spec"]["containers"][0]

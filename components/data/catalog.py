@@ -16,15 +16,15 @@ Job (roles.py, role_job.py), Kafka's brokers (their SASL users) and the object s
 identities) learn the clients. Neo4j Community has one user: its clients get the store's own keys.
 A client reads its `url` with one `secretKeyRef`; its `rotation` regenerates its password alone.
 
-TLS (`dataTls`, tls.py): each store but Neo4j serves TLS only, from `<store>-tls` mounted at
-`/etc/ssl/store` (`postgres_tls_args`, `redis_start_command`, `mongodb_tls_args`, `kafka_tls_env`,
-SeaweedFS's `-s3.cert.file`), and every Secret carries `ca.crt` and a URL that verifies the server
-against it at the path each client mounts it (`client_ca_path`). With TLS off, plaintext and URLs
-that claim no verification.
+TLS (`dataTls`, tls.py): each store serves TLS only, from `<store>-tls` mounted at `/etc/ssl/store`
+(`postgres_tls_args`, `redis_start_command`, `mongodb_tls_args`, `kafka_tls_env`, SeaweedFS's
+`-s3.cert.file`, `neo4j_settings`), and every Secret carries `ca.crt` and a URL that verifies the
+server against it at the path each client mounts it (`client_ca_path`); a Bolt URL cannot name a CA,
+so a Neo4j client sets it in its driver (docs/data-access.md). With TLS off, plaintext and URLs that
+claim no verification.
 
 Deliberately left out: replication for engines whose official image has no clustering without an
-operator (PostgreSQL, Redis, MongoDB, SeaweedFS, Neo4j run one replica; Kafka runs a KRaft quorum),
-and TLS to Neo4j (Bolt stays plaintext; the network policy confines who connects).
+operator (PostgreSQL, Redis, MongoDB, SeaweedFS, Neo4j run one replica; Kafka runs a KRaft quorum).
 """
 
 from __future__ import annotations
@@ -323,12 +323,13 @@ def _engine_pod(store: DataServiceConfig, tls_on: bool) -> dict[str, Any]:
             },
         }
     # neo4j
+    settings = {
+        "server.memory.heap.max_size": "512m",
+        "server.memory.pagecache.size": "256m",
+        **neo4j_settings(store, SERVER_DIR if tls_on else None),
+    }
     return {
-        "env": {
-            "NEO4J_AUTH": _ref(store, "NEO4J_AUTH"),
-            "NEO4J_server_memory_heap_max__size": "512m",
-            "NEO4J_server_memory_pagecache_size": "256m",
-        },
+        "env": {"NEO4J_AUTH": _ref(store, "NEO4J_AUTH"), **neo4j_env(settings)},
         "probes": {"startup": {**tcp, "failureThreshold": 60}, "liveness": tcp, "readiness": tcp},
     }
 
@@ -386,6 +387,30 @@ def kafka_tls_env(tls_dir: str) -> dict[str, str]:
         "KAFKA_SSL_CLIENT_AUTH": "none",
         "KAFKA_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM": "https",
     }
+
+
+def neo4j_settings(store: DataServiceConfig, tls_dir: str | None) -> dict[str, str]:
+    """Neo4j's settings for Bolt. A `neo4j://` driver asks the server where to connect (its routing table),
+    and the server answers with its advertised address, `localhost` by default: it advertises the Service's
+    name instead, the one its certificate carries. With `tls_dir`, Bolt accepts TLS only (the key and
+    certificate from there; no client certificates) and the plaintext HTTP API is off (drivers speak Bolt)."""
+    settings = {"server.default_advertised_address": host(store)}
+    if tls_dir is not None:
+        settings |= {
+            "server.bolt.tls_level": "REQUIRED",
+            "dbms.ssl.policy.bolt.enabled": "true",
+            "dbms.ssl.policy.bolt.base_directory": tls_dir,
+            "dbms.ssl.policy.bolt.private_key": SERVER_KEY,
+            "dbms.ssl.policy.bolt.public_certificate": SERVER_CERT,
+            "dbms.ssl.policy.bolt.client_auth": "NONE",
+            "server.http.enabled": "false",
+        }
+    return settings
+
+
+def neo4j_env(settings: Mapping[str, str]) -> dict[str, str]:
+    """`settings` as the neo4j image reads them: `NEO4J_` + the name with `_` doubled and `.` as `_`."""
+    return {"NEO4J_" + name.replace("_", "__").replace(".", "_"): value for name, value in settings.items()}
 
 
 def _disruption_budget(store: DataServiceConfig, production: bool) -> dict[str, Any]:

@@ -230,7 +230,9 @@ ENGINES: dict[str, Engine] = {
         pod_security="restricted",
         username="neo4j",
         url="neo4j://{host}:{port}",
-        # Bolt stays plaintext in this build (docs/data-access.md, "TLS"): the URL claims nothing.
+        # The same URL: a Bolt URL names no CA, and `neo4j+s://` means the system's CAs (drivers refuse a CA
+        # of one's own with it), so the client turns encryption on and trusts ca.crt in its driver's
+        # settings; the server accepts TLS only, so a client that does not is refused, never downgraded.
         tls_url="neo4j://{host}:{port}",
         max_replicas=1,
         major_fields=1,
@@ -368,9 +370,8 @@ READ_ONLY_LIMITS = {
 }
 
 
-# Engines whose in-cluster store serves TLS with a certificate from the platform CA (tls.py). Neo4j's Bolt
-# stays plaintext in this build (docs/data-access.md, "TLS").
-TLS_ENGINES = ("postgres", "redis", "mongodb", "kafka", "object-store")
+# Engines whose in-cluster store serves TLS with a certificate from the platform CA (tls.py): all of them.
+TLS_ENGINES = ("postgres", "redis", "mongodb", "kafka", "object-store", "neo4j")
 HOURS_PER_DAY = 24
 
 
@@ -457,7 +458,7 @@ class DataServiceConfig(Model):
     managed: ManagedConfig = ManagedConfig()
     """Size and safety of a `managed` store; ignored in the cluster."""
     tls: StoreTlsConfig = StoreTlsConfig()
-    """The in-cluster store's certificate (see [data access](data-access.md#tls)); ignored for managed stores and Neo4j."""
+    """The in-cluster store's certificate (see [data access](data-access.md#tls)); ignored for managed stores."""
 
     @property
     def engine(self) -> Engine:
