@@ -7,10 +7,10 @@ temporary directory). It reads the settings the registered StatefulSet's `NEO4J_
 back into setting names as the image's entrypoint does, with strict validation (an unknown setting stops
 it), and the key and certificate made like the program's for the store's names (tests/test_roles.py).
 
-Shown: a driver that trusts the platform CA's ca.crt connects by the Service's name and runs a query (its
-second connection goes where the server's routing table says: the advertised Service name, which the
-certificate carries); one that trusts another CA, or reaches the server by a name the certificate lacks,
-is refused; plaintext Bolt gets no answer. Test-only settings: Bolt on (the server's default, not an
+Shown: a driver that trusts the platform CA's ca.crt connects by the Service's name and runs a query (a
+`neo4j://` driver first asks for the routing table, then runs the query where it says, both over TLS);
+one that trusts another CA, or reaches the server by a name the certificate lacks, is refused; plaintext
+Bolt gets no answer. Test-only settings: Bolt on (the server's default, not an
 embedded DBMS's), the listen address, and no authentication (the image sets the password from NEO4J_AUTH
 with neo4j-admin, outside the settings). `.ci/run` installs Java and Maven; without them the test is
 skipped and says why.

@@ -326,7 +326,7 @@ def _engine_pod(store: DataServiceConfig, tls_on: bool) -> dict[str, Any]:
     settings = {
         "server.memory.heap.max_size": "512m",
         "server.memory.pagecache.size": "256m",
-        **neo4j_settings(store, SERVER_DIR if tls_on else None),
+        **neo4j_settings(SERVER_DIR if tls_on else None),
     }
     return {
         "env": {"NEO4J_AUTH": _ref(store, "NEO4J_AUTH"), **neo4j_env(settings)},
@@ -389,23 +389,20 @@ def kafka_tls_env(tls_dir: str) -> dict[str, str]:
     }
 
 
-def neo4j_settings(store: DataServiceConfig, tls_dir: str | None) -> dict[str, str]:
-    """Neo4j's settings for Bolt. A `neo4j://` driver asks the server where to connect (its routing table),
-    and the server answers with its advertised address, `localhost` by default: it advertises the Service's
-    name instead, the one its certificate carries. With `tls_dir`, Bolt accepts TLS only (the key and
-    certificate from there; no client certificates) and the plaintext HTTP API is off (drivers speak Bolt)."""
-    settings = {"server.default_advertised_address": host(store)}
-    if tls_dir is not None:
-        settings |= {
-            "server.bolt.tls_level": "REQUIRED",
-            "dbms.ssl.policy.bolt.enabled": "true",
-            "dbms.ssl.policy.bolt.base_directory": tls_dir,
-            "dbms.ssl.policy.bolt.private_key": SERVER_KEY,
-            "dbms.ssl.policy.bolt.public_certificate": SERVER_CERT,
-            "dbms.ssl.policy.bolt.client_auth": "NONE",
-            "server.http.enabled": "false",
-        }
-    return settings
+def neo4j_settings(tls_dir: str | None) -> dict[str, str]:
+    """Neo4j's settings for Bolt over TLS only, with `tls_dir`: the key and certificate from there, no client
+    certificates, and the plaintext HTTP API off (drivers speak Bolt). None without it."""
+    if tls_dir is None:
+        return {}
+    return {
+        "server.bolt.tls_level": "REQUIRED",
+        "dbms.ssl.policy.bolt.enabled": "true",
+        "dbms.ssl.policy.bolt.base_directory": tls_dir,
+        "dbms.ssl.policy.bolt.private_key": SERVER_KEY,
+        "dbms.ssl.policy.bolt.public_certificate": SERVER_CERT,
+        "dbms.ssl.policy.bolt.client_auth": "NONE",
+        "server.http.enabled": "false",
+    }
 
 
 def neo4j_env(settings: Mapping[str, str]) -> dict[str, str]:
