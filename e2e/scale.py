@@ -50,8 +50,18 @@ CLONED_SERVICE = "checkout"
 SIZES = os.environ.get("PLATFORM_E2E_SCALE", "dev 100 300").split()
 # `--parallel` for every engine step, as a team would pass it; unset: the CLI's default (4 per CPU).
 PARALLEL = os.environ.get("PLATFORM_E2E_PARALLEL", "")
-# Enough for 300 clones of checkout (250m CPU, 256Mi requested each, one replica in dev) and their Jobs.
-QUOTA = {"requestsCpu": "400", "requestsMemory": "400Gi", "limitsCpu": "800", "limitsMemory": "800Gi", "pods": 2000}
+# Enough for 300 clones of checkout (250m CPU, 256Mi and 320Mi of ephemeral storage requested each, one
+# replica in dev) and their Jobs. The ephemeral storage was missing: the default 64Gi admits about 200 pods,
+# and the 300-service up then waited on Deployments whose pods the quota refused until they timed out.
+QUOTA = {
+    "requestsCpu": "400",
+    "requestsMemory": "400Gi",
+    "limitsCpu": "800",
+    "limitsMemory": "800Gi",
+    "requestsEphemeralStorage": "400Gi",
+    "limitsEphemeralStorage": "400Gi",
+    "pods": 2000,
+}
 EXTRA_NODES = 40
 SAMPLE_SECONDS = 0.5
 # Run under the repository's venv: the program under the tests' mocks, timed without its imports.
