@@ -5,7 +5,9 @@
 
 For every stack the tests know (dev, and every `Pulumi.<stack>.yaml`, at the root and in each example), the
 program runs under the tests' mocks and its Kubernetes objects are written as `tools.plan --out` writes them
-(one YAML per object, secret values redacted). Then, against the API server:
+(one YAML per object, secret values redacted), with the add-on charts' objects as `helm template` renders
+them from the program's values (tools/addon_charts.py; a chart it cannot render is listed with the reason).
+Then, against the API server:
 
 1. the CRDs the objects use are installed for real: Gateway API and Envoy Gateway (the gateway-helm chart),
    GKE's networking.gke.io policies, prometheus-operator's and cert-manager's (their charts' CRD templates
@@ -97,6 +99,7 @@ class Stack:
     directory: Path
     stack: str
     objects: list[dict[str, Any]] = field(default_factory=list)
+    # The add-on charts helm could not render here, each with the reason.
     charts: list[str] = field(default_factory=list)
 
 
@@ -114,6 +117,7 @@ def render(out: Path, only: list[str] | None = None) -> list[Stack]:
     from gates import is_kubernetes_object
     from harness import run_program, stack_config, stand_in_secrets
 
+    from tools.addon_charts import cluster_scoped_kinds, placed, render_all
     from tools.manifests import write_manifests
 
     stacks = []
@@ -127,13 +131,21 @@ def render(out: Path, only: list[str] | None = None) -> list[Stack]:
         write_manifests(run, folder)
         stack = Stack(case, directory, name)
         stack.objects = [yaml.safe_load(p.read_text()) for p in sorted(folder.rglob("*.yaml"))]
-        stack.charts = [
-            f"{r.inputs.get('chart')} {r.inputs.get('version')} in {r.inputs.get('namespace')}"
-            for r in run.of_type("kubernetes:helm.sh/v3:Release")
-        ]
         assert len(stack.objects) == sum(is_kubernetes_object(r) for r in run.resources)
+        program = len(stack.objects)
+        # The add-on charts, as `tools.plan --out` renders them: `helm template` with the program's values.
+        _helm, renderings = render_all(run)
+        scoped = cluster_scoped_kinds(obj for rendering in renderings for obj in rendering.objects)
+        for rendering in renderings:
+            if rendering.not_rendered is not None:
+                stack.charts.append(f"{rendering.release.label}: {rendering.not_rendered}")
+            stack.objects += [placed(obj, rendering.release.namespace, scoped) for obj in rendering.objects]
         stacks.append(stack)
-        print(f"rendered {case}: {len(stack.objects)} objects, {len(stack.charts)} charts", flush=True)
+        print(
+            f"rendered {case}: {program} objects, {len(stack.objects) - program} from "
+            f"{len(renderings) - len(stack.charts)} of its {len(renderings)} charts",
+            flush=True,
+        )
     return stacks
 
 
@@ -416,7 +428,7 @@ class Outcome:
                 what = f"{stack.case}: {name_of(obj)}" + (f" ({detail})" if detail else "")
                 self.unjudged.setdefault(why, []).append(what)
         for chart in stack.charts:
-            why = "Helm charts are not rendered here (the provider renders them at up; there is no helm binary)"
+            why = "add-on charts helm could not render here (the provider renders them at up)"
             self.unjudged.setdefault(why, []).append(f"{stack.case}: {chart}")
 
 
