@@ -55,8 +55,8 @@ from checks import CONTROL_PLANE_OBJECTS, STACK, Harness, Report, descendants, m
 
 # Interrupt once this share of the objects the first up creates exists in the API server.
 INTERRUPT_AT = 0.25
-# SIGKILL waits for a Helm release caught mid-install (the hardest case to recover), or this share at the latest.
-KILL_AT_LATEST = 0.75
+# Without add-ons (no Helm release to catch mid-install, the hardest case to recover), SIGKILL comes at this share.
+KILL_AT = 0.75
 # Kinds whose objects controllers make on their own (not the program's, never in the state).
 CONTROLLER_MADE = {"ReplicaSet", "Pod", "PersistentVolumeClaim", "Endpoints", "EndpointSlice", "Event"}
 # The statuses Helm gives a release revision while an operation on it runs.
@@ -136,7 +136,7 @@ class Faults:
 
     def interrupted_up(self, how: signal.Signals, baseline: set[str], log: str) -> tuple[int, str]:
         """Start `pulumi up` and stop it with `how`: SIGINT once INTERRUPT_AT of its objects exist, SIGKILL once a
-        Helm release is mid-install (or KILL_AT_LATEST of them exist); (rc, output)."""
+        Helm release is mid-install (without add-ons, once KILL_AT share of them exist); (rc, output)."""
         h = self.h
         cmd = ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive", "--stack", STACK]
         out_path = h.work / "logs" / f"{log}.log"
@@ -146,19 +146,19 @@ class Faults:
             cli = subprocess.Popen(
                 cmd, cwd=h.program, env=h.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
-            share = KILL_AT_LATEST if how == signal.SIGKILL else INTERRUPT_AT
+            share = KILL_AT if how == signal.SIGKILL else INTERRUPT_AT
             target = max(3, int(self.expected_objects * share))
             deadline = time.monotonic() + 600
-            polls = 0
+            # With the add-ons on, SIGKILL waits for a Helm release mid-install, however late the up starts
+            # one (after most objects: a count would kill first); it is polled often, as an install may be
+            # pending for seconds only. Otherwise, and for SIGINT, a share of the objects decides.
+            wait_for_release = how == signal.SIGKILL and self.h.addons_on
             while cli.poll() is None and time.monotonic() < deadline:
-                # A Helm install can be pending for a few seconds only: its (one cheap) query runs on every poll,
-                # the object count (a query per kind) on every tenth.
-                if how == signal.SIGKILL and self.unfinished_releases():
+                if wait_for_release and self.unfinished_releases():
                     break
-                if (how != signal.SIGKILL or polls % 10 == 0) and self.count_new(baseline) >= target:
+                if not wait_for_release and self.count_new(baseline) >= target:
                     break
-                polls += 1
-                time.sleep(0.2 if how == signal.SIGKILL else 0.5)
+                time.sleep(0.2 if wait_for_release else 0.5)
             created = self.count_new(baseline)
             if cli.poll() is None and how == signal.SIGKILL:
                 # What a runner's cancel does to the job: the CLI and everything under it die at once. The
