@@ -13,7 +13,16 @@ import json
 from typing import Any
 
 import pytest
-from harness import ProgramRun, assert_rejected, is_secret_value, plain_strings, run_program, stack_config, unwrap
+from harness import (
+    ProgramRun,
+    assert_rejected,
+    is_secret_value,
+    plain_strings,
+    rejected,
+    run_program,
+    stack_config,
+    unwrap,
+)
 
 STORES = [
     {
@@ -530,14 +539,19 @@ def test_production_data_services_without_backups_are_rejected() -> None:
 def test_a_backend_that_cannot_read_the_previous_outputs_stops_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
     from harness import PlatformMocks
 
+    import components.data.history as history
+
     original = PlatformMocks.call
+    reads = []
 
     def failing(self: PlatformMocks, args: Any) -> dict[str, Any]:
         if args.token == "pulumi:pulumi:readStackOutputs":
+            reads.append(args.token)
             raise RuntimeError("no such stack")
         return original(self, args)
 
     monkeypatch.setattr(PlatformMocks, "call", failing)
+    monkeypatch.setattr(history, "READ_RETRY_SECONDS", 0)
     # Fail closed: skipping the checks could let a major upgrade or a shrink through.
     assert_rejected(
         "dev",
@@ -545,6 +559,32 @@ def test_a_backend_that_cannot_read_the_previous_outputs_stops_the_run(monkeypat
         "stack 'dev': platform:dataServices: cannot read this stack's previous outputs to check data services' "
         "versions and volumes (no such stack)",
     )
+    # Only after every attempt failed.
+    assert len(reads) == history.READ_ATTEMPTS
+
+
+def test_a_read_that_meets_the_checkpoint_mid_write_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import PlatformMocks
+
+    import components.data.history as history
+
+    original = PlatformMocks.call
+    reads = []
+
+    def once_mid_write(self: PlatformMocks, args: Any) -> dict[str, Any]:
+        if args.token == "pulumi:pulumi:readStackOutputs":
+            reads.append(args.token)
+            if len(reads) == 1:
+                raise RuntimeError("failed to load checkpoint: EOF")
+        return original(self, args)
+
+    monkeypatch.setattr(PlatformMocks, "call", once_mid_write)
+    monkeypatch.setattr(history, "READ_RETRY_SECONDS", 0)
+    deployed = {"orders-db": {"type": "postgres", "version": "16.4", "storage": "20Gi", "mode": "in-cluster"}}
+    # The second read returns the previous deploy, so its check still runs: 16 -> 17 is a major upgrade.
+    message, registered = rejected("dev", with_stores("dev"), stack_outputs={"dataServices": deployed})
+    assert len(reads) == 2 and registered == 0
+    assert "major" in message and "orders-db" in message, message
 
 
 # --------------------------------------------------------------------------- roles per client
