@@ -231,6 +231,9 @@ def test_helm_gets_the_values_the_program_registers_for_each_release(tmp_path: P
             call["args"][8],
             "--include-crds",
             "--skip-tests",
+            # helm template's own list lacks it; every cluster serves it (prometheus-adapter tests for it).
+            "--api-versions",
+            "apiregistration.k8s.io/v1",
         ]
 
 
@@ -433,6 +436,16 @@ def test_the_vendored_kube_prometheus_stack_without_its_subcharts_is_reported_no
     crds = int(by_chart["prometheus-operator-crds 31.0.1"].rsplit(": ", 1)[1].removesuffix(" objects"))
     assert crds == len(list((tmp_path / "_cluster").glob("customresourcedefinition-*.monitoring.coreos.com.yaml")))
     assert crds >= 10
+
+
+@needs_real_helm
+def test_prometheus_adapter_s_apiservices_render_at_the_version_clusters_serve(tmp_path: Path) -> None:
+    # Without --api-versions, helm template's built-in list lacks apiregistration.k8s.io/v1 and the chart falls
+    # back to v1beta1, which the API server has refused since 1.22 (the e2e dry run caught it).
+    write_addon_charts(shared_run("staging"), tmp_path)
+    services = sorted((tmp_path / "_cluster").glob("apiservice-*.yaml"))
+    assert [path.name for path in services] == ["apiservice-v1beta1.custom.metrics.k8s.io.yaml"]
+    assert yaml.safe_load(services[0].read_text())["apiVersion"] == "apiregistration.k8s.io/v1"
 
 
 @needs_real_helm

@@ -39,6 +39,11 @@ from tools.manifests import ManifestLoader, redact, write_object
 HELM_ENV = "PLATFORM_HELM"
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 HELM_TIMEOUT_SECONDS = 120
+# APIs every supported cluster serves that `helm template`'s built-in list lacks (it knows client-go's groups;
+# the aggregator's is not one): prometheus-adapter's templates test for it and would otherwise render their
+# APIServices at apiregistration.k8s.io/v1beta1, removed in Kubernetes 1.22, which the e2e dry run refused.
+# `pulumi up` installs against the cluster, whose discovery lists it.
+CLUSTER_API_VERSIONS = ("apiregistration.k8s.io/v1",)
 # The API server's cluster-scoped kinds; a chart's CRDs add their own. Any other object without a namespace
 # goes into its release's, as `helm install` puts it.
 CLUSTER_SCOPED_KINDS = frozenset(
@@ -207,6 +212,7 @@ def render(helm: str, release: AddonRelease, chart: Path, workdir: Path) -> list
         str(values_file),
         "--include-crds",
         "--skip-tests",
+        *(flag for version in CLUSTER_API_VERSIONS for flag in ("--api-versions", version)),
     ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=HELM_TIMEOUT_SECONDS)
