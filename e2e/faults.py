@@ -69,6 +69,24 @@ RECOVERY_ENV = {"PULUMI_K8S_ENABLE_PATCH_FORCE": "true"}
 RETRY_MANAGER = "pulumi-kubernetes-retry"
 
 
+class PendingWatch(threading.Event):
+    """Set when the watch prints its first object; `stop` ends the watch."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        super().__init__()
+        self.process = process
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        if self.process.stdout.readline():
+            self.set()
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
 def kinds_in_state(state: dict[str, Any]) -> dict[str, str]:
     """kind -> apiVersion of every Kubernetes object the state holds."""
     return {
@@ -150,24 +168,32 @@ class Faults:
             target = max(3, int(self.expected_objects * share))
             deadline = time.monotonic() + 600
             # With the add-ons on, SIGKILL waits for a Helm release mid-install, however late the up starts
-            # one (after most objects: a count would kill first); it is polled often, as an install may be
-            # pending for seconds only. Otherwise, and for SIGINT, a share of the objects decides.
+            # one (after most objects: a count would kill first). An install may be pending for a second or
+            # two only, so a watch reports the pending revision the moment Helm writes it, and the kill follows
+            # at once (the objects are counted after it). Otherwise, and for SIGINT, a share of the objects.
             wait_for_release = how == signal.SIGKILL and self.h.addons_on
-            while cli.poll() is None and time.monotonic() < deadline:
-                if wait_for_release and self.unfinished_releases():
-                    break
-                if not wait_for_release and self.count_new(baseline) >= target:
-                    break
-                time.sleep(0.2 if wait_for_release else 0.5)
+            pending = self.watch_pending_releases() if wait_for_release else None
+            try:
+                while cli.poll() is None and time.monotonic() < deadline:
+                    if pending is not None:
+                        if pending.wait(0.1):
+                            break
+                    elif self.count_new(baseline) >= target:
+                        break
+                    else:
+                        time.sleep(0.5)
+                if cli.poll() is None and how == signal.SIGKILL:
+                    # What a runner's cancel does to the job: the CLI and everything under it die at once. The
+                    # plugins run in process groups of their own, so the tree is read first and killed whole.
+                    for pid in descendants(cli.pid):
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
+                elif cli.poll() is None:
+                    cli.send_signal(how)
+            finally:
+                if pending is not None:
+                    pending.stop()
             created = self.count_new(baseline)
-            if cli.poll() is None and how == signal.SIGKILL:
-                # What a runner's cancel does to the job: the CLI and everything under it die at once. The
-                # plugins run in process groups of their own, so the tree is read first and killed whole.
-                for pid in descendants(cli.pid):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-            elif cli.poll() is None:
-                cli.send_signal(how)
             try:
                 rc = cli.wait(timeout=600)
             except subprocess.TimeoutExpired:
@@ -176,6 +202,12 @@ class Faults:
         output = out_path.read_text()
         print(f"  {how.name} after {created} objects existed; the CLI exited {rc}", flush=True)
         return rc, output
+
+    def watch_pending_releases(self) -> PendingWatch:
+        """A watch that is set once any Helm release revision is pending (an install or upgrade under way)."""
+        selector = f"owner=helm,status in ({','.join(HELM_PENDING)})"
+        cmd = ["kubectl", "--context", self.h.context, "get", "secrets", "-A", "-l", selector, "--watch", "-o", "name"]
+        return PendingWatch(subprocess.Popen(cmd, env=self.h.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
 
     def pending_operations(self) -> list[dict[str, Any]]:
         state = self.h.export()
