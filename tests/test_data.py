@@ -536,22 +536,31 @@ def test_production_data_services_without_backups_are_rejected() -> None:
     )
 
 
-def test_a_backend_that_cannot_read_the_previous_outputs_stops_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+def _failing_output_reads(monkeypatch: pytest.MonkeyPatch, failures: int, message: str) -> list[str]:
+    """The first `failures` reads of the stack's previous outputs raise `message`; the list records every read."""
     from harness import PlatformMocks
 
     import components.data.history as history
 
     original = PlatformMocks.call
-    reads = []
+    reads: list[str] = []
 
-    def failing(self: PlatformMocks, args: Any) -> dict[str, Any]:
+    def call(self: PlatformMocks, args: Any) -> dict[str, Any]:
         if args.token == "pulumi:pulumi:readStackOutputs":
             reads.append(args.token)
-            raise RuntimeError("no such stack")
+            if len(reads) <= failures:
+                raise RuntimeError(message)
         return original(self, args)
 
-    monkeypatch.setattr(PlatformMocks, "call", failing)
+    monkeypatch.setattr(PlatformMocks, "call", call)
     monkeypatch.setattr(history, "READ_RETRY_SECONDS", 0)
+    return reads
+
+
+def test_a_backend_that_cannot_read_the_previous_outputs_stops_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from components.data.history import READ_ATTEMPTS
+
+    reads = _failing_output_reads(monkeypatch, READ_ATTEMPTS, "no such stack")
     # Fail closed: skipping the checks could let a major upgrade or a shrink through.
     assert_rejected(
         "dev",
@@ -560,26 +569,11 @@ def test_a_backend_that_cannot_read_the_previous_outputs_stops_the_run(monkeypat
         "versions and volumes (no such stack)",
     )
     # Only after every attempt failed.
-    assert len(reads) == history.READ_ATTEMPTS
+    assert len(reads) == READ_ATTEMPTS
 
 
 def test_a_read_that_meets_the_checkpoint_mid_write_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness import PlatformMocks
-
-    import components.data.history as history
-
-    original = PlatformMocks.call
-    reads = []
-
-    def once_mid_write(self: PlatformMocks, args: Any) -> dict[str, Any]:
-        if args.token == "pulumi:pulumi:readStackOutputs":
-            reads.append(args.token)
-            if len(reads) == 1:
-                raise RuntimeError("failed to load checkpoint: EOF")
-        return original(self, args)
-
-    monkeypatch.setattr(PlatformMocks, "call", once_mid_write)
-    monkeypatch.setattr(history, "READ_RETRY_SECONDS", 0)
+    reads = _failing_output_reads(monkeypatch, 1, "failed to load checkpoint: EOF")
     deployed = {"orders-db": {"type": "postgres", "version": "16.4", "storage": "20Gi", "mode": "in-cluster"}}
     # The second read returns the previous deploy, so its check still runs: 16 -> 17 is a major upgrade.
     message, registered = rejected("dev", with_stores("dev"), stack_outputs={"dataServices": deployed})
