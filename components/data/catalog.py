@@ -391,7 +391,7 @@ def kafka_tls_env(tls_dir: str) -> dict[str, str]:
 
 def neo4j_settings(tls_dir: str | None) -> dict[str, str]:
     """Neo4j's settings for Bolt over TLS only, with `tls_dir`: the key and certificate from there, no client
-    certificates, and the plaintext HTTP API off (drivers speak Bolt). None without it."""
+    certificates, and the plaintext HTTP API off (drivers speak Bolt). Without it, none."""
     if tls_dir is None:
         return {}
     return {
