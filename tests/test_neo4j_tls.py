@@ -32,9 +32,9 @@ import neo4j
 import pytest
 from harness import unwrap
 from test_data_tls import pod_spec, tls_run
-from test_roles import _ca, _free_port, _key_pem, _pem, _server
+from test_roles import _free_port, issue
 
-from components.data.tls import CA_FILE, SERVER_CERT, SERVER_DIR, SERVER_KEY
+from components.data.tls import SERVER_DIR
 
 SERVER_SOURCES = Path(__file__).parent / "neo4j"
 STORE, CLIENT, CLIENT_NAMESPACE = "graph", "order-worker", "shop-workers"
@@ -108,24 +108,14 @@ def server() -> Iterator[tuple[BoltServer, Path, Path]]:
     if shutil.which("mvn") is None or shutil.which("java") is None:
         pytest.skip("Java or Maven absent: apt-get install default-jdk-headless maven")
     run = tls_run("dev")
-    (request,) = [r for r in run.of_type("tls:index/certRequest:CertRequest") if r.name.endswith(f"-{STORE}-request")]
     root = Path(tempfile.mkdtemp(prefix="neo4j-tls-"))
     try:
-        ca_key, ca = _ca("platform data-store CA")
-        key, certificate = _server(
-            ca_key, ca, request.inputs["subject"]["commonName"], list(request.inputs["dnsNames"])
-        )
-        _other_key, other_ca = _ca("another CA")
-        tls_dir = root / "tls"
-        tls_dir.mkdir()
-        (tls_dir / SERVER_CERT).write_bytes(_pem(certificate))
-        (tls_dir / SERVER_KEY).write_bytes(_key_pem(key))
-        (tls_dir / CA_FILE).write_bytes(_pem(ca))
-        (root / "other-ca.crt").write_bytes(_pem(other_ca))
+        # The store's key and certificate (`BoltServer` reads them from root/tls), its CA and another CA.
+        pki = issue(root / "tls", STORE, run)
         (container,) = pod_spec(run, "StatefulSet", STORE)["spec"]["containers"]
         bolt = BoltServer(root, build_server(root / "build"), settings_of(container["env"]))
         try:
-            yield bolt, tls_dir / CA_FILE, root / "other-ca.crt"
+            yield bolt, pki.ca, pki.other_ca
         finally:
             bolt.stop()
     finally:

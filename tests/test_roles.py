@@ -33,7 +33,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from harness import unwrap
+from harness import ProgramRun, unwrap
 from test_data import data_run
 
 from components.data.catalog import POSTGRES_HBA, postgres_tls_args, redis_start_command
@@ -440,10 +440,10 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def issue(directory: Path, store: str) -> Pki:
-    """The program's certificate request for `store` (dev catalog of tests/test_data.py), made real:
-    the CA and server files as `<store>-tls` holds them, and an impostor from another CA in `other/`."""
-    run = data_run("dev")
+def issue(directory: Path, store: str, run: ProgramRun | None = None) -> Pki:
+    """The program's certificate request for `store` in `run` (default: the dev catalog of tests/test_data.py),
+    made real: the CA and server files as `<store>-tls` holds them, and an impostor from another CA in `other/`."""
+    run = run or data_run("dev")
     (request,) = [r for r in run.of_type("tls:index/certRequest:CertRequest") if r.name.endswith(f"-{store}-request")]
     names = list(request.inputs["dnsNames"])
     common_name = request.inputs["subject"]["commonName"]
