@@ -61,6 +61,8 @@ KILL_AT = 0.75
 CONTROLLER_MADE = {"ReplicaSet", "Pod", "PersistentVolumeClaim", "Endpoints", "EndpointSlice", "Event"}
 # The statuses Helm gives a release revision while an operation on it runs.
 HELM_PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+# The label selector of those revisions (the Secrets Helm keeps a release's revisions in).
+HELM_PENDING_SELECTOR = f"owner=helm,status in ({','.join(HELM_PENDING)})"
 # The recovering up takes over, by force, the objects a killed up created: its retried creates apply them
 # under a new field-manager name, and the API server refuses a plain apply wherever an atomic field (a
 # fieldRef, a StatefulSet's volumeClaimTemplates) holds a value it defaulted (docs/operations.md).
@@ -205,8 +207,8 @@ class Faults:
 
     def watch_pending_releases(self) -> PendingWatch:
         """A watch that is set once any Helm release revision is pending (an install or upgrade under way)."""
-        selector = f"owner=helm,status in ({','.join(HELM_PENDING)})"
-        cmd = ["kubectl", "--context", self.h.context, "get", "secrets", "-A", "-l", selector, "--watch", "-o", "name"]
+        cmd = ["kubectl", "--context", self.h.context, "get", "secrets", "-A", "-l", HELM_PENDING_SELECTOR]
+        cmd += ["--watch", "-o", "name"]
         return PendingWatch(subprocess.Popen(cmd, env=self.h.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
 
     def pending_operations(self) -> list[dict[str, Any]]:
@@ -216,9 +218,7 @@ class Faults:
     def unfinished_releases(self) -> list[tuple[str, str, str]]:
         """(namespace, release, status) of every Helm release revision left mid-operation: a killed provider
         never finishes the install or upgrade it started, and Helm refuses the next one while it is pending."""
-        found = self.h.kubectl(
-            "get", "secrets", "-A", "-l", f"owner=helm,status in ({','.join(HELM_PENDING)})", "-o", "json"
-        )
+        found = self.h.kubectl("get", "secrets", "-A", "-l", HELM_PENDING_SELECTOR, "-o", "json")
         return sorted(
             (item["metadata"]["namespace"], item["metadata"]["labels"]["name"], item["metadata"]["labels"]["status"])
             for item in found["items"]
@@ -237,7 +237,7 @@ class Faults:
                 "-n",
                 namespace,
                 "-l",
-                f"owner=helm,name={release},status in ({','.join(HELM_PENDING)})",
+                f"name={release},{HELM_PENDING_SELECTOR}",
             )
         refresh = h.pulumi("refresh", "--yes", "--skip-preview", "--clear-pending-creates", log=f"refresh-{label}")
         left = self.pending_operations()
