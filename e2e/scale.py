@@ -67,6 +67,10 @@ QUOTA = {
 }
 EXTRA_NODES = 40
 SAMPLE_SECONDS = 0.5
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# The CLI saves the whole state after every step unless PULUMI_SKIP_CHECKPOINTS is set (then only at the end);
+# the harness passes the variable through, and the report says which was measured.
+CHECKPOINTS = "final only (PULUMI_SKIP_CHECKPOINTS)" if os.environ.get("PULUMI_SKIP_CHECKPOINTS") else "every step"
 # Run under the repository's venv: the program under the tests' mocks, timed without its imports.
 MOCK_RUN = """
 import json, sys, time
@@ -96,11 +100,13 @@ def role(cmdline: str, pid: int, cli: int) -> str | None:
 
 
 class PeakMemory:
-    """Peak RSS (VmHWM) per role among the CLI and its descendants, sampled from /proc."""
+    """Peak RSS (VmHWM) and CPU seconds (user + system) per role among the CLI and its descendants, sampled
+    from /proc. The CPU figure is the last sample before each process ends, so it can miss up to half a second."""
 
     def __init__(self, cli: int) -> None:
         self.cli = cli
         self.peaks: dict[str, int] = {}
+        self.cpu: dict[int, tuple[str, float]] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.sample, daemon=True)
         self.thread.start()
@@ -111,17 +117,23 @@ class PeakMemory:
                 try:
                     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
                     status = Path(f"/proc/{pid}/status").read_text()
+                    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 except OSError:
                     continue
                 name = role(cmdline, pid, self.cli)
                 hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
                 if name is not None:
                     self.peaks[name] = max(self.peaks.get(name, 0), hwm * 1024)
+                    # utime and stime, the 12th and 13th fields after the command name, in clock ticks.
+                    self.cpu[pid] = (name, (int(stat[11]) + int(stat[12])) / CLOCK_TICKS)
 
-    def done(self) -> dict[str, int]:
+    def done(self) -> tuple[dict[str, int], dict[str, float]]:
         self.stop.set()
         self.thread.join()
-        return self.peaks
+        cpu: dict[str, float] = {}
+        for name, seconds in self.cpu.values():
+            cpu[name] = round(cpu.get(name, 0.0) + seconds, 1)
+        return self.peaks, cpu
 
 
 @dataclass
@@ -130,6 +142,7 @@ class Step:
     seconds: float
     ok: bool
     peaks: dict[str, int] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
     output: str = ""
 
 
@@ -142,9 +155,9 @@ def measured(h: Harness, name: str, *args: str) -> Step:
     memory = PeakMemory(cli.pid)
     output, _ = cli.communicate(timeout=3 * 3600)
     seconds = time.monotonic() - start
-    peaks = memory.done()
+    peaks, cpu = memory.done()
     (h.work / "logs" / f"{name}.log").write_text(f"$ {' '.join(cmd)}\n{output}")
-    return Step(name, seconds, cli.returncode == 0, peaks, output)
+    return Step(name, seconds, cli.returncode == 0, peaks, cpu, output)
 
 
 def analyse_events(path: Path) -> dict[str, Any]:
@@ -291,11 +304,12 @@ def run_size(args: argparse.Namespace, size: str, report: Report) -> dict[str, A
             row["resources"] = resources_in_state(h) if step.ok else None
             # The machine's load over the up's last minute: the figures are only comparable at similar load.
             row["load"] = round(os.getloadavg()[0], 1)
-        row[name] = {"seconds": round(step.seconds, 1), "ok": step.ok, "peaks": step.peaks}
+        row[name] = {"seconds": round(step.seconds, 1), "ok": step.ok, "peaks": step.peaks, "cpu": step.cpu}
         row[name]["events"] = analyse_events(events)
         print(f"    where the time went: {json.dumps(row[name]['events'])}", flush=True)
         print(
-            f"  {size}: {name} {'ok' if step.ok else 'FAILED'} in {step.seconds:.0f} s; peaks {fmt_peaks(step.peaks)}"
+            f"  {size}: {name} {'ok' if step.ok else 'FAILED'} in {step.seconds:.0f} s; peaks {fmt_peaks(step.peaks)}; "
+            f"CPU seconds {json.dumps(step.cpu)}"
         )
         if not step.ok:
             report.check(
@@ -315,11 +329,13 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = [
         f"Measured {datetime.date.today().isoformat()} on {platform.node()} ({os.cpu_count()} CPUs, "
         f"{platform.machine()}, shared with other work), kwok control plane, "
-        + (f"`--parallel {PARALLEL}`:" if PARALLEL else f"`--parallel` default ({4 * (os.cpu_count() or 1)}):"),
+        + (f"`--parallel {PARALLEL}`" if PARALLEL else f"`--parallel` default ({4 * (os.cpu_count() or 1)})")
+        + f", state saved {CHECKPOINTS}:",
         "",
         "| catalog | services | resources | mock eval | preview | up | no-op up | destroy | up ms/resource | "
-        "up / mock | peak RSS (up): CLI / program / provider / language host | load (1 min, end of up) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "up / mock | peak RSS (up): CLI / program / provider / language host | CPU s (up): CLI / program / provider | "
+        "load (1 min, end of up) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         resources = row.get("resources")
@@ -335,12 +351,14 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{peaks[r] / 2**20:.0f} MiB" if r in peaks else "-"
             for r in ("cli", "program", "provider", "language host")
         )
+        cpu = (row.get("up") or {}).get("cpu", {})
+        cpus = " / ".join(f"{cpu[r]:.0f}" if r in cpu else "-" for r in ("cli", "program", "provider"))
         lines.append(
             f"| {row['catalog']} | {row['services']} | {resources or '-'} | "
             f"{f'{mock:.1f} s' if mock is not None else '-'} | {secs('preview')} | {secs('up')} | "
             f"{secs('no-op up')} | {secs('destroy')} | "
             f"{f'{up * 1000 / resources:.0f}' if up and resources else '-'} | "
-            f"{f'{up / mock:.0f}x' if up and mock else '-'} | {rss} | {row.get('load', '-')} |"
+            f"{f'{up / mock:.0f}x' if up and mock else '-'} | {rss} | {cpus} | {row.get('load', '-')} |"
         )
     return "\n".join(lines)
 
