@@ -99,7 +99,7 @@ def role(cmdline: str, pid: int, cli: int) -> str | None:
     return None
 
 
-class PeakMemory:
+class ProcessUsage:
     """Peak RSS (VmHWM) and CPU seconds (user + system) per role among the CLI and its descendants, sampled
     from /proc. The CPU figure is the last sample before each process ends, so it can miss up to half a second."""
 
@@ -152,10 +152,10 @@ def measured(h: Harness, name: str, *args: str) -> Step:
     # PULUMI_DEBUG_COMMANDS: the CLI offers --event-log only with it.
     env = {**h.env, "PULUMI_DEBUG_COMMANDS": "true"}
     cli = subprocess.Popen(cmd, cwd=h.program, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    memory = PeakMemory(cli.pid)
+    usage = ProcessUsage(cli.pid)
     output, _ = cli.communicate(timeout=3 * 3600)
     seconds = time.monotonic() - start
-    peaks, cpu = memory.done()
+    peaks, cpu = usage.done()
     (h.work / "logs" / f"{name}.log").write_text(f"$ {' '.join(cmd)}\n{output}")
     return Step(name, seconds, cli.returncode == 0, peaks, cpu, output)
 
